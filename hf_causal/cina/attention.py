@@ -1,0 +1,101 @@
+"""Memory-linear softmax attention that also returns the row log-normalisers.
+
+CInA needs two things from one attention pass: the attention output ``out = softmax(S) V`` and
+``log h = logsumexp(S)`` (the per-unit factor of the implied balancing kernel, DESIGN.md §3).
+SDPA kernels return no log-normaliser and the eager path materialises an N x N matrix, so this
+module computes both in row chunks and recomputes the chunks in the backward pass (the
+FlashAttention trick). Peak memory is ``O(chunk_size * M)`` instead of ``O(N * M)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DEFAULT_CHUNK_ELEMENTS = 2**24  # ~64 MB of float32 scores per chunk
+
+
+def _chunk_rows(n_rows: int, n_keys: int, batch: int, chunk_elements: int) -> int:
+    return max(1, min(n_rows, chunk_elements // max(1, n_keys * batch)))
+
+
+def _scores(q: torch.Tensor, k: torch.Tensor, scale: float, key_bias: torch.Tensor | None) -> torch.Tensor:
+    s = torch.matmul(q, k.transpose(-1, -2)) * scale
+    if key_bias is not None:
+        s = s + key_bias.unsqueeze(-2)
+    return s
+
+
+class _ChunkedAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, key_bias, scale, chunk_elements):  # type: ignore[override]
+        batch, n_rows, _ = q.shape
+        n_keys = k.shape[-2]
+        step = _chunk_rows(n_rows, n_keys, batch, chunk_elements)
+        out = q.new_empty(batch, n_rows, v.shape[-1])
+        lse = q.new_empty(batch, n_rows)
+        for start in range(0, n_rows, step):
+            s = _scores(q[:, start : start + step], k, scale, key_bias)
+            row_lse = torch.logsumexp(s, dim=-1)
+            lse[:, start : start + step] = row_lse
+            out[:, start : start + step] = torch.matmul(torch.exp(s - row_lse.unsqueeze(-1)), v)
+        ctx.save_for_backward(q, k, v, key_bias, out, lse)
+        ctx.scale = scale
+        ctx.step = step
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_lse):  # type: ignore[override]
+        q, k, v, key_bias, out, lse = ctx.saved_tensors
+        scale, step = ctx.scale, ctx.step
+        if grad_out is None:
+            grad_out = torch.zeros_like(out)
+        if grad_lse is None:
+            grad_lse = torch.zeros_like(lse)
+        dq = torch.zeros_like(q)
+        dk = torch.zeros_like(k)
+        dv = torch.zeros_like(v)
+        for start in range(0, q.shape[1], step):
+            rows = slice(start, start + step)
+            s = _scores(q[:, rows], k, scale, key_bias)
+            p = torch.exp(s - lse[:, rows].unsqueeze(-1))
+            g_out = grad_out[:, rows]
+            dv += torch.matmul(p.transpose(-1, -2), g_out)
+            dp = torch.matmul(g_out, v.transpose(-1, -2))
+            delta = (g_out * out[:, rows]).sum(-1) - grad_lse[:, rows]
+            ds = p * (dp - delta.unsqueeze(-1))
+            dq[:, rows] = torch.matmul(ds, k) * scale
+            dk += torch.matmul(ds.transpose(-1, -2), q[:, rows]) * scale
+        return dq, dk, dv, None, None, None
+
+
+def chunked_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    key_mask: torch.Tensor | None = None,
+    scale: float = 1.0,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax attention over keys, computed in row chunks, returning ``(out, lse)``.
+
+    Args:
+        query: ``(B, N, D)`` queries.
+        key: ``(B, M, D)`` keys.
+        value: ``(B, M, C)`` values.
+        key_mask: optional ``(B, M)`` boolean, ``True`` for real keys; padded keys get zero weight.
+        scale: multiplier of the dot products (e.g. ``1/sqrt(D)``).
+        chunk_elements: upper bound on the number of scores held in memory at once.
+
+    Returns:
+        ``out`` of shape ``(B, N, C)`` with ``out_i = sum_j softmax_j(s_ij) v_j`` and ``lse`` of shape
+        ``(B, N)`` with ``lse_i = log sum_j exp(s_ij)`` over unmasked keys.
+    """
+    if query.dim() != 3 or key.dim() != 3 or value.dim() != 3:
+        raise ValueError("chunked_attention expects 3-D (batch, units, features) tensors")
+    key_bias = None
+    if key_mask is not None:
+        if not bool(key_mask.any(-1).all()):
+            raise ValueError("every dataset in the batch needs at least one unmasked unit")
+        key_bias = torch.zeros(key_mask.shape, dtype=query.dtype, device=query.device)
+        key_bias = key_bias.masked_fill(~key_mask.bool(), float("-inf"))
+    return _ChunkedAttention.apply(query, key, value, key_bias, float(scale), int(chunk_elements))

@@ -1,0 +1,66 @@
+"""Configuration of CInA (Causal Inference with Attention)."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+
+class CInAConfig(PretrainedConfig):
+    r"""Configuration of :class:`~hf_causal.cina.CInAModel`.
+
+    The model never looks at raw feature identities: every covariate enters only through the
+    dot-product kernel ``s_ij = x_i . x_j / d`` of per-dataset standardised covariates, so one
+    checkpoint serves datasets with any number of covariates (variable ``d`` is handled by zero
+    padding plus a feature mask; zero columns do not change dot products).
+
+    Args:
+        hidden_size: width of the per-unit hidden state of the value network.
+        num_layers: number of kernel message-passing layers in the value network.
+        kernel_temperatures: one attention head per temperature ``t``; head ``h`` smooths with
+            ``softmax(t_h * s)``. Several temperatures give the value network several bandwidths.
+        intermediate_size: width of the feed-forward block of each layer.
+        balancing_temperature: initial temperature ``t`` of the final balancing layer's kernel
+            ``E_ij = exp(t * s_ij)`` (learned in zero-shot training when ``learn_temperature``).
+        learn_temperature: learn the balancing temperature during zero-shot training.
+        lambda0: size-free regularisation. The penalty uses ``lambda = lambda0 / N**2`` on the attention
+            matrix normalised to unit mean entry, which keeps the covariate-balance tolerance at the scale
+            of sampling noise (``~ sqrt(lambda0 / N)``) whatever the dataset size (DESIGN.md §3).
+        hinge_smoothing: width of the softplus-smoothed hinge used for per-dataset optimisation
+            (0 gives the exact hinge; training uses a small positive value for useful gradients).
+        chunk_elements: attention scores held in memory at once (memory is linear in N).
+        dropout: dropout inside the value network (training only).
+    """
+
+    model_type = "cina"
+
+    def __init__(
+        self,
+        hidden_size: int = 64,
+        num_layers: int = 3,
+        kernel_temperatures: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
+        intermediate_size: int = 128,
+        balancing_temperature: float = 1.0,
+        learn_temperature: bool = False,
+        lambda0: float = 1.0,
+        hinge_smoothing: float = 0.0,
+        chunk_elements: int = 2**24,
+        dropout: float = 0.0,
+        **kwargs,
+    ) -> None:
+        if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
+            raise ValueError("hidden_size and intermediate_size must be positive, num_layers >= 0")
+        if lambda0 <= 0:
+            raise ValueError(f"lambda0 must be positive, got {lambda0}")
+        if not kernel_temperatures or any(t <= 0 for t in kernel_temperatures):
+            raise ValueError("kernel_temperatures must be a non-empty list of positive numbers")
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.kernel_temperatures = [float(t) for t in kernel_temperatures]
+        self.intermediate_size = int(intermediate_size)
+        self.balancing_temperature = float(balancing_temperature)
+        self.learn_temperature = bool(learn_temperature)
+        self.lambda0 = float(lambda0)
+        self.hinge_smoothing = float(hinge_smoothing)
+        self.chunk_elements = int(chunk_elements)
+        self.dropout = float(dropout)
+        super().__init__(**kwargs)

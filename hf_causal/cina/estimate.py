@@ -1,0 +1,254 @@
+"""User-facing treatment-effect estimates from CInA balancing weights.
+
+Estimands (say which one you want; the defaults differ across libraries):
+
+* ``"overlap"``: the raw balancing-SVM weights. They balance treated against controls, so with
+  heterogeneous effects they target an overlap-weighted population (DESIGN.md §3).
+* ``"ate"``: both arms' weights are recalibrated (minimum-KL, entropy balancing with the CInA weights as
+  base weights) so that each arm's weighted covariate means equal the full-sample means.
+* ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated means.
+* ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control means.
+
+Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
+with ``r_i`` the residuals of a per-arm least-squares regression of the outcome on the covariates
+(degrees-of-freedom corrected), and a normal 95% interval ``value +- 1.96 SE``. It ignores the bias of
+imperfect balance, so trust it only where the balance table shows small SMDs after weighting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .balancing import (
+    calibrate_to_target,
+    effective_sample_size,
+    standardized_mean_differences,
+)
+from .inputs import encode_covariates, validate_outcome, validate_treatment
+
+ESTIMANDS = ("ate", "att", "atc", "overlap")
+METHODS = ("cina-zs", "cina")
+Z_95 = 1.959963984540054
+
+
+class OverlapWarning(UserWarning):
+    """Raised (as a warning) when the weights concentrate on very few units: overlap is poor."""
+
+
+@dataclass
+class EffectEstimate:
+    """A treatment-effect estimate with its weights and diagnostics.
+
+    Attributes:
+        value: the point estimate.
+        ci_low, ci_high: the 95% interval (see the module docstring for how it is computed).
+        std_error: the standard error behind the interval.
+        estimand: ``"ate"``, ``"att"``, ``"atc"`` or ``"overlap"``.
+        method: ``"cina-zs"`` (zero-shot forward pass) or ``"cina"`` (per-dataset optimisation).
+        weights: ``(N,)`` weights, non-negative, summing to 1 within each arm.
+        treatment: ``(N,)`` the 0/1 treatment the weights refer to.
+        ess_treated, ess_control: Kish effective sample sizes of each arm's weights.
+        balance: DataFrame indexed by covariate with ``smd_before`` and ``smd_after``.
+        n: number of units; seconds: wall time of the estimate.
+        max_residual_imbalance: largest standardised mean gap left after calibration (0 for "overlap").
+    """
+
+    value: float
+    ci_low: float
+    ci_high: float
+    std_error: float
+    estimand: str
+    method: str
+    weights: np.ndarray = field(repr=False)
+    treatment: np.ndarray = field(repr=False)
+    ess_treated: float = 0.0
+    ess_control: float = 0.0
+    balance: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    n: int = 0
+    seconds: float = 0.0
+    max_residual_imbalance: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-unit arrays)."""
+        return {
+            "estimate": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "std_error": self.std_error,
+            "estimand": self.estimand,
+            "method": self.method,
+            "n": self.n,
+            "n_treated": int(self.treatment.sum()),
+            "ess_treated": self.ess_treated,
+            "ess_control": self.ess_control,
+            "max_abs_smd_before": float(self.balance["smd_before"].abs().max()) if len(self.balance) else None,
+            "max_abs_smd_after": float(self.balance["smd_after"].abs().max()) if len(self.balance) else None,
+            "seconds": self.seconds,
+        }
+
+    def to_json(self) -> str:
+        """One-line JSON of :meth:`to_dict`."""
+        return json.dumps(self.to_dict())
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        d = self.to_dict()
+        return (
+            f"{self.estimand.upper()} ({self.method}): {self.value:.4g}  95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]\n"
+            f"n={self.n} (treated {d['n_treated']}), ESS treated {self.ess_treated:.1f}, control {self.ess_control:.1f}\n"
+            f"max |SMD| before {d['max_abs_smd_before']:.3f} -> after {d['max_abs_smd_after']:.3f}; {self.seconds:.2f}s"
+        )
+
+    def plot_balance(self, ax: Any = None, top: int = 30) -> Any:
+        """Love plot: absolute standardised mean differences before and after weighting."""
+        import matplotlib.pyplot as plt
+
+        table = self.balance.reindex(self.balance["smd_before"].abs().sort_values().index)[-top:]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.25 * len(table) + 1.5))
+        y = np.arange(len(table))
+        ax.scatter(table["smd_before"].abs(), y, marker="o", facecolors="none", edgecolors="tab:red", label="before")
+        ax.scatter(table["smd_after"].abs(), y, marker="o", color="tab:blue", label="after")
+        ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_yticks(y, table.index)
+        ax.set_xlabel("|standardised mean difference|")
+        ax.set_title(f"Covariate balance ({self.method}, {self.estimand})")
+        ax.legend(loc="lower right")
+        return ax
+
+    def plot_weights(self, ax: Any = None, bins: int = 40) -> Any:
+        """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        t = self.treatment.astype(bool)
+        for arm, label, color in ((t, "treated", "tab:orange"), (~t, "control", "tab:blue")):
+            ax.hist(self.weights[arm] * arm.sum(), bins=bins, alpha=0.6, label=label, color=color)
+        ax.set_xlabel("weight x arm size (1 = uniform)")
+        ax.set_ylabel("units")
+        ax.set_yscale("log")
+        ax.legend()
+        return ax
+
+
+def estimand_weights(
+    x_std: np.ndarray, treatment: np.ndarray, base: np.ndarray, estimand: str
+) -> tuple[np.ndarray, float]:
+    """Turn raw balancing weights into weights for ``estimand``; returns ``(weights, residual imbalance)``."""
+    if estimand not in ESTIMANDS:
+        raise ValueError(f"estimand must be one of {ESTIMANDS}, got {estimand!r}")
+    t = treatment.astype(bool)
+    weights = base.astype(np.float64).copy()
+    if estimand == "overlap":
+        return weights, 0.0
+    if estimand == "ate":
+        target = x_std.mean(0)
+        arms = (t, ~t)
+    elif estimand == "att":
+        target = x_std[t].mean(0)
+        weights[t] = 1.0 / t.sum()
+        arms = (~t,)
+    else:
+        target = x_std[~t].mean(0)
+        weights[~t] = 1.0 / (~t).sum()
+        arms = (t,)
+    residual = 0.0
+    for arm in arms:
+        w, res = calibrate_to_target(x_std[arm], base[arm], target)
+        weights[arm] = w
+        residual = max(residual, res)
+    return weights, residual
+
+
+def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
+    """``sqrt(sum_i w_i^2 r_i^2)`` with per-arm least-squares residuals (degrees-of-freedom corrected)."""
+    var = 0.0
+    for arm in (treatment == 1, treatment == 0):
+        xa = np.column_stack([np.ones(arm.sum()), x_std[arm]])
+        coef, *_ = np.linalg.lstsq(xa, outcome[arm], rcond=None)
+        resid = outcome[arm] - xa @ coef
+        rank = np.linalg.matrix_rank(xa)
+        dof = max(arm.sum() - rank, 1)
+        var += float(np.sum(weights[arm] ** 2 * resid**2)) * arm.sum() / dof
+    return float(np.sqrt(var))
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    sd = x.std(0)
+    keep = sd > 1e-12
+    return (x[:, keep] - x[:, keep].mean(0)) / sd[keep]
+
+
+def estimate_effect(
+    model: Any,
+    covariates: Any,
+    treatment: Any,
+    outcome: Any,
+    estimand: str = "ate",
+    method: str = "cina-zs",
+    warn_ess_fraction: float = 0.05,
+    **fit_kwargs: Any,
+) -> EffectEstimate:
+    """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments."""
+    start = time.perf_counter()
+    if estimand not in ESTIMANDS:
+        raise ValueError(f"estimand must be one of {ESTIMANDS}, got {estimand!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    x, names = encode_covariates(covariates)
+    n = x.shape[0]
+    t = validate_treatment(treatment, n)
+    y = validate_outcome(outcome, n)
+    if method == "cina-zs":
+        base = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
+    else:
+        from .per_dataset import fit_per_dataset
+
+        fit_kwargs.setdefault("lambda0", float(getattr(model.config, "lambda0", 1.0)) if model is not None else 1.0)
+        base = fit_per_dataset(x, t, **fit_kwargs).weights
+    x_std = _standardize(x)
+    weights, residual = estimand_weights(x_std, t, base, estimand)
+    signs = 2.0 * t - 1.0
+    value = float(np.sum(weights * signs * y))
+    se = residual_std_error(x_std, t, y, weights)
+    ess1 = effective_sample_size(weights[t == 1])
+    ess0 = effective_sample_size(weights[t == 0])
+    for label, ess, size in (("treated", ess1, (t == 1).sum()), ("control", ess0, (t == 0).sum())):
+        if ess < max(5.0, warn_ess_fraction * size):
+            warnings.warn(
+                f"poor overlap: the {label} weights have an effective sample size of {ess:.1f} out of {size} units; "
+                "the estimate rests on very few units and may be unreliable",
+                OverlapWarning,
+                stacklevel=3,
+            )
+    balance = pd.DataFrame(
+        {
+            "smd_before": standardized_mean_differences(x, t),
+            "smd_after": standardized_mean_differences(x, t, weights),
+        },
+        index=pd.Index(names, name="covariate"),
+    )
+    return EffectEstimate(
+        value=value,
+        ci_low=value - Z_95 * se,
+        ci_high=value + Z_95 * se,
+        std_error=se,
+        estimand=estimand,
+        method=method,
+        weights=weights,
+        treatment=t,
+        ess_treated=ess1,
+        ess_control=ess0,
+        balance=balance,
+        n=n,
+        seconds=time.perf_counter() - start,
+        max_residual_imbalance=residual,
+    )

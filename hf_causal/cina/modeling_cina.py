@@ -1,0 +1,356 @@
+"""CInA: a permutation-equivariant attention model whose last layer solves optimal covariate balancing.
+
+Architecture (all memory-linear in the number of units N):
+
+1. Covariates are standardised per dataset; the only way they enter is the dot-product kernel
+   ``s_ij = x_i . x_j / d`` (identity keys ``K = X / sqrt(d)``), so any number of covariates works.
+2. *Kernel features*: for each head temperature ``t_h``, the local signed treatment balance
+   ``sum_j softmax(t_h s)_ij W_j`` and the relative log-density ``log h^h_i``.
+3. *Value network*: ``num_layers`` kernel message-passing layers (multi-head attention whose heads
+   smooth with ``softmax(t_h s)``), no positional encodings, so unit order does not matter.
+4. *Balancing layer* (DESIGN.md §3): the network predicts each unit's dual weight ``a_i in (0, 1)``; the
+   layer's values are ``v_i = a_i W_i / (lambda h_hat_i)``, its output ``out = softmax(t s) V``, its loss the
+   penalised hinge, and the balancing weights are read back as ``alpha = lambda W h_hat V`` (clipped,
+   normalised per arm). Parametrising ``V`` through ``a`` keeps the read-out well-conditioned; the
+   objective and the read-out are exactly those of the attention-form SVM.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .attention import chunked_attention
+from .balancing import (
+    balancing_objective,
+    log_kernel_scale,
+    masked_standardize,
+    penalty_lambda,
+    weights_from_values,
+)
+from .configuration_cina import CInAConfig
+
+BUNDLED_CHECKPOINTS = {"cina-zs-base": Path(__file__).resolve().parent.parent / "checkpoints" / "cina-zs-base"}
+
+
+@dataclass
+class CInAOutput(ModelOutput):
+    """Output of :class:`CInAModel`.
+
+    Attributes:
+        loss: mean over datasets of the per-dataset penalised hinge loss (divided by each dataset's N).
+        per_dataset_loss: ``(B,)`` the same, per dataset.
+        weights: ``(B, N)`` float64 balancing weights, >= 0, summing to 1 within each arm (0 on padding).
+        values: ``(B, N)`` the balancing layer's scalar values ``V``.
+        beta0: ``(B,)`` the SVM offset.
+        effect: ``(B,)`` float64 ``sum_i alpha_i W_i Y_i`` when outcomes were given (the overlap-weighted
+            balancing estimand; :meth:`CInAModel.estimate` calibrates to ATE/ATT/ATC).
+        log_h_hat: ``(B, N)`` log of the normalised attention row sums of the balancing layer.
+    """
+
+    loss: torch.Tensor | None = None
+    per_dataset_loss: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    beta0: torch.Tensor | None = None
+    effect: torch.Tensor | None = None
+    log_h_hat: torch.Tensor | None = None
+
+
+def identity_keys(x_std: torch.Tensor, n_features: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
+    """Keys whose dot products are ``t * x_i . x_j / d``: ``K = x * sqrt(t / d)`` (``d`` per dataset)."""
+    scale = torch.sqrt(torch.as_tensor(temperature, dtype=x_std.dtype, device=x_std.device) / n_features)
+    return x_std * scale.reshape(-1, 1, 1) if scale.dim() > 0 else x_std * scale
+
+
+def balancing_layer(
+    keys: torch.Tensor,
+    dual: torch.Tensor,
+    signs: torch.Tensor,
+    unit_mask: torch.Tensor,
+    lambda0: float,
+    chunk_elements: int,
+    lse: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The final attention layer: values from dual weights, output, normalised log row sums, lambda.
+
+    Args:
+        keys: ``(B, N, D)`` keys (= queries).
+        dual: ``(B, N)`` per-unit dual weights ``a`` (any real; ``(0, 1)`` from the network).
+        signs: ``(B, N)`` ``W = 2T - 1``.
+        unit_mask: ``(B, N)`` boolean.
+        lse: optional precomputed ``log h`` of this kernel (saves one pass).
+
+    Returns:
+        ``(out, values, log_h_hat, lam)``.
+    """
+    if lse is None:
+        ones = torch.ones_like(keys[..., :1])
+        _, lse = chunked_attention(keys, keys, ones, unit_mask, chunk_elements=chunk_elements)
+    log_h_hat = lse - log_kernel_scale(lse, unit_mask).unsqueeze(-1)
+    lam = penalty_lambda(lambda0, unit_mask, keys.dtype)
+    values = dual * signs * torch.exp(-log_h_hat) / lam.unsqueeze(-1)
+    values = values * unit_mask.to(values.dtype)
+    out, _ = chunked_attention(keys, keys, values.unsqueeze(-1), unit_mask, chunk_elements=chunk_elements)
+    return out.squeeze(-1), values, log_h_hat, lam
+
+
+class KernelMessageLayer(nn.Module):
+    """Pre-norm residual block: multi-head kernel smoothing (one fixed bandwidth per head) + feed-forward."""
+
+    def __init__(self, config: CInAConfig) -> None:
+        super().__init__()
+        heads = len(config.kernel_temperatures)
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(config.hidden_size)
+        self.to_values = nn.Linear(config.hidden_size, config.hidden_size * heads)
+        self.merge = nn.Linear(config.hidden_size * heads, config.hidden_size)
+        self.norm2 = nn.LayerNorm(config.hidden_size)
+        self.ffn = nn.Sequential(
+            nn.Linear(config.hidden_size, config.intermediate_size),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.intermediate_size, config.hidden_size),
+        )
+        self.chunk_elements = config.chunk_elements
+
+    def forward(self, hidden: torch.Tensor, head_keys: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
+        batch, n, width = hidden.shape
+        vals = self.to_values(self.norm1(hidden)).reshape(batch, n, self.heads, width)
+        vals = vals.permute(2, 0, 1, 3).reshape(self.heads * batch, n, width)
+        mask = unit_mask.repeat(self.heads, 1)
+        smoothed, _ = chunked_attention(head_keys, head_keys, vals, mask, chunk_elements=self.chunk_elements)
+        smoothed = smoothed.reshape(self.heads, batch, n, width).permute(1, 2, 0, 3).reshape(batch, n, -1)
+        hidden = hidden + self.merge(smoothed)
+        return hidden + self.ffn(self.norm2(hidden))
+
+
+class CInAPreTrainedModel(PreTrainedModel):
+    """Base class wiring :class:`CInAConfig` and the bundled-checkpoint names into ``from_pretrained``."""
+
+    config_class = CInAConfig
+    base_model_prefix = "cina"
+    main_input_name = "covariates"
+    _no_split_modules = ["KernelMessageLayer"]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, CInAModel):
+            with torch.no_grad():
+                module.log_balancing_temperature.fill_(math.log(module.config.balancing_temperature))
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
+        """Load a checkpoint: a bundled name (``"cina-zs-base"``), a local folder, or a Hub id."""
+        name = str(pretrained_model_name_or_path)
+        if name in BUNDLED_CHECKPOINTS and not os.path.isdir(name):
+            path = BUNDLED_CHECKPOINTS[name]
+            if not (path / "model.safetensors").is_file():
+                raise FileNotFoundError(f"bundled checkpoint {name!r} is missing from the installation ({path})")
+            pretrained_model_name_or_path = str(path)
+        elif os.path.isdir(name):
+            files = set(os.listdir(name))
+            if "config.json" not in files:
+                raise ValueError(f"{name!r} is not a CInA checkpoint folder: config.json is missing")
+            if "model.safetensors" not in files and any(f.endswith((".bin", ".pt", ".pth")) for f in files):
+                raise ValueError(f"{name!r} holds pickled weights only; hf-causal loads safetensors only")
+        kwargs.setdefault("use_safetensors", True)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+
+class CInAModel(CInAPreTrainedModel):
+    """Zero-shot CInA (Algorithm 3): one forward pass turns a dataset ``(X, T)`` into balancing weights.
+
+    Inputs are batches of datasets padded to a common number of units ``N`` and covariates ``d``:
+
+    * ``covariates`` ``(B, N, d)`` float, ``treatment`` ``(B, N)`` in {0, 1};
+    * ``attention_mask`` ``(B, N)`` 1 for real units, 0 for padding (default: all real);
+    * ``feature_mask`` ``(B, d)`` 1 for real covariates (default: all real);
+    * ``outcome`` ``(B, N)`` optional, to get ``effect``.
+
+    Padded units are excluded from every softmax, row sum, loss term and normalisation, so a dataset
+    gets the same weights alone or padded in a batch. Use :meth:`estimate` for user-facing estimates.
+    """
+
+    def __init__(self, config: CInAConfig) -> None:
+        super().__init__(config)
+        heads = len(config.kernel_temperatures)
+        # Always a parameter so a learned value travels with the checkpoint; detached unless learned.
+        self.log_balancing_temperature = nn.Parameter(torch.tensor(math.log(config.balancing_temperature)))
+        self.embed = nn.Linear(1 + 2 * heads, config.hidden_size)
+        self.layers = nn.ModuleList([KernelMessageLayer(config) for _ in range(config.num_layers)])
+        self.final_norm = nn.LayerNorm(config.hidden_size)
+        self.dual_head = nn.Linear(config.hidden_size, 1)
+        self.offset_head = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def prepare_inputs(
+        covariates: torch.Tensor,
+        treatment: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        feature_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Validate shapes; return ``(x_std, signs, unit_mask, n_features)``."""
+        if covariates.dim() == 2:
+            raise ValueError("covariates must be (batch, units, features); add a batch dimension")
+        if covariates.dim() != 3:
+            raise ValueError(f"covariates must be 3-D (batch, units, features), got shape {tuple(covariates.shape)}")
+        batch, n, d = covariates.shape
+        if treatment.shape != (batch, n):
+            raise ValueError(f"treatment must have shape {(batch, n)}, got {tuple(treatment.shape)}")
+        unit_mask = (
+            torch.ones(batch, n, dtype=torch.bool, device=covariates.device)
+            if attention_mask is None
+            else attention_mask.bool()
+        )
+        if unit_mask.shape != (batch, n):
+            raise ValueError(f"attention_mask must have shape {(batch, n)}, got {tuple(unit_mask.shape)}")
+        fmask = (
+            torch.ones(batch, d, dtype=covariates.dtype, device=covariates.device)
+            if feature_mask is None
+            else feature_mask.to(covariates.dtype)
+        )
+        if fmask.shape != (batch, d):
+            raise ValueError(f"feature_mask must have shape {(batch, d)}, got {tuple(fmask.shape)}")
+        x = torch.where(unit_mask.unsqueeze(-1), covariates, torch.zeros_like(covariates))
+        if not torch.isfinite(x).all():
+            raise ValueError("covariates contain NaN or infinite values")
+        x_std = masked_standardize(x, unit_mask) * fmask.unsqueeze(1)
+        n_features = fmask.sum(-1).clamp_min(1.0)
+        signs = (2.0 * treatment.to(covariates.dtype) - 1.0) * unit_mask.to(covariates.dtype)
+        return x_std, signs, unit_mask, n_features
+
+    def balancing_temperature(self) -> torch.Tensor:
+        """The balancing layer's kernel temperature ``t``."""
+        log_t = self.log_balancing_temperature
+        return (log_t if self.config.learn_temperature else log_t.detach()).exp()
+
+    # -- forward ---------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        covariates: torch.Tensor,
+        treatment: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        feature_mask: torch.Tensor | None = None,
+        outcome: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> CInAOutput:
+        """Predict balancing weights for each dataset in the batch (see class docstring)."""
+        x_std, signs, unit_mask, n_features = self.prepare_inputs(covariates, treatment, attention_mask, feature_mask)
+        batch, n, _ = x_std.shape
+        heads = len(self.config.kernel_temperatures)
+        chunk = self.config.chunk_elements
+        mask_f = unit_mask.to(x_std.dtype)
+
+        # Kernel features for all heads plus the balancing kernel in one stacked attention pass.
+        head_temps = torch.tensor(self.config.kernel_temperatures, dtype=x_std.dtype, device=x_std.device)
+        temps = torch.cat([head_temps, self.balancing_temperature().to(x_std.dtype).reshape(1)])
+        all_keys = torch.cat([identity_keys(x_std, n_features, t) for t in temps], dim=0)  # ((H+1)B, N, d)
+        stacked_mask = unit_mask.repeat(heads + 1, 1)
+        local_balance, lse = chunked_attention(
+            all_keys, all_keys, signs.repeat(heads + 1, 1).unsqueeze(-1), stacked_mask, chunk_elements=chunk
+        )
+        local_balance = local_balance.squeeze(-1).reshape(heads + 1, batch, n)
+        lse = lse.reshape(heads + 1, batch, n)
+        log_density = lse - (lse * mask_f).sum(-1, keepdim=True) / mask_f.sum(-1, keepdim=True)
+        features = torch.cat(
+            [signs.unsqueeze(-1), local_balance[:heads].permute(1, 2, 0), log_density[:heads].permute(1, 2, 0)], dim=-1
+        )
+        hidden = self.embed(features) * mask_f.unsqueeze(-1)
+        head_keys = all_keys[: heads * batch]
+        for layer in self.layers:
+            hidden = layer(hidden, head_keys, unit_mask) * mask_f.unsqueeze(-1)
+        hidden = self.final_norm(hidden)
+        dual = torch.sigmoid(self.dual_head(hidden).squeeze(-1))
+        pooled = (hidden * mask_f.unsqueeze(-1)).sum(1) / mask_f.sum(1, keepdim=True)
+        beta0 = self.offset_head(pooled).squeeze(-1)
+
+        bal_keys = all_keys[heads * batch :]
+        out, values, log_h_hat, lam = balancing_layer(
+            bal_keys, dual, signs, unit_mask, self.config.lambda0, chunk, lse=lse[heads]
+        )
+        per_dataset = balancing_objective(
+            out, values, beta0, signs, log_h_hat, unit_mask, lam, self.config.hinge_smoothing
+        )
+        weights = weights_from_values(values, signs, log_h_hat, unit_mask, lam)
+        effect = None
+        if outcome is not None:
+            if outcome.shape != (batch, n):
+                raise ValueError(f"outcome must have shape {(batch, n)}, got {tuple(outcome.shape)}")
+            y = torch.where(unit_mask, outcome.double(), torch.zeros_like(outcome, dtype=torch.float64))
+            effect = (weights * signs.double() * y).sum(-1)
+        return CInAOutput(
+            loss=per_dataset.mean(),
+            per_dataset_loss=per_dataset,
+            weights=weights,
+            values=values,
+            beta0=beta0,
+            effect=effect,
+            log_h_hat=log_h_hat,
+        )
+
+    # -- user-facing -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def balancing_weights(self, covariates: Any, treatment: Any) -> Any:
+        """Zero-shot balancing weights (numpy, normalised per arm) for one dataset given as arrays."""
+        x = torch.as_tensor(covariates, dtype=torch.float32, device=self.device).unsqueeze(0)
+        t = torch.as_tensor(treatment, dtype=torch.float32, device=self.device).unsqueeze(0)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(x, t).weights[0].cpu().numpy()
+        finally:
+            self.train(was_training)
+
+    def estimate(
+        self,
+        covariates: Any,
+        treatment: Any,
+        outcome: Any,
+        estimand: str = "ate",
+        method: str = "cina-zs",
+        **kwargs: Any,
+    ):
+        """Estimate a treatment effect with balancing weights from this model.
+
+        Args:
+            covariates: ``(N, d)`` numpy array, pandas DataFrame (column names kept, categorical/object
+                columns one-hot encoded) or torch tensor.
+            treatment: ``(N,)`` binary treatment (0/1 or bool).
+            outcome: ``(N,)`` outcome.
+            estimand: ``"ate"`` (population average effect), ``"att"`` (on the treated), ``"atc"`` (on the
+                controls) or ``"overlap"`` (the raw balancing-SVM target, an overlap-weighted average).
+            method: ``"cina-zs"`` (one forward pass of this model) or ``"cina"`` (per-dataset optimisation,
+                Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
+
+        Returns:
+            :class:`hf_causal.cina.estimate.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
+            ``weights``, ``ess_treated``, ``ess_control`` and ``balance`` (see its docstring for how the
+            interval is computed).
+        """
+        from .estimate import estimate_effect
+
+        return estimate_effect(self, covariates, treatment, outcome, estimand=estimand, method=method, **kwargs)
+
+
+AutoConfig.register("cina", CInAConfig, exist_ok=True)
+AutoModel.register(CInAConfig, CInAModel, exist_ok=True)

@@ -1,0 +1,50 @@
+"""Datasets for hf-causal: synthetic SCM corpora and real / semi-synthetic benchmarks.
+
+* :mod:`hf_causal.data.scm` -- random structural causal models and named families (numpy only).
+* :mod:`hf_causal.data.benchmarks` -- LaLonde, Jobs, ACIC 2016, IHDP, NHEFS loaders (pandas).
+* :mod:`hf_causal.data.corpus` -- CInA pretraining corpora as Hugging Face datasets (one row per dataset).
+* :mod:`hf_causal.data.publish` -- shared helpers of the ``dataset_scripts/`` builders (parquet + card).
+
+Names are imported lazily so that importing this package does not import ``datasets`` or pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "SCMConfig": "hf_causal.data.scm",
+    "SyntheticDataset": "hf_causal.data.scm",
+    "FamilySpec": "hf_causal.data.scm",
+    "FAMILIES": "hf_causal.data.scm",
+    "generate_dataset": "hf_causal.data.scm",
+    "random_config": "hf_causal.data.scm",
+    "dataset_seed": "hf_causal.data.scm",
+    "sample_family": "hf_causal.data.scm",
+    "BenchmarkData": "hf_causal.data.benchmarks",
+    "list_benchmarks": "hf_causal.data.benchmarks",
+    "load_benchmark_frame": "hf_causal.data.benchmarks",
+    "load_benchmark": "hf_causal.data.benchmarks",
+    "load_corpus": "hf_causal.data.corpus",
+    "corpus_features": "hf_causal.data.corpus",
+    "dataset_to_row": "hf_causal.data.corpus",
+    "row_to_dataset": "hf_causal.data.corpus",
+    "iter_synthetic_datasets": "hf_causal.data.corpus",
+    "write_corpus": "hf_causal.data.corpus",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hf_causal.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

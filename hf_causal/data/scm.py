@@ -1,0 +1,624 @@
+"""Random structural causal models (SCMs) with a binary treatment, and named dataset families.
+
+Each call of :func:`generate_dataset` draws one observational dataset together with its truth:
+
+1. **Graph.** ``n_covariates`` covariate nodes ``x0 .. x{d-1}`` (indexed in a topological order) get a
+   random DAG: Erdős–Rényi (each earlier node is a parent with a fixed probability) or scale-free
+   (preferential attachment: a new node picks earlier nodes with probability ∝ degree + 1). ``density`` is
+   the expected number of covariate parents per covariate. The treatment ``T`` and the outcome ``Y`` are
+   appended as sinks: each covariate is a parent of ``T`` with probability ``treatment_parent_prob`` and of
+   ``Y`` with probability ``outcome_parent_prob``; at least one covariate is a parent of both (a confounder),
+   and ``T -> Y``.
+2. **Covariates.** Node ``j`` is ``v_j = sqrt(r) * f_j(parents) + sqrt(1 - r) * eps_j`` (``f_j`` standardised,
+   ``r ~ U(0.3, 0.8)``, ``eps_j ~ N(0, 1)``), then typed: *gaussian* (``v``), *skewed* (log-normal
+   ``exp(s v)``), *binary* (``v > c``) or *categorical* (3–4 ordered levels cut from ``v``, one-hot encoded
+   in ``X`` with the first level dropped, columns ``xj=1``, ``xj=2`` ...). Children (covariates, ``T``,
+   ``Y``) see only the *observed* value of a parent (a categorical parent through random level effects), so
+   ignorability given ``X`` holds and the truth below is identified.
+3. **Treatment.** ``e(x) = overlap + (1 - 2 overlap) * sigmoid(b + confounding_strength * s(x))`` where
+   ``s = z(sqrt(1 - rho**2) g(x) + rho mu0(x))``, ``g`` a standardised random function of the treatment
+   parents, ``rho = prognostic_alignment`` (T then also has the outcome parents as parents) and
+   ``b = logit(treated_fraction)``;
+   ``T ~ Bernoulli(e(x))``. ``confounding_strength = 0`` (or ``overlap = 0.5``) is a randomised trial;
+   ``overlap`` is the smallest possible propensity (propensities lie in ``[overlap, 1 - overlap]``).
+4. **Outcome.** ``mu0(x) = m(x)`` (a standardised random function of the outcome parents, sd 1),
+   ``mu1(x) = mu0(x) + effect_mean + effect_heterogeneity * h(x)`` (``h`` another standardised random
+   function of the outcome parents), ``Y = mu_T(x) + noise * N(0, 1)``.
+
+Random functions (``mechanism``): ``linear`` (``P w``), ``mlp`` (one tanh hidden layer of 16 units),
+``rff`` (64 random Fourier features of an RBF kernel; periodic, rough) and ``interactions`` (linear plus
+random pairwise products and squares). The truth kept per dataset: ``mu0``, ``mu1``, ``propensity`` per unit,
+the sample ATE / ATT / ATC (computed from ``mu0``/``mu1``), the graph's edge list and the generator
+parameters (JSON-serialisable).
+
+Named families (:data:`FAMILIES`) randomise the :class:`SCMConfig` per dataset; dataset ``i`` of family
+``F`` drawn with ``seed`` ``s`` uses generator seed ``F.index * 2**44 + s * 2**24 + i``, so families (and the
+train / validation / test splits) never share a seed:
+
+=========================  =================================================================================
+``train``                  in-distribution: N in [100, 3000] (log-uniform), d in [1, 50], ER or scale-free
+                           graphs with density in [0.2, 1.5], mechanisms linear / mlp / interactions, all
+                           covariate types, confounding_strength in [0, 2], prognostic_alignment in
+                           [0, 0.6], overlap in [0.02, 0.1].
+``validation``             same distribution as ``train``, disjoint seeds.
+``test``                   same distribution as ``train``, disjoint seeds.
+``ood_mechanism``          as ``train`` but every random function is ``rff`` (a class never seen in train).
+``ood_dense_graph``        as ``train`` but density in [3, 6] and parent probabilities of T / Y in [0.7, 1].
+``ood_strong_confounding`` as ``train`` but confounding_strength in [3, 5] and prognostic_alignment in
+                           [0.6, 0.9] (overlap still in [0.02, 0.1]).
+``ood_weak_overlap``       as ``train`` but overlap in [0.001, 0.005] with confounding_strength in [2.5, 4],
+                           so many propensities come close to 0 or 1.
+``ood_large_n``            as ``train`` but N in [5000, 10000] (larger than any training dataset).
+=========================  =================================================================================
+
+This module needs only numpy (and pandas for :meth:`SyntheticDataset.to_frame`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COVARIATE_TYPES",
+    "FAMILIES",
+    "GRAPHS",
+    "MECHANISMS",
+    "FamilySpec",
+    "SCMConfig",
+    "SyntheticDataset",
+    "dataset_seed",
+    "generate_dataset",
+    "random_config",
+    "sample_family",
+]
+
+GRAPHS: tuple[str, ...] = ("erdos_renyi", "scale_free")
+MECHANISMS: tuple[str, ...] = ("linear", "mlp", "rff", "interactions")
+COVARIATE_TYPES: tuple[str, ...] = ("gaussian", "skewed", "binary", "categorical")
+
+_SEED_BITS = 20  # user seeds per family: [0, 2**20)
+_INDEX_BITS = 24  # datasets per (family, seed) stream: [0, 2**24)
+_MLP_HIDDEN = 16
+_RFF_FEATURES = 64
+
+
+# --------------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class SyntheticDataset:
+    """One draw from a random SCM, with its ground truth.
+
+    Attributes:
+        X: ``(N, p)`` float64 covariate matrix (categoricals one-hot encoded, first level dropped).
+        feature_names: names of the ``p`` columns of ``X``.
+        T: ``(N,)`` int64 treatment in ``{0, 1}``.
+        Y: ``(N,)`` float64 observed outcome.
+        mu0: ``(N,)`` true ``E[Y(0) | X]``.
+        mu1: ``(N,)`` true ``E[Y(1) | X]``.
+        propensity: ``(N,)`` true ``P(T = 1 | X)``.
+        graph: edge list ``[(parent, child), ...]`` over the nodes ``x0..``, ``T`` and ``Y``.
+        params: JSON-serialisable generator parameters (the config, the seed, the node types ...).
+    """
+
+    X: np.ndarray
+    feature_names: list[str]
+    T: np.ndarray
+    Y: np.ndarray
+    mu0: np.ndarray
+    mu1: np.ndarray
+    propensity: np.ndarray
+    graph: list[tuple[str, str]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_units(self) -> int:
+        """Number of units ``N``."""
+        return int(self.T.shape[0])
+
+    @property
+    def cate(self) -> np.ndarray:
+        """Per-unit conditional effect ``mu1 - mu0``."""
+        return self.mu1 - self.mu0
+
+    @property
+    def ate(self) -> float:
+        """Sample average treatment effect ``mean(mu1 - mu0)``."""
+        return float(np.mean(self.mu1 - self.mu0))
+
+    @property
+    def att(self) -> float:
+        """Sample average effect on the treated ``mean(mu1 - mu0 | T = 1)``."""
+        return float(np.mean((self.mu1 - self.mu0)[self.T == 1]))
+
+    @property
+    def atc(self) -> float:
+        """Sample average effect on the controls ``mean(mu1 - mu0 | T = 0)``."""
+        return float(np.mean((self.mu1 - self.mu0)[self.T == 0]))
+
+    @property
+    def naive_difference(self) -> float:
+        """Unadjusted difference in means ``mean(Y | T=1) - mean(Y | T=0)`` (biased under confounding)."""
+        return float(self.Y[self.T == 1].mean() - self.Y[self.T == 0].mean())
+
+    def to_frame(self) -> Any:
+        """Return a :class:`pandas.DataFrame` with the covariates, ``T``, ``Y``, ``mu0``, ``mu1``, ``propensity``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.X, columns=list(self.feature_names))
+        frame["T"] = self.T
+        frame["Y"] = self.Y
+        frame["mu0"] = self.mu0
+        frame["mu1"] = self.mu1
+        frame["propensity"] = self.propensity
+        return frame
+
+
+@dataclass
+class SCMConfig:
+    """Parameters of one random SCM (see the module docstring for the model).
+
+    Attributes:
+        n_units: number of units ``N`` (>= 4).
+        n_covariates: number of covariate *nodes* ``d`` (>= 1); ``X`` has more columns when some are
+            categorical.
+        graph: ``"erdos_renyi"`` or ``"scale_free"``.
+        density: expected number of covariate parents per covariate (>= 0).
+        mechanism: ``"linear"``, ``"mlp"``, ``"rff"`` or ``"interactions"``; used for every random function.
+        covariate_mix: non-negative weights over ``gaussian``, ``skewed``, ``binary``, ``categorical``; each
+            node's type is drawn with these probabilities.
+        treatment_parent_prob: probability that a covariate is a parent of ``T``.
+        outcome_parent_prob: probability that a covariate is a parent of ``Y``.
+        confounding_strength: logit slope of the treatment score (>= 0); 0 gives a randomised trial.
+        prognostic_alignment: in ``[0, 1]``; weight ``rho`` of ``mu0`` in the treatment score
+            ``s = z(sqrt(1 - rho**2) g(x_T) + rho mu0(x))``. 0 leaves confounding to the shared parents;
+            larger values make the naive contrast more biased (T then has all outcome parents as parents).
+        overlap: smallest propensity, in ``(0, 0.5]``; propensities lie in ``[overlap, 1 - overlap]``.
+        treated_fraction: target share of treated units, in ``(0, 1)``.
+        effect_mean: constant part of the treatment effect (outcome units; ``sd(mu0) = 1``).
+        effect_heterogeneity: standard deviation of the varying part of the effect (>= 0).
+        noise: standard deviation of the outcome noise (>= 0).
+    """
+
+    n_units: int = 1000
+    n_covariates: int = 10
+    graph: str = "erdos_renyi"
+    density: float = 1.0
+    mechanism: str = "mlp"
+    covariate_mix: dict[str, float] = field(
+        default_factory=lambda: {"gaussian": 0.5, "skewed": 0.2, "binary": 0.2, "categorical": 0.1}
+    )
+    treatment_parent_prob: float = 0.5
+    outcome_parent_prob: float = 0.6
+    confounding_strength: float = 1.0
+    prognostic_alignment: float = 0.0
+    overlap: float = 0.02
+    treated_fraction: float = 0.5
+    effect_mean: float = 1.0
+    effect_heterogeneity: float = 0.5
+    noise: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``TypeError`` / ``ValueError`` when a field has the wrong type or an invalid value."""
+        for name in ("n_units", "n_covariates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"SCMConfig.{name} must be an int, got {type(value).__name__}")
+        if self.n_units < 4:
+            raise ValueError(f"SCMConfig.n_units must be >= 4, got {self.n_units}")
+        if self.n_covariates < 1:
+            raise ValueError(f"SCMConfig.n_covariates must be >= 1, got {self.n_covariates}")
+        if self.graph not in GRAPHS:
+            raise ValueError(f"SCMConfig.graph must be one of {GRAPHS}, got {self.graph!r}")
+        if self.mechanism not in MECHANISMS:
+            raise ValueError(f"SCMConfig.mechanism must be one of {MECHANISMS}, got {self.mechanism!r}")
+        for name in (
+            "density",
+            "treatment_parent_prob",
+            "outcome_parent_prob",
+            "confounding_strength",
+            "prognostic_alignment",
+            "overlap",
+            "treated_fraction",
+            "effect_mean",
+            "effect_heterogeneity",
+            "noise",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"SCMConfig.{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(float(value)):
+                raise ValueError(f"SCMConfig.{name} must be finite, got {value}")
+        for name in ("density", "confounding_strength", "effect_heterogeneity", "noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SCMConfig.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("treatment_parent_prob", "outcome_parent_prob", "prognostic_alignment"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SCMConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.overlap <= 0.5:
+            raise ValueError(f"SCMConfig.overlap must be in (0, 0.5], got {self.overlap}")
+        if not 0.0 < self.treated_fraction < 1.0:
+            raise ValueError(f"SCMConfig.treated_fraction must be in (0, 1), got {self.treated_fraction}")
+        if not isinstance(self.covariate_mix, dict):
+            raise TypeError("SCMConfig.covariate_mix must be a dict {covariate type: weight}")
+        unknown = set(self.covariate_mix) - set(COVARIATE_TYPES)
+        if unknown:
+            raise ValueError(
+                f"SCMConfig.covariate_mix has unknown types {sorted(unknown)}; use {COVARIATE_TYPES}"
+            )
+        weights = [float(w) for w in self.covariate_mix.values()]
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError("SCMConfig.covariate_mix weights must be finite, >= 0 and not all 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict of the fields (floats and ints are plain Python numbers)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, (np.integer,)):
+                out[key] = int(value)
+            elif isinstance(value, (np.floating,)):
+                out[key] = float(value)
+        out["covariate_mix"] = {k: float(v) for k, v in self.covariate_mix.items()}
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _standardise(v: np.ndarray) -> np.ndarray:
+    sd = v.std()
+    if not sd > 1e-12:
+        return np.zeros_like(v)
+    return (v - v.mean()) / sd
+
+
+def _random_function(mechanism: str, P: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A standardised random function of the columns of ``P`` (``(N, k)``, k >= 1)."""
+    k = P.shape[1]
+    if mechanism == "linear":
+        out = P @ rng.standard_normal(k)
+    elif mechanism == "mlp":
+        W = rng.standard_normal((k, _MLP_HIDDEN)) * (1.5 / math.sqrt(k))
+        H = P @ W
+        H += rng.standard_normal(_MLP_HIDDEN) * 0.5
+        out = np.tanh(H, out=H) @ rng.standard_normal(_MLP_HIDDEN)
+    elif mechanism == "rff":
+        lengthscale = math.sqrt(k) * rng.uniform(0.3, 1.0)
+        W = rng.standard_normal((k, _RFF_FEATURES)) / lengthscale
+        b = rng.uniform(0.0, 2.0 * math.pi, _RFF_FEATURES)
+        # float32 cos is ~25x faster than float64 with numpy's SIMD loops; in place to spare allocations
+        H = (P @ W).astype(np.float32)
+        H += b.astype(np.float32)
+        out = np.cos(H, out=H) @ rng.standard_normal(_RFF_FEATURES).astype(np.float32)
+        out = out.astype(np.float64)
+    elif mechanism == "interactions":
+        n_pairs = max(1, k)
+        a = rng.integers(0, k, n_pairs)
+        c = rng.integers(0, k, n_pairs)
+        out = P @ (0.5 * rng.standard_normal(k)) + (P[:, a] * P[:, c]) @ rng.standard_normal(n_pairs)
+    else:  # pragma: no cover - validated by SCMConfig
+        raise ValueError(f"unknown mechanism {mechanism!r}")
+    return _standardise(out)
+
+
+def _sample_parents(config: SCMConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Parent index arrays of each covariate node (parents always have a smaller index)."""
+    d = config.n_covariates
+    parents: list[np.ndarray] = [np.empty(0, dtype=np.int64) for _ in range(d)]
+    if d == 1:
+        return parents
+    if config.graph == "erdos_renyi":
+        p_edge = min(1.0, 2.0 * config.density / (d - 1))
+        adj = np.triu(rng.random((d, d)) < p_edge, k=1)
+        for j in range(d):
+            parents[j] = np.flatnonzero(adj[:, j])
+    else:  # scale_free: preferential attachment in topological order
+        degree = np.zeros(d)
+        base, frac = int(math.floor(config.density)), config.density - math.floor(config.density)
+        for j in range(1, d):
+            m = min(j, base + int(rng.random() < frac))
+            if m == 0:
+                continue
+            w = degree[:j] + 1.0
+            chosen = np.sort(rng.choice(j, size=m, replace=False, p=w / w.sum()))
+            parents[j] = chosen
+            degree[chosen] += 1
+            degree[j] += m
+    return parents
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+# ------------------------------------------------------------------------------------------- generator
+
+
+def generate_dataset(config: SCMConfig, seed: int) -> SyntheticDataset:
+    """Draw one dataset (and its truth) from a random SCM described by ``config``.
+
+    Args:
+        config: the SCM parameters.
+        seed: non-negative integer; the same ``(config, seed)`` always gives the same dataset.
+
+    Returns:
+        A :class:`SyntheticDataset` with ``X``, ``T``, ``Y``, ``mu0``, ``mu1``, ``propensity``, the graph and
+        ``params``. Both arms contain at least two units (the treatment vector is redrawn otherwise).
+
+    Raises:
+        TypeError: ``config`` is not an :class:`SCMConfig` or ``seed`` is not an int.
+        ValueError: ``seed`` is negative, a config field is invalid, or no assignment with two units per
+            arm could be drawn (extreme ``treated_fraction`` with tiny ``n_units``).
+    """
+    if not isinstance(config, SCMConfig):
+        raise TypeError(f"config must be an SCMConfig, got {type(config).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    config.validate()
+    rng = np.random.default_rng(int(seed))
+    n, d, mech = int(config.n_units), int(config.n_covariates), config.mechanism
+
+    # --- graph and node types
+    parents = _sample_parents(config, rng)
+    mix_types = [t for t in COVARIATE_TYPES if config.covariate_mix.get(t, 0.0) > 0]
+    mix_w = np.array([float(config.covariate_mix[t]) for t in mix_types])
+    types = [mix_types[i] for i in rng.choice(len(mix_types), size=d, p=mix_w / mix_w.sum())]
+
+    # --- covariates; R holds each node's standardised observed representation seen by its children
+    R = np.empty((n, d))
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    levels: dict[str, int] = {}
+    noise = rng.standard_normal((n, d))
+    for j in range(d):
+        pa = parents[j]
+        if pa.size:
+            r = rng.uniform(0.3, 0.8)
+            v = math.sqrt(r) * _random_function(mech, R[:, pa], rng) + math.sqrt(1.0 - r) * noise[:, j]
+        else:
+            v = noise[:, j]
+        kind = types[j]
+        if kind == "gaussian":
+            columns.append(v)
+            names.append(f"x{j}")
+            R[:, j] = _standardise(v)
+        elif kind == "skewed":
+            x = np.exp(rng.uniform(0.5, 1.0) * v)
+            columns.append(x)
+            names.append(f"x{j}")
+            R[:, j] = _standardise(x)
+        elif kind == "binary":
+            x = (v > rng.uniform(-0.85, 0.85)).astype(np.float64)
+            columns.append(x)
+            names.append(f"x{j}")
+            R[:, j] = _standardise(x)
+        else:  # categorical, k ordered levels cut from v; children see random level effects
+            k = int(rng.integers(3, 5))
+            cuts = np.sort(rng.uniform(-1.2, 1.2, k - 1))
+            code = np.searchsorted(cuts, v)
+            for level in range(1, k):
+                columns.append((code == level).astype(np.float64))
+                names.append(f"x{j}={level}")
+            levels[f"x{j}"] = k
+            R[:, j] = _standardise(rng.standard_normal(k)[code])
+    X = np.column_stack(columns)
+
+    # --- treatment and outcome parents (at least one shared covariate: a confounder)
+    in_t = rng.random(d) < config.treatment_parent_prob
+    in_y = rng.random(d) < config.outcome_parent_prob
+    confounder = int(rng.integers(d))
+    in_t[confounder] = in_y[confounder] = True
+    pa_t, pa_y = np.flatnonzero(in_t), np.flatnonzero(in_y)
+
+    mu0 = _random_function(mech, R[:, pa_y], rng)
+    tau = config.effect_mean + config.effect_heterogeneity * _random_function(mech, R[:, pa_y], rng)
+    mu1 = mu0 + tau
+
+    rho = float(config.prognostic_alignment)
+    score = _random_function(mech, R[:, pa_t], rng)
+    if rho > 0:  # T also reads the prognostic score mu0(x): its parents become pa_t | pa_y
+        score = _standardise(math.sqrt(1.0 - rho * rho) * score + rho * mu0)
+        pa_t = np.union1d(pa_t, pa_y)
+    logits = _logit(config.treated_fraction) + config.confounding_strength * score
+    e = config.overlap + (1.0 - 2.0 * config.overlap) / (1.0 + np.exp(-logits))
+
+    for _ in range(100):
+        T = (rng.random(n) < e).astype(np.int64)
+        n1 = int(T.sum())
+        if n1 >= 2 and n - n1 >= 2:
+            break
+    else:
+        raise ValueError(
+            f"could not draw >= 2 treated and >= 2 control units with n_units={n}, "
+            f"treated_fraction={config.treated_fraction}; increase n_units"
+        )
+    Y = np.where(T == 1, mu1, mu0) + config.noise * rng.standard_normal(n)
+
+    node = [f"x{j}" for j in range(d)]
+    graph = [(node[int(i)], node[j]) for j in range(d) for i in parents[j]]
+    graph += [(node[int(i)], "T") for i in pa_t] + [(node[int(i)], "Y") for i in pa_y] + [("T", "Y")]
+    params: dict[str, Any] = {
+        "seed": int(seed),
+        "config": config.to_dict(),
+        "covariate_types": types,
+        "categorical_levels": levels,
+        "treatment_parents": [node[int(i)] for i in pa_t],
+        "outcome_parents": [node[int(i)] for i in pa_y],
+        "n_treated": n1,
+    }
+    return SyntheticDataset(
+        X=X, feature_names=names, T=T, Y=Y, mu0=mu0, mu1=mu1, propensity=e, graph=graph, params=params
+    )
+
+
+# -------------------------------------------------------------------------------------------- families
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A distribution over :class:`SCMConfig` (ranges are inclusive ``(low, high)``, drawn uniformly).
+
+    ``index`` is the family's seed namespace (see :func:`dataset_seed`); ``n_units`` is drawn
+    log-uniformly, ``n_covariates`` uniformly over the integers, the covariate mix from a flat Dirichlet.
+    """
+
+    name: str
+    index: int
+    description: str
+    n_units: tuple[int, int] = (100, 3000)
+    n_covariates: tuple[int, int] = (1, 50)
+    graphs: tuple[str, ...] = GRAPHS
+    density: tuple[float, float] = (0.2, 1.5)
+    mechanisms: tuple[str, ...] = ("linear", "mlp", "interactions")
+    covariate_types: tuple[str, ...] = COVARIATE_TYPES
+    treatment_parent_prob: tuple[float, float] = (0.2, 0.7)
+    outcome_parent_prob: tuple[float, float] = (0.3, 0.8)
+    confounding_strength: tuple[float, float] = (0.0, 2.0)
+    prognostic_alignment: tuple[float, float] = (0.0, 0.6)
+    overlap: tuple[float, float] = (0.02, 0.1)
+    treated_fraction: tuple[float, float] = (0.2, 0.6)
+    effect_mean: tuple[float, float] = (-1.0, 1.0)
+    effect_heterogeneity: tuple[float, float] = (0.0, 1.0)
+    noise: tuple[float, float] = (0.1, 1.0)
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    spec.name: spec
+    for spec in (
+        FamilySpec("train", 0, "in-distribution training family"),
+        FamilySpec("validation", 1, "in-distribution validation family (same distribution, disjoint seeds)"),
+        FamilySpec("test", 2, "in-distribution test family (same distribution, disjoint seeds)"),
+        FamilySpec(
+            "ood_mechanism", 3, "random Fourier feature mechanisms, never used in train", mechanisms=("rff",)
+        ),
+        FamilySpec(
+            "ood_dense_graph",
+            4,
+            "dense covariate graphs and many treatment/outcome parents",
+            density=(3.0, 6.0),
+            treatment_parent_prob=(0.7, 1.0),
+            outcome_parent_prob=(0.7, 1.0),
+        ),
+        FamilySpec(
+            "ood_strong_confounding",
+            5,
+            "treatment logit slope 3-5, treatment score aligned with mu0 (0.6-0.9)",
+            confounding_strength=(3.0, 5.0),
+            prognostic_alignment=(0.6, 0.9),
+        ),
+        FamilySpec(
+            "ood_weak_overlap",
+            6,
+            "propensities down to 0.001-0.005 with a steep treatment logit",
+            overlap=(0.001, 0.005),
+            confounding_strength=(2.5, 4.0),
+        ),
+        FamilySpec("ood_large_n", 7, "5,000-10,000 units (train has at most 3,000)", n_units=(5000, 10000)),
+    )
+}
+
+
+def _get_family(family: str | FamilySpec) -> FamilySpec:
+    if isinstance(family, FamilySpec):
+        return family
+    if not isinstance(family, str):
+        raise TypeError(f"family must be a family name or a FamilySpec, got {type(family).__name__}")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose one of {sorted(FAMILIES)}")
+    return FAMILIES[family]
+
+
+def random_config(family: str | FamilySpec, rng: np.random.Generator) -> SCMConfig:
+    """Draw an :class:`SCMConfig` from a family's ranges using ``rng``."""
+    spec = _get_family(family)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+
+    def uni(bounds: tuple[float, float]) -> float:
+        return float(rng.uniform(bounds[0], bounds[1]))
+
+    lo, hi = spec.n_units
+    n_units = int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+    n_covariates = int(rng.integers(spec.n_covariates[0], spec.n_covariates[1] + 1))
+    mix = rng.dirichlet(np.ones(len(spec.covariate_types)))
+    return SCMConfig(
+        n_units=min(max(n_units, lo), hi),
+        n_covariates=n_covariates,
+        graph=str(spec.graphs[int(rng.integers(len(spec.graphs)))]),
+        density=uni(spec.density),
+        mechanism=str(spec.mechanisms[int(rng.integers(len(spec.mechanisms)))]),
+        covariate_mix={t: float(w) for t, w in zip(spec.covariate_types, mix)},
+        treatment_parent_prob=uni(spec.treatment_parent_prob),
+        outcome_parent_prob=uni(spec.outcome_parent_prob),
+        confounding_strength=uni(spec.confounding_strength),
+        prognostic_alignment=uni(spec.prognostic_alignment),
+        overlap=uni(spec.overlap),
+        treated_fraction=uni(spec.treated_fraction),
+        effect_mean=uni(spec.effect_mean),
+        effect_heterogeneity=uni(spec.effect_heterogeneity),
+        noise=uni(spec.noise),
+    )
+
+
+def dataset_seed(family: str | FamilySpec, seed: int, index: int) -> int:
+    """Generator seed of dataset ``index`` of ``family`` drawn with ``seed``.
+
+    ``family.index * 2**44 + seed * 2**24 + index``: distinct families, seeds and indices never collide
+    (``0 <= seed < 2**20``, ``0 <= index < 2**24``).
+    """
+    spec = _get_family(family)
+    for name, value, bits in (("seed", seed, _SEED_BITS), ("index", index, _INDEX_BITS)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if not 0 <= value < 2**bits:
+            raise ValueError(f"{name} must be in [0, 2**{bits}), got {value}")
+    return (spec.index << (_SEED_BITS + _INDEX_BITS)) + (int(seed) << _INDEX_BITS) + int(index)
+
+
+def sample_family(
+    name: str | FamilySpec, n_datasets: int | None, seed: int = 0, **overrides: Any
+) -> Iterator[SyntheticDataset]:
+    """Iterate over ``n_datasets`` datasets of a named family (``None``: endless, up to 2**24).
+
+    Args:
+        name: a key of :data:`FAMILIES` (or a :class:`FamilySpec`).
+        n_datasets: how many datasets to yield; ``None`` for an endless stream (pretraining).
+        seed: stream seed in ``[0, 2**20)``; dataset ``i`` uses :func:`dataset_seed` ``(name, seed, i)``.
+        **overrides: SCMConfig fields to fix for every dataset (e.g. ``n_units=200`` for quick tests).
+
+    Each dataset's ``params`` gains ``family``, ``family_seed`` and ``index``.
+    """
+    spec = _get_family(name)
+    if n_datasets is not None:
+        if isinstance(n_datasets, bool) or not isinstance(n_datasets, (int, np.integer)):
+            raise TypeError(f"n_datasets must be an int or None, got {type(n_datasets).__name__}")
+        if n_datasets < 0:
+            raise ValueError(f"n_datasets must be >= 0, got {n_datasets}")
+    bad = set(overrides) - {f.name for f in fields(SCMConfig)}
+    if bad:
+        raise ValueError(f"unknown SCMConfig fields in overrides: {sorted(bad)}")
+    dataset_seed(spec, seed, 0)  # validates seed eagerly
+
+    def _iterate() -> Iterator[SyntheticDataset]:
+        i = 0
+        while n_datasets is None or i < n_datasets:
+            s = dataset_seed(spec, seed, i)
+            config = random_config(spec, np.random.default_rng((s, 0xC0F16)))
+            if overrides:
+                config = replace(config, **overrides)
+            ds = generate_dataset(config, s)
+            ds.params.update({"family": spec.name, "family_seed": int(seed), "index": i})
+            yield ds
+            i += 1
+
+    return _iterate()

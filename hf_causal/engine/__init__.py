@@ -1,0 +1,29 @@
+"""The sequencified autoregressive causal engine (Im, Zhang, Verma, Cho; arXiv 2409.18581).
+
+Rows are tokenised along a causal DAG (``<start_VAR>`` tokens, one per variable, in topological
+order), a decoder LM learns the factorised joint, and ``do()`` queries are answered by batched,
+KV-cached, constrained ancestral sampling.
+
+>>> from hf_causal import CausalGraph, CausalEngine                     # doctest: +SKIP
+>>> engine = CausalEngine.train(df, CausalGraph(...), seed=0)            # doctest: +SKIP
+>>> engine.ate(treatment="A", outcome="Y")                               # doctest: +SKIP
+"""
+
+from .configuration_causal_ar import CausalARConfig
+from .engine import CausalEngine
+from .estimate import CausalEstimate, InterventionalDistribution
+from .graph import VARIABLE_TYPES, CausalGraph, Variable
+from .modeling_causal_ar import CausalARModel
+from .tokenization_causal import CausalSequenceTokenizer
+
+__all__ = [
+    "VARIABLE_TYPES",
+    "CausalARConfig",
+    "CausalARModel",
+    "CausalEngine",
+    "CausalEstimate",
+    "CausalGraph",
+    "CausalSequenceTokenizer",
+    "InterventionalDistribution",
+    "Variable",
+]

@@ -1,0 +1,479 @@
+"""``CausalEngine``: graph + tokenizer + autoregressive model, answering interventional queries.
+
+Identification is by the graph: the model learns the observational factorisation
+``p(x) = prod_i p(x_i | x_<i)`` along a topological order, and ``do(A=a)`` is answered by ancestral
+sampling with ``A``'s tokens clamped (the truncated factorisation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .codecs import CategoricalCodec, SequenceCodec
+from .configuration_causal_ar import CausalARConfig
+from .estimate import CausalEstimate, InterventionalDistribution
+from .graph import CausalGraph
+from .modeling_causal_ar import CausalARModel
+from .sampling import VariablePlan, decode_samples, sample_tokens
+from .tokenization_causal import CausalSequenceTokenizer
+from .training import EngineTrainingArguments, train_model
+
+ENGINE_FILE = "engine_config.json"
+
+
+class CausalEngine:
+    """The user object tying a :class:`CausalGraph`, a :class:`CausalSequenceTokenizer` and a
+    :class:`~hf_causal.engine.modeling_causal_ar.CausalARModel`.
+
+    Build one with :meth:`train` (from a DataFrame and a graph) or :meth:`from_pretrained`.
+
+    Args:
+        model: the trained autoregressive model.
+        tokenizer: its tokenizer (carries the graph and the value codecs).
+        seed: default seed of every query (queries are deterministic given the seed).
+        batch_size: rows sampled per batch.
+        progress: default for progress bars.
+    """
+
+    def __init__(
+        self,
+        model: CausalARModel,
+        tokenizer: CausalSequenceTokenizer,
+        *,
+        seed: int = 0,
+        batch_size: int = 4096,
+        progress: bool = False,
+        training_summary: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(tokenizer, CausalSequenceTokenizer):
+            raise TypeError("tokenizer must be a CausalSequenceTokenizer")
+        if model.config.vocab_size != len(tokenizer):
+            raise ValueError(f"model vocab ({model.config.vocab_size}) != tokenizer vocab ({len(tokenizer)})")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.progress = bool(progress)
+        self.training_summary = training_summary or {}
+
+    @property
+    def graph(self) -> CausalGraph:
+        """The causal graph (stored in the tokenizer)."""
+        return self.tokenizer.graph
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.model.parameters())
+        return f"CausalEngine({self.graph!r}, backbone={self.model.config.backbone_config['model_type']}, params={n:,})"
+
+    # ------------------------------------------------------------------------------- training
+    @classmethod
+    def train(
+        cls,
+        data: pd.DataFrame,
+        graph: CausalGraph,
+        *,
+        seed: int = 0,
+        backbone: str | Mapping[str, Any] | None = None,
+        n_bins: int = 64,
+        continuous_codec: str = "quantile",
+        max_steps: int | None = None,
+        batch_size: int = 256,
+        learning_rate: float = 2e-3,
+        val_fraction: float = 0.1,
+        output_dir: str | os.PathLike | None = None,
+        save_steps: int | None = None,
+        resume_from_checkpoint: str | os.PathLike | None = None,
+        device: str | None = None,
+        progress: bool = True,
+        **training_kwargs: Any,
+    ) -> CausalEngine:
+        """Fit the tokenizer's codecs and train the autoregressive model on ``data``.
+
+        Args:
+            data: observational rows, one column per graph variable.
+            graph: the causal DAG (assumed correct and causally sufficient).
+            seed: seed of the split, initialisation, batching and of later queries.
+            backbone: ``None`` (a small GPT-2 from scratch), a dict of backbone config kwargs with a
+                ``model_type`` (e.g. ``{"model_type": "llama", "hidden_size": 128, ...}``), or a
+                pretrained model name/path (its embeddings are resized to the causal vocabulary).
+            n_bins: quantile bins per continuous variable.
+            continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
+            max_steps, batch_size, learning_rate, val_fraction: see :class:`EngineTrainingArguments`.
+            output_dir, save_steps: write checkpoints ``output_dir/checkpoint-<step>`` (each a
+                loadable engine plus optimiser state) every ``save_steps`` steps.
+            resume_from_checkpoint: continue an interrupted run from one of those checkpoints.
+            device: ``"cpu"``/``"cuda"``; default: accelerate's choice.
+            progress: show progress bars.
+            **training_kwargs: other :class:`EngineTrainingArguments` fields.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if not isinstance(graph, CausalGraph):
+            raise TypeError(f"graph must be a CausalGraph, got {type(graph).__name__}")
+        if not 0 <= val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        torch.manual_seed(seed)
+        if resume_from_checkpoint is not None:
+            tokenizer = CausalSequenceTokenizer.from_pretrained(str(resume_from_checkpoint))
+            if tokenizer.graph != graph:
+                raise ValueError("the checkpoint was trained on a different graph")
+            model = CausalARModel.from_pretrained(str(resume_from_checkpoint))
+        else:
+            tokenizer = CausalSequenceTokenizer.from_data(data, graph, n_bins=n_bins, continuous_codec=continuous_codec)
+            config = CausalARConfig(
+                backbone_config=dict(backbone) if isinstance(backbone, Mapping) else None,
+                backbone_name_or_path=backbone if isinstance(backbone, (str, os.PathLike)) else None,
+                vocab_size=len(tokenizer),
+                max_positions=tokenizer.max_sequence_length(),
+                bos_token_id=tokenizer.bos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            model = CausalARModel.from_backbone(config)
+        inputs = tokenizer.build_inputs(data)
+        n = len(data)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        n_val = int(round(val_fraction * n)) if n >= 20 else 0
+        val = {k: v[perm[:n_val]] for k, v in inputs.items()} if n_val else None
+        train_part = {k: v[perm[n_val:]] for k, v in inputs.items()}
+        args = EngineTrainingArguments(
+            max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, val_fraction=val_fraction,
+            output_dir=None if output_dir is None else str(output_dir), save_steps=save_steps, device=device,
+            progress=progress, **training_kwargs,
+        )
+        engine = cls(model, tokenizer, seed=seed, progress=progress)
+        summary = train_model(
+            model, train_part, val, args, seed,
+            save_fn=engine.save_pretrained,
+            resume_from=None if resume_from_checkpoint is None else str(resume_from_checkpoint),
+        )
+        engine.model = model.eval()
+        engine.training_summary = {k: v for k, v in summary.items() if k != "history"}
+        if output_dir is not None:
+            engine.save_pretrained(output_dir)
+        return engine
+
+    # ------------------------------------------------------------------------- serialisation
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Write tokenizer, model (``model.safetensors``) and engine settings into ``path``."""
+        os.makedirs(path, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        with open(os.path.join(path, ENGINE_FILE), "w", encoding="utf-8") as f:
+            json.dump({"seed": self.seed, "batch_size": self.batch_size, "training": self.training_summary}, f, indent=2)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, *, device: str | None = None, **kwargs: Any) -> CausalEngine:
+        """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id)."""
+        path = str(path)
+        model = CausalARModel.from_pretrained(path, **kwargs)
+        tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
+        settings: dict[str, Any] = {}
+        local = os.path.join(path, ENGINE_FILE)
+        if os.path.isfile(local):
+            with open(local, encoding="utf-8") as f:
+                settings = json.load(f)
+        if device is not None:
+            model = model.to(device)
+        return cls(model, tokenizer, seed=settings.get("seed", 0), batch_size=settings.get("batch_size", 4096),
+                   training_summary=settings.get("training"))
+
+    # ---------------------------------------------------------------------------- query plans
+    def _check_names(self, names: Sequence[str], role: str) -> None:
+        for n in names:
+            if n not in self.graph:
+                raise ValueError(f"{role}: unknown variable {n!r}; known: {self.tokenizer.order}")
+
+    def _value_plan(self, name: str, value: Any, n: int, per_row: bool) -> VariablePlan:
+        codec = self.tokenizer.codecs[name]
+        if isinstance(codec, SequenceCodec) and isinstance(value, Mapping):
+            fixed = {}
+            for pos, element in value.items():
+                if not isinstance(pos, (int, np.integer)) or pos < 0 or pos >= codec.max_length:
+                    raise ValueError(f"{name!r}: partial intervention positions must be ints in [0, {codec.max_length})")
+                fixed[int(pos)] = self.tokenizer.offsets[name] + codec.inner.encode(element)[0]
+            return VariablePlan(name, fixed_positions=fixed)
+        if per_row:
+            values = list(value)
+            if len(values) != n:
+                raise ValueError(f"{name!r}: got {len(values)} per-row values for n={n}")
+            return VariablePlan(name, clamp=self.tokenizer.encode_column(name, values))
+        return VariablePlan(name, clamp=[self.tokenizer.encode_value(name, value)])
+
+    def _plans(
+        self,
+        n: int,
+        do: Mapping[str, Any],
+        given: Mapping[str, Any],
+        targets: Sequence[str],
+        clamp_ids: Mapping[str, list[list[int]]] | None = None,
+    ) -> list[VariablePlan]:
+        if not isinstance(do, Mapping) or not isinstance(given, Mapping):
+            raise TypeError("do and given must be mappings {variable: value}")
+        self._check_names(list(do), "do")
+        self._check_names(list(given), "given")
+        self._check_names(list(targets), "target")
+        both = set(do) & set(given)
+        if both:
+            raise ValueError(f"variables {sorted(both)} are both intervened on and conditioned on")
+        partial = {k for k, v in do.items() if isinstance(v, Mapping)}
+        cut = set(do) - partial
+        clamp_ids = dict(clamp_ids or {})
+        fixed = cut | set(given) | set(clamp_ids)
+        for g in given:
+            missing = self.graph.ancestors(g, intervened=cut) - fixed
+            if missing:
+                raise ValueError(
+                    f"conditioning on {g!r} needs its ancestors {sorted(missing)} fixed too (given= or do=): "
+                    "the engine conditions by clamping tokens, which is exact only for evidence that is "
+                    "closed under ancestors in the intervened graph; posterior inference over upstream "
+                    "variables (e.g. conditioning on a descendant of the treatment alone) is not supported"
+                )
+        wanted = set(targets) | set(given) | set(clamp_ids)
+        needed = wanted | self.graph.ancestors(wanted, intervened=cut)
+        order = self.tokenizer.order
+        last = max(order.index(v) for v in needed)
+        plans = []
+        for name in order[: last + 1]:
+            if name in clamp_ids:
+                plans.append(VariablePlan(name, clamp=clamp_ids[name]))
+            elif name in do:
+                plans.append(self._value_plan(name, do[name], n, per_row=False))
+            elif name in given:
+                value = given[name]
+                per_row = isinstance(value, (pd.Series, np.ndarray)) or (
+                    isinstance(value, list) and not isinstance(self.tokenizer.codecs[name], SequenceCodec)
+                )
+                plans.append(self._value_plan(name, value, n, per_row=per_row))
+            else:
+                plans.append(VariablePlan(name))
+        return plans
+
+    def _sample_ids(self, n: int, plans: list[VariablePlan], seed: int | None, progress: bool | None) -> dict[str, list[list[int]]]:
+        return sample_tokens(
+            self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
+            seed=self.seed if seed is None else seed, progress=self.progress if progress is None else progress,
+        )
+
+    def _exact(self, do: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+        """Clamped values reported verbatim (not dequantised)."""
+        out = {}
+        for k, v in {**given, **do}.items():
+            if isinstance(v, Mapping):
+                continue
+            out[k] = list(v) if isinstance(v, (pd.Series, np.ndarray)) else v
+        return out
+
+    # -------------------------------------------------------------------------------- queries
+    def sample(
+        self,
+        n: int,
+        do: Mapping[str, Any] | None = None,
+        given: Mapping[str, Any] | None = None,
+        *,
+        variables: Sequence[str] | None = None,
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Draw ``n`` rows from ``p(. | do(...), given)`` in the original value space.
+
+        Args:
+            n: number of rows.
+            do: interventions ``{variable: value}``. For a sequence variable, a dict
+                ``{position: element}`` is a *partial* intervention: those positions are fixed and
+                the other positions (and the length) are sampled.
+            given: conditioning evidence ``{variable: value}`` (or per-row values as a list/array of
+                length ``n``). Every ancestor (in the intervened graph) of a conditioned variable must
+                be conditioned on or intervened on too (see the error message otherwise).
+            variables: the variables the caller needs; only they and their ancestors (in the
+                intervened graph) are generated: sampling stops after the last of them in the order.
+                Default: all variables.
+            seed: overrides the engine's seed.
+            progress: show a progress bar over batches.
+
+        Returns:
+            A DataFrame with one column per generated variable, in topological order.
+        """
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        do, given = dict(do or {}), dict(given or {})
+        targets = list(variables) if variables is not None else list(self.tokenizer.order)
+        plans = self._plans(int(n), do, given, targets)
+        ids = self._sample_ids(int(n), plans, seed, progress)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        frame = decode_samples(self.tokenizer, ids, rng, exact=self._exact(do, given))
+        return frame[[c for c in frame.columns if variables is None or c in set(targets)]]
+
+    def interventional_distribution(
+        self,
+        target: str,
+        do: Mapping[str, Any] | None = None,
+        given: Mapping[str, Any] | None = None,
+        *,
+        n: int = 10_000,
+        seed: int | None = None,
+    ) -> InterventionalDistribution:
+        """Monte-Carlo draws of ``p(target | do(...), given)``."""
+        do, given = dict(do or {}), dict(given or {})
+        frame = self.sample(n, do=do, given=given, variables=[target], seed=seed)
+        codec = self.tokenizer.codecs[target]
+        cond = ", ".join([f"do({k}={v!r})" for k, v in do.items()] + [f"{k}={v!r}" for k, v in given.items()])
+        return InterventionalDistribution(
+            target, frame[target], discrete=isinstance(codec, CategoricalCodec), query=f"{target} | {cond}" if cond else target
+        )
+
+    def _arms(self, treatment: str, treated: Any, control: Any) -> tuple[Any, Any]:
+        self._check_names([treatment], "treatment")
+        codec = self.tokenizer.codecs[treatment]
+        if treated is None or control is None:
+            if not (isinstance(codec, CategoricalCodec) and len(codec.levels) == 2):
+                raise ValueError(f"treatment {treatment!r} is not binary: pass treated= and control= values")
+            control = codec.levels[0] if control is None else control
+            treated = codec.levels[1] if treated is None else treated
+        return treated, control
+
+    def _numeric_outcome(self, outcome: str) -> None:
+        self._check_names([outcome], "outcome")
+        codec = self.tokenizer.codecs[outcome]
+        if isinstance(codec, SequenceCodec):
+            raise ValueError(f"outcome {outcome!r} is a sequence; effects need a numeric outcome")
+        if isinstance(codec, CategoricalCodec) and not all(
+            isinstance(v, (int, float, bool)) for v in codec.levels
+        ):
+            raise ValueError(f"outcome {outcome!r} has non-numeric levels; use interventional_distribution()")
+
+    def _paired_effect(
+        self,
+        treatment: str,
+        outcome: str,
+        treated: Any,
+        control: Any,
+        n: int,
+        given: Mapping[str, Any],
+        prefix_ids: Mapping[str, list[list[int]]] | None,
+        seed: int | None,
+        progress: bool | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
+        the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
+        and the difference has a much smaller Monte-Carlo variance than two independent arms)."""
+        if outcome == treatment:
+            raise ValueError("treatment and outcome must differ")
+        if treatment in given:
+            raise ValueError(f"treatment {treatment!r} cannot be in given=")
+        order = self.tokenizer.order
+        plans_1 = self._plans(n, {treatment: treated}, given, [outcome], clamp_ids=prefix_ids)
+        ids_1 = self._sample_ids(n, plans_1, seed, progress)
+        shared = {p.name: ids_1[p.name] for p in plans_1 if order.index(p.name) < order.index(treatment)}
+        for name, ids in shared.items():  # broadcast single clamps to rows
+            if len(ids) == 1 and n > 1:
+                shared[name] = ids * n
+        plans_0 = self._plans(n, {treatment: control}, {}, [outcome], clamp_ids=shared)
+        ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
+        y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]
+        return y1.to_numpy(dtype=np.float64), y0.to_numpy(dtype=np.float64)
+
+    def ate(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> CausalEstimate:
+        """Average treatment effect ``E[Y | do(A=treated)] - E[Y | do(A=control)]``.
+
+        For a binary treatment the defaults are its larger level (treated) vs its smaller level
+        (control), e.g. 1 vs 0. The interval reflects Monte-Carlo error only.
+        """
+        return self.cate(treatment, outcome, given={}, treated=treated, control=control, n=n,
+                         confidence=confidence, seed=seed, progress=progress)
+
+    def cate(
+        self,
+        treatment: str,
+        outcome: str,
+        given: Mapping[str, Any],
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+    ) -> CausalEstimate:
+        """Conditional effect ``E[Y | do(treated), given] - E[Y | do(control), given]``.
+
+        ``given`` must be closed under ancestors in the intervened graph (typically: the
+        covariates that precede the treatment together with their own causes); otherwise a
+        ``ValueError`` explains what is missing.
+        """
+        self._numeric_outcome(outcome)
+        treated, control = self._arms(treatment, treated, control)
+        y1, y0 = self._paired_effect(treatment, outcome, treated, control, n, dict(given), None, seed, progress)
+        cond = "".join(f", {k}={v!r}" for k, v in given.items())
+        name = "CATE" if given else "ATE"
+        return CausalEstimate.from_draws(
+            y1 - y0, f"{name} E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]",
+            confidence,
+        )
+
+    def att(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+        max_rounds: int = 50,
+    ) -> CausalEstimate:
+        """Effect on the treated ``E[Y(treated) - Y(control) | A = treated]``.
+
+        Rows of the variables preceding the treatment are drawn from ``p(. | A=treated)`` by
+        rejection (observational sampling up to the treatment), then both arms are sampled with
+        that prefix clamped: the prefix contains ``pa(A)``, so ``Y(a)`` is independent of ``A`` given it.
+        """
+        self._numeric_outcome(outcome)
+        treated, control = self._arms(treatment, treated, control)
+        order = self.tokenizer.order
+        prefix = order[: order.index(treatment)]
+        target_ids = self.tokenizer.encode_value(treatment, treated)
+        kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
+        base = self.seed if seed is None else seed
+        accepted = 0
+        for r in range(max_rounds):
+            ids = self._sample_ids(n, self._plans(n, {}, {}, [treatment]), base + 1000 + r, False)
+            hits = [i for i, t in enumerate(ids[treatment]) if list(t) == target_ids]
+            for p in prefix:
+                kept[p].extend(ids[p][i] for i in hits)
+            accepted += len(hits)
+            if accepted >= n:
+                break
+        if accepted == 0:
+            raise ValueError(f"the model never samples {treatment}={treated!r}; the ATT is not estimable")
+        m = min(accepted, n)
+        prefix_ids = {p: v[:m] for p, v in kept.items()}
+        y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
+        return CausalEstimate.from_draws(
+            y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]", confidence
+        )
+
+
+__all__ = ["CausalEngine"]

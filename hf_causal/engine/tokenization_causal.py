@@ -1,0 +1,305 @@
+"""``CausalSequenceTokenizer``: rows of a table become token sequences along a causal order.
+
+A row ``{Z: 2, A: 1, Y: 0.37}`` of a graph with order ``Z, A, Y`` becomes::
+
+    <bos> <start_Z> <Z=2> <start_A> <A=1> <start_Y> <Y:bin41>
+
+Every variable owns one ``<start_VAR>`` special token and a contiguous block of value tokens
+(see :mod:`hf_causal.engine.codecs`), so constrained decoding is a slice of the vocabulary.
+The backend is a ``tokenizers`` ``WordLevel`` model over whitespace-separated token strings; the
+vocabulary and the codecs are rebuilt from ``causal_spec`` (stored in ``tokenizer_config.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import WhitespaceSplit
+from transformers import PreTrainedTokenizerFast
+
+from .codecs import (
+    CategoricalCodec,
+    DigitCodec,
+    QuantileCodec,
+    SequenceCodec,
+    ValueCodec,
+    _is_nan,
+    _scalar,
+)
+from .graph import CausalGraph
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+IGNORE_INDEX = -100
+
+
+def _sorted_unique(values: Sequence[Any]) -> list[Any]:
+    uniq = list(dict.fromkeys(_scalar(v) for v in values))
+    try:
+        return sorted(uniq)
+    except TypeError:  # mixed types: keep first-appearance order
+        return uniq
+
+
+def _check_no_missing(name: str, values: pd.Series) -> None:
+    if values.isna().any():
+        raise ValueError(f"variable {name!r} has missing values (NaN/None); drop or impute them first")
+
+
+def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> ValueCodec:
+    """Choose and fit the codec of one variable from its observed values."""
+    opts = {**defaults, **options}
+    if vtype in ("binary", "categorical"):
+        _check_no_missing(name, values)
+        levels = list(opts["levels"]) if "levels" in opts else _sorted_unique(values.tolist())
+        if vtype == "binary" and len(levels) > 2:
+            raise ValueError(f"binary variable {name!r} has {len(levels)} distinct values: {levels[:5]}")
+        return CategoricalCodec(levels, name=name)
+    if vtype in ("continuous", "integer"):
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise TypeError(f"{vtype} variable {name!r} must hold numbers, got dtype {values.dtype}")
+        _check_no_missing(name, values)
+        arr = values.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"variable {name!r} has infinite values")
+        integer = vtype == "integer"
+        if integer:
+            if not np.all(arr == np.round(arr)):
+                raise ValueError(f"integer variable {name!r} has non-integer values")
+            uniq = np.unique(arr)
+            if len(uniq) <= int(opts["max_levels"]):
+                return CategoricalCodec([int(v) for v in uniq], name=name)
+        if opts["continuous_codec"] == "digits":
+            return DigitCodec.fit(arr, int(opts["n_digits"]), integer=integer, name=name)
+        if opts["continuous_codec"] != "quantile":
+            raise ValueError(f"continuous_codec must be 'quantile' or 'digits', got {opts['continuous_codec']!r}")
+        return QuantileCodec.fit(arr, int(opts["n_bins"]), integer=integer, name=name)
+    if vtype in ("sequence", "text"):
+        text = vtype == "text"
+        items: list[Any] = []
+        longest = 0
+        probe = SequenceCodec([], max_length=10**9, text=text, name=name)
+        for value in values.tolist():
+            seq = probe.as_list(value)
+            if any(v is None or _is_nan(v) for v in seq):
+                raise ValueError(f"sequence variable {name!r} has missing elements")
+            items.extend(seq)
+            longest = max(longest, len(seq))
+        elements = list(opts["elements"]) if "elements" in opts else _sorted_unique(items)
+        return SequenceCodec(elements, int(opts.get("max_length", longest)), text=text, name=name)
+    raise ValueError(f"variable {name!r}: unsupported type {vtype!r}")
+
+
+class CausalSequenceTokenizer(PreTrainedTokenizerFast):
+    """Tokenizer of rows along the topological order of a :class:`~hf_causal.engine.graph.CausalGraph`.
+
+    Build one from data with :meth:`from_data`; reload with ``from_pretrained``/``AutoTokenizer``.
+
+    Args:
+        causal_spec: ``{"graph": CausalGraph.to_dict(), "codecs": {name: codec.to_dict()}}``.
+    """
+
+    vocab_files_names: dict[str, str] = {}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if causal_spec is None:
+            raise ValueError("CausalSequenceTokenizer needs a causal_spec; build one with from_data(df, graph)")
+        for key in ("tokenizer_object", "tokenizer_file", "vocab", "merges", "post_processor",
+                    "tokenizer_padding", "tokenizer_truncation", "_json_truncation", "_json_padding"):
+            kwargs.pop(key, None)
+        self.graph = CausalGraph.from_dict(causal_spec["graph"])
+        self.order: list[str] = list(self.graph.topological_order)
+        self.codecs: dict[str, ValueCodec] = {
+            n: ValueCodec.from_dict(causal_spec["codecs"][n]) for n in self.order
+        }
+        vocab = [PAD, BOS, EOS, UNK] + [f"<start_{n}>" for n in self.order]
+        self.start_ids: dict[str, int] = {n: 4 + i for i, n in enumerate(self.order)}
+        self.offsets: dict[str, int] = {}
+        for n in self.order:
+            self.offsets[n] = len(vocab)
+            for suffix in self.codecs[n].token_names():
+                vocab.append(f"<end_{n}>" if suffix == "<end>" else f"<{n}={suffix}>")
+        if len(set(vocab)) != len(vocab):
+            raise ValueError("token strings collide; rename variables or levels")
+        backend = Tokenizer(WordLevel({t: i for i, t in enumerate(vocab)}, unk_token=UNK))
+        backend.pre_tokenizer = WhitespaceSplit()
+        kwargs.setdefault("extra_special_tokens", [f"<start_{n}>" for n in self.order])
+        for key, token in (("bos_token", BOS), ("eos_token", EOS), ("pad_token", PAD), ("unk_token", UNK)):
+            kwargs[key] = token
+        super().__init__(tokenizer_object=backend, causal_spec=causal_spec, **kwargs)
+        self._vocab_list = vocab
+        self._token_owner = np.full(len(vocab), -1, dtype=np.int64)  # variable index of each value token
+        for i, n in enumerate(self.order):
+            self._token_owner[self.offsets[n]: self.offsets[n] + self.codecs[n].size] = i
+
+    # ---------------------------------------------------------------------------------- building
+    @classmethod
+    def from_data(
+        cls,
+        data: pd.DataFrame,
+        graph: CausalGraph,
+        *,
+        n_bins: int = 64,
+        continuous_codec: str = "quantile",
+        n_digits: int = 3,
+        max_levels: int = 64,
+        **kwargs: Any,
+    ) -> CausalSequenceTokenizer:
+        """Fit the value codecs of every variable of ``graph`` on ``data``.
+
+        Args:
+            data: one column per graph variable (extra columns are ignored).
+            graph: the causal graph.
+            n_bins: quantile bins per continuous variable (per-variable ``n_bins`` option wins).
+            continuous_codec: ``"quantile"`` (one token, default) or ``"digits"`` (``n_digits`` tokens).
+            n_digits: digits per value with the digit codec.
+            max_levels: integer variables with at most this many distinct values are categorical.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if not isinstance(graph, CausalGraph):
+            raise TypeError(f"graph must be a CausalGraph, got {type(graph).__name__}")
+        missing = [n for n in graph.variables if n not in data.columns]
+        if missing:
+            raise ValueError(f"data lacks the graph variables {missing}")
+        if len(data) == 0:
+            raise ValueError("data is empty")
+        defaults = {"n_bins": n_bins, "continuous_codec": continuous_codec, "n_digits": n_digits,
+                    "max_levels": max_levels}
+        codecs = {
+            n: fit_codec(n, v.type, data[n], v.options, defaults).to_dict() for n, v in graph.variables.items()
+        }
+        return cls(causal_spec={"graph": graph.to_dict(), "codecs": codecs}, **kwargs)
+
+    # ------------------------------------------------------------------------------------ access
+    def value_ids(self, name: str) -> range:
+        """Global ids of the value tokens of ``name``."""
+        return range(self.offsets[name], self.offsets[name] + self.codecs[name].size)
+
+    def allowed_ids(self, name: str, position: int) -> np.ndarray:
+        """Global ids valid at ``position`` within the value of ``name`` (constrained decoding)."""
+        return self.offsets[name] + np.flatnonzero(self.codecs[name].allowed(position))
+
+    def is_value_token(self, ids: np.ndarray) -> np.ndarray:
+        """Boolean mask: which ids are value tokens (the only ones the loss is computed on)."""
+        return self._token_owner[np.asarray(ids)] >= 0
+
+    def max_sequence_length(self) -> int:
+        """Longest token sequence of a row (``<bos>`` included)."""
+        return 1 + sum(1 + self.codecs[n].length() for n in self.order)
+
+    # ------------------------------------------------------------------------------- value codec
+    def encode_value(self, name: str, value: Any) -> list[int]:
+        """Global ids of one variable's value (without its start token)."""
+        if name not in self.codecs:
+            raise ValueError(f"unknown variable {name!r}; known: {self.order}")
+        return [self.offsets[name] + i for i in self.codecs[name].encode(value)]
+
+    def decode_value(self, name: str, ids: Sequence[int], rng: np.random.Generator | None = None) -> Any:
+        """Inverse of :meth:`encode_value` (``rng`` dequantises continuous values)."""
+        codec = self.codecs[name]
+        local = [int(i) - self.offsets[name] for i in ids]
+        if any(i < 0 or i >= codec.size for i in local):
+            raise ValueError(f"ids {list(ids)} are not value tokens of {name!r}")
+        return codec.decode(local, rng)
+
+    def encode_column(self, name: str, values: Sequence[Any]) -> list[list[int]]:
+        """Global ids of each value in a column (vectorised for single-token codecs)."""
+        codec = self.codecs[name]
+        if isinstance(codec, QuantileCodec):
+            arr = pd.Series(values)
+            if not pd.api.types.is_numeric_dtype(arr) or pd.api.types.is_bool_dtype(arr):
+                raise TypeError(f"variable {name!r} must hold numbers")
+            arr = arr.to_numpy(dtype=np.float64)
+            if np.isnan(arr).any():
+                raise ValueError(f"variable {name!r} has NaN values")
+            return [[self.offsets[name] + int(b)] for b in codec.bin_of(arr)]
+        return [self.encode_value(name, v) for v in values]
+
+    def encode_row_ids(self, row: Mapping[str, Any]) -> list[int]:
+        """Token ids of one row (a mapping with every graph variable)."""
+        ids = [self.bos_token_id]
+        for n in self.order:
+            if n not in row:
+                raise ValueError(f"row lacks variable {n!r}")
+            ids.append(self.start_ids[n])
+            ids.extend(self.encode_value(n, row[n]))
+        return ids
+
+    def encode_frame(self, data: pd.DataFrame) -> list[list[int]]:
+        """Token ids of every row of ``data``."""
+        missing = [n for n in self.order if n not in data.columns]
+        if missing:
+            raise ValueError(f"data lacks the graph variables {missing}")
+        columns = [self.encode_column(n, data[n].tolist()) for n in self.order]
+        rows = []
+        for r in range(len(data)):
+            ids = [self.bos_token_id]
+            for n, col in zip(self.order, columns):
+                ids.append(self.start_ids[n])
+                ids.extend(col[r])
+            rows.append(ids)
+        return rows
+
+    def frame_to_text(self, data: pd.DataFrame) -> list[str]:
+        """Whitespace-joined token strings of every row (``tokenizer(texts)`` gives the same ids)."""
+        return [" ".join(self._vocab_list[i] for i in ids) for ids in self.encode_frame(data)]
+
+    def decode_ids(self, ids: Sequence[int], rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """Parse one row's ids back into ``{variable: value}`` (variables absent from ``ids`` are omitted)."""
+        out: dict[str, Any] = {}
+        current: str | None = None
+        buffer: list[int] = []
+        start_to_name = {i: n for n, i in self.start_ids.items()}
+        for tok in [*map(int, ids), -1]:
+            if tok in start_to_name or tok == -1:
+                if current is not None:
+                    out[current] = self.decode_value(current, buffer, rng)
+                current, buffer = start_to_name.get(tok), []
+            elif tok in (self.bos_token_id, self.pad_token_id, self.eos_token_id):
+                continue
+            elif current is None:
+                raise ValueError(f"value token {tok} before any <start_VAR> token")
+            else:
+                buffer.append(tok)
+        return out
+
+    def decode_rows(self, rows: Sequence[Sequence[int]], rng: np.random.Generator | None = None) -> pd.DataFrame:
+        """Parse many rows into a DataFrame with columns in topological order."""
+        records = [self.decode_ids(r, rng) for r in rows]
+        cols = [n for n in self.order if records and n in records[0]]
+        return pd.DataFrame.from_records(records, columns=cols)
+
+    def build_inputs(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Padded ``input_ids``/``attention_mask``/``labels`` tensors (labels only on value tokens)."""
+        import torch
+
+        rows = self.encode_frame(data)
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        labels = np.where(self.is_value_token(ids) & (mask == 1), ids, IGNORE_INDEX)
+        return {
+            "input_ids": torch.from_numpy(ids),
+            "attention_mask": torch.from_numpy(mask),
+            "labels": torch.from_numpy(labels),
+        }
+
+
+def _register() -> None:
+    from transformers import AutoTokenizer
+
+    from .configuration_causal_ar import CausalARConfig
+
+    AutoTokenizer.register(CausalARConfig, fast_tokenizer_class=CausalSequenceTokenizer, exist_ok=True)
+
+
+_register()

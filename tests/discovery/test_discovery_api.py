@@ -1,0 +1,112 @@
+"""discover_lagged_graph recovers known lagged graphs and rejects bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hf_causal.discovery import (
+    LaggedCausalGraph,
+    discover_lagged_graph,
+    heterogeneous_collection,
+    lagged_graph_metrics,
+    nonlinear_var,
+)
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_recovers_small_nonlinear_var(seed):
+    sim = nonlinear_var(n_vars=4, n_steps=3000, max_lag=2, seed=seed)
+    graph = discover_lagged_graph(sim.data, max_lag=2, seed=seed)
+    assert graph.scores.shape == graph.adjacency.shape == (4, 4, 2)
+    m = lagged_graph_metrics(sim.adjacency, graph.adjacency, graph.scores)
+    assert m["auroc"] >= 0.95, m
+    assert m["f1"] >= 0.8, m
+    assert graph.val_loss < 0.95  # the forecaster learned something
+
+
+def test_orientation_source_target_lag():
+    rng = np.random.default_rng(0)
+    n = 2500
+    x = np.zeros((n, 3))
+    e = rng.standard_normal((n, 3))
+    for t in range(n):
+        x[t, 0] = e[t, 0]
+        x[t, 1] = 0.9 * np.tanh(2 * x[t - 2, 0]) + 0.3 * e[t, 1] if t >= 2 else e[t, 1]
+        x[t, 2] = 0.7 * x[t - 1, 2] + e[t, 2] if t >= 1 else e[t, 2]
+    frame = pd.DataFrame(x, columns=["driver", "follower", "ar"])
+    graph = discover_lagged_graph(frame, max_lag=3, seed=0)
+    assert graph.var_names == ["driver", "follower", "ar"]
+    assert graph.adjacency[0, 1, 1] and graph.scores[0, 1, 1] == pytest.approx(1.0)
+    assert graph.adjacency[2, 2, 0]
+    assert not graph.adjacency[1, 0].any() and not graph.adjacency[0, 2].any()
+    edges = graph.edges()
+    assert {("driver", "follower", 2), ("ar", "ar", 1)} <= set(
+        zip(edges.source, edges.target, edges.lag)
+    )
+    assert graph.summary_adjacency().shape == (3, 3)
+    top1 = graph.rethreshold("topk", k=1)
+    assert top1.adjacency.reshape(-1, 3, 3).sum() == 3
+
+
+def test_list_of_heterogeneous_series():
+    sim = heterogeneous_collection(n_vars=4, n_steps=3000, max_lag=2, n_series=3, seed=0)
+    graph = discover_lagged_graph(sim.data, max_lag=2, seed=0)
+    m = lagged_graph_metrics(sim.adjacency, graph.adjacency, graph.scores)
+    assert m["auroc"] >= 0.9, m
+
+
+def test_deterministic_given_seed():
+    sim = nonlinear_var(n_vars=3, n_steps=600, max_lag=2, seed=4)
+    kw = {"max_lag": 2, "max_steps": 60, "seed": 3}
+    a, b = discover_lagged_graph(sim.data, **kw), discover_lagged_graph(sim.data, **kw)
+    assert np.array_equal(a.scores, b.scores) and np.array_equal(a.adjacency, b.adjacency)
+    c = discover_lagged_graph(sim.data, max_lag=2, max_steps=60, seed=4)
+    assert not np.array_equal(a.scores, c.scores)
+    assert isinstance(a, LaggedCausalGraph)
+
+
+def test_progress_bar_switch(capsys):
+    sim = nonlinear_var(n_vars=3, n_steps=400, max_lag=1, seed=0)
+    discover_lagged_graph(sim.data, max_lag=1, max_steps=5, progress=True)
+    assert "training forecaster" in capsys.readouterr().err
+    discover_lagged_graph(sim.data, max_lag=1, max_steps=5, progress=False)
+    assert "training forecaster" not in capsys.readouterr().err
+
+
+def test_bad_input_errors():
+    good = np.random.default_rng(0).standard_normal((300, 3))
+    bad = good.copy()
+    bad[10, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        discover_lagged_graph(bad, max_lag=2)
+    with pytest.raises(ValueError, match="2-D"):
+        discover_lagged_graph(good[:, 0], max_lag=2)
+    with pytest.raises(ValueError, match="2-D"):
+        discover_lagged_graph(good[None], max_lag=2)
+    with pytest.raises(ValueError, match="max_lag"):
+        discover_lagged_graph(good, max_lag=0)
+    with pytest.raises(TypeError, match="max_lag"):
+        discover_lagged_graph(good, max_lag=2.5)
+    with pytest.raises(ValueError, match="time steps"):
+        discover_lagged_graph(good[:3], max_lag=2)
+    with pytest.raises(ValueError, match="too few time steps"):
+        discover_lagged_graph(good[:40], max_lag=2)
+    with pytest.raises(ValueError, match="variables"):
+        discover_lagged_graph([good, good[:, :2]], max_lag=2)
+    with pytest.raises(ValueError, match="constant"):
+        discover_lagged_graph(np.c_[good, np.ones(300)], max_lag=2)
+    with pytest.raises(TypeError, match="numeric"):
+        discover_lagged_graph(good.astype(str), max_lag=2)
+    with pytest.raises(TypeError, match="series must be"):
+        discover_lagged_graph("abc", max_lag=2)
+    with pytest.raises(ValueError, match="attribution"):
+        discover_lagged_graph(good, max_lag=2, attribution="shap")
+    with pytest.raises(ValueError, match="context_length"):
+        discover_lagged_graph(good, max_lag=3, context_length=2)
+    with pytest.raises(ValueError, match="top_k"):
+        discover_lagged_graph(good, max_lag=2, threshold="topk")

@@ -1,0 +1,128 @@
+"""CausalSequenceTokenizer: exact round-trips (hypothesis), bin resolution, errors, save/load."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import AutoTokenizer
+
+from hf_causal.engine.codecs import DigitCodec, QuantileCodec
+from hf_causal.engine.graph import CausalGraph
+from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
+
+LEVELS = ["red", "green", "blue", "dark red"]
+MOVES = ["N", "S", "E", "W"]
+
+
+def _fit() -> tuple[CausalSequenceTokenizer, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    n = 400
+    seqs = [list(rng.choice(MOVES, rng.integers(0, 7))) for _ in range(n)]
+    seqs[0] = list(MOVES) + ["N", "N"]  # max_length 6 reached and every element seen
+    df = pd.DataFrame({
+        "C": rng.choice(LEVELS, n),
+        "B": rng.integers(0, 2, n),
+        "K": rng.integers(-3, 4, n),
+        "X": rng.normal(size=n) * 10,
+        "S": seqs,
+        "T": [" ".join(rng.choice(["the", "cat", "sat"], rng.integers(1, 4))) for _ in range(n)],
+    })
+    g = CausalGraph(
+        {"C": "categorical", "B": "binary", "K": "integer", "X": "continuous", "S": "sequence", "T": "text"},
+        [("C", "B"), ("B", "X"), ("K", "X"), ("X", "S"), ("S", "T")],
+    )
+    return CausalSequenceTokenizer.from_data(df, g, n_bins=20), df
+
+
+TOK, DF = _fit()
+
+rows = st.fixed_dictionaries({
+    "C": st.sampled_from(LEVELS),
+    "B": st.sampled_from([0, 1]),
+    "K": st.integers(-3, 3),
+    "X": st.floats(float(DF.X.min()), float(DF.X.max())),
+    "S": st.lists(st.sampled_from(MOVES), max_size=6),
+    "T": st.lists(st.sampled_from(["the", "cat", "sat"]), min_size=0, max_size=3).map(" ".join),
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows)
+def test_round_trip_exact_for_discrete_and_within_bin_for_continuous(row):
+    ids = TOK.encode_row_ids(row)
+    back = TOK.decode_ids(ids, rng=np.random.default_rng(1))
+    for name in ("C", "B", "K", "S", "T"):
+        assert back[name] == row[name]
+    codec = TOK.codecs["X"]
+    assert isinstance(codec, QuantileCodec)
+    b = codec.bin_of(np.array([row["X"]]))[0]
+    assert codec.edges[b] <= back["X"] <= codec.edges[b + 1]
+    # the string form goes through the `tokenizers` backend to the same ids
+    text = " ".join(TOK.convert_ids_to_tokens(ids))
+    assert TOK(text)["input_ids"] == ids
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(-50, 50), st.integers(1, 4))
+def test_digit_codec_round_trip_within_cell(x, digits):
+    codec = DigitCodec(-50.0, 50.0, digits)
+    local = codec.encode(x)
+    assert len(local) == digits and all(0 <= d <= 9 for d in local)
+    assert abs(codec.decode(local, np.random.default_rng(0)) - x) <= 100.0 / 10**digits + 1e-9
+
+
+def test_layout_start_tokens_in_topological_order_and_contiguous_value_blocks():
+    starts = [TOK.start_ids[n] for n in TOK.order]
+    assert starts == sorted(starts)
+    assert TOK.convert_ids_to_tokens(starts) == [f"<start_{n}>" for n in TOK.order]
+    assert set(TOK.all_special_tokens) >= {f"<start_{n}>" for n in TOK.order}
+    blocks = [set(TOK.value_ids(n)) for n in TOK.order]
+    assert sum(len(b) for b in blocks) == len(set().union(*blocks))
+    assert len(TOK.codecs["S"].token_names()) == len(MOVES) + 1  # elements + end token
+    # sequences are forced to end at max_length
+    assert list(TOK.allowed_ids("S", 6)) == [TOK.offsets["S"] + TOK.codecs["S"].end]
+
+
+def test_labels_only_on_value_tokens():
+    batch = TOK.build_inputs(DF.head(5))
+    ids, labels = batch["input_ids"].numpy(), batch["labels"].numpy()
+    structural = np.isin(ids, [TOK.bos_token_id, TOK.pad_token_id, *TOK.start_ids.values()])
+    assert np.all(labels[structural] == -100)
+    assert np.all(labels[~structural] == ids[~structural])
+
+
+def test_bad_values_raise():
+    row = {"C": "red", "B": 1, "K": 0, "X": 0.0, "S": ["N"], "T": "cat"}
+    with pytest.raises(ValueError, match="unknown value"):
+        TOK.encode_row_ids({**row, "C": "purple"})
+    with pytest.raises(ValueError, match="unknown value"):
+        TOK.encode_row_ids({**row, "S": ["up"]})
+    with pytest.raises(ValueError, match="NaN"):
+        TOK.encode_row_ids({**row, "X": float("nan")})
+    with pytest.raises(TypeError):
+        TOK.encode_row_ids({**row, "X": "high"})
+    with pytest.raises(TypeError):
+        TOK.encode_row_ids({**row, "S": "NSEW"})
+    with pytest.raises(ValueError, match="max_length"):
+        TOK.encode_row_ids({**row, "S": ["N"] * 7})
+    with pytest.raises(ValueError, match="lacks"):
+        TOK.encode_row_ids({"C": "red"})
+    g = CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")])
+    with pytest.raises(ValueError, match="missing"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, None], "Y": [0.0, 1.0, 2.0]}), g)
+    with pytest.raises(ValueError, match="distinct"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, 2], "Y": [0.0, 1.0, 2.0]}), g)
+    with pytest.raises(TypeError, match="numbers"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, 1], "Y": ["a", "b", "c"]}), g)
+    with pytest.raises(ValueError, match="lacks"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1]}), g)
+
+
+def test_save_and_reload_with_auto_tokenizer(tmp_path):
+    TOK.save_pretrained(tmp_path)
+    for loaded in (CausalSequenceTokenizer.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):
+        assert isinstance(loaded, CausalSequenceTokenizer)
+        assert loaded.get_vocab() == TOK.get_vocab()
+        assert loaded.encode_frame(DF.head(20)) == TOK.encode_frame(DF.head(20))
+        assert loaded.graph == TOK.graph

@@ -1,0 +1,210 @@
+"""Pretrain zero-shot CInA on synthetic SCM corpora (self-supervised; optional supervised ATE loss).
+
+Runs on CPU, one GPU, or many with ``accelerate launch``::
+
+    python train/pretrain_cina.py --config train/configs/cina_zs_base.yaml --output-dir outputs/cina-zs-base
+    accelerate launch train/pretrain_cina.py --config train/configs/cina_zs_base.yaml --output-dir ...
+    python train/pretrain_cina.py --config ... --output-dir ... --resume          # continue the last checkpoint
+
+Datasets are drawn on the fly from :mod:`hf_causal.data.scm` families (every process draws different
+seeds); each step takes ``batch_size`` datasets, pads them and minimises the mean per-dataset
+penalised hinge loss (DESIGN.md §3). ``supervised_weight > 0`` adds the paper's supervised variant: the
+squared error of the model's effect estimate against the known ATE (in outcome-SD units).
+Writes ``log.jsonl`` (loss, validation MAE), ``checkpoint-*/`` (accelerate state) and ``final/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from hf_causal.cina import CInAConfig, CInAModel
+from hf_causal.cina.collate import pad_datasets
+from hf_causal.cina.estimate import _standardize, estimand_weights
+from hf_causal.data.scm import generate_dataset, random_config, sample_family
+
+DEFAULTS: dict[str, Any] = {
+    "model": {},
+    "data": {"family": "train", "validation_family": "validation", "n_validation": 48, "max_units": 3000, "seed": 0},
+    "train": {
+        "batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "warmup_steps": 100,
+        "max_steps": 2000,
+        "eval_every": 200,
+        "save_every": 500,
+        "supervised_weight": 0.0,
+        "mixed_precision": "auto",
+        "max_grad_norm": 1.0,
+    },
+}
+
+
+def load_config(path: str | None, overrides: list[str]) -> dict[str, Any]:
+    """Merge defaults, a YAML/JSON config file and ``section.key=value`` overrides."""
+    cfg = json.loads(json.dumps(DEFAULTS))
+    if path:
+        text = Path(path).read_text()
+        loaded = yaml.safe_load(text) or {}
+        for section, values in loaded.items():
+            cfg.setdefault(section, {}).update(values or {})
+    for item in overrides:
+        key, _, raw = item.partition("=")
+        section, _, name = key.partition(".")
+        if not name:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+        cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
+    return cfg
+
+
+class DatasetStream:
+    """Endless stream of synthetic datasets for one process (seeds disjoint across processes)."""
+
+    def __init__(self, family: str, seed: int, process_index: int, max_units: int) -> None:
+        self.rng = np.random.default_rng([seed, process_index, 7919])
+        self.family = family
+        self.max_units = max_units
+
+    def draw(self, count: int):
+        out = []
+        while len(out) < count:
+            config = random_config(self.family, self.rng)
+            if config.n_units > self.max_units:
+                config.n_units = int(self.max_units)
+            out.append(generate_dataset(config, int(self.rng.integers(2**62))))
+        return out
+
+
+def batch_from(datasets, device: torch.device) -> dict[str, torch.Tensor]:
+    batch = pad_datasets([d.X for d in datasets], [d.T for d in datasets], [d.Y for d in datasets])
+    batch["true_ate"] = torch.tensor([d.ate for d in datasets], dtype=torch.float32)
+    batch["outcome_sd"] = torch.tensor([max(float(np.std(d.Y)), 1e-6) for d in datasets], dtype=torch.float32)
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(model: CInAModel, datasets, device: torch.device) -> dict[str, float]:
+    """Validation: mean loss, MAE of the zero-shot ATE (calibrated and raw) and of the naive difference."""
+    model.eval()
+    errors, raw_errors, naive, losses = [], [], [], []
+    for d in datasets:
+        batch = pad_datasets([d.X], [d.T], [d.Y])
+        out = model(**{k: v.to(device) for k, v in batch.items()})
+        w = out.weights[0].double().cpu().numpy()
+        signs = 2 * d.T - 1
+        cal, _ = estimand_weights(_standardize(d.X), d.T, w, "ate")
+        errors.append(abs(float(np.sum(cal * signs * d.Y)) - d.ate))
+        raw_errors.append(abs(float(np.sum(w * signs * d.Y)) - d.ate))
+        naive.append(abs(d.Y[d.T == 1].mean() - d.Y[d.T == 0].mean() - d.ate))
+        losses.append(float(out.loss))
+    model.train()
+    return {
+        "val_loss": float(np.mean(losses)),
+        "val_ate_mae": float(np.mean(errors)),
+        "val_overlap_mae": float(np.mean(raw_errors)),
+        "val_naive_mae": float(np.mean(naive)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML/JSON config file (see train/configs/)")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-* in output-dir")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="config overrides")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.config, args.set)
+    tcfg, dcfg = cfg["train"], cfg["data"]
+    mixed = tcfg["mixed_precision"]
+    if mixed == "auto":
+        mixed = "bf16" if torch.cuda.is_available() else "no"
+    accelerator = Accelerator(
+        mixed_precision=mixed, gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"])
+    )
+    set_seed(int(dcfg["seed"]))
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    model = CInAModel(CInAConfig(**cfg["model"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["learning_rate"]), weight_decay=float(tcfg["weight_decay"]))
+    max_steps, warmup = int(tcfg["max_steps"]), int(tcfg["warmup_steps"])
+
+    def lr_lambda(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, max_steps - warmup))))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    step = 0
+    if args.resume:
+        checkpoints = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        if not checkpoints:
+            raise SystemExit(f"--resume: no checkpoint-* folder in {out_dir}")
+        accelerator.load_state(str(checkpoints[-1]))
+        step = int(checkpoints[-1].name.split("-")[1])
+        accelerator.print(f"resumed from {checkpoints[-1]} at step {step}")
+
+    stream = DatasetStream(dcfg["family"], int(dcfg["seed"]) + step, accelerator.process_index, int(dcfg["max_units"]))
+    validation = list(sample_family(dcfg["validation_family"], int(dcfg["n_validation"]), seed=int(dcfg["seed"])))
+    log_path = out_dir / "log.jsonl"
+    (out_dir / "train_config.json").write_text(json.dumps(cfg, indent=2))
+    supervised = float(tcfg["supervised_weight"])
+    bar = tqdm(total=max_steps, initial=step, desc="pretrain CInA", disable=args.no_progress or not accelerator.is_main_process)
+    started = time.time()
+    model.train()
+    while step < max_steps:
+        with accelerator.accumulate(model):
+            batch = batch_from(stream.draw(int(tcfg["batch_size"])), accelerator.device)
+            true_ate, outcome_sd = batch.pop("true_ate"), batch.pop("outcome_sd")
+            out = model(**batch)
+            loss = out.loss
+            if supervised > 0:
+                loss = loss + supervised * (((out.effect.float() - true_ate) / outcome_sd) ** 2).mean()
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), float(tcfg["max_grad_norm"]))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        if not accelerator.sync_gradients:
+            continue
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        record: dict[str, Any] = {"step": step, "loss": float(loss.item()), "seconds": time.time() - started}
+        if step % int(tcfg["eval_every"]) == 0 or step == max_steps:
+            record.update(evaluate(accelerator.unwrap_model(model), validation, accelerator.device))
+            accelerator.print(json.dumps(record))
+        if accelerator.is_main_process:
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        if step % int(tcfg["save_every"]) == 0:
+            accelerator.save_state(str(out_dir / f"checkpoint-{step}"))
+    bar.close()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        final.save_pretrained(str(out_dir / "final"))
+        accelerator.print(f"saved {out_dir / 'final'} after {step} steps in {time.time() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
