@@ -21,7 +21,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hf-causal estimate benchmark:lalonde_nsw_cps --treatment treat --outcome re78 --estimand att
+	$(BIN)/hf-causal estimate benchmark:lalonde_nsw_cps --estimand att
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -55,6 +55,8 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    from transformers.utils import logging as hf_logging
+
     from hf_causal.cina import CInAModel
     from hf_causal.cina.inputs import split_frame
 
@@ -63,12 +65,14 @@ def _estimate(args: argparse.Namespace) -> int:
     outcome = args.outcome or meta.get("outcome")
     if not treatment or not outcome:
         raise ValueError("--treatment and --outcome are required for a data file")
-    covariates = args.covariates or (meta.get("covariates") if args.treatment is None else None)
+    covariates = args.covariates or meta.get("covariates")
     x, t, y = split_frame(frame, treatment, outcome, covariates)
+    hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
     model = CInAModel.from_pretrained(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method)
+        extra = {"progress": not args.json} if args.method == "cina" else {}
+        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, **extra)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.json:

@@ -1,8 +1,8 @@
 """Optimal covariate balancing: the math shared by CInA's layers, its exact reference and diagnostics.
 
 Notation follows DESIGN.md §3: ``W = 2T - 1``, attention scores ``s_ij``, ``E_ij = exp(s_ij)``,
-``h_i = sum_j E_ij``. We normalise ``E`` to unit mean entry (``E_hat = E / c`` with
-``c = sum_i h_i / N**2``) before applying the penalty so that the regularisation
+``h_i = sum_j E_ij``. We normalise ``E`` (``E_hat = E / c`` with ``c = median_i(h_i) / N``, so a
+typical unit's row sum is ``N``) before applying the penalty so that the regularisation
 ``lambda = lambda0 / N**2`` means the same thing for every dataset size and kernel scale. The implied
 kernel of the attention layer is then ``k_hat_ij = E_hat_ij / (h_hat_i h_hat_j)``, and the layer's
 optimum reproduces the soft-margin SVM dual on ``k_hat`` with ``C = 1 / lambda``.
@@ -24,12 +24,14 @@ import torch.nn.functional as F
 # ---------------------------------------------------------------------------------------------
 
 
-def masked_standardize(x: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
+def masked_standardize(x: torch.Tensor, unit_mask: torch.Tensor, clip: float = 0.0) -> torch.Tensor:
     """Standardise covariates per dataset over its real units; constant columns become 0.
 
     Args:
         x: ``(B, N, d)`` covariates (padded units and features may hold anything finite).
         unit_mask: ``(B, N)`` boolean, ``True`` for real units.
+        clip: if positive, clip standardised values to ``[-clip, clip]`` (a 20-SD outlier would otherwise
+            own the exponential dot-product kernel: its self-similarity is ``exp(400 / d)``).
     """
     m = unit_mask.to(x.dtype).unsqueeze(-1)
     n = m.sum(1, keepdim=True).clamp_min(1.0)
@@ -37,14 +39,20 @@ def masked_standardize(x: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor
     var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / n
     std = var.sqrt()
     z = torch.where(std > 1e-12, (x - mean) / std.clamp_min(1e-12), torch.zeros_like(x))
+    if clip > 0:
+        z = z.clamp(-clip, clip)
     return z * m
 
 
 def log_kernel_scale(lse: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
-    """``log c`` with ``c`` the mean entry of ``E`` over real units: ``log(sum_i h_i) - 2 log N``."""
+    """``log c``: the kernel scale that makes the *median* unit's normalised row sum equal ``N``.
+
+    ``c = median_i(h_i) / N``. The median (not the mean entry of ``E``) keeps one outlying unit, whose
+    self-similarity ``exp(|x_i|^2 / d)`` can dwarf everything else, from rescaling every other unit.
+    """
     n = unit_mask.sum(-1).to(lse.dtype)
-    masked = lse.masked_fill(~unit_mask, float("-inf"))
-    return torch.logsumexp(masked, dim=-1) - 2.0 * torch.log(n)
+    masked = lse.masked_fill(~unit_mask, float("nan"))
+    return torch.nanmedian(masked, dim=-1).values - torch.log(n)
 
 
 def penalty_lambda(lambda0: float, unit_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -62,10 +70,9 @@ def hinge(margin: torch.Tensor, smoothing: float) -> torch.Tensor:
 
 def balancing_objective(
     out: torch.Tensor,
-    values: torch.Tensor,
+    scaled_values: torch.Tensor,
     beta0: torch.Tensor,
     signs: torch.Tensor,
-    log_h_hat: torch.Tensor,
     unit_mask: torch.Tensor,
     lam: torch.Tensor,
     smoothing: float = 0.0,
@@ -73,31 +80,31 @@ def balancing_objective(
     """Per-dataset penalised hinge loss ``L(V, beta0)`` divided by ``N`` (shape ``(B,)``).
 
     ``L = sum_i [1 - W_i (out_i + beta0)]_+ + lambda/2 * V^T E_hat V`` where
-    ``V^T E_hat V = sum_i v_i h_hat_i out_i`` (so no ``N x N`` matrix is needed). Dividing by ``N`` does not
-    move the optimum and puts datasets of different sizes on one scale for averaging.
+    ``V^T E_hat V = sum_i (h_hat_i v_i) out_i``, so no ``N x N`` matrix is needed. ``scaled_values`` is
+    ``h_hat * V``, carried instead of ``V`` because ``V`` underflows for isolated units whose ``h_hat`` is
+    astronomically large. Dividing by ``N`` does not move the optimum and puts datasets of different sizes
+    on one scale for averaging.
     """
     m = unit_mask.to(out.dtype)
     n = m.sum(-1)
     margin = signs * (out + beta0.unsqueeze(-1))
     loss_hinge = (hinge(margin, smoothing) * m).sum(-1)
-    quad = (values * torch.exp(log_h_hat) * out * m).sum(-1)
+    quad = (scaled_values * out * m).sum(-1)
     return (loss_hinge + 0.5 * lam * quad) / n
 
 
-def weights_from_values(
-    values: torch.Tensor,
+def weights_from_scaled_values(
+    scaled_values: torch.Tensor,
     signs: torch.Tensor,
-    log_h_hat: torch.Tensor,
     unit_mask: torch.Tensor,
     lam: torch.Tensor,
 ) -> torch.Tensor:
-    """Read the balancing weights off the values: ``alpha = lambda * W * h_hat * V``, clipped, normalised per arm.
+    """Read the balancing weights off the values: ``alpha = lambda * W * (h_hat * V)``, clipped, normalised per arm.
 
     Done in float64 because recovering ``alpha`` from ``V`` is ill-conditioned at small ``lambda``.
     Padded units get weight 0. Returns ``(B, N)`` float64 weights summing to 1 within each arm.
     """
-    v = values.double()
-    raw = lam.double().unsqueeze(-1) * signs.double() * torch.exp(log_h_hat.double()) * v
+    raw = lam.double().unsqueeze(-1) * signs.double() * scaled_values.double()
     raw = raw.clamp_min(0.0) * unit_mask.double()
     return normalize_per_arm(raw, signs > 0, unit_mask)
 
@@ -130,7 +137,7 @@ def implied_kernel(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     n = scores.shape[0]
     log_h = _logsumexp_rows(scores)
-    log_c = _logsumexp_rows(log_h[None, :])[0] - 2.0 * math.log(n)
+    log_c = float(np.median(log_h)) - math.log(n)
     # k = E/(h h^T) is invariant to the normalisation c except for one overall factor 1/c.
     log_k = scores - log_h[:, None] - log_h[None, :] + log_c
     return np.exp(log_k)
@@ -181,7 +188,7 @@ def calibrate_to_target(
     x: np.ndarray,
     base: np.ndarray,
     target_mean: np.ndarray,
-    ridge: float = 1e-6,
+    ridge: float = 1e-9,
     max_iter: int = 100,
 ) -> tuple[np.ndarray, float]:
     """Entropy balancing: reweight ``base`` (minimum KL) so the weighted mean of ``x`` hits ``target_mean``.

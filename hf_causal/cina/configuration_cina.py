@@ -23,10 +23,12 @@ class CInAConfig(PretrainedConfig):
             ``E_ij = exp(t * s_ij)`` (learned in zero-shot training when ``learn_temperature``).
         learn_temperature: learn the balancing temperature during zero-shot training.
         lambda0: size-free regularisation. The penalty uses ``lambda = lambda0 / N**2`` on the attention
-            matrix normalised to unit mean entry, which keeps the covariate-balance tolerance at the scale
+            matrix normalised so that the median unit's row sum is ``N``, which keeps the covariate-balance tolerance at the scale
             of sampling noise (``~ sqrt(lambda0 / N)``) whatever the dataset size (DESIGN.md §3).
         hinge_smoothing: width of the softplus-smoothed hinge used for per-dataset optimisation
             (0 gives the exact hinge; training uses a small positive value for useful gradients).
+        covariate_clip: standardised covariates are clipped to ``[-clip, clip]`` before the kernel (0: off),
+            so that one extreme unit cannot dominate the exponential kernel.
         chunk_elements: attention scores held in memory at once (memory is linear in N).
         dropout: dropout inside the value network (training only).
     """
@@ -43,6 +45,7 @@ class CInAConfig(PretrainedConfig):
         learn_temperature: bool = False,
         lambda0: float = 1.0,
         hinge_smoothing: float = 0.0,
+        covariate_clip: float = 5.0,
         chunk_elements: int = 2**24,
         dropout: float = 0.0,
         **kwargs,
@@ -61,6 +64,7 @@ class CInAConfig(PretrainedConfig):
         self.learn_temperature = bool(learn_temperature)
         self.lambda0 = float(lambda0)
         self.hinge_smoothing = float(hinge_smoothing)
+        self.covariate_clip = float(covariate_clip)
         self.chunk_elements = int(chunk_elements)
         self.dropout = float(dropout)
         super().__init__(**kwargs)

@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -34,7 +34,7 @@ from .balancing import (
     log_kernel_scale,
     masked_standardize,
     penalty_lambda,
-    weights_from_values,
+    weights_from_scaled_values,
 )
 from .configuration_cina import CInAConfig
 
@@ -71,6 +71,16 @@ def identity_keys(x_std: torch.Tensor, n_features: torch.Tensor, temperature: to
     return x_std * scale.reshape(-1, 1, 1) if scale.dim() > 0 else x_std * scale
 
 
+class BalancingLayerOutput(NamedTuple):
+    """What the balancing layer computes (float64): see :func:`balancing_layer`."""
+
+    out: torch.Tensor
+    values: torch.Tensor
+    scaled_values: torch.Tensor
+    log_h_hat: torch.Tensor
+    lam: torch.Tensor
+
+
 def balancing_layer(
     keys: torch.Tensor,
     dual: torch.Tensor,
@@ -79,28 +89,30 @@ def balancing_layer(
     lambda0: float,
     chunk_elements: int,
     lse: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> BalancingLayerOutput:
     """The final attention layer: values from dual weights, output, normalised log row sums, lambda.
+
+    Runs in float64: ``exp(-log h_hat)`` spans hundreds of orders of magnitude on heavy-tailed data.
 
     Args:
         keys: ``(B, N, D)`` keys (= queries).
-        dual: ``(B, N)`` per-unit dual weights ``a`` (any real; ``(0, 1)`` from the network).
+        dual: ``(B, N)`` per-unit dual weights ``a`` (``(0, 1)`` from the network); ``V = a W / (lambda h_hat)``.
         signs: ``(B, N)`` ``W = 2T - 1``.
         unit_mask: ``(B, N)`` boolean.
         lse: optional precomputed ``log h`` of this kernel (saves one pass).
-
-    Returns:
-        ``(out, values, log_h_hat, lam)``.
     """
+    keys, dual, signs = keys.double(), dual.double(), signs.double()
     if lse is None:
         ones = torch.ones_like(keys[..., :1])
         _, lse = chunked_attention(keys, keys, ones, unit_mask, chunk_elements=chunk_elements)
+    lse = lse.double()
     log_h_hat = lse - log_kernel_scale(lse, unit_mask).unsqueeze(-1)
     lam = penalty_lambda(lambda0, unit_mask, keys.dtype)
-    values = dual * signs * torch.exp(-log_h_hat) / lam.unsqueeze(-1)
-    values = values * unit_mask.to(values.dtype)
+    mask = unit_mask.to(keys.dtype)
+    scaled_values = dual * signs * mask / lam.unsqueeze(-1)
+    values = scaled_values * torch.exp(-log_h_hat)
     out, _ = chunked_attention(keys, keys, values.unsqueeze(-1), unit_mask, chunk_elements=chunk_elements)
-    return out.squeeze(-1), values, log_h_hat, lam
+    return BalancingLayerOutput(out.squeeze(-1), values, scaled_values, log_h_hat, lam)
 
 
 class KernelMessageLayer(nn.Module):
@@ -206,8 +218,9 @@ class CInAModel(CInAPreTrainedModel):
         treatment: torch.Tensor,
         attention_mask: torch.Tensor | None,
         feature_mask: torch.Tensor | None,
+        clip: float = 0.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Validate shapes; return ``(x_std, signs, unit_mask, n_features)``."""
+        """Validate shapes; return ``(x_std, signs, unit_mask, n_features)`` (``x_std`` clipped at ``+-clip``)."""
         if covariates.dim() == 2:
             raise ValueError("covariates must be (batch, units, features); add a batch dimension")
         if covariates.dim() != 3:
@@ -232,7 +245,7 @@ class CInAModel(CInAPreTrainedModel):
         x = torch.where(unit_mask.unsqueeze(-1), covariates, torch.zeros_like(covariates))
         if not torch.isfinite(x).all():
             raise ValueError("covariates contain NaN or infinite values")
-        x_std = masked_standardize(x, unit_mask) * fmask.unsqueeze(1)
+        x_std = masked_standardize(x, unit_mask, clip) * fmask.unsqueeze(1)
         n_features = fmask.sum(-1).clamp_min(1.0)
         signs = (2.0 * treatment.to(covariates.dtype) - 1.0) * unit_mask.to(covariates.dtype)
         return x_std, signs, unit_mask, n_features
@@ -254,7 +267,9 @@ class CInAModel(CInAPreTrainedModel):
         **kwargs: Any,
     ) -> CInAOutput:
         """Predict balancing weights for each dataset in the batch (see class docstring)."""
-        x_std, signs, unit_mask, n_features = self.prepare_inputs(covariates, treatment, attention_mask, feature_mask)
+        x_std, signs, unit_mask, n_features = self.prepare_inputs(
+            covariates, treatment, attention_mask, feature_mask, self.config.covariate_clip
+        )
         batch, n, _ = x_std.shape
         heads = len(self.config.kernel_temperatures)
         chunk = self.config.chunk_elements
@@ -284,13 +299,11 @@ class CInAModel(CInAPreTrainedModel):
         beta0 = self.offset_head(pooled).squeeze(-1)
 
         bal_keys = all_keys[heads * batch :]
-        out, values, log_h_hat, lam = balancing_layer(
-            bal_keys, dual, signs, unit_mask, self.config.lambda0, chunk, lse=lse[heads]
-        )
+        bal = balancing_layer(bal_keys, dual, signs, unit_mask, self.config.lambda0, chunk, lse=lse[heads])
         per_dataset = balancing_objective(
-            out, values, beta0, signs, log_h_hat, unit_mask, lam, self.config.hinge_smoothing
+            bal.out, bal.scaled_values, beta0.double(), signs.double(), unit_mask, bal.lam, self.config.hinge_smoothing
         )
-        weights = weights_from_values(values, signs, log_h_hat, unit_mask, lam)
+        weights = weights_from_scaled_values(bal.scaled_values, signs, unit_mask, bal.lam)
         effect = None
         if outcome is not None:
             if outcome.shape != (batch, n):
@@ -298,13 +311,13 @@ class CInAModel(CInAPreTrainedModel):
             y = torch.where(unit_mask, outcome.double(), torch.zeros_like(outcome, dtype=torch.float64))
             effect = (weights * signs.double() * y).sum(-1)
         return CInAOutput(
-            loss=per_dataset.mean(),
+            loss=per_dataset.mean().to(covariates.dtype),
             per_dataset_loss=per_dataset,
             weights=weights,
-            values=values,
+            values=bal.values,
             beta0=beta0,
             effect=effect,
-            log_h_hat=log_h_hat,
+            log_h_hat=bal.log_h_hat,
         )
 
     # -- user-facing -----------------------------------------------------------------------------

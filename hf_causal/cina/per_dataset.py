@@ -18,8 +18,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .attention import DEFAULT_CHUNK_ELEMENTS, chunked_attention
-from .balancing import balancing_objective, masked_standardize, weights_from_values
-from .modeling_cina import balancing_layer, identity_keys
+from .balancing import (
+    balancing_objective,
+    log_kernel_scale,
+    masked_standardize,
+    penalty_lambda,
+    weights_from_scaled_values,
+)
+from .modeling_cina import BalancingLayerOutput, balancing_layer, identity_keys
 
 
 @dataclass
@@ -39,6 +45,7 @@ def fit_per_dataset(
     lambda0: float = 1.0,
     temperature: float = 1.0,
     learn_keys: bool = False,
+    covariate_clip: float = 5.0,
     smoothing_schedule: tuple[float, ...] = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4),
     max_iter: int = 100,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
@@ -53,6 +60,7 @@ def fit_per_dataset(
         lambda0: size-free regularisation, ``lambda = lambda0 / N**2`` (see :class:`CInAConfig`).
         temperature: kernel temperature ``t`` of the identity keys (``s_ij = t x_i . x_j / d``).
         learn_keys: also learn a linear key map (initialised at the identity) jointly with ``V``.
+        covariate_clip: clip standardised covariates to ``[-clip, clip]`` (0: off), as the model does.
         smoothing_schedule: hinge smoothing widths, annealed in order (L-BFGS at each).
         max_iter: L-BFGS iterations per stage.
     """
@@ -62,7 +70,7 @@ def fit_per_dataset(
         raise ValueError("covariates must be (N, d) and treatment (N,) with the same N")
     mask = torch.ones(t.shape, dtype=torch.bool)
     signs = 2.0 * t - 1.0
-    x_std = masked_standardize(x, mask)
+    x_std = masked_standardize(x, mask, covariate_clip)
     n_features = torch.tensor([float(max(x.shape[-1], 1))], dtype=dtype)
     base_keys = identity_keys(x_std, n_features, temperature)
     key_map = torch.eye(x.shape[-1], dtype=dtype, requires_grad=learn_keys)
@@ -70,18 +78,32 @@ def fit_per_dataset(
     dual = torch.full(t.shape, 0.5, dtype=dtype, requires_grad=True)
     beta0 = torch.zeros(1, dtype=dtype, requires_grad=True)
     params = [dual, beta0] + ([key_map] if learn_keys else [])
+    n = t.shape[1]
+    dense_softmax = None
     fixed_lse = None
     if not learn_keys:
-        ones = torch.ones_like(base_keys[..., :1])
-        _, fixed_lse = chunked_attention(base_keys, base_keys, ones, mask, chunk_elements=chunk_elements)
+        if n * n <= chunk_elements:
+            # Fixed keys and a small dataset: precompute the softmax once (each step is then a mat-vec).
+            scores = base_keys[0] @ base_keys[0].T
+            fixed_lse = torch.logsumexp(scores, dim=-1).unsqueeze(0)
+            dense_softmax = torch.exp(scores - fixed_lse[0].unsqueeze(-1))
+        else:
+            ones = torch.ones_like(base_keys[..., :1])
+            _, fixed_lse = chunked_attention(base_keys, base_keys, ones, mask, chunk_elements=chunk_elements)
 
-    def evaluate(smoothing: float):
+    def layer() -> BalancingLayerOutput:
         keys = base_keys @ key_map if learn_keys else base_keys
-        out, values, log_h_hat, lam = balancing_layer(
-            keys, dual, signs, mask, lambda0, chunk_elements, lse=fixed_lse
-        )
-        loss = balancing_objective(out, values, beta0, signs, log_h_hat, mask, lam, smoothing)[0]
-        return loss, values, log_h_hat, lam
+        if dense_softmax is None:
+            return balancing_layer(keys, dual, signs, mask, lambda0, chunk_elements, lse=fixed_lse)
+        log_h_hat = fixed_lse - log_kernel_scale(fixed_lse, mask).unsqueeze(-1)
+        lam = penalty_lambda(lambda0, mask, dtype)
+        scaled = dual * signs / lam.unsqueeze(-1)
+        values = scaled * torch.exp(-log_h_hat)
+        return BalancingLayerOutput((dense_softmax @ values[0]).unsqueeze(0), values, scaled, log_h_hat, lam)
+
+    def evaluate(smoothing: float) -> tuple[torch.Tensor, BalancingLayerOutput]:
+        bal = layer()
+        return balancing_objective(bal.out, bal.scaled_values, beta0, signs, mask, bal.lam, smoothing)[0], bal
 
     final_eps = float(smoothing_schedule[-1])
     stages = tqdm(smoothing_schedule, desc="per-dataset CInA", disable=not progress)
@@ -103,17 +125,14 @@ def fit_per_dataset(
         # ill-conditioned, so many V give the same function. Stationarity of the smoothed objective
         # pins the representer down: a_i = hinge'(margin_i). Setting it leaves the function unchanged
         # at the optimum and makes the read-out alpha = lambda W h_hat V exact.
-        _, values, log_h_hat, lam = evaluate(final_eps)
-        out, _, _, _ = balancing_layer(base_keys @ key_map if learn_keys else base_keys, dual, signs, mask, lambda0,
-                                       chunk_elements, lse=fixed_lse)
-        margin = signs * (out + beta0)
+        margin = signs * (layer().out + beta0)
         dual.copy_(torch.sigmoid((1.0 - margin) / final_eps))
-        loss, values, log_h_hat, lam = evaluate(0.0)
-        weights = weights_from_values(values, signs, log_h_hat, mask, lam)
+        loss, bal = evaluate(0.0)
+        weights = weights_from_scaled_values(bal.scaled_values, signs, mask, bal.lam)
     return PerDatasetFit(
         weights=weights[0].numpy(),
-        values=values[0].numpy(),
+        values=bal.values[0].numpy(),
         beta0=float(beta0.item()),
         loss=float(loss.item()),
-        lam=float(lam.item()),
+        lam=float(bal.lam.item()),
     )

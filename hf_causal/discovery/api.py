@@ -12,7 +12,7 @@ import torch
 from .attribution import ATTRIBUTION_METHODS, lagged_attributions
 from .configuration_forecaster import ForecasterConfig
 from .modeling_forecaster import CausalForecasterModel
-from .thresholding import threshold_scores
+from .thresholding import normalise_per_target, threshold_scores
 from .training import SeriesLike, default_max_steps, make_windows, prepare_series, train_forecaster
 
 
@@ -69,7 +69,7 @@ class LaggedCausalGraph:
         """``(n_vars, n_vars)`` boolean ``[source, target]``: an edge at any lag."""
         return self.adjacency.any(axis=2)
 
-    def rethreshold(self, rule: str | float = "otsu", k: int | None = None) -> LaggedCausalGraph:
+    def rethreshold(self, rule: str | float = "gap", k: int | None = None) -> LaggedCausalGraph:
         """The same scores cut by another rule (see :func:`~hf_causal.discovery.threshold_scores`)."""
         adj = threshold_scores(self.raw_scores.transpose(1, 0, 2), rule, k=k).transpose(1, 0, 2)
         return LaggedCausalGraph(
@@ -91,20 +91,20 @@ def discover_lagged_graph(
     max_lag: int,
     *,
     var_names: Sequence[str] | None = None,
-    attribution: str = "gradient",
-    threshold: str | float = "otsu",
+    attribution: str = "lrp",
+    threshold: str | float = "gap",
     top_k: int | None = None,
     context_length: int | None = None,
-    hidden_size: int = 32,
+    hidden_size: int = 64,
     num_layers: int = 2,
     num_heads: int = 4,
-    dropout: float = 0.0,
+    dropout: float = 0.1,
     max_steps: int | None = None,
     batch_size: int = 128,
     learning_rate: float = 3e-3,
-    weight_decay: float = 1e-2,
+    weight_decay: float = 0.1,
     val_fraction: float = 0.1,
-    patience: int | None = 20,
+    early_stopping: bool = False,
     n_attribution_windows: int = 2000,
     seed: int = 0,
     progress: bool = False,
@@ -116,26 +116,28 @@ def discover_lagged_graph(
     ``x_{t+1}`` from the last ``context_length`` steps of the standardised series. The absolute
     attribution of each forecast ``x_hat_{t+1, j}`` to each lagged input ``x_{t+1-l, i}`` is averaged
     over windows into a score per ``(source, target, lag)``; scores are normalised per target and
-    cut by ``threshold`` (Otsu's split of the log-scores by default).
+    cut by ``threshold`` (the largest gap in each target's sorted scores by default).
 
     Args:
         series: a ``(time, n_vars)`` numpy array or DataFrame, or a list of them (independent
             series of the same variables, e.g. several domains); each is standardised separately.
         max_lag: largest lag ``>= 1`` to score.
         var_names: names of the variables (default: DataFrame columns or ``X0..``).
-        attribution: ``"gradient"`` (default; best in ``benchmarks/results/discovery.md``),
-            ``"input_x_gradient"`` or ``"lrp"``.
-        threshold: ``"otsu"`` (default), ``"gap"``, ``"topk"`` (with ``top_k``) or a float in
-            ``(0, 1)`` cutting the per-target normalised scores.
+        attribution: ``"lrp"`` (default: layer-wise relevance propagation, the authors' choice and
+            the best-ranking one in ``benchmarks/results/discovery.md``), ``"gradient"`` or
+            ``"input_x_gradient"``.
+        threshold: ``"gap"`` (default: per target, cut at the largest ratio between consecutive
+            sorted scores), ``"otsu"``, ``"topk"`` (with ``top_k``) or a float in ``(0, 1)``
+            cutting the per-target normalised scores.
         top_k: parents per target for ``threshold="topk"``.
         context_length: window length of the forecaster (default ``max_lag``; must be ``>= max_lag``).
         hidden_size, num_layers, num_heads, dropout: forecaster size.
         max_steps: training steps (default: about 30 epochs, between 300 and 1500).
         batch_size, learning_rate, weight_decay: AdamW training settings.
-        val_fraction: fraction of each series (its end) held out for early stopping and ``val_loss``
-            (0 disables both).
-        patience: stop after this many validation checks (every ~1/30 of training) without
-            improvement; the best checkpoint is kept either way. ``None`` trains all ``max_steps``.
+        val_fraction: fraction of each series (its end) held out to report ``val_loss`` (and for
+            early stopping); 0 trains on everything.
+        early_stopping: stop when the held-out error stops improving and keep the best checkpoint
+            (off by default: it measured worse on nonlinear series, see ``train_forecaster``).
         n_attribution_windows: training windows (chosen at random) whose attributions are averaged.
         seed: seed for initialisation, batching and window choice (results are deterministic).
         progress: show a tqdm progress bar while training.
@@ -199,7 +201,7 @@ def discover_lagged_graph(
         seed=seed,
         progress=progress,
         cpu=cpu,
-        patience=patience,
+        early_stopping=early_stopping,
     )
     rng = np.random.default_rng(seed)
     inputs = train_windows[:, 1:]  # the last `context` steps: forecasts of the step after them
@@ -207,7 +209,7 @@ def discover_lagged_graph(
         inputs = inputs[rng.choice(len(inputs), n_attribution_windows, replace=False)]
     raw = lagged_attributions(model, inputs, max_lag, method=attribution)  # [target, source, lag]
     adj = threshold_scores(raw, threshold, k=top_k)
-    norm = raw / np.where(raw.reshape(n_vars, -1).max(1) > 0, raw.reshape(n_vars, -1).max(1), 1.0)[:, None, None]
+    norm = normalise_per_target(raw)
     return LaggedCausalGraph(
         scores=norm.transpose(1, 0, 2).copy(),
         adjacency=adj.transpose(1, 0, 2).copy(),

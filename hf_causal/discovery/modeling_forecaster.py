@@ -179,7 +179,9 @@ class CausalForecasterModel(CausalForecasterPreTrainedModel):
         loss = None
         if labels is not None:
             if labels.shape != predictions.shape:
-                raise ValueError(f"labels shape {tuple(labels.shape)} != predictions {tuple(predictions.shape)}")
+                raise ValueError(
+                    f"labels shape {tuple(labels.shape)} != predictions {tuple(predictions.shape)}"
+                )
             loss = F.mse_loss(predictions, labels)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:

@@ -21,7 +21,7 @@ from .configuration_causal_ar import CausalARConfig
 from .estimate import CausalEstimate, InterventionalDistribution
 from .graph import CausalGraph
 from .modeling_causal_ar import CausalARModel
-from .sampling import VariablePlan, decode_samples, sample_tokens
+from .sampling import VariablePlan, decode_samples, sample_tokens, torch_threads
 from .tokenization_causal import CausalSequenceTokenizer
 from .training import EngineTrainingArguments, train_model
 
@@ -40,6 +40,8 @@ class CausalEngine:
         seed: default seed of every query (queries are deterministic given the seed).
         batch_size: rows sampled per batch.
         progress: default for progress bars.
+        num_threads: torch intra-op threads while sampling (``None``: torch's setting). Tiny models
+            run fastest on one thread when the machine is shared.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class CausalEngine:
         seed: int = 0,
         batch_size: int = 4096,
         progress: bool = False,
+        num_threads: int | None = None,
         training_summary: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(tokenizer, CausalSequenceTokenizer):
@@ -61,6 +64,7 @@ class CausalEngine:
         self.seed = int(seed)
         self.batch_size = int(batch_size)
         self.progress = bool(progress)
+        self.num_threads = num_threads
         self.training_summary = training_summary or {}
 
     @property
@@ -92,6 +96,7 @@ class CausalEngine:
         resume_from_checkpoint: str | os.PathLike | None = None,
         device: str | None = None,
         progress: bool = True,
+        num_threads: int | None = None,
         **training_kwargs: Any,
     ) -> CausalEngine:
         """Fit the tokenizer's codecs and train the autoregressive model on ``data``.
@@ -111,6 +116,7 @@ class CausalEngine:
             resume_from_checkpoint: continue an interrupted run from one of those checkpoints.
             device: ``"cpu"``/``"cuda"``; default: accelerate's choice.
             progress: show progress bars.
+            num_threads: torch intra-op threads for training and later queries (``None``: unchanged).
             **training_kwargs: other :class:`EngineTrainingArguments` fields.
         """
         if not isinstance(data, pd.DataFrame):
@@ -148,12 +154,13 @@ class CausalEngine:
             output_dir=None if output_dir is None else str(output_dir), save_steps=save_steps, device=device,
             progress=progress, **training_kwargs,
         )
-        engine = cls(model, tokenizer, seed=seed, progress=progress)
-        summary = train_model(
-            model, train_part, val, args, seed,
-            save_fn=engine.save_pretrained,
-            resume_from=None if resume_from_checkpoint is None else str(resume_from_checkpoint),
-        )
+        engine = cls(model, tokenizer, seed=seed, progress=progress, num_threads=num_threads)
+        with torch_threads(num_threads):
+            summary = train_model(
+                model, train_part, val, args, seed,
+                save_fn=engine.save_pretrained,
+                resume_from=None if resume_from_checkpoint is None else str(resume_from_checkpoint),
+            )
         engine.model = model.eval()
         engine.training_summary = {k: v for k, v in summary.items() if k != "history"}
         if output_dir is not None:
@@ -170,7 +177,9 @@ class CausalEngine:
             json.dump({"seed": self.seed, "batch_size": self.batch_size, "training": self.training_summary}, f, indent=2)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, *, device: str | None = None, **kwargs: Any) -> CausalEngine:
+    def from_pretrained(
+        cls, path: str | os.PathLike, *, device: str | None = None, num_threads: int | None = None, **kwargs: Any
+    ) -> CausalEngine:
         """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id)."""
         path = str(path)
         model = CausalARModel.from_pretrained(path, **kwargs)
@@ -183,9 +192,17 @@ class CausalEngine:
         if device is not None:
             model = model.to(device)
         return cls(model, tokenizer, seed=settings.get("seed", 0), batch_size=settings.get("batch_size", 4096),
-                   training_summary=settings.get("training"))
+                   num_threads=num_threads, training_summary=settings.get("training"))
 
     # ---------------------------------------------------------------------------- query plans
+    @staticmethod
+    def _mapping(value: Any, role: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{role} must be a mapping {{variable: value}}, got {type(value).__name__}")
+        return dict(value)
+
     def _check_names(self, names: Sequence[str], role: str) -> None:
         for n in names:
             if n not in self.graph:
@@ -257,18 +274,19 @@ class CausalEngine:
         return plans
 
     def _sample_ids(self, n: int, plans: list[VariablePlan], seed: int | None, progress: bool | None) -> dict[str, list[list[int]]]:
-        return sample_tokens(
-            self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
-            seed=self.seed if seed is None else seed, progress=self.progress if progress is None else progress,
-        )
+        with torch_threads(self.num_threads):
+            return sample_tokens(
+                self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
+                seed=self.seed if seed is None else seed, progress=self.progress if progress is None else progress,
+            )
 
-    def _exact(self, do: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-        """Clamped values reported verbatim (not dequantised)."""
+    def _exact(self, n: int, do: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """Per-row clamped values of binned (continuous) variables, reported verbatim, not dequantised."""
         out = {}
         for k, v in {**given, **do}.items():
-            if isinstance(v, Mapping):
-                continue
-            out[k] = list(v) if isinstance(v, (pd.Series, np.ndarray)) else v
+            if isinstance(self.tokenizer.codecs[k], (CategoricalCodec, SequenceCodec)):
+                continue  # discrete values decode exactly anyway
+            out[k] = list(v) if isinstance(v, (pd.Series, np.ndarray, list)) else [v] * n
         return out
 
     # -------------------------------------------------------------------------------- queries
@@ -303,12 +321,12 @@ class CausalEngine:
         """
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
-        do, given = dict(do or {}), dict(given or {})
+        do, given = self._mapping(do, "do"), self._mapping(given, "given")
         targets = list(variables) if variables is not None else list(self.tokenizer.order)
         plans = self._plans(int(n), do, given, targets)
         ids = self._sample_ids(int(n), plans, seed, progress)
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        frame = decode_samples(self.tokenizer, ids, rng, exact=self._exact(do, given))
+        frame = decode_samples(self.tokenizer, ids, rng, exact=self._exact(int(n), do, given))
         return frame[[c for c in frame.columns if variables is None or c in set(targets)]]
 
     def interventional_distribution(
@@ -321,7 +339,7 @@ class CausalEngine:
         seed: int | None = None,
     ) -> InterventionalDistribution:
         """Monte-Carlo draws of ``p(target | do(...), given)``."""
-        do, given = dict(do or {}), dict(given or {})
+        do, given = self._mapping(do, "do"), self._mapping(given, "given")
         frame = self.sample(n, do=do, given=given, variables=[target], seed=seed)
         codec = self.tokenizer.codecs[target]
         cond = ", ".join([f"do({k}={v!r})" for k, v in do.items()] + [f"{k}={v!r}" for k, v in given.items()])
@@ -423,7 +441,9 @@ class CausalEngine:
         """
         self._numeric_outcome(outcome)
         treated, control = self._arms(treatment, treated, control)
-        y1, y0 = self._paired_effect(treatment, outcome, treated, control, n, dict(given), None, seed, progress)
+        y1, y0 = self._paired_effect(
+            treatment, outcome, treated, control, n, self._mapping(given, "given"), None, seed, progress
+        )
         cond = "".join(f", {k}={v!r}" for k, v in given.items())
         name = "CATE" if given else "ATE"
         return CausalEstimate.from_draws(

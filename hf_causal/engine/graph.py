@@ -198,18 +198,27 @@ class CausalGraph:
 
     # ----------------------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable description (``variables`` keep their order)."""
+        """A JSON-serialisable description. Variables are a list, so their order (which breaks ties
+        in the topological order) survives serialisers that sort mapping keys."""
         return {
-            "variables": {n: {"type": v.type, **v.options} for n, v in self.variables.items()},
+            "variables": [{"name": n, "type": v.type, **v.options} for n, v in self.variables.items()],
             "edges": [list(e) for e in self.edges],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CausalGraph:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (``variables`` may also be a ``name -> spec`` mapping)."""
         if not isinstance(data, Mapping) or "variables" not in data:
             raise TypeError("expected a mapping with 'variables' and 'edges'")
-        return cls(data["variables"], [tuple(e) for e in data.get("edges", [])])
+        variables = data["variables"]
+        if isinstance(variables, list):
+            specs = {}
+            for item in variables:
+                if not isinstance(item, Mapping) or "name" not in item:
+                    raise TypeError(f"each variable entry needs a 'name': {item!r}")
+                specs[item["name"]] = {k: v for k, v in item.items() if k != "name"}
+            variables = specs
+        return cls(variables, [tuple(e) for e in data.get("edges", [])])
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """Serialise to a JSON string, also written to ``path`` when given."""

@@ -197,13 +197,13 @@ def decode_samples(
     tokenizer: CausalSequenceTokenizer,
     samples: dict[str, list[list[int]]],
     rng: np.random.Generator,
-    exact: dict[str, object] | None = None,
+    exact: dict[str, list[object]] | None = None,
 ) -> pd.DataFrame:
     """Turn sampled ids into a DataFrame in the original value space.
 
     Args:
-        exact: values to report verbatim for clamped variables (``do()`` values of continuous
-            variables would otherwise come back dequantised).
+        exact: per-row values to report verbatim for clamped variables (``do()`` values of
+            continuous variables would otherwise come back dequantised).
     """
     exact = exact or {}
     columns: dict[str, object] = {}
@@ -211,7 +211,7 @@ def decode_samples(
         if name not in samples:
             continue
         if name in exact:
-            columns[name] = [exact[name]] * len(samples[name]) if not isinstance(exact[name], list) else exact[name]
+            columns[name] = exact[name]
             continue
         codec, ids = tokenizer.codecs[name], samples[name]
         if isinstance(codec, QuantileCodec):
@@ -226,3 +226,26 @@ def decode_samples(
         else:
             columns[name] = [tokenizer.decode_value(name, r, rng) for r in ids]
     return pd.DataFrame(columns)
+
+
+class torch_threads:
+    """Context manager: run with ``n`` intra-op threads (``None``: leave torch's setting), then restore.
+
+    Tiny models gain nothing from many threads, and on a shared or oversubscribed machine several
+    threads can make each step many times slower.
+    """
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self.saved = n, None
+
+    def __enter__(self) -> torch_threads:
+        if self.n is not None:
+            if self.n <= 0:
+                raise ValueError(f"num_threads must be positive, got {self.n}")
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            torch.set_num_threads(self.saved)

@@ -25,7 +25,7 @@ class EngineTrainingArguments:
     """Hyper-parameters of :meth:`CausalEngine.train` (defaults fit ~10k tabular rows in minutes on a CPU).
 
     Attributes:
-        max_steps: optimisation steps; ``None`` chooses ``clip(30 * sqrt(n_rows), 300, 4000)`` rounded to whole epochs.
+        max_steps: optimisation steps; ``None`` chooses ``clip(20 * sqrt(n_rows), 300, 3000)`` rounded to whole epochs.
         batch_size: rows per step.
         learning_rate: AdamW peak learning rate (cosine decay after ``warmup_ratio`` of the steps).
         weight_decay: AdamW weight decay.
@@ -57,7 +57,7 @@ class EngineTrainingArguments:
                 raise ValueError(f"max_steps must be positive, got {self.max_steps}")
             return int(self.max_steps)
         per_epoch = max(1, math.ceil(n_rows / self.batch_size))
-        target = min(4000, max(300, int(30 * math.sqrt(n_rows))))
+        target = min(3000, max(300, int(20 * math.sqrt(n_rows))))
         return per_epoch * max(1, round(target / per_epoch))
 
 
@@ -127,7 +127,8 @@ def train_model(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            running = float(loss) if running is None else 0.9 * running + 0.1 * float(loss)
+            value = float(loss.detach())
+            running = value if running is None else 0.9 * running + 0.1 * value
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
             if val_data is not None and (step % eval_every == 0 or step == total_steps):

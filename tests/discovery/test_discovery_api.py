@@ -31,7 +31,7 @@ def test_recovers_small_nonlinear_var(seed):
 
 def test_orientation_source_target_lag():
     rng = np.random.default_rng(0)
-    n = 2500
+    n = 1500
     x = np.zeros((n, 3))
     e = rng.standard_normal((n, 3))
     for t in range(n):
@@ -39,23 +39,21 @@ def test_orientation_source_target_lag():
         x[t, 1] = 0.9 * np.tanh(2 * x[t - 2, 0]) + 0.3 * e[t, 1] if t >= 2 else e[t, 1]
         x[t, 2] = 0.7 * x[t - 1, 2] + e[t, 2] if t >= 1 else e[t, 2]
     frame = pd.DataFrame(x, columns=["driver", "follower", "ar"])
-    graph = discover_lagged_graph(frame, max_lag=3, seed=0)
+    graph = discover_lagged_graph(frame, max_lag=3, seed=0, max_steps=300)
     assert graph.var_names == ["driver", "follower", "ar"]
     assert graph.adjacency[0, 1, 1] and graph.scores[0, 1, 1] == pytest.approx(1.0)
     assert graph.adjacency[2, 2, 0]
     assert not graph.adjacency[1, 0].any() and not graph.adjacency[0, 2].any()
     edges = graph.edges()
-    assert {("driver", "follower", 2), ("ar", "ar", 1)} <= set(
-        zip(edges.source, edges.target, edges.lag)
-    )
+    assert {("driver", "follower", 2), ("ar", "ar", 1)} <= set(zip(edges.source, edges.target, edges.lag))
     assert graph.summary_adjacency().shape == (3, 3)
     top1 = graph.rethreshold("topk", k=1)
     assert top1.adjacency.reshape(-1, 3, 3).sum() == 3
 
 
 def test_list_of_heterogeneous_series():
-    sim = heterogeneous_collection(n_vars=4, n_steps=3000, max_lag=2, n_series=3, seed=0)
-    graph = discover_lagged_graph(sim.data, max_lag=2, seed=0)
+    sim = heterogeneous_collection(n_vars=4, n_steps=2400, max_lag=2, n_series=3, seed=0)
+    graph = discover_lagged_graph(sim.data, max_lag=2, seed=0, max_steps=400)
     m = lagged_graph_metrics(sim.adjacency, graph.adjacency, graph.scores)
     assert m["auroc"] >= 0.9, m
 
@@ -110,3 +108,14 @@ def test_bad_input_errors():
         discover_lagged_graph(good, max_lag=3, context_length=2)
     with pytest.raises(ValueError, match="top_k"):
         discover_lagged_graph(good, max_lag=2, threshold="topk")
+
+
+def test_package_root_export_and_plot(tmp_path):
+    import hf_causal
+    from hf_causal.discovery.plotting import plot_lagged_graph
+
+    assert hf_causal.discover_lagged_graph is discover_lagged_graph
+    sim = nonlinear_var(n_vars=3, n_steps=300, max_lag=2, seed=0)
+    path = tmp_path / "graph.png"
+    fig = plot_lagged_graph([("truth", sim.adjacency, None)], path=str(path))
+    assert path.stat().st_size > 1000 and len(fig.axes) == 2

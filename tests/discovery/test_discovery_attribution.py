@@ -22,7 +22,9 @@ torch.set_num_threads(1)
 
 def test_gradient_scores_equal_mean_absolute_jacobian():
     torch.manual_seed(0)
-    model = CausalForecasterModel(ForecasterConfig(n_vars=3, context_length=4, hidden_size=16, num_heads=2)).eval()
+    model = CausalForecasterModel(
+        ForecasterConfig(n_vars=3, context_length=4, hidden_size=16, num_heads=2)
+    ).eval()
     x = torch.randn(7, 4, 3)
     jac = torch.stack(
         [torch.autograd.functional.jacobian(lambda w: model(w[None]).predictions[0, -1], w) for w in x]
@@ -33,7 +35,9 @@ def test_gradient_scores_equal_mean_absolute_jacobian():
     got = lagged_attributions(model, x, max_lag=3, method="gradient", batch_size=3)
     assert np.allclose(got, expected, atol=1e-6)
     ixg = lagged_attributions(model, x, max_lag=3, method="input_x_gradient")
-    exp_ixg = np.stack([(jac[:, :, 4 - lag, :] * x[:, None, 4 - lag, :]).abs().mean(0).numpy() for lag in (1, 2, 3)], -1)
+    exp_ixg = np.stack(
+        [(jac[:, :, 4 - lag, :] * x[:, None, 4 - lag, :]).abs().mean(0).numpy() for lag in (1, 2, 3)], -1
+    )
     assert np.allclose(ixg, exp_ixg, atol=1e-6)
     with pytest.raises(ValueError, match="max_lag"):
         lagged_attributions(model, x, max_lag=5)

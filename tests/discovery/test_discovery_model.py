@@ -14,7 +14,9 @@ torch.set_num_threads(1)
 
 def _model(seed: int = 0) -> CausalForecasterModel:
     torch.manual_seed(seed)
-    return CausalForecasterModel(ForecasterConfig(n_vars=3, context_length=5, hidden_size=16, num_heads=2)).eval()
+    return CausalForecasterModel(
+        ForecasterConfig(n_vars=3, context_length=5, hidden_size=16, num_heads=2)
+    ).eval()
 
 
 def test_output_dataclass_and_loss():

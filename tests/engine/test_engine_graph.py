@@ -73,3 +73,11 @@ def test_json_round_trip(tmp_path):
     back = CausalGraph.from_json(path)
     assert back == g and back["Z"].options == {"n_bins": 16} and back["S"].is_sequence
     assert back.topological_order == g.topological_order
+
+
+def test_order_survives_key_sorting_serialisers():
+    import json
+
+    g = CausalGraph({"Z": "binary", "A": "binary", "Y": "binary", "B": "binary"}, [("Z", "Y"), ("Z", "B")])
+    back = CausalGraph.from_dict(json.loads(json.dumps(g.to_dict(), sort_keys=True)))
+    assert back.topological_order == g.topological_order == ["Z", "A", "Y", "B"]

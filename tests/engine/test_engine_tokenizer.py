@@ -47,7 +47,7 @@ rows = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows)
 def test_round_trip_exact_for_discrete_and_within_bin_for_continuous(row):
     ids = TOK.encode_row_ids(row)

@@ -1,0 +1,151 @@
+"""Treatment-effect benchmark: CInA (zero-shot and per-dataset) against the estimators users would pick.
+
+Runs naive difference in means, IPW (logistic), cross-fitted AIPW (gradient boosting), EconML LinearDML
+and CausalForestDML, DoWhy propensity weighting, the exact optimal-balancing SVM-dual solver, per-dataset
+CInA and zero-shot CInA on the same datasets in the same process, and writes
+``benchmarks/results/ate.md`` and ``benchmarks/results/ate.png``. The harness lives in
+``benchmarks/harness`` (plug in new methods there; see its ``__init__``).
+
+    python benchmarks/ate_benchmark.py --quick                       # minutes: tiny suites, writes to /tmp
+    python benchmarks/ate_benchmark.py                               # every suite at its issue-5 size
+    python benchmarks/ate_benchmark.py --suites ihdp_b=30 acic2016 --budget-minutes 30
+
+``--budget-minutes`` stops starting new datasets once the budget is spent (suites run in the order
+given; the report states how many datasets of each suite ran). All libraries run single-threaded
+(``--threads``) so that wall times compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DEFAULT_ORDER = [
+    "lalonde_nsw_psid",
+    "lalonde_nsw_cps",
+    "synthetic_id",
+    "ood_mechanism",
+    "ood_dense_graph",
+    "ood_strong_confounding",
+    "ood_weak_overlap",
+    "ood_large_n",
+    "acic2016",
+    "ihdp_a",
+    "ihdp_b",
+]
+QUICK_PLAN = {"synthetic_id": 2, "ood_weak_overlap": 2, "ihdp_b": 2, "lalonde_nsw_psid": 1}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny suites and small N, for development")
+    parser.add_argument(
+        "--suites", nargs="+", metavar="NAME[=SIZE]", help="suites to run, in order, optionally with a dataset count"
+    )
+    parser.add_argument("--methods", nargs="+", help="only these estimators (default: all)")
+    parser.add_argument("--model", default=None, help="CInA checkpoint (default: bundled cina-zs-base, see load_cina_model)")
+    parser.add_argument("--budget-minutes", type=float, default=None, help="start no new dataset after this")
+    parser.add_argument("--threads", type=int, default=1, help="threads for torch / BLAS / OpenMP (default 1)")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: benchmarks/results (--quick: /tmp/hf_causal_bench)")
+    parser.add_argument("--records", type=Path, default=None, help="also append every record as JSON lines here")
+    parser.add_argument("--no-plot", action="store_true")
+    return parser.parse_args(argv)
+
+
+def suite_plan(args: argparse.Namespace) -> dict[str, int | None]:
+    """``{suite: n_datasets or None (suite default)}`` from ``--suites`` / ``--quick``."""
+    if not args.suites:
+        return dict(QUICK_PLAN) if args.quick else {name: None for name in DEFAULT_ORDER}
+    plan: dict[str, int | None] = {}
+    for item in args.suites:
+        name, _, size = item.partition("=")
+        plan[name] = int(size) if size else None
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the report; returns the exit code."""
+    args = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(HERE))
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    from harness.peers import default_estimators, load_cina_model
+    from harness.report import plot_summary, write_markdown
+    from harness.runner import run_suite
+    from harness.suites import SUITES
+
+    plan = suite_plan(args)
+    unknown = set(plan) - set(SUITES)
+    if unknown:
+        raise SystemExit(f"unknown suites {sorted(unknown)}; choose from {sorted(SUITES)}")
+    out_dir = args.out_dir or (Path("/tmp/hf_causal_bench") if args.quick else RESULTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    model, model_doc = load_cina_model(args.model)
+    estimators = default_estimators(model, include=args.methods)
+    print(f"CInA model: {model_doc}", flush=True)
+    deadline = time.time() + 60 * args.budget_minutes if args.budget_minutes else None
+    records_file = args.records.open("a") if args.records else None
+
+    def on_record(record) -> None:  # noqa: ANN001 - harness.protocol.Record
+        shown = "–" if record.estimate is None else f"{record.estimate:.4g}"
+        print(
+            f"{record.suite:24s} {record.dataset:28s} {record.method:18s} {record.status:7s} "
+            f"est {shown:>10s} truth {record.truth:.4g} {record.seconds:7.2f}s {record.note[:60]}",
+            flush=True,
+        )
+        if records_file is not None:
+            records_file.write(json.dumps(record.to_dict()) + "\n")
+            records_file.flush()
+
+    records = []
+    started = time.time()
+    for name, size in plan.items():
+        records += run_suite(estimators, name, size, quick=args.quick, deadline=deadline, on_record=on_record)
+    if records_file is not None:
+        records_file.close()
+
+    command = "python benchmarks/ate_benchmark.py" + ("".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:])))
+    ran = {name: len({r.dataset for r in records if r.suite == name}) for name in plan}
+    requested = {name: size if size is not None else SUITES[name].default_size for name, size in plan.items()}
+    notes = [
+        f"**CInA model**: {model_doc}",
+        f"**threads**: {args.threads} for every library (torch, BLAS, OpenMP; n_jobs=1)",
+        "**datasets run / requested**: "
+        + ", ".join(f"{name} {ran[name]}/{requested[name]}" for name in plan)
+        + (f" (time budget {args.budget_minutes:g} min)" if args.budget_minutes else ""),
+        f"**total wall time**: {(time.time() - started) / 60:.1f} min",
+    ]
+    if args.quick:
+        notes.append("**QUICK MODE**: small synthetic N, subsampled LaLonde controls; not comparable with full runs")
+    descriptions = {name: suite.description for name, suite in SUITES.items()}
+    summary = write_markdown(
+        records,
+        out_dir / "ate.md",
+        title="Treatment-effect benchmark (issue 5)",
+        command=command,
+        notes=notes,
+        suite_descriptions=descriptions,
+    )
+    if not args.no_plot and len(summary):
+        plot_summary(summary, out_dir / "ate.png", title=f"hf-causal ATE benchmark ({model_doc.split(' (')[0]})")
+    print(f"wrote {out_dir / 'ate.md'}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,335 @@
+"""Built-in estimators: the peers users would pick instead of CInA, and the CInA adapters.
+
+Every class follows :class:`harness.protocol.Estimator`. Peer libraries are imported inside
+``estimate`` and listed in ``requires``, so a missing package makes the peer *skipped* (reported),
+not an import error. Settings are the libraries' defaults unless noted (single-threaded ``n_jobs=1``
+where a peer would otherwise take every core, so that wall times compare like with like).
+
+=====================  ==============================================================  =========
+name                   what                                                            interval
+=====================  ==============================================================  =========
+``naive``              difference in means                                             Welch
+``ipw``                Hajek IPW, ``LogisticRegression`` on standardised X, e clipped  influence function (e treated as known)
+                       to [0.01, 0.99]
+``aipw_gbm``           AIPW, 2-fold cross-fitted ``HistGradientBoosting`` outcome and  influence function
+                       propensity models, e clipped to [0.01, 0.99]
+``linear_dml``         ``econml.dml.LinearDML(discrete_treatment=True)``, defaults     econml
+``causal_forest_dml``  ``econml.dml.CausalForestDML(discrete_treatment=True)``,        econml
+                       ``ate_`` / ``att_`` (doubly robust)
+``dowhy_ipw``          DoWhy ``backdoor.propensity_score_weighting`` (``ips_weight``)  none
+``svm_dual``           exact optimal balancing: libsvm dual on CInA's implied kernel   CInA's
+                       (``lambda = lambda0 / N^2``), then CInA's estimand calibration
+``cina_per_dataset``   ``CInAModel.estimate(method="cina")`` (per-dataset optimisation)  CInA's
+``cina_zs``            ``CInAModel.estimate(method="cina-zs")`` (one forward pass)     CInA's
+=====================  ==============================================================  =========
+
+``svm_dual`` and ``cina_per_dataset`` are O(N^2) in memory/time and are skipped above ``max_n`` (3,000).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .protocol import Estimate, EstimatorSkipped
+
+Z_95 = 1.959963984540054
+PS_CLIP = 0.01
+O_N2_MAX_N = 3000
+
+
+def _interval(value: float, se: float) -> Estimate:
+    return Estimate(value=float(value), ci_low=float(value - Z_95 * se), ci_high=float(value + Z_95 * se))
+
+
+def standardize(X: np.ndarray) -> np.ndarray:
+    """Z-score the columns of ``X``, dropping constant ones."""
+    X = np.asarray(X, dtype=np.float64)
+    sd = X.std(0)
+    keep = sd > 1e-12
+    return (X[:, keep] - X[:, keep].mean(0)) / sd[keep]
+
+
+def weighted_contrast(T: np.ndarray, Y: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> Estimate:
+    """Hajek contrast ``sum(w1 Y)/sum(w1) - sum(w0 Y)/sum(w0)`` with an influence-function interval.
+
+    ``w1`` must vanish on controls and ``w0`` on treated units. The standard error treats the weights as
+    fixed (it ignores the estimation of the propensity score).
+    """
+    n = len(Y)
+    mu1 = float(np.sum(w1 * Y) / np.sum(w1))
+    mu0 = float(np.sum(w0 * Y) / np.sum(w0))
+    phi = w1 * (Y - mu1) / np.mean(w1) - w0 * (Y - mu0) / np.mean(w0)
+    return _interval(mu1 - mu0, math.sqrt(float(np.mean(phi**2)) / n))
+
+
+class NaiveDifference:
+    """Unadjusted difference in means (the same number for ATE and ATT) with a Welch interval."""
+
+    name = "naive"
+    requires: tuple[str, ...] = ()
+    has_intervals = True
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Difference in means."""
+        y1, y0 = Y[T == 1], Y[T == 0]
+        se = math.sqrt(y1.var(ddof=1) / len(y1) + y0.var(ddof=1) / len(y0))
+        return _interval(float(y1.mean() - y0.mean()), se)
+
+
+def logistic_propensity(X: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """``P(T=1|X)`` from scikit-learn's default ``LogisticRegression`` on standardised covariates."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=1000)
+    Xs = standardize(X)
+    model.fit(Xs, T)
+    return model.predict_proba(Xs)[:, 1]
+
+
+class IPWLogistic:
+    """Hajek inverse propensity weighting with a logistic propensity model."""
+
+    name = "ipw"
+    requires = ("sklearn",)
+    has_intervals = True
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """IPW estimate of the ATE or ATT."""
+        e = np.clip(logistic_propensity(X, T), PS_CLIP, 1 - PS_CLIP)
+        if estimand == "ate":
+            return weighted_contrast(T, Y, T / e, (1 - T) / (1 - e))
+        return weighted_contrast(T, Y, T.astype(np.float64), (1 - T) * e / (1 - e))
+
+
+class AIPWGradientBoosting:
+    """Cross-fitted augmented IPW with histogram gradient boosting nuisance models."""
+
+    name = "aipw_gbm"
+    requires = ("sklearn",)
+    has_intervals = True
+
+    def __init__(self, folds: int = 2, seed: int = 0) -> None:
+        self.folds = folds
+        self.seed = seed
+
+    def nuisances(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-of-fold ``(e, m0, m1)``: propensity and per-arm outcome regressions."""
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        from sklearn.model_selection import StratifiedKFold
+
+        n = len(T)
+        e, m0, m1 = np.empty(n), np.empty(n), np.empty(n)
+        splits = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(X, T)
+        for train, test in splits:
+            clf = HistGradientBoostingClassifier(random_state=self.seed).fit(X[train], T[train])
+            e[test] = clf.predict_proba(X[test])[:, 1]
+            for arm, out in ((0, m0), (1, m1)):
+                rows = train[T[train] == arm]
+                out[test] = HistGradientBoostingRegressor(random_state=self.seed).fit(X[rows], Y[rows]).predict(X[test])
+        return np.clip(e, PS_CLIP, 1 - PS_CLIP), m0, m1
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Doubly robust estimate of the ATE or ATT with an influence-function interval."""
+        e, m0, m1 = self.nuisances(X, T, Y)
+        n = len(T)
+        if estimand == "ate":
+            psi = m1 - m0 + T * (Y - m1) / e - (1 - T) * (Y - m0) / (1 - e)
+            return _interval(float(psi.mean()), float(psi.std(ddof=1)) / math.sqrt(n))
+        p = T.mean()
+        score = (T * (Y - m0) - (1 - T) * e / (1 - e) * (Y - m0)) / p
+        tau = float(score.mean())
+        influence = score - T * tau / p
+        return _interval(tau, float(influence.std(ddof=1)) / math.sqrt(n))
+
+
+class LinearDMLPeer:
+    """EconML ``LinearDML`` with its default first stages; ATE/ATT = mean CATE over all / treated units."""
+
+    name = "linear_dml"
+    requires = ("econml",)
+    has_intervals = True
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Fit and average the CATE."""
+        from econml.dml import LinearDML
+
+        est = LinearDML(discrete_treatment=True, random_state=0)
+        est.fit(Y, T, X=X)
+        rows = X if estimand == "ate" else X[T == 1]
+        low, high = est.ate_interval(rows, alpha=0.05)
+        return Estimate(value=float(est.ate(rows)), ci_low=float(low), ci_high=float(high))
+
+
+class CausalForestDMLPeer:
+    """EconML ``CausalForestDML`` (defaults, ``n_jobs=1``); its doubly robust ``ate_`` / ``att_``."""
+
+    name = "causal_forest_dml"
+    requires = ("econml",)
+    has_intervals = True
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Fit and read the doubly robust average effect and its standard error."""
+        from econml.dml import CausalForestDML
+
+        est = CausalForestDML(discrete_treatment=True, random_state=0, n_jobs=1)
+        est.fit(Y, T, X=X)
+        if estimand == "ate":
+            value, se = est.ate_, est.ate_stderr_
+        else:
+            value, se = est.att_(T=1), est.att_stderr_(T=1)
+        return _interval(float(np.ravel(value)[0]), float(np.ravel(se)[0]))
+
+
+class DoWhyIPW:
+    """DoWhy's ``backdoor.propensity_score_weighting`` estimator (``ips_weight``), all covariates as common causes."""
+
+    name = "dowhy_ipw"
+    requires = ("dowhy",)
+    has_intervals = False
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Identify the backdoor estimand and estimate it by propensity weighting (no interval)."""
+        import pandas as pd
+        from dowhy import CausalModel
+
+        logging.getLogger("dowhy").setLevel(logging.ERROR)
+        cols = [f"x{j}" for j in range(X.shape[1])]
+        frame = pd.DataFrame(X, columns=cols).assign(t=T.astype(bool), y=Y)
+        model = CausalModel(data=frame, treatment="t", outcome="y", common_causes=cols)
+        identified = model.identify_effect(proceed_when_unidentifiable=True)
+        est = model.estimate_effect(
+            identified,
+            method_name="backdoor.propensity_score_weighting",
+            target_units=estimand,
+            method_params={"weighting_scheme": "ips_weight"},
+        )
+        return Estimate(value=float(est.value))
+
+
+def _check_size(n: int, max_n: int | None, name: str) -> None:
+    if max_n is not None and n > max_n:
+        raise EstimatorSkipped(f"N = {n} > {max_n}: {name} is O(N^2)")
+
+
+class SVMDualBalancing:
+    """The exact optimal-balancing solver: libsvm on CInA's implied kernel, then CInA's estimand calibration.
+
+    Same kernel (identity keys on standardised covariates clipped at 5, temperature 1), same
+    ``lambda = lambda0 / N^2``, same ATE/ATT recalibration and interval as CInA, so it shows what CInA's
+    balancing layer would give if solved exactly on each dataset.
+    """
+
+    name = "svm_dual"
+    requires = ("sklearn",)
+    has_intervals = True
+
+    def __init__(self, lambda0: float = 1.0, max_n: int | None = O_N2_MAX_N, clip: float = 5.0) -> None:
+        self.lambda0 = lambda0
+        self.max_n = max_n
+        self.clip = clip
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """Solve the SVM dual and read the effect off the weights."""
+        from hf_causal.cina.balancing import identity_scores, implied_kernel, svm_dual_weights
+        from hf_causal.cina.estimate import estimand_weights, residual_std_error
+
+        n = len(T)
+        _check_size(n, self.max_n, self.name)
+        x_std = standardize(X)
+        keys = np.clip(x_std, -self.clip, self.clip) if self.clip > 0 else x_std
+        base = svm_dual_weights(implied_kernel(identity_scores(keys)), T, self.lambda0 / n**2)
+        weights, _ = estimand_weights(x_std, T, base, estimand)
+        value = float(np.sum(weights * (2.0 * T - 1.0) * Y))
+        return _interval(value, residual_std_error(x_std, T, Y, weights))
+
+
+class CInAEstimator:
+    """A CInA model as a harness estimator: ``method="cina-zs"`` (zero-shot) or ``"cina"`` (per dataset)."""
+
+    requires = ("torch",)
+    has_intervals = True
+
+    def __init__(self, model: Any, method: str = "cina-zs", name: str | None = None, max_n: int | None = None) -> None:
+        self.model = model
+        self.method = method
+        self.name = name or ("cina_zs" if method == "cina-zs" else "cina_per_dataset")
+        self.max_n = max_n if max_n is not None or method == "cina-zs" else O_N2_MAX_N
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        """``model.estimate(X, T, Y, estimand, method)``."""
+        _check_size(len(T), self.max_n, self.name)
+        out = self.model.estimate(X, T, Y, estimand=estimand, method=self.method)
+        return Estimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
+
+
+# -- CInA checkpoint resolution ------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _latest_run_checkpoint(run_dir: Path) -> Path | None:
+    if (run_dir / "final" / "model.safetensors").is_file():
+        return run_dir / "final"
+    steps = []
+    for path in run_dir.glob("checkpoint-*"):
+        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+        if match and (path / "model.safetensors").is_file():
+            steps.append((int(match.group(1)), path))
+    return max(steps)[1] if steps else None
+
+
+def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outputs/run1") -> tuple[Any, str]:
+    """Load the CInA model to benchmark and say which one it is.
+
+    Order: ``spec`` (a bundled name, folder or Hub id) if given; else the bundled ``cina-zs-base``; else
+    the newest ``final`` / ``checkpoint-*`` of ``run_dir``; else a randomly initialised small model
+    (seed 0), which is only good for testing the harness. Returns ``(model, description)``.
+    """
+    import torch
+
+    from hf_causal.cina import CInAConfig, CInAModel
+
+    if spec is not None:
+        return CInAModel.from_pretrained(spec).eval(), f"`{spec}`"
+    try:
+        return CInAModel.from_pretrained("cina-zs-base").eval(), "`cina-zs-base` (bundled checkpoint)"
+    except (FileNotFoundError, OSError):
+        pass
+    run = Path(run_dir)
+    run = run if run.is_absolute() else REPO_ROOT / run
+    checkpoint = _latest_run_checkpoint(run)
+    if checkpoint is not None:
+        rel = checkpoint.relative_to(REPO_ROOT) if checkpoint.is_relative_to(REPO_ROOT) else checkpoint
+        return CInAModel.from_pretrained(str(checkpoint)).eval(), f"`{rel}` (training-run checkpoint; bundled one missing)"
+    torch.manual_seed(0)
+    config = CInAConfig(hidden_size=32, num_layers=2, kernel_temperatures=[0.5, 1.0, 2.0], intermediate_size=64)
+    return CInAModel(config).eval(), "RANDOMLY INITIALISED CInA (no checkpoint found) -- not a real result"
+
+
+def default_estimators(model: Any | None = None, include: list[str] | None = None) -> list[Any]:
+    """The issue-5 line-up, in report order (``include`` keeps only those names)."""
+    lambda0 = float(getattr(getattr(model, "config", None), "lambda0", 1.0))
+    estimators: list[Any] = [
+        NaiveDifference(),
+        IPWLogistic(),
+        AIPWGradientBoosting(),
+        LinearDMLPeer(),
+        CausalForestDMLPeer(),
+        DoWhyIPW(),
+        SVMDualBalancing(lambda0=lambda0),
+    ]
+    if model is not None:
+        estimators += [CInAEstimator(model, "cina"), CInAEstimator(model, "cina-zs")]
+    if include is not None:
+        unknown = set(include) - {e.name for e in estimators}
+        if unknown:
+            raise ValueError(f"unknown estimators {sorted(unknown)}")
+        estimators = [e for e in estimators if e.name in include]
+    return estimators

@@ -1,0 +1,176 @@
+"""Markdown and plot reports of benchmark records (machine, versions, date and command included)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import skip_reasons, summarize
+from .protocol import Record
+
+VERSIONED = ("numpy", "scipy", "pandas", "sklearn", "torch", "transformers", "econml", "dowhy", "hf_causal")
+
+
+def environment() -> dict[str, str]:
+    """Machine and library versions, for the report header."""
+    info = {
+        "date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.platform()}; {platform.machine()}; {os.cpu_count()} logical CPUs",
+        "processor": _cpu_model(),
+        "python": platform.python_version(),
+    }
+    for name in VERSIONED:
+        try:
+            info[name] = str(getattr(importlib.import_module(name), "__version__", "?"))
+        except ImportError:
+            info[name] = "not installed"
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def suite_table(summary: pd.DataFrame, suite: str) -> str:
+    """Markdown table of one suite's rows of :func:`harness.metrics.summarize` (best MAE in bold)."""
+    rows = summary[summary["suite"] == suite]
+    scored = rows["mae"].dropna()
+    best = scored.min() if len(scored) else np.nan
+    lines = [
+        "| method | ran / datasets | MAE | median abs. error | 95% coverage | mean time (s) | LinearDML time ÷ method time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in rows.iterrows():
+        mae = _fmt(r["mae"])
+        if np.isfinite(r["mae"]) and r["mae"] == best:
+            mae = f"**{mae}**"
+        cov = f"{r['coverage']:.0%} (of {r['intervals']})" if np.isfinite(r["coverage"]) else "–"
+        ran = f"{r['ok']} / {r['datasets']}" + (f" ({r['errors']} errors)" if r["errors"] else "")
+        lines.append(
+            f"| {r['method']} | {ran} | {mae} | {_fmt(r['median_ae'])} | {cov} | "
+            f"{_fmt(r['mean_seconds'])} | {_fmt(r['time_vs_reference'])} |"
+        )
+    return "\n".join(lines)
+
+
+def rank_table(summary: pd.DataFrame, methods: Sequence[str] = ("cina_zs", "cina_per_dataset", "svm_dual")) -> str:
+    """Per suite: the best method by MAE and the MAE rank of each of ``methods`` (1 = best)."""
+    lines = ["| suite | best by MAE | " + " | ".join(f"rank of {m}" for m in methods) + " |"]
+    lines.append("|---" * (2 + len(methods)) + "|")
+    for suite, rows in summary.groupby("suite", sort=False):
+        scored = rows.dropna(subset=["mae"]).sort_values("mae")
+        if scored.empty:
+            continue
+        ranks = {m: i + 1 for i, m in enumerate(scored["method"])}
+        best = f"{scored.iloc[0]['method']} ({_fmt(scored.iloc[0]['mae'])})"
+        cells = [f"{ranks[m]} / {len(scored)}" if m in ranks else "–" for m in methods]
+        lines.append(f"| {suite} | {best} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_markdown(
+    records: Sequence[Record],
+    path: str | os.PathLike,
+    *,
+    title: str,
+    command: str,
+    notes: Sequence[str] = (),
+    suite_descriptions: dict[str, str] | None = None,
+    reference: str = "linear_dml",
+) -> pd.DataFrame:
+    """Write the full report to ``path``; return the summary frame."""
+    summary = summarize(records, reference=reference)
+    env = environment()
+    out = [f"# {title}", "", f"Produced by `{command}`.", ""]
+    out += [f"- **{key}**: {value}" for key, value in env.items()]
+    out += [""] + [f"- {note}" for note in notes] + [""]
+    out += [
+        "Metrics: MAE and median of |estimate − truth| over the datasets a method ran on; 95% coverage is the share "
+        "of its intervals that contain the truth; time is wall-clock seconds per dataset (fit + estimate, same "
+        f"process, same datasets); the last column is {reference}'s total time divided by the method's on the "
+        "datasets both ran (> 1 = faster than it). Bold = lowest MAE in the suite.",
+        "",
+        "## Where each CInA variant ranks (by MAE; 1 = best)",
+        "",
+        rank_table(summary),
+        "",
+    ]
+    for suite in summary["suite"].unique():
+        sub = [r for r in records if r.suite == suite]
+        estimand = sub[0].estimand.upper() if sub else "?"
+        sizes = sorted({r.n for r in sub})
+        size_doc = f"N = {sizes[0]}" if len(sizes) == 1 else f"N = {sizes[0]}–{sizes[-1]}"
+        desc = (suite_descriptions or {}).get(suite, "")
+        out += [f"## {suite} ({estimand}; {size_doc})", ""]
+        if desc:
+            out += [desc, ""]
+        out += [suite_table(summary, suite), ""]
+    reasons = skip_reasons(records)
+    out += ["## Skipped and failed runs", ""]
+    if reasons.empty:
+        out += ["None.", ""]
+    else:
+        out += ["| suite | method | status | reason | count |", "|---|---|---|---|---|"]
+        out += [f"| {r.suite} | {r.method} | {r.status} | {r.note} | {r['count']} |" for _, r in reasons.iterrows()]
+        out += [""]
+    Path(path).write_text("\n".join(out))
+    return summary
+
+
+def plot_summary(summary: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
+    """Two panels: MAE relative to the best method per suite (heatmap, MAE annotated) and mean wall time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suites = list(summary["suite"].unique())
+    methods = list(summary["method"].unique())
+    mae = summary.pivot(index="method", columns="suite", values="mae").reindex(index=methods, columns=suites)
+    rel = mae / mae.min(axis=0)
+    secs = summary.pivot(index="method", columns="suite", values="mean_seconds").reindex(index=methods, columns=suites)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(4 + 1.1 * len(suites) + 5, 1.2 + 0.5 * len(methods)), gridspec_kw={"width_ratios": [len(suites), 4]}
+    )
+    image = ax1.imshow(np.log10(rel.to_numpy(dtype=float)), cmap="RdYlGn_r", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(methods)):
+        for j in range(len(suites)):
+            value = mae.iat[i, j]
+            ax1.text(j, i, "skip" if not np.isfinite(value) else _fmt(value, 2), ha="center", va="center", fontsize=7)
+    ax1.set_xticks(range(len(suites)), suites, rotation=40, ha="right", fontsize=8)
+    ax1.set_yticks(range(len(methods)), methods, fontsize=8)
+    ax1.set_title("MAE (colour: log10 MAE / best MAE in suite)", fontsize=9)
+    fig.colorbar(image, ax=ax1, fraction=0.03, pad=0.02)
+    med = secs.median(axis=1)
+    ax2.barh(range(len(methods)), med.to_numpy(dtype=float), color="tab:blue")
+    ax2.set_xscale("log")
+    ax2.set_yticks(range(len(methods)), [""] * len(methods))
+    ax2.invert_yaxis()
+    ax2.set_xlabel("median over suites of mean wall time per dataset (s)", fontsize=8)
+    ax2.set_title("time", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

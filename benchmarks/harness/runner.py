@@ -1,0 +1,105 @@
+"""Run estimators on suites: same datasets, same process, wall-timed, failures and skips recorded."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .protocol import Estimate, EstimatorSkipped, Record, unavailable_reason
+from .suites import BenchDataset, load_suite
+
+RecordHook = Callable[[Record], None]
+
+
+def run_estimator(estimator: Any, data: BenchDataset, skip_reason: str | None = None) -> Record:
+    """Run one estimator on one dataset and return its :class:`Record` (never raises)."""
+    base = {
+        "suite": data.suite,
+        "dataset": data.name,
+        "method": estimator.name,
+        "estimand": data.estimand,
+        "n": data.n,
+        "truth": float(data.truth),
+    }
+    reason = skip_reason or unavailable_reason(estimator)
+    max_n = getattr(estimator, "max_n", None)
+    if reason is None and max_n is not None and data.n > max_n:
+        reason = f"N = {data.n} > max_n = {max_n}"
+    if reason is not None:
+        return Record(**base, status="skipped", note=reason)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            out = estimator.estimate(data.X, data.T, data.Y, data.estimand)
+        except EstimatorSkipped as skip:
+            return Record(**base, status="skipped", note=str(skip))
+        except Exception as err:  # noqa: BLE001 - a failing peer is a result, not a crash
+            seconds = time.perf_counter() - start
+            return Record(**base, status="error", seconds=seconds, note=f"{type(err).__name__}: {err}"[:300])
+        seconds = time.perf_counter() - start
+    if not isinstance(out, Estimate):
+        out = Estimate(value=float(out))
+    warned = sorted({w.category.__name__ for w in caught})
+    return Record(
+        **base,
+        status="ok",
+        estimate=float(out.value),
+        ci_low=None if out.ci_low is None else float(out.ci_low),
+        ci_high=None if out.ci_high is None else float(out.ci_high),
+        seconds=seconds,
+        extra={"warnings": warned} if warned else {},
+    )
+
+
+def run_suite(
+    estimators: Sequence[Any],
+    suite: str | Iterable[BenchDataset],
+    n_datasets: int | None = None,
+    quick: bool = False,
+    deadline: float | None = None,
+    on_record: RecordHook | None = None,
+) -> list[Record]:
+    """Run every estimator on every dataset of ``suite``; return the records.
+
+    Args:
+        estimators: objects following :class:`harness.protocol.Estimator`.
+        suite: a registered suite name (:data:`harness.suites.SUITES`) or any iterable of
+            :class:`BenchDataset`.
+        n_datasets: how many datasets of a named suite (default: the suite's size).
+        quick: small datasets for development (named suites only).
+        deadline: ``time.time()`` after which no new dataset is started (the records say how many ran).
+        on_record: called with each record as soon as it exists (progress, incremental saving).
+    """
+    names = [e.name for e in estimators]
+    if len(set(names)) != len(names):
+        raise ValueError(f"estimator names must be unique, got {names}")
+    datasets = load_suite(suite, n_datasets, quick) if isinstance(suite, str) else iter(suite)
+    records: list[Record] = []
+    for data in datasets:
+        if deadline is not None and time.time() > deadline:
+            break
+        for estimator in estimators:
+            record = run_estimator(estimator, data)
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+    return records
+
+
+def run_benchmark(
+    estimators: Sequence[Any],
+    suites: dict[str, int | None] | Sequence[str],
+    quick: bool = False,
+    deadlines: dict[str, float] | None = None,
+    on_record: RecordHook | None = None,
+) -> list[Record]:
+    """Run :func:`run_suite` for several named suites (``{name: n_datasets}`` or a list of names)."""
+    plan = dict(suites) if isinstance(suites, dict) else {name: None for name in suites}
+    records: list[Record] = []
+    for name, size in plan.items():
+        deadline = (deadlines or {}).get(name)
+        records += run_suite(estimators, name, size, quick=quick, deadline=deadline, on_record=on_record)
+    return records
