@@ -57,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, default=None, help="default: benchmarks/results (--quick: /tmp/hf_causal_bench)")
     parser.add_argument("--records", type=Path, default=None, help="also append every record as JSON lines here")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="run suites in this many single-threaded processes, then merge"
+    )
+    parser.add_argument("--from-records", type=Path, nargs="+", help="only write the report from saved records")
+    parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--deadline-epoch", type=float, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -69,6 +75,60 @@ def suite_plan(args: argparse.Namespace) -> dict[str, int | None]:
         name, _, size = item.partition("=")
         plan[name] = int(size) if size else None
     return plan
+
+
+# Rough single-threaded seconds per dataset with every method, to balance --workers.
+COST_GUESS = {"lalonde_nsw_cps": 200.0, "lalonde_nsw_psid": 25.0, "acic2016": 80.0, "ood_large_n": 60.0}
+
+
+def split_plan(plan: dict[str, int | None], workers: int) -> list[dict[str, int | None]]:
+    """Greedy longest-first split of the suites over ``workers`` (``ihdp_b`` kept last: it absorbs the budget)."""
+    from harness.suites import SUITES
+
+    def cost(name: str) -> float:
+        size = plan[name] if plan[name] is not None else SUITES[name].default_size
+        return COST_GUESS.get(name, 10.0) * size
+
+    groups: list[dict[str, int | None]] = [{} for _ in range(workers)]
+    loads = [0.0] * workers
+    for name in sorted(plan, key=lambda k: (k == "ihdp_b", -cost(k))):
+        i = loads.index(min(loads))
+        groups[i][name] = plan[name]
+        loads[i] += cost(name)
+    return [g for g in groups if g]
+
+
+def run_workers(args: argparse.Namespace, plan: dict[str, int | None], deadline: float | None, tmp: Path) -> list[Path]:
+    """Run the plan split over ``args.workers`` child processes; return their record files."""
+    import subprocess
+
+    children, files = [], []
+    for i, group in enumerate(split_plan(plan, args.workers)):
+        path = tmp / f"records-worker{i}.jsonl"
+        path.unlink(missing_ok=True)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--no-report", "--records", str(path)]
+        cmd += ["--suites", *[f"{k}={v}" if v is not None else k for k, v in group.items()]]
+        cmd += ["--threads", str(args.threads)] + (["--quick"] if args.quick else [])
+        cmd += (["--model", args.model] if args.model else []) + (["--methods", *args.methods] if args.methods else [])
+        cmd += ["--deadline-epoch", str(deadline)] if deadline else []
+        print(f"worker {i}: {' '.join(group)}", flush=True)
+        children.append(subprocess.Popen(cmd))
+        files.append(path)
+    for child in children:
+        child.wait()
+    return files
+
+
+def load_records(paths: list[Path]) -> list:
+    """Records saved as JSON lines by ``--records``."""
+    from harness.protocol import Record
+
+    records = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                records.append(Record(**json.loads(line)))
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.peers import default_estimators, load_cina_model
     from harness.report import plot_summary, write_markdown
-    from harness.runner import run_suite
+    from harness.runner import run_suite, warm_up
     from harness.suites import SUITES
 
     plan = suite_plan(args)
@@ -98,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     model, model_doc = load_cina_model(args.model)
     estimators = default_estimators(model, include=args.methods)
     print(f"CInA model: {model_doc}", flush=True)
-    deadline = time.time() + 60 * args.budget_minutes if args.budget_minutes else None
-    records_file = args.records.open("a") if args.records else None
+    deadline = time.time() + 60 * args.budget_minutes if args.budget_minutes else args.deadline_epoch
+    in_process = not args.from_records and args.workers <= 1
+    records_file = args.records.open("a") if args.records and in_process else None
 
     def on_record(record) -> None:  # noqa: ANN001 - harness.protocol.Record
         shown = "–" if record.estimate is None else f"{record.estimate:.4g}"
@@ -114,21 +175,39 @@ def main(argv: list[str] | None = None) -> int:
 
     records = []
     started = time.time()
-    for name, size in plan.items():
-        records += run_suite(estimators, name, size, quick=args.quick, deadline=deadline, on_record=on_record)
+    if args.from_records:
+        records = load_records(args.from_records)
+    elif args.workers > 1:
+        records = load_records(run_workers(args, plan, deadline, out_dir))
+        for path in out_dir.glob("records-worker*.jsonl"):
+            if args.records:
+                with args.records.open("a") as sink:
+                    sink.write(path.read_text())
+            path.unlink()
+    else:
+        warm_up(estimators)
+        for name, size in plan.items():
+            records += run_suite(estimators, name, size, quick=args.quick, deadline=deadline, on_record=on_record)
     if records_file is not None:
         records_file.close()
+    if args.no_report:
+        return 0
+    # report in plan order
+    order = {name: i for i, name in enumerate(plan)}
+    records.sort(key=lambda r: order.get(r.suite, len(order)))
 
     command = "python benchmarks/ate_benchmark.py" + ("".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:])))
     ran = {name: len({r.dataset for r in records if r.suite == name}) for name in plan}
     requested = {name: size if size is not None else SUITES[name].default_size for name, size in plan.items()}
     notes = [
         f"**CInA model**: {model_doc}",
-        f"**threads**: {args.threads} for every library (torch, BLAS, OpenMP; n_jobs=1)",
+        f"**threads**: {args.threads} for every library (torch, BLAS, OpenMP; n_jobs=1)"
+        + (f"; suites split over {args.workers} concurrent worker processes" if args.workers > 1 else ""),
         "**datasets run / requested**: "
         + ", ".join(f"{name} {ran[name]}/{requested[name]}" for name in plan)
         + (f" (time budget {args.budget_minutes:g} min)" if args.budget_minutes else ""),
-        f"**total wall time**: {(time.time() - started) / 60:.1f} min",
+        f"**total wall time**: {(time.time() - started) / 60:.1f} min"
+        + (" (report rebuilt from saved records)" if args.from_records else ""),
     ]
     if args.quick:
         notes.append("**QUICK MODE**: small synthetic N, subsampled LaLonde controls; not comparable with full runs")

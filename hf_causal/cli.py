@@ -5,12 +5,24 @@
 
 ``DATA`` is a csv, parquet or jsonl file, or ``benchmark:NAME`` for a dataset packaged with
 :mod:`hf_causal.data` (e.g. ``benchmark:lalonde_nsw_cps``). Errors print one line and exit non-zero.
+
+The other subcommands complete the loop (see ``hf-causal COMMAND --help``):
+
+* ``train {cina,engine} [SCRIPT ARGS...]`` -- run ``train/pretrain_cina.py`` / ``train/train_engine.py``;
+* ``evaluate {ate,engine,discovery,scale} [SCRIPT ARGS...]`` -- run ``benchmarks/<name>_benchmark.py``;
+* ``push PATH REPO_ID`` -- upload a checkpoint (with its code and a generated card) or a dataset folder;
+* ``cards RESULTS.json --checkpoint DIR`` -- regenerate a model card from a results file.
+
+``train`` and ``evaluate`` delegate to the scripts of a source checkout (``--root``, or ``$HF_CAUSAL_ROOT``,
+default: the checkout hf_causal is installed from) by subprocess and pass their exit status through.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -20,6 +32,18 @@ import pandas as pd
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+
+TRAIN_SCRIPTS = {"cina": "train/pretrain_cina.py", "engine": "train/train_engine.py"}
+BENCHMARK_SCRIPTS = {
+    "ate": "benchmarks/ate_benchmark.py",
+    "engine": "benchmarks/engine_benchmark.py",
+    "discovery": "benchmarks/discovery_benchmark.py",
+    "scale": "benchmarks/scale_benchmark.py",
+}
+
+
+class CommandError(RuntimeError):
+    """A failure of a ``train``/``evaluate``/``push``/``cards`` command, reported as one line."""
 
 
 def read_table(source: str) -> tuple[pd.DataFrame, dict]:
@@ -108,7 +132,142 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(func=_estimate)
+    _add_loop_commands(sub)
     return parser
+
+
+# -- train / evaluate / push / cards -------------------------------------------------------------------
+
+
+def source_root(explicit: str | None = None) -> Path:
+    """The source checkout holding ``train/`` and ``benchmarks/`` (``--root``, ``$HF_CAUSAL_ROOT``, or the
+    checkout hf_causal is installed from in editable mode)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("HF_CAUSAL_ROOT"):
+        return Path(os.environ["HF_CAUSAL_ROOT"])
+    return Path(__file__).resolve().parent.parent
+
+
+def _run_script(kind: str, name: str, relative: str, script_args: Sequence[str], root: str | None) -> int:
+    script = source_root(root) / relative
+    if not script.is_file():
+        raise CommandError(
+            f"{relative} not found under {script.parent.parent}: run from a source checkout of hf-causal "
+            "or pass --root / set HF_CAUSAL_ROOT"
+        )
+    args = list(script_args)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=os.getcwd())
+    if proc.returncode != 0:
+        raise CommandError(f"{kind} {name}: {relative} exited with status {proc.returncode}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    return _run_script("train", args.target, TRAIN_SCRIPTS[args.target], args.script_args, args.root)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    return _run_script("evaluate", args.benchmark, BENCHMARK_SCRIPTS[args.benchmark], args.script_args, args.root)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _push(args: argparse.Namespace) -> int:
+    from hf_causal import hub
+
+    path = Path(args.path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"folder to push not found: {path}")
+    results = json.loads(Path(args.results).read_text()) if args.results else None
+    try:
+        if args.dataset:
+            info = hub.push_dataset_folder(
+                path, args.repo_id, endpoint=args.endpoint, token=args.token, private=args.private or None,
+                commit_message=args.message,
+            )
+        else:
+            info = hub.push_to_hub(
+                path, args.repo_id, results=results, endpoint=args.endpoint, token=args.token,
+                private=args.private or None, revision=args.revision, commit_message=args.message,
+            )
+    except (FileNotFoundError, ValueError):
+        raise
+    except Exception as err:  # HTTP and connection errors of huggingface_hub / httpx: report one line
+        raise CommandError(f"upload to {args.repo_id} failed: {_first_line(err)}") from err
+    print(getattr(info, "commit_url", None) or info)
+    return 0
+
+
+def _cards(args: argparse.Namespace) -> int:
+    from hf_causal import hub
+
+    if args.output == "-":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = hub.write_model_card(args.results, Path(tmp) / "README.md", args.checkpoint, args.repo_id)
+            print(out.read_text(), end="")
+    else:
+        out = hub.write_model_card(args.results, args.output, args.checkpoint, args.repo_id)
+        print(f"wrote {out}")
+    return 0
+
+
+def _add_loop_commands(sub: argparse._SubParsersAction) -> None:
+    remainder_help = "arguments passed to the script unchanged (put -- before options such as --help)"
+    train = sub.add_parser(
+        "train", help="train a model with the scripts in train/ (delegates by subprocess)",
+        description="Run train/pretrain_cina.py (cina) or train/train_engine.py (engine) with the given arguments, "
+        "e.g. hf-causal train cina --config train/configs/cina_zs_base.yaml --output-dir outputs/cina.",
+    )
+    train.add_argument("target", choices=sorted(TRAIN_SCRIPTS), help="what to train")
+    train.add_argument("--root", help="source checkout holding train/ (default: $HF_CAUSAL_ROOT or this checkout)")
+    train.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help)
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="run a benchmark from benchmarks/ (delegates by subprocess)",
+        description="Run benchmarks/<name>_benchmark.py with the given arguments, "
+        "e.g. hf-causal evaluate ate --quick.",
+    )
+    evaluate.add_argument("benchmark", choices=sorted(BENCHMARK_SCRIPTS), help="which benchmark")
+    evaluate.add_argument("--root", help="source checkout holding benchmarks/ (default: $HF_CAUSAL_ROOT or this checkout)")
+    evaluate.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help)
+    evaluate.set_defaults(func=_evaluate)
+
+    push = sub.add_parser(
+        "push", help="upload a checkpoint (with its code and a model card) or a dataset folder to the Hub",
+        description="Upload a checkpoint folder: it is loaded with the hf-causal classes and re-saved with its "
+        "code (auto_map, loadable with trust_remote_code=True) and a generated model card. With --dataset, "
+        "upload a dataset folder built by dataset_scripts/ as is.",
+    )
+    push.add_argument("path", help="checkpoint folder (or dataset folder with --dataset)")
+    push.add_argument("repo_id", help="ORG/NAME")
+    push.add_argument("--dataset", action="store_true", help="push a dataset folder (parquet + README.md)")
+    push.add_argument("--results", help="results JSON for the model card's eval results (see hf-causal cards)")
+    push.add_argument("--endpoint", help="Hub-compatible endpoint (default: $HF_ENDPOINT or huggingface.co)")
+    push.add_argument("--token", help="Hub token (default: the stored login / $HF_TOKEN)")
+    push.add_argument("--private", action="store_true", help="create the repo as private")
+    push.add_argument("--revision", help="branch to push to")
+    push.add_argument("--message", help="commit message")
+    push.set_defaults(func=_push)
+
+    cards = sub.add_parser(
+        "cards", help="regenerate a model card from a results JSON",
+        description="Write a Hub model card (ModelCard with model-index eval results) from a results JSON: "
+        '{"results": {DATASET: {METRIC: VALUE}}, "description": ..., "datasets": [...], "checkpoint": DIR}.',
+    )
+    cards.add_argument("results", help="results JSON file")
+    cards.add_argument("--checkpoint", help="checkpoint folder whose config the card describes (else the JSON's)")
+    cards.add_argument("--repo-id", help="Hub id named in the card's usage snippet")
+    cards.add_argument("-o", "--output", default="-", help="card path (default: print to stdout)")
+    cards.set_defaults(func=_cards)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,8 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, FileNotFoundError, ImportError, KeyError) as err:
-        print(f"hf-causal {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, KeyError, CommandError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"hf-causal {args.command}: error: {message}", file=sys.stderr)
         return EXIT_FAILURE
 
 

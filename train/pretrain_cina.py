@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(json.dumps(record) + "\n")
         if step % int(tcfg["save_every"]) == 0:
             accelerator.save_state(str(out_dir / f"checkpoint-{step}"))
+            if accelerator.is_main_process:  # a from_pretrained-ready snapshot next to the training state
+                accelerator.unwrap_model(model).save_pretrained(str(out_dir / f"checkpoint-{step}" / "pretrained"))
     bar.close()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

@@ -7,6 +7,8 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .protocol import Estimate, EstimatorSkipped, Record, unavailable_reason
 from .suites import BenchDataset, load_suite
 
@@ -52,6 +54,18 @@ def run_estimator(estimator: Any, data: BenchDataset, skip_reason: str | None = 
         seconds=seconds,
         extra={"warnings": warned} if warned else {},
     )
+
+
+def warm_up(estimators: Sequence[Any], n: int = 200, d: int = 3, seed: int = 0) -> None:
+    """Run each available estimator once on a tiny dataset, untimed, so that first-call costs (lazy
+    imports, torch start-up) are not charged to the first benchmark dataset. Errors are ignored."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    T = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.int64)
+    Y = X.sum(1) + T + rng.normal(size=n)
+    data = BenchDataset("warm-up", "warm-up", X, T, Y, 1.0, "ate")
+    for estimator in estimators:
+        run_estimator(estimator, data)
 
 
 def run_suite(

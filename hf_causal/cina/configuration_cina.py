@@ -43,7 +43,7 @@ class CInAConfig(PretrainedConfig):
         intermediate_size: int = 128,
         balancing_temperature: float = 1.0,
         learn_temperature: bool = False,
-        lambda0: float = 1.0,
+        lambda0: float = 0.1,
         hinge_smoothing: float = 0.0,
         covariate_clip: float = 5.0,
         chunk_elements: int = 2**24,

@@ -5,7 +5,8 @@ Estimands (say which one you want; the defaults differ across libraries):
 * ``"overlap"``: the raw balancing-SVM weights. They balance treated against controls, so with
   heterogeneous effects they target an overlap-weighted population (DESIGN.md §3).
 * ``"ate"``: both arms' weights are recalibrated (minimum-KL, entropy balancing with the CInA weights as
-  base weights) so that each arm's weighted covariate means equal the full-sample means.
+  base weights) so that each arm's weighted covariate means match the full-sample means, up to a ridge
+  tolerance of the order of sampling noise (dual ridge ``1/n_arm``).
 * ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated means.
 * ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control means.
 
@@ -162,7 +163,10 @@ def estimand_weights(
         arms = (t,)
     residual = 0.0
     for arm in arms:
-        w, res = calibrate_to_target(x_std[arm], base[arm], target)
+        # ridge 1/n_arm: balance to within sampling noise rather than exactly; exact mean balancing of
+        # many covariates in a small arm gives extreme weights (measured: MAE 0.40 vs 0.09 on synthetic
+        # validation datasets with libsvm base weights).
+        w, res = calibrate_to_target(x_std[arm], base[arm], target, ridge=1.0 / arm.sum())
         weights[arm] = w
         residual = max(residual, res)
     return weights, residual
@@ -212,7 +216,7 @@ def estimate_effect(
     else:
         from .per_dataset import fit_per_dataset
 
-        fit_kwargs.setdefault("lambda0", float(getattr(model.config, "lambda0", 1.0)) if model is not None else 1.0)
+        fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         base = fit_per_dataset(x, t, **fit_kwargs).weights
     x_std = _standardize(x)
     weights, residual = estimand_weights(x_std, t, base, estimand)

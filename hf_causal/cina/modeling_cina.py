@@ -38,7 +38,15 @@ from .balancing import (
 )
 from .configuration_cina import CInAConfig
 
-BUNDLED_CHECKPOINTS = {"cina-zs-base": Path(__file__).resolve().parent.parent / "checkpoints" / "cina-zs-base"}
+# True when this file runs as Hub remote code (``trust_remote_code=True``, copied into ``transformers_modules``)
+# rather than as part of the installed hf_causal package.
+_LOADED_AS_REMOTE_CODE = __name__.startswith("transformers_modules")
+
+BUNDLED_CHECKPOINTS = (
+    {}
+    if _LOADED_AS_REMOTE_CODE
+    else {"cina-zs-base": Path(__file__).resolve().parent.parent / "checkpoints" / "cina-zs-base"}
+)
 
 
 @dataclass
@@ -365,5 +373,12 @@ class CInAModel(CInAPreTrainedModel):
         return estimate_effect(self, covariates, treatment, outcome, estimand=estimand, method=method, **kwargs)
 
 
-AutoConfig.register("cina", CInAConfig, exist_ok=True)
-AutoModel.register(CInAConfig, CInAModel, exist_ok=True)
+# ``save_pretrained``/``push_to_hub`` copy this file and its relative imports next to the weights and write
+# ``auto_map`` into config.json, so ``AutoModel.from_pretrained(repo, trust_remote_code=True)`` works without
+# hf_causal installed. In-library users get the classes through the Auto registries below; the remote copy
+# must not overwrite those registrations in a process where hf_causal is also imported.
+CInAConfig.register_for_auto_class()
+CInAModel.register_for_auto_class("AutoModel")
+if not _LOADED_AS_REMOTE_CODE:
+    AutoConfig.register("cina", CInAConfig, exist_ok=True)
+    AutoModel.register(CInAConfig, CInAModel, exist_ok=True)

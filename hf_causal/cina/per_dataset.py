@@ -42,7 +42,7 @@ class PerDatasetFit:
 def fit_per_dataset(
     covariates: np.ndarray | torch.Tensor,
     treatment: np.ndarray | torch.Tensor,
-    lambda0: float = 1.0,
+    lambda0: float = 0.1,
     temperature: float = 1.0,
     learn_keys: bool = False,
     covariate_clip: float = 5.0,

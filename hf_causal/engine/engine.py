@@ -307,9 +307,11 @@ class CausalEngine:
             do: interventions ``{variable: value}``. For a sequence variable, a dict
                 ``{position: element}`` is a *partial* intervention: those positions are fixed and
                 the other positions (and the length) are sampled.
-            given: conditioning evidence ``{variable: value}`` (or per-row values as a list/array of
-                length ``n``). Every ancestor (in the intervened graph) of a conditioned variable must
-                be conditioned on or intervened on too (see the error message otherwise).
+            given: conditioning evidence ``{variable: value}``; per-row values as a pandas Series or
+                numpy array of length ``n`` (a plain list also means per-row values, except for a
+                sequence variable, whose single value is itself a list). Every ancestor (in the
+                intervened graph) of a conditioned variable must be conditioned on or intervened on
+                too; otherwise a ``ValueError`` says which (posterior inference is not supported).
             variables: the variables the caller needs; only they and their ancestors (in the
                 intervened graph) are generated: sampling stops after the last of them in the order.
                 Default: all variables.

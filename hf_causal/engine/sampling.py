@@ -15,7 +15,8 @@ forward call per *sampled* variable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,24 +229,21 @@ def decode_samples(
     return pd.DataFrame(columns)
 
 
-class torch_threads:
-    """Context manager: run with ``n`` intra-op threads (``None``: leave torch's setting), then restore.
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (``None``: leave torch's setting), then restore.
 
     Tiny models gain nothing from many threads, and on a shared or oversubscribed machine several
     threads can make each step many times slower.
     """
-
-    def __init__(self, n: int | None) -> None:
-        self.n, self.saved = n, None
-
-    def __enter__(self) -> torch_threads:
-        if self.n is not None:
-            if self.n <= 0:
-                raise ValueError(f"num_threads must be positive, got {self.n}")
-            self.saved = torch.get_num_threads()
-            torch.set_num_threads(int(self.n))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is not None:
-            torch.set_num_threads(self.saved)
+    if n is None:
+        yield
+        return
+    if n <= 0:
+        raise ValueError(f"num_threads must be positive, got {n}")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)

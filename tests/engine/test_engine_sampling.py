@@ -114,3 +114,20 @@ def test_digit_codec_sampling(engine):
     eng = CausalEngine(CausalARModel(cfg), tok, num_threads=1)
     s = eng.sample(100, do={"X": "b"})
     assert (s.X == "b").all() and s.Y.between(df.Y.min(), df.Y.max()).all()
+
+
+def test_pretrained_backbone_path_is_pluggable(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50, n_positions=32)).save_pretrained(
+        tmp_path / "backbone"
+    )
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"A": rng.integers(0, 2, 50), "Y": rng.normal(size=50)})
+    g = CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")])
+    eng = CausalEngine.train(df, g, backbone=str(tmp_path / "backbone"), max_steps=2, progress=False, num_threads=1)
+    assert eng.model.config.backbone_name_or_path == str(tmp_path / "backbone")
+    assert eng.model.backbone.get_input_embeddings().weight.shape[0] == len(eng.tokenizer)
+    eng.save_pretrained(tmp_path / "engine")
+    again = CausalEngine.from_pretrained(tmp_path / "engine")
+    pd.testing.assert_frame_equal(again.sample(20, seed=0), eng.sample(20, seed=0))
