@@ -178,12 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_records:
         records = load_records(args.from_records)
     elif args.workers > 1:
-        records = load_records(run_workers(args, plan, deadline, out_dir))
-        for path in out_dir.glob("records-worker*.jsonl"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ate_benchmark_") as tmp:
+            files = run_workers(args, plan, deadline, Path(tmp))
+            records = load_records([f for f in files if f.exists()])
             if args.records:
                 with args.records.open("a") as sink:
-                    sink.write(path.read_text())
-            path.unlink()
+                    sink.writelines(f.read_text() for f in files if f.exists())
     else:
         warm_up(estimators)
         for name, size in plan.items():

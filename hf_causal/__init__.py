@@ -28,6 +28,7 @@ _LAZY = {
     "CausalSequenceTokenizer": "hf_causal.engine.tokenization_causal",
     "discover_lagged_graph": "hf_causal.discovery",
     "load_benchmark": "hf_causal.data",
+    "pipeline": "hf_causal.pipelines",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

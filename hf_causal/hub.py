@@ -204,6 +204,18 @@ def eval_results_from_dict(results: Mapping[str, Any] | Iterable[Mapping[str, An
     return out
 
 
+def _model_class_for(config: PretrainedConfig) -> type | None:
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    _import_model_modules()
+    for auto in (AutoModel, AutoModelForCausalLM):
+        try:
+            return auto._model_mapping[type(config)]
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
 def _config_table(config: PretrainedConfig) -> str:
     skip = {"architectures", "auto_map", "transformers_version", "dtype", "torch_dtype", "model_type"}
     data = {k: v for k, v in config.to_diff_dict().items() if k not in skip}
@@ -233,7 +245,10 @@ def build_model_card(
     name = repo_id or getattr(config, "name_or_path", "") or config.model_type
     model_name = name.split("/")[-1] or config.model_type
     evals = eval_results_from_dict(results) if results is not None else None
-    arch = (getattr(config, "architectures", None) or ["PreTrainedModel"])[0]
+    model_cls = type(model) if isinstance(model, PreTrainedModel) else _model_class_for(config)
+    arch = model_cls.__name__ if model_cls else (getattr(config, "architectures", None) or ["PreTrainedModel"])[0]
+    package = (model_cls or type(config)).__module__.rsplit(".", 1)[0]
+    import_line = f"import {package}  # registers the model classes" if package.startswith(PACKAGE) else ""
     all_tags = ["hf-causal", "causal-inference", config.model_type, "custom_code"]
     all_tags += [t for t in (tags or []) if t not in all_tags]
     data = ModelCardData(
@@ -245,9 +260,9 @@ def build_model_card(
         eval_results=evals or None,
     )
     requirements = []
-    if isinstance(model, PreTrainedModel):
+    if model_cls is not None:
         try:
-            requirements = remote_code_requirements(model)
+            requirements = remote_code_requirements(model_cls)
         except RemoteCodeError:
             requirements = []
     req_line = (
@@ -266,9 +281,14 @@ def build_model_card(
         "",
         "```python",
         "from transformers import AutoModel",
-        "import hf_causal  # registers the model classes",
+        *([import_line] if import_line else []),
         "",
         f'model = AutoModel.from_pretrained("{name}")',
+        *(
+            ['result = model.estimate(X, T, Y, estimand="ate")  # EffectEstimate: value, ci_low, ci_high, weights']
+            if model_cls is not None and callable(getattr(model_cls, "estimate", None))
+            else []
+        ),
         "```",
         "",
         "Without hf-causal: the checkpoint carries its code.",

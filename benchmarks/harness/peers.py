@@ -24,7 +24,8 @@ name                   what                                                     
 ``cina_zs``            ``CInAModel.estimate(method="cina-zs")`` (one forward pass)     CInA's
 =====================  ==============================================================  =========
 
-``svm_dual`` and ``cina_per_dataset`` are O(N^2) in memory/time and are skipped above ``max_n`` (3,000).
+``svm_dual`` and ``cina_per_dataset`` are O(N^2) in memory/time: skipped above ``max_n`` (3,000) and run in
+a forked child that is stopped (reported as skipped) after ``timeout_s`` (120 s).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from .protocol import Estimate, EstimatorSkipped
 Z_95 = 1.959963984540054
 PS_CLIP = 0.01
 O_N2_MAX_N = 3000
+O_N2_TIMEOUT_S = 120.0  # libsvm near the hard-margin limit (C = N^2 / lambda0) can take many minutes
 
 
 def _interval(value: float, se: float) -> Estimate:
@@ -110,30 +113,54 @@ class IPWLogistic:
 
 
 class AIPWGradientBoosting:
-    """Cross-fitted augmented IPW with histogram gradient boosting nuisance models."""
+    """Cross-fitted augmented IPW; nuisance models default to histogram gradient boosting.
+
+    ``propensity_model`` / ``outcome_model`` are factories returning fresh scikit-learn estimators
+    (a classifier with ``predict_proba``, a regressor); the outcome model is fitted per arm.
+    """
 
     name = "aipw_gbm"
     requires = ("sklearn",)
     has_intervals = True
 
-    def __init__(self, folds: int = 2, seed: int = 0) -> None:
+    def __init__(
+        self,
+        folds: int = 2,
+        seed: int = 0,
+        propensity_model: Callable[[], Any] | None = None,
+        outcome_model: Callable[[], Any] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.folds = folds
         self.seed = seed
+        self.propensity_model = propensity_model
+        self.outcome_model = outcome_model
+        if name is not None:
+            self.name = name
 
     def nuisances(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Out-of-fold ``(e, m0, m1)``: propensity and per-arm outcome regressions."""
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from sklearn.model_selection import StratifiedKFold
 
+        def make_propensity() -> Any:
+            if self.propensity_model is not None:
+                return self.propensity_model()
+            return HistGradientBoostingClassifier(random_state=self.seed)
+
+        def make_outcome() -> Any:
+            if self.outcome_model is not None:
+                return self.outcome_model()
+            return HistGradientBoostingRegressor(random_state=self.seed)
+
         n = len(T)
         e, m0, m1 = np.empty(n), np.empty(n), np.empty(n)
         splits = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(X, T)
         for train, test in splits:
-            clf = HistGradientBoostingClassifier(random_state=self.seed).fit(X[train], T[train])
-            e[test] = clf.predict_proba(X[test])[:, 1]
+            e[test] = make_propensity().fit(X[train], T[train]).predict_proba(X[test])[:, 1]
             for arm, out in ((0, m0), (1, m1)):
                 rows = train[T[train] == arm]
-                out[test] = HistGradientBoostingRegressor(random_state=self.seed).fit(X[rows], Y[rows]).predict(X[test])
+                out[test] = make_outcome().fit(X[rows], Y[rows]).predict(X[test])
         return np.clip(e, PS_CLIP, 1 - PS_CLIP), m0, m1
 
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
@@ -233,10 +260,17 @@ class SVMDualBalancing:
     requires = ("sklearn",)
     has_intervals = True
 
-    def __init__(self, lambda0: float = 1.0, max_n: int | None = O_N2_MAX_N, clip: float = 5.0) -> None:
+    def __init__(
+        self,
+        lambda0: float = 1.0,
+        max_n: int | None = O_N2_MAX_N,
+        clip: float = 5.0,
+        timeout_s: float | None = O_N2_TIMEOUT_S,
+    ) -> None:
         self.lambda0 = lambda0
         self.max_n = max_n
         self.clip = clip
+        self.timeout_s = timeout_s
 
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
         """Solve the SVM dual and read the effect off the weights."""
@@ -259,11 +293,20 @@ class CInAEstimator:
     requires = ("torch",)
     has_intervals = True
 
-    def __init__(self, model: Any, method: str = "cina-zs", name: str | None = None, max_n: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        method: str = "cina-zs",
+        name: str | None = None,
+        max_n: int | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         self.model = model
         self.method = method
         self.name = name or ("cina_zs" if method == "cina-zs" else "cina_per_dataset")
-        self.max_n = max_n if max_n is not None or method == "cina-zs" else O_N2_MAX_N
+        per_dataset = method != "cina-zs"
+        self.max_n = max_n if max_n is not None or not per_dataset else O_N2_MAX_N
+        self.timeout_s = timeout_s if timeout_s is not None or not per_dataset else O_N2_TIMEOUT_S
 
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
         """``model.estimate(X, T, Y, estimand, method)``."""
@@ -277,15 +320,35 @@ class CInAEstimator:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _is_model_folder(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+
+
 def _latest_run_checkpoint(run_dir: Path) -> Path | None:
-    if (run_dir / "final" / "model.safetensors").is_file():
+    """``final/`` if complete, else the newest ``checkpoint-*/pretrained`` (or ``checkpoint-*``) model folder."""
+    if _is_model_folder(run_dir / "final"):
         return run_dir / "final"
     steps = []
     for path in run_dir.glob("checkpoint-*"):
         match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-        if match and (path / "model.safetensors").is_file():
-            steps.append((int(match.group(1)), path))
+        for folder in (path / "pretrained", path):
+            if match and _is_model_folder(folder):
+                steps.append((int(match.group(1)), folder))
+                break
     return max(steps)[1] if steps else None
+
+
+def _fingerprint(model: Any, sep: str = "") -> str:
+    """`` sha256 abc123…, saved <UTC time>`` of the loaded ``model.safetensors`` ('' if not a local folder)."""
+    import datetime as dt
+    import hashlib
+
+    weights = Path(str(getattr(model, "name_or_path", ""))) / "model.safetensors"
+    if not weights.is_file():
+        return ""
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    saved = dt.datetime.fromtimestamp(weights.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{sep} model.safetensors sha256 {digest}…, saved {saved}"
 
 
 def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outputs/run1") -> tuple[Any, str]:
@@ -300,9 +363,11 @@ def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outpu
     from hf_causal.cina import CInAConfig, CInAModel
 
     if spec is not None:
-        return CInAModel.from_pretrained(spec).eval(), f"`{spec}`"
+        model = CInAModel.from_pretrained(spec).eval()
+        return model, f"`{spec}`{_fingerprint(model)}"
     try:
-        return CInAModel.from_pretrained("cina-zs-base").eval(), "`cina-zs-base` (bundled checkpoint)"
+        model = CInAModel.from_pretrained("cina-zs-base").eval()
+        return model, f"`cina-zs-base` (bundled checkpoint{_fingerprint(model, ';')})"
     except (FileNotFoundError, OSError):
         pass
     run = Path(run_dir)
@@ -310,7 +375,8 @@ def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outpu
     checkpoint = _latest_run_checkpoint(run)
     if checkpoint is not None:
         rel = checkpoint.relative_to(REPO_ROOT) if checkpoint.is_relative_to(REPO_ROOT) else checkpoint
-        return CInAModel.from_pretrained(str(checkpoint)).eval(), f"`{rel}` (training-run checkpoint; bundled one missing)"
+        model = CInAModel.from_pretrained(str(checkpoint)).eval()
+        return model, f"`{rel}` (training-run checkpoint, bundled one missing{_fingerprint(model, ';')})"
     torch.manual_seed(0)
     config = CInAConfig(hidden_size=32, num_layers=2, kernel_temperatures=[0.5, 1.0, 2.0], intermediate_size=64)
     return CInAModel(config).eval(), "RANDOMLY INITIALISED CInA (no checkpoint found) -- not a real result"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+import importlib.metadata
 import os
 import platform
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import pandas as pd
 from .metrics import skip_reasons, summarize
 from .protocol import Record
 
-VERSIONED = ("numpy", "scipy", "pandas", "sklearn", "torch", "transformers", "econml", "dowhy", "hf_causal")
+VERSIONED = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "econml", "dowhy", "hf-causal")
 
 
 def environment() -> dict[str, str]:
@@ -26,10 +26,10 @@ def environment() -> dict[str, str]:
         "processor": _cpu_model(),
         "python": platform.python_version(),
     }
-    for name in VERSIONED:
+    for name in VERSIONED:  # distribution metadata: no imports of heavy libraries
         try:
-            info[name] = str(getattr(importlib.import_module(name), "__version__", "?"))
-        except ImportError:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             info[name] = "not installed"
     return info
 

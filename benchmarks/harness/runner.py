@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -15,8 +16,55 @@ from .suites import BenchDataset, load_suite
 RecordHook = Callable[[Record], None]
 
 
+class ChildProcessFailure(Exception):
+    """An estimator raised inside the forked child; the message is ``"<ExceptionType>: <text>"``."""
+
+
+def _call_in_child(estimator: Any, data: BenchDataset, timeout: float) -> tuple[Any, float]:
+    """Run ``estimator.estimate`` in a forked child with a time limit; returns ``(output, seconds)``.
+
+    The child times its own call (fork overhead is not charged). A child still running after ``timeout``
+    seconds is killed and :class:`EstimatorSkipped` raised; an exception in the child is re-raised here.
+    """
+    ctx = mp.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+
+    def target() -> None:
+        start = time.perf_counter()
+        try:
+            out = estimator.estimate(data.X, data.T, data.Y, data.estimand)
+            sender.send(("ok", out, time.perf_counter() - start))
+        except EstimatorSkipped as skip:
+            sender.send(("skipped", str(skip), 0.0))
+        except BaseException as err:  # noqa: BLE001 - shipped to the parent as text (may not pickle)
+            sender.send(("raised", f"{type(err).__name__}: {err}", time.perf_counter() - start))
+
+    child = ctx.Process(target=target, daemon=True)
+    child.start()
+    sender.close()
+    ready = receiver.poll(timeout)
+    if not ready:
+        child.kill()
+        child.join()
+        raise EstimatorSkipped(f"exceeded the {timeout:g} s time limit")
+    try:
+        kind, payload, seconds = receiver.recv()
+    except EOFError:
+        kind, payload = "raised", "child process died without a result"
+    child.join()
+    if kind == "skipped":
+        raise EstimatorSkipped(payload)
+    if kind == "raised":
+        raise ChildProcessFailure(payload)
+    return payload, seconds
+
+
 def run_estimator(estimator: Any, data: BenchDataset, skip_reason: str | None = None) -> Record:
-    """Run one estimator on one dataset and return its :class:`Record` (never raises)."""
+    """Run one estimator on one dataset and return its :class:`Record` (never raises).
+
+    An estimator with a ``timeout_s`` attribute runs in a forked child process and is reported as skipped
+    when it exceeds that many seconds (for solvers whose run time is hard to bound, e.g. libsvm).
+    """
     base = {
         "suite": data.suite,
         "dataset": data.name,
@@ -34,14 +82,19 @@ def run_estimator(estimator: Any, data: BenchDataset, skip_reason: str | None = 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
+        timeout = getattr(estimator, "timeout_s", None)
         try:
-            out = estimator.estimate(data.X, data.T, data.Y, data.estimand)
+            if timeout is not None and "fork" in mp.get_all_start_methods():
+                out, seconds = _call_in_child(estimator, data, timeout)
+            else:
+                out = estimator.estimate(data.X, data.T, data.Y, data.estimand)
+                seconds = time.perf_counter() - start
         except EstimatorSkipped as skip:
             return Record(**base, status="skipped", note=str(skip))
         except Exception as err:  # noqa: BLE001 - a failing peer is a result, not a crash
             seconds = time.perf_counter() - start
-            return Record(**base, status="error", seconds=seconds, note=f"{type(err).__name__}: {err}"[:300])
-        seconds = time.perf_counter() - start
+            note = str(err) if isinstance(err, ChildProcessFailure) else f"{type(err).__name__}: {err}"
+            return Record(**base, status="error", seconds=seconds, note=note[:300])
     if not isinstance(out, Estimate):
         out = Estimate(value=float(out))
     warned = sorted({w.category.__name__ for w in caught})
@@ -63,9 +116,13 @@ def warm_up(estimators: Sequence[Any], n: int = 200, d: int = 3, seed: int = 0) 
     X = rng.normal(size=(n, d))
     T = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.int64)
     Y = X.sum(1) + T + rng.normal(size=n)
-    data = BenchDataset("warm-up", "warm-up", X, T, Y, 1.0, "ate")
     for estimator in estimators:
-        run_estimator(estimator, data)
+        if unavailable_reason(estimator) is not None:
+            continue
+        try:  # in this process (never forked), so that children inherit the warm imports
+            estimator.estimate(X, T, Y, "ate")
+        except Exception:  # noqa: BLE001, S110 - warm-up only
+            pass
 
 
 def run_suite(

@@ -39,6 +39,14 @@ METHODS = ("cina-zs", "cina")
 Z_95 = 1.959963984540054
 
 
+def _pyplot() -> Any:
+    try:  # inside try: remote-code users of a pushed checkpoint need matplotlib only to plot
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("plotting needs matplotlib: pip install matplotlib") from err
+    return plt
+
+
 class OverlapWarning(UserWarning):
     """Raised (as a warning) when the weights concentrate on very few units: overlap is poor."""
 
@@ -109,8 +117,7 @@ class EffectEstimate:
 
     def plot_balance(self, ax: Any = None, top: int = 30) -> Any:
         """Love plot: absolute standardised mean differences before and after weighting."""
-        import matplotlib.pyplot as plt
-
+        plt = _pyplot()
         table = self.balance.reindex(self.balance["smd_before"].abs().sort_values().index)[-top:]
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 0.25 * len(table) + 1.5))
@@ -126,8 +133,7 @@ class EffectEstimate:
 
     def plot_weights(self, ax: Any = None, bins: int = 40) -> Any:
         """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""
-        import matplotlib.pyplot as plt
-
+        plt = _pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         t = self.treatment.astype(bool)

@@ -107,6 +107,7 @@ def test_loss_is_the_penalised_hinge_of_the_attention_svm(model):
     """Recompute the per-dataset objective densely from the outputs and compare."""
     x, t, _ = _data(40, 3, 9)
     out = model(x[None], t[None])
+    x, t = x.double(), t.double()
     xs = (x - x.mean(0)) / x.std(0, unbiased=False)
     temp = model.balancing_temperature().item()
     s = temp * xs @ xs.T / 3
@@ -118,7 +119,7 @@ def test_loss_is_the_penalised_hinge_of_the_attention_svm(model):
     signs = 2 * t - 1
     att = (e_hat / h_hat[:, None]) @ v
     lam = model.config.lambda0 / 40**2
-    hinge = torch.clamp(1 - signs * (att + out.beta0[0]), min=0).sum()
+    hinge = torch.clamp(1 - signs * (att + out.beta0[0].double()), min=0).sum()
     expected = (hinge + 0.5 * lam * v @ e_hat @ v) / 40
     torch.testing.assert_close(out.per_dataset_loss[0], expected, rtol=1e-4, atol=1e-5)
 

@@ -59,7 +59,7 @@ def engine(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("engine_run")
     return CausalEngine.train(
         data, GRAPH, seed=0, backbone=SMALL, n_bins=32, max_steps=400, learning_rate=3e-3,
-        progress=False, num_threads=1, output_dir=str(out), save_steps=200,
+        progress=False, num_threads=1, output_dir=str(out), save_steps=300,
     )
 
 
@@ -118,7 +118,7 @@ def test_save_load_round_trip_gives_identical_answers(engine, tmp_path):
 
 def test_checkpoints_are_loadable_engines_and_resume(engine, data, tmp_path_factory):
     out = tmp_path_factory.getbasetemp()
-    ckpts = sorted(out.glob("engine_run*/checkpoint-200"))
+    ckpts = sorted(out.glob("engine_run*/checkpoint-300"))
     assert ckpts, "no checkpoint written"
     CausalEngine.from_pretrained(ckpts[0])
     resumed = CausalEngine.train(

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -74,9 +75,23 @@ class RecordingHub:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _entry_not_found(self, method: str) -> None:
+                # an empty repo: every file lookup is the Hub's "entry not found"
+                hub.requests.append((method, self.path))
+                body = json.dumps({"error": "Entry not found"}).encode()
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if method == "GET":
+                    self.wfile.write(body)
+
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                hub.requests.append(("GET", self.path))
-                self._reply(404, {"error": "Entry not found"})
+                self._entry_not_found("GET")
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._entry_not_found("HEAD")
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
@@ -147,8 +162,23 @@ def hub_online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
 
+@pytest.fixture
+def default_endpoint(recording_hub: RecordingHub, hub_online: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point huggingface_hub's default endpoint (what ``HF_ENDPOINT`` sets) at the recording Hub, in-process,
+    for APIs without an ``endpoint`` argument such as transformers' ``model.push_to_hub``."""
+    import transformers.utils.hub as transformers_hub
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", recording_hub.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", recording_hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(transformers_hub, "_hf_api", None, raising=False)  # transformers caches one HfApi
+    return recording_hub.url
+
+
 def git_mirror(mirrors: Path, repo_type: str, repo_id: str, files: dict[str, bytes]) -> Path:
     """Write ``files`` into a fresh git repo at ``mirrors/<repo_type>s/<repo_id>`` and commit them."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed (olah serves git repositories)")
     repo = mirrors / f"{repo_type}s" / repo_id
     repo.mkdir(parents=True)
     for rel, content in files.items():

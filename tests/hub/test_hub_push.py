@@ -105,3 +105,13 @@ def test_cli_push_prints_commit_and_reports_failures_in_one_line(tmp_path, recor
     assert main(["push", str(folder), "org/x", "--endpoint", dead, "--token", "t"]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]  # earlier lines: progress bars of the load
     assert err.startswith("hf-causal push: error: upload to org/x failed")
+
+
+def test_transformers_push_to_hub_carries_the_code(default_endpoint, recording_hub) -> None:
+    """``model.push_to_hub`` (transformers' own method) ships the code too: registration is in the model file."""
+    model = tiny_model()
+    model.push_to_hub("org/native-push", token="t")
+    files = recording_hub.commits[-1]["files"]
+    assert {"config.json", "model.safetensors", "modeling_cina.py", "configuration_cina.py", "README.md"} <= set(files)
+    assert json.loads(files["config.json"])["auto_map"]["AutoConfig"] == "configuration_cina.CInAConfig"
+    assert all(torch.equal(v, load(files["model.safetensors"])[k]) for k, v in model.state_dict().items())

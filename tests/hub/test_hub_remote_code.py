@@ -11,6 +11,8 @@ import torch
 from huggingface_hub import ModelCard
 
 from hf_causal.cina import CInAConfig, CInAModel
+from hf_causal.discovery.configuration_forecaster import ForecasterConfig
+from hf_causal.discovery.modeling_forecaster import CausalForecasterModel
 from hf_causal.hub import (
     RemoteCodeError,
     enable_remote_code,
@@ -103,9 +105,12 @@ from transformers import AutoConfig, AutoModel
 inputs = torch.load({inputs!r})
 remote = AutoModel.from_pretrained({folder!r}, trust_remote_code=True).eval()
 config = AutoConfig.from_pretrained({folder!r}, trust_remote_code=True)
+forecaster = AutoModel.from_pretrained({forecaster!r}, trust_remote_code=True).eval()
 with torch.no_grad():
     out = remote(**inputs)
+    predictions = forecaster(past_values=inputs["covariates"]).predictions
 report = {{
+    "forecaster_class": type(forecaster).__module__,
     "class": type(remote).__module__,
     "config_class": type(config).__module__,
     "hf_causal_imported": any(m.split(".")[0] == "hf_causal" for m in sys.modules),
@@ -118,7 +123,8 @@ again = AutoModel.from_pretrained({folder!r}, trust_remote_code=True)
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 report["registry_kept"] = CONFIG_MAPPING["cina"] is lib.CInAConfig
 report["plain_auto_class"] = type(AutoModel.from_pretrained({folder!r})).__module__
-torch.save({{"weights": out.weights, "effect": out.effect, "loss": out.loss, "values": out.values}}, {outputs!r})
+torch.save({{"weights": out.weights, "effect": out.effect, "loss": out.loss, "values": out.values,
+            "predictions": predictions}}, {outputs!r})
 print(json.dumps(report))
 '''
 
@@ -129,21 +135,32 @@ def test_loads_where_hf_causal_cannot_be_imported(tmp_path, hubtools) -> None:
     with torch.no_grad():
         expected = model(**inputs)
     folder = save_for_hub(model, tmp_path / "ckpt")
+    # the helpers are generic: the discovery forecaster ships its code the same way
+    torch.manual_seed(0)
+    forecaster = CausalForecasterModel(
+        ForecasterConfig(n_vars=4, context_length=25, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16)
+    ).eval()
+    with torch.no_grad():
+        expected_predictions = forecaster(past_values=inputs["covariates"]).predictions
+    forecaster_folder = save_for_hub(forecaster, tmp_path / "forecaster")
     torch.save(inputs, tmp_path / "inputs.pt")
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     code = LOCAL_LOAD.format(
         prelude=hubtools.blocker_prelude(),
         folder=str(folder),
+        forecaster=str(forecaster_folder),
         inputs=str(tmp_path / "inputs.pt"),
         outputs=str(tmp_path / "outputs.pt"),
     )
     report = hubtools.run_python(code, workdir, hubtools.fresh_env(tmp_path, HF_HUB_OFFLINE="1"))
     assert report["class"].startswith("transformers_modules.")
     assert report["config_class"].startswith("transformers_modules.")
+    assert report["forecaster_class"].startswith("transformers_modules.")
     assert not report["hf_causal_imported"]
     assert report["registry_kept"]
     assert report["plain_auto_class"] == "hf_causal.cina.modeling_cina"
     got = torch.load(tmp_path / "outputs.pt")
     for key in ("weights", "effect", "loss", "values"):
         assert torch.equal(got[key], getattr(expected, key)), key
+    assert torch.equal(got["predictions"], expected_predictions)

@@ -1,0 +1,209 @@
+"""The treatment-effect benchmark harness (issue 5): metrics, skip reporting, plug-in protocol, reports."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from harness import (  # noqa: E402
+    BenchDataset,
+    Estimate,
+    Estimator,
+    EstimatorSkipped,
+    FunctionEstimator,
+    Suite,
+    load_suite,
+    register_suite,
+    run_suite,
+    summarize,
+)
+from harness.metrics import skip_reasons  # noqa: E402
+from harness.peers import NaiveDifference  # noqa: E402
+from harness.report import plot_summary, write_markdown  # noqa: E402
+
+
+def _tiny(name: str, truth: float, seed: int, n: int = 80) -> BenchDataset:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    T = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.int64)
+    Y = X[:, 0] + truth * T + rng.normal(scale=0.5, size=n)
+    return BenchDataset("tiny", name, X, T, Y, truth, "ate")
+
+
+@pytest.fixture(scope="module")
+def tiny_data() -> list[BenchDataset]:
+    return [_tiny("a", 1.0, 0), _tiny("b", -0.5, 1)]
+
+
+def _fixed(X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    """A cheap estimator whose answers are known in advance: 0.8 on dataset a, 0.1 on b."""
+    value = 0.8 if len(Y) and Y[0] == _FIRST_Y["a"] else 0.1
+    return Estimate(value=value, ci_low=value - 0.3, ci_high=value + 0.3)
+
+
+_FIRST_Y: dict[str, float] = {}
+
+
+def test_metrics_match_hand_computation(tiny_data: list[BenchDataset]) -> None:
+    _FIRST_Y["a"] = float(tiny_data[0].Y[0])
+    fixed = FunctionEstimator("fixed", _fixed, has_intervals=True)
+    records = run_suite([NaiveDifference(), fixed], tiny_data)
+    assert [(r.dataset, r.method, r.status) for r in records] == [
+        ("a", "naive", "ok"),
+        ("a", "fixed", "ok"),
+        ("b", "naive", "ok"),
+        ("b", "fixed", "ok"),
+    ]
+    summary = summarize(records, reference="naive").set_index("method")
+
+    # fixed: |0.8 - 1.0| = 0.2 and |0.1 - (-0.5)| = 0.6; intervals [0.5, 1.1] (covers 1.0), [-0.2, 0.4] (misses)
+    assert summary.loc["fixed", "mae"] == pytest.approx(0.4)
+    assert summary.loc["fixed", "median_ae"] == pytest.approx(0.4)
+    assert summary.loc["fixed", "coverage"] == pytest.approx(0.5)
+    assert summary.loc["fixed", "intervals"] == 2
+
+    # naive, by hand: difference in means and a Welch interval
+    errors, covered = [], []
+    for data in tiny_data:
+        y1, y0 = data.Y[data.T == 1], data.Y[data.T == 0]
+        diff = y1.mean() - y0.mean()
+        se = math.sqrt(y1.var(ddof=1) / len(y1) + y0.var(ddof=1) / len(y0))
+        errors.append(abs(diff - data.truth))
+        covered.append(diff - 1.96 * se <= data.truth <= diff + 1.96 * se)
+    assert summary.loc["naive", "mae"] == pytest.approx(np.mean(errors))
+    assert summary.loc["naive", "median_ae"] == pytest.approx(np.median(errors))
+    assert summary.loc["naive", "coverage"] == pytest.approx(np.mean(covered))
+    assert summary.loc["naive", "time_vs_reference"] == pytest.approx(1.0)
+    # the time ratio is the reference's total time over the method's, on common datasets
+    naive_s = sum(r.seconds for r in records if r.method == "naive")
+    fixed_s = sum(r.seconds for r in records if r.method == "fixed")
+    assert summary.loc["fixed", "time_vs_reference"] == pytest.approx(naive_s / fixed_s)
+
+    # median differs from the mean with three errors
+    extra = run_suite([fixed], [_tiny("c", 5.0, 2)])
+    three = summarize(records + extra).set_index("method")
+    assert three.loc["fixed", "mae"] == pytest.approx((0.2 + 0.6 + 4.9) / 3)
+    assert three.loc["fixed", "median_ae"] == pytest.approx(0.6)
+
+
+class _NeedsMissingPackage:
+    name = "needs_missing"
+    requires = ("a_package_that_is_not_installed_xyz",)
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        raise AssertionError("must not be called when its package is missing")
+
+
+class _Quadratic:
+    name = "quadratic"
+    max_n = 50
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        raise AssertionError("must not be called above max_n")
+
+
+def _declines(X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> float:
+    raise EstimatorSkipped("declined on purpose")
+
+
+def _crashes(X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> float:
+    raise RuntimeError("boom")
+
+
+def test_skipped_and_failed_peers_are_reported_not_dropped(tiny_data: list[BenchDataset], tmp_path: Path) -> None:
+    estimators = [
+        NaiveDifference(),
+        _NeedsMissingPackage(),
+        _Quadratic(),
+        FunctionEstimator("declines", _declines),
+        FunctionEstimator("crashes", _crashes),
+    ]
+    records = run_suite(estimators, tiny_data)
+    assert len(records) == 2 * len(estimators)
+    summary = summarize(records).set_index("method")
+    for name in ("needs_missing", "quadratic", "declines"):
+        assert summary.loc[name, "ok"] == 0 and summary.loc[name, "skipped"] == 2
+        assert np.isnan(summary.loc[name, "mae"])
+    assert summary.loc["crashes", "errors"] == 2
+    notes = {r.method: r.note for r in records}
+    assert "not installed: a_package_that_is_not_installed_xyz" in notes["needs_missing"]
+    assert "max_n = 50" in notes["quadratic"]
+    assert notes["declines"] == "declined on purpose"
+    assert notes["crashes"] == "RuntimeError: boom"
+    reasons = skip_reasons(records)
+    assert set(reasons["method"]) == {"needs_missing", "quadratic", "declines", "crashes"}
+    assert reasons.set_index("method").loc["quadratic", "note"] == "N > max_n = 50"  # N folded across datasets
+
+    path = tmp_path / "ate.md"
+    write_markdown(records, path, title="t", command="pytest")
+    text = path.read_text()
+    assert "| tiny | needs_missing | skipped | not installed" in text
+    assert "| tiny | crashes | error | RuntimeError: boom | 2 |" in text
+    assert "| quadratic | 0 / 2 |" in text
+
+
+class _ConstantPlugin:
+    """A new method plugged in by duck typing: ``name`` + ``estimate``."""
+
+    name = "plugin"
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        assert estimand == "att"
+        return Estimate(value=2.0)
+
+
+def test_plugin_protocol_on_a_registered_suite(tmp_path: Path) -> None:
+    plugin = _ConstantPlugin()
+    assert isinstance(plugin, Estimator)
+
+    def loader(n_datasets: int, quick: bool):
+        for i in range(n_datasets):
+            data = _tiny(f"p{i}", 1.0 + i, 10 + i)
+            data.suite, data.estimand = "plugin_suite", "att"
+            yield data
+
+    register_suite(Suite("plugin_suite", "att", 3, "for the test", loader))
+    assert [d.name for d in load_suite("plugin_suite", n_datasets=2)] == ["p0", "p1"]
+    records = run_suite([plugin, NaiveDifference()], "plugin_suite")
+    assert [r.estimand for r in records] == ["att"] * 6
+    summary = summarize(records).set_index("method")
+    assert summary.loc["plugin", "mae"] == pytest.approx((1.0 + 0.0 + 1.0) / 3)
+    assert np.isnan(summary.loc["plugin", "coverage"]) and summary.loc["plugin", "intervals"] == 0
+    assert np.isnan(summary.loc["plugin", "time_vs_reference"])  # no linear_dml in the run
+
+    plot_summary(summarize(records), tmp_path / "ate.png")
+    assert (tmp_path / "ate.png").stat().st_size > 1000
+    # a deadline in the past starts no dataset
+    assert run_suite([plugin], "plugin_suite", deadline=0.0) == []
+    with pytest.raises(ValueError, match="unique"):
+        run_suite([plugin, plugin], "plugin_suite")
+
+
+class _Slow:
+    name = "slow"
+    timeout_s = 0.5
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+        import time
+
+        if len(Y) > 70:
+            time.sleep(30)
+        if estimand == "att":
+            raise ValueError("no att")
+        return Estimate(value=float(len(Y)))
+
+
+def test_time_limited_estimators_run_in_a_child(tiny_data: list[BenchDataset]) -> None:
+    small = _tiny("small", 1.0, 3, n=60)
+    records = run_suite([_Slow()], [tiny_data[0], small])
+    assert records[0].status == "skipped" and records[0].note == "exceeded the 0.5 s time limit"
+    assert records[1].status == "ok" and records[1].estimate == 60.0 and records[1].seconds < 0.5
+    small.estimand = "att"
+    failed = run_suite([_Slow()], [small])[0]
+    assert failed.status == "error" and failed.note == "ValueError: no att"
