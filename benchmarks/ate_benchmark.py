@@ -9,6 +9,8 @@ CInA and zero-shot CInA on the same datasets in the same process, and writes
     python benchmarks/ate_benchmark.py --quick                       # minutes: tiny suites, writes to /tmp
     python benchmarks/ate_benchmark.py                               # every suite at its issue-5 size
     python benchmarks/ate_benchmark.py --suites ihdp_b=30 acic2016 --budget-minutes 30
+    python benchmarks/ate_benchmark.py --workers 2 --budget-minutes 27   # suites split over 2 processes
+    python benchmarks/ate_benchmark.py --from-records run.jsonl          # rebuild the report only
 
 ``--budget-minutes`` stops starting new datasets once the budget is spent (suites run in the order
 given; the report states how many datasets of each suite ran). All libraries run single-threaded
@@ -66,39 +68,64 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def suite_plan(args: argparse.Namespace) -> dict[str, int | None]:
-    """``{suite: n_datasets or None (suite default)}`` from ``--suites`` / ``--quick``."""
+def parse_size(text: str) -> int | range | None:
+    """``""`` -> None (suite default), ``"30"`` -> 30, ``"START:STOP[:STEP]"`` -> a range of dataset positions."""
+    if not text:
+        return None
+    if ":" in text:
+        return range(*(int(part) for part in text.split(":")))
+    return int(text)
+
+
+def suite_plan(args: argparse.Namespace) -> dict[str, int | range | None]:
+    """``{suite: size}`` from ``--suites`` / ``--quick`` (size: count, range of positions, or None = default)."""
     if not args.suites:
         return dict(QUICK_PLAN) if args.quick else {name: None for name in DEFAULT_ORDER}
-    plan: dict[str, int | None] = {}
+    plan: dict[str, int | range | None] = {}
     for item in args.suites:
         name, _, size = item.partition("=")
-        plan[name] = int(size) if size else None
+        plan[name] = parse_size(size)
     return plan
+
+
+def _size_arg(size: int | range | None) -> str:
+    if isinstance(size, range):
+        return f"={size.start}:{size.stop}:{size.step}"
+    return "" if size is None else f"={size}"
+
+
+def _count(name: str, size: int | range | None) -> int:
+    from harness.suites import SUITES
+
+    if isinstance(size, range):
+        return len(size)
+    return SUITES[name].default_size if size is None else size
 
 
 # Rough single-threaded seconds per dataset with every method, to balance --workers.
 COST_GUESS = {"lalonde_nsw_cps": 200.0, "lalonde_nsw_psid": 25.0, "acic2016": 80.0, "ood_large_n": 60.0}
 
 
-def split_plan(plan: dict[str, int | None], workers: int) -> list[dict[str, int | None]]:
-    """Greedy longest-first split of the suites over ``workers`` (``ihdp_b`` kept last: it absorbs the budget)."""
-    from harness.suites import SUITES
-
-    def cost(name: str) -> float:
-        size = plan[name] if plan[name] is not None else SUITES[name].default_size
-        return COST_GUESS.get(name, 10.0) * size
-
-    groups: list[dict[str, int | None]] = [{} for _ in range(workers)]
+def split_plan(plan: dict[str, int | range | None], workers: int) -> list[dict[str, int | range | None]]:
+    """Split the suites over ``workers``: greedy longest-first, except the last suite of the plan, whose
+    datasets are interleaved over all workers and run last in each (it absorbs the time budget)."""
+    names = list(plan)
+    shared = names[-1] if names else None
+    groups: list[dict[str, int | range | None]] = [{} for _ in range(workers)]
     loads = [0.0] * workers
-    for name in sorted(plan, key=lambda k: (k == "ihdp_b", -cost(k))):
+    for name in sorted(names[:-1], key=lambda k: -COST_GUESS.get(k, 10.0) * _count(k, plan[k])):
         i = loads.index(min(loads))
         groups[i][name] = plan[name]
-        loads[i] += cost(name)
+        loads[i] += COST_GUESS.get(name, 10.0) * _count(name, plan[name])
+    if shared is not None:
+        size = plan[shared]
+        positions = size if isinstance(size, range) else range(_count(shared, size))
+        for i, group in enumerate(groups):
+            group[shared] = positions[i::workers]
     return [g for g in groups if g]
 
 
-def run_workers(args: argparse.Namespace, plan: dict[str, int | None], deadline: float | None, tmp: Path) -> list[Path]:
+def run_workers(args: argparse.Namespace, plan: dict[str, int | range | None], deadline: float | None, tmp: Path) -> list[Path]:
     """Run the plan split over ``args.workers`` child processes; return their record files."""
     import subprocess
 
@@ -107,11 +134,11 @@ def run_workers(args: argparse.Namespace, plan: dict[str, int | None], deadline:
         path = tmp / f"records-worker{i}.jsonl"
         path.unlink(missing_ok=True)
         cmd = [sys.executable, str(Path(__file__).resolve()), "--no-report", "--records", str(path)]
-        cmd += ["--suites", *[f"{k}={v}" if v is not None else k for k, v in group.items()]]
+        cmd += ["--suites", *[name + _size_arg(size) for name, size in group.items()]]
         cmd += ["--threads", str(args.threads)] + (["--quick"] if args.quick else [])
         cmd += (["--model", args.model] if args.model else []) + (["--methods", *args.methods] if args.methods else [])
         cmd += ["--deadline-epoch", str(deadline)] if deadline else []
-        print(f"worker {i}: {' '.join(group)}", flush=True)
+        print(f"worker {i}: {' '.join(name + _size_arg(size) for name, size in group.items())}", flush=True)
         children.append(subprocess.Popen(cmd))
         files.append(path)
     for child in children:
@@ -163,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     records_file = args.records.open("a") if args.records and in_process else None
 
     def on_record(record) -> None:  # noqa: ANN001 - harness.protocol.Record
+        record.extra["cina_model"] = model_doc
         shown = "–" if record.estimate is None else f"{record.estimate:.4g}"
         print(
             f"{record.suite:24s} {record.dataset:28s} {record.method:18s} {record.status:7s} "
@@ -189,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         warm_up(estimators)
         for name, size in plan.items():
-            records += run_suite(estimators, name, size, quick=args.quick, deadline=deadline, on_record=on_record)
+            count = size.stop if isinstance(size, range) else size
+            indices = size if isinstance(size, range) else None
+            records += run_suite(
+                estimators, name, count, quick=args.quick, deadline=deadline, on_record=on_record, indices=indices
+            )
     if records_file is not None:
         records_file.close()
     if args.no_report:
@@ -200,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python benchmarks/ate_benchmark.py" + ("".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:])))
     ran = {name: len({r.dataset for r in records if r.suite == name}) for name in plan}
-    requested = {name: size if size is not None else SUITES[name].default_size for name, size in plan.items()}
+    requested = {name: _count(name, size) for name, size in plan.items()}
+    used = sorted({r.extra.get("cina_model", model_doc) for r in records}) or [model_doc]
     notes = [
-        f"**CInA model**: {model_doc}",
+        f"**CInA model**: {'; '.join(used)}" + (" (the checkpoint changed during the run!)" if len(used) > 1 else ""),
         f"**threads**: {args.threads} for every library (torch, BLAS, OpenMP; n_jobs=1)"
         + (f"; suites split over {args.workers} concurrent worker processes" if args.workers > 1 else ""),
         "**datasets run / requested**: "

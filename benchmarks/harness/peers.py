@@ -25,7 +25,7 @@ name                   what                                                     
 =====================  ==============================================================  =========
 
 ``svm_dual`` and ``cina_per_dataset`` are O(N^2) in memory/time: skipped above ``max_n`` (3,000) and run in
-a forked child that is stopped (reported as skipped) after ``timeout_s`` (120 s).
+a forked child that is stopped (reported as skipped) after ``timeout_s`` (60 s).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .protocol import Estimate, EstimatorSkipped
 Z_95 = 1.959963984540054
 PS_CLIP = 0.01
 O_N2_MAX_N = 3000
-O_N2_TIMEOUT_S = 120.0  # libsvm near the hard-margin limit (C = N^2 / lambda0) can take many minutes
+O_N2_TIMEOUT_S = 60.0  # libsvm near the hard-margin limit (C = N^2 / lambda0) can take many minutes
 
 
 def _interval(value: float, se: float) -> Estimate:

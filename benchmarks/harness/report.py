@@ -47,7 +47,7 @@ def _cpu_model() -> str:
 def _fmt(value: float, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if abs(value) >= 1000:
+    if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 

@@ -132,6 +132,7 @@ def run_suite(
     quick: bool = False,
     deadline: float | None = None,
     on_record: RecordHook | None = None,
+    indices: range | None = None,
 ) -> list[Record]:
     """Run every estimator on every dataset of ``suite``; return the records.
 
@@ -143,13 +144,17 @@ def run_suite(
         quick: small datasets for development (named suites only).
         deadline: ``time.time()`` after which no new dataset is started (the records say how many ran).
         on_record: called with each record as soon as it exists (progress, incremental saving).
+        indices: only the datasets at these positions (e.g. ``range(1, 100, 2)`` to share a suite between
+            processes).
     """
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
         raise ValueError(f"estimator names must be unique, got {names}")
     datasets = load_suite(suite, n_datasets, quick) if isinstance(suite, str) else iter(suite)
     records: list[Record] = []
-    for data in datasets:
+    for position, data in enumerate(datasets):
+        if indices is not None and position not in indices:
+            continue
         if deadline is not None and time.time() > deadline:
             break
         for estimator in estimators:
