@@ -93,6 +93,7 @@ def main() -> int:
     parser.add_argument("--dense-max-n", type=int, default=20000, help="largest N tried with dense attention")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--output", default=None)
+    parser.add_argument("--render", default=None, help="write the table from a JSONL log of an earlier run (no rerun)")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.d, args.device, args.model)))
@@ -101,7 +102,9 @@ def main() -> int:
     import torch
 
     rows = []
-    for n in args.ns:
+    if args.render:
+        rows = [json.loads(line) for line in Path(args.render).read_text().splitlines() if line.startswith("{")]
+    for n in [] if args.render else args.ns:
         for method in ("chunked", "dense"):
             if method == "dense" and n > args.dense_max_n:
                 continue

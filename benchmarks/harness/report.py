@@ -109,7 +109,8 @@ def write_markdown(
         "Metrics: MAE and median of |estimate − truth| over the datasets a method ran on; 95% coverage is the share "
         "of its intervals that contain the truth; time is wall-clock seconds per dataset (fit + estimate, same "
         f"process, same datasets); the last column is {reference}'s total time divided by the method's on the "
-        "datasets both ran (> 1 = faster than it). Bold = lowest MAE in the suite.",
+        "datasets both ran (> 1 = faster than it). Bold = lowest MAE in the suite. A method that was skipped or "
+        "timed out on some datasets is scored on the ones it ran (see `ran / datasets`), so compare it with care.",
         "",
         "## Where each CInA variant ranks (by MAE; 1 = best)",
         "",
