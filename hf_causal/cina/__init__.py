@@ -4,7 +4,7 @@
 estimate; ``method="cina"`` runs the per-dataset optimisation (Algorithm 1) instead.
 """
 
-from .balancing import svm_dual_weights
+from .balancing import svm_dual_coefficients, svm_dual_weights
 from .configuration_cina import CInAConfig
 from .estimate import EffectEstimate, OverlapWarning
 from .modeling_cina import CInAModel, CInAOutput
@@ -18,5 +18,6 @@ __all__ = [
     "OverlapWarning",
     "PerDatasetFit",
     "fit_per_dataset",
+    "svm_dual_coefficients",
     "svm_dual_weights",
 ]

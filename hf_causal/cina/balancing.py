@@ -143,24 +143,29 @@ def implied_kernel(scores: np.ndarray) -> np.ndarray:
     return np.exp(log_k)
 
 
-def svm_dual_weights(kernel: np.ndarray, treatment: np.ndarray, lam: float, tol: float = 1e-10) -> np.ndarray:
-    """Exact optimal-balancing weights: the soft-margin SVM dual on a precomputed kernel.
+def svm_dual_coefficients(kernel: np.ndarray, treatment: np.ndarray, lam: float, tol: float = 1e-10) -> np.ndarray:
+    """Exact dual variables ``a in [0, 1]`` of the soft-margin SVM on a precomputed kernel (unnormalised).
 
     Solves ``min_a 1/2 a^T Q a - lam 1^T a`` s.t. ``sum_i a_i W_i = 0``, ``0 <= a_i <= 1`` with
-    ``Q_ij = W_i W_j k_ij`` via libsvm (``sklearn.svm.SVC(kernel="precomputed", C=1/lam)``); the dual
-    weights are ``lam * |dual_coef_|``. Returned normalised within each arm.
+    ``Q_ij = W_i W_j k_ij`` via libsvm (``sklearn.svm.SVC(kernel="precomputed", C=1/lam)``): ``a = lam *
+    |dual_coef_|``. These are on the same scale as :class:`CInAModel`'s dual head, so they also serve as
+    distillation targets (``train/pretrain_cina.py``, ``distill_weight``).
     """
     try:
         from sklearn.svm import SVC
     except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
-        raise ImportError("svm_dual_weights needs scikit-learn: pip install scikit-learn") from err
+        raise ImportError("svm_dual_coefficients needs scikit-learn: pip install scikit-learn") from err
     t = np.asarray(treatment).astype(int)
-    w = 2 * t - 1
     svc = SVC(kernel="precomputed", C=1.0 / lam, tol=tol, max_iter=-1, cache_size=500)
-    svc.fit(np.asarray(kernel, dtype=np.float64), w)
-    alpha = np.zeros(len(t))
-    alpha[svc.support_] = lam * np.abs(svc.dual_coef_[0])
-    return normalize_weights_np(alpha, t)
+    svc.fit(np.asarray(kernel, dtype=np.float64), 2 * t - 1)
+    dual = np.zeros(len(t))
+    dual[svc.support_] = np.clip(lam * np.abs(svc.dual_coef_[0]), 0.0, 1.0)
+    return dual
+
+
+def svm_dual_weights(kernel: np.ndarray, treatment: np.ndarray, lam: float, tol: float = 1e-10) -> np.ndarray:
+    """Exact optimal-balancing weights: :func:`svm_dual_coefficients` normalised within each arm."""
+    return normalize_weights_np(svm_dual_coefficients(kernel, treatment, lam, tol), treatment)
 
 
 def normalize_weights_np(alpha: np.ndarray, treatment: np.ndarray) -> np.ndarray:

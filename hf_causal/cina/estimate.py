@@ -191,7 +191,8 @@ def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.nda
     return float(np.sqrt(var))
 
 
-def _standardize(x: np.ndarray) -> np.ndarray:
+def standardize_columns(x: np.ndarray) -> np.ndarray:
+    """Centre and scale each column to unit SD, dropping constant columns (numpy)."""
     sd = x.std(0)
     keep = sd > 1e-12
     return (x[:, keep] - x[:, keep].mean(0)) / sd[keep]
@@ -224,7 +225,7 @@ def estimate_effect(
 
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         base = fit_per_dataset(x, t, **fit_kwargs).weights
-    x_std = _standardize(x)
+    x_std = standardize_columns(x)
     weights, residual = estimand_weights(x_std, t, base, estimand)
     signs = 2.0 * t - 1.0
     value = float(np.sum(weights * signs * y))

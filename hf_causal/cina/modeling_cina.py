@@ -62,6 +62,8 @@ class CInAOutput(ModelOutput):
         effect: ``(B,)`` float64 ``sum_i alpha_i W_i Y_i`` when outcomes were given (the overlap-weighted
             balancing estimand; :meth:`CInAModel.estimate` calibrates to ATE/ATT/ATC).
         log_h_hat: ``(B, N)`` log of the normalised attention row sums of the balancing layer.
+        dual: ``(B, N)`` the predicted SVM dual variables ``a in (0, 1)`` (comparable with
+            :func:`~hf_causal.cina.balancing.svm_dual_coefficients`).
     """
 
     loss: torch.Tensor | None = None
@@ -71,6 +73,7 @@ class CInAOutput(ModelOutput):
     beta0: torch.Tensor | None = None
     effect: torch.Tensor | None = None
     log_h_hat: torch.Tensor | None = None
+    dual: torch.Tensor | None = None
 
 
 def identity_keys(x_std: torch.Tensor, n_features: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
@@ -326,6 +329,7 @@ class CInAModel(CInAPreTrainedModel):
             beta0=beta0,
             effect=effect,
             log_h_hat=bal.log_h_hat,
+            dual=dual,
         )
 
     # -- user-facing -----------------------------------------------------------------------------

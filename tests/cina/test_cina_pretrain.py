@@ -35,3 +35,45 @@ def test_pretrain_resume_and_supervised(tmp_path):
 def test_bad_override_is_rejected():
     with pytest.raises(ValueError, match="section.key=value"):
         pretrain_cina.load_config(None, ["max_steps=3"])
+
+
+def test_exact_duals_match_the_model_kernel_and_distillation_moves_toward_them():
+    """The distillation targets solve the SVM dual on the model's own kernel, and the loss pulls the head there."""
+    import numpy as np
+    import torch
+
+    from hf_causal.cina import CInAConfig
+    from hf_causal.cina.balancing import implied_kernel, masked_standardize
+    from hf_causal.cina.collate import pad_datasets
+
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(n, 3)) for n in (40, 25)]
+    ts = [(rng.random(len(x)) < 1 / (1 + np.exp(-x[:, 0]))).astype(int) for x in xs]
+    model = CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16))
+    batch = pad_datasets(xs, ts)
+    targets = pretrain_cina.exact_duals(model, batch)
+    assert targets.shape == (2, 40) and float(targets[1, 25:].abs().sum()) == 0.0  # padding stays 0
+    for b, (x, t) in enumerate(zip(xs, ts, strict=True)):
+        a = targets[b, : len(t)].double().numpy()
+        # KKT of the dual: box constraints and sum_i a_i W_i = 0
+        assert a.min() >= 0 and a.max() <= 1 and abs(np.sum(a * (2 * t - 1))) < 1e-4
+        # independently: the dual objective is no worse than at a feasible perturbation
+        z = masked_standardize(torch.tensor(x)[None], torch.ones(1, len(t), dtype=torch.bool), 5.0)[0].numpy()
+        k = implied_kernel(z @ z.T / 3)
+        w = 2 * t - 1
+        q = (w[:, None] * w[None, :]) * k
+        lam = model.config.lambda0 / len(t) ** 2
+        objective = 0.5 * a @ q @ a - lam * a.sum()
+        uniform = np.where(t == 1, 1.0 / t.sum(), 1.0 / (1 - t).sum()) * 0.5  # feasible: balanced arm sums
+        assert objective <= 0.5 * uniform @ q @ uniform - lam * uniform.sum() + 1e-12
+    # a few gradient steps on the distillation loss alone reduce it
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        out = model(**batch)
+        loss = pretrain_cina.distillation_loss(out.dual, targets, batch["attention_mask"].bool())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
