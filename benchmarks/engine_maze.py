@@ -88,9 +88,9 @@ def main() -> None:
     cond = train.groupby(key).outcome.mean()
     test["naive"] = [cond.get(tuple(a), train.outcome.mean()) for a in test.actions]
     test["seen"] = [tuple(a) in cond.index for a in test.actions]
-    mse = {c: float(((test[c] - test.true_outcome) ** 2).mean()) for c in ("engine", "naive")}
-    mse["constant (mean outcome)"] = float(((train.outcome.mean() - test.true_outcome) ** 2).mean())
+    test["constant"] = float(train.outcome.mean())
     seen = test[test.seen]
+    labels = {"engine": "engine", "naive": "naive", "constant": "constant (mean outcome)"}
 
     partial_rows = []
     for prefix in PREFIXES:
@@ -115,9 +115,9 @@ def main() -> None:
         "|estimator|MSE (all test sequences)|MSE (sequences seen in training)|",
         "|---|---|---|",
     ]
-    for name, value in mse.items():
-        col = {"constant (mean outcome)": None}.get(name, name)
-        seen_mse = float(((seen[col] - seen.true_outcome) ** 2).mean()) if col and len(seen) else float("nan")
+    for col, name in labels.items():  # every estimator is a column of test, so both MSEs exist for each
+        value = float(((test[col] - test.true_outcome) ** 2).mean())
+        seen_mse = float(((seen[col] - seen.true_outcome) ** 2).mean()) if len(seen) else float("nan")
         lines.append(f"|{name}|{value:.4f}|{seen_mse:.4f}|")
     lines += [
         "",

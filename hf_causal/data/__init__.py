@@ -4,6 +4,8 @@
 * :mod:`hf_causal.data.benchmarks` -- LaLonde, Jobs, ACIC 2016, IHDP, NHEFS loaders (pandas).
 * :mod:`hf_causal.data.corpus` -- CInA pretraining corpora as Hugging Face datasets (one row per dataset).
 * :mod:`hf_causal.data.publish` -- shared helpers of the ``dataset_scripts/`` builders (parquet + card).
+* :mod:`hf_causal.data.chess_endgame` -- KQK chess endgames with move-sequence treatments and exact
+  truths (the engine's chess experiment; needs ``pip install chess``).
 
 Names are imported lazily so that importing this package does not import ``datasets`` or pandas.
 """
@@ -32,6 +34,7 @@ _LAZY = {
     "row_to_dataset": "hf_causal.data.corpus",
     "iter_synthetic_datasets": "hf_causal.data.corpus",
     "write_corpus": "hf_causal.data.corpus",
+    "KQKEndgame": "hf_causal.data.chess_endgame",
 }
 
 __all__ = sorted(_LAZY)
