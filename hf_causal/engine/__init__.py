@@ -7,6 +7,12 @@ KV-cached, constrained ancestral sampling.
 >>> from hf_causal import CausalGraph, CausalEngine                     # doctest: +SKIP
 >>> engine = CausalEngine.train(df, CausalGraph(...), seed=0)            # doctest: +SKIP
 >>> engine.ate(treatment="A", outcome="Y")                               # doctest: +SKIP
+
+A pretrained decoder keeps its own vocabulary for text variables (new special tokens are appended) and can
+be tuned with LoRA (PEFT); the adapter saves and loads on its own and merges into the backbone:
+
+>>> engine = CausalEngine.train(df, graph, backbone="smollm2", lora=True)  # doctest: +SKIP
+>>> engine.save_pretrained("out"); engine.merge_adapter()                # doctest: +SKIP
 """
 
 from .configuration_causal_ar import CausalARConfig
@@ -15,9 +21,11 @@ from .estimate import CausalEstimate, InterventionalDistribution
 from .graph import VARIABLE_TYPES, CausalGraph, Variable
 from .modeling_causal_ar import CausalARModel
 from .tokenization_causal import CausalSequenceTokenizer
+from .tokenization_causal_backbone import BackboneCausalTokenizer
 
 __all__ = [
     "VARIABLE_TYPES",
+    "BackboneCausalTokenizer",
     "CausalARConfig",
     "CausalARModel",
     "CausalEngine",

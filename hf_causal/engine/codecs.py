@@ -79,7 +79,7 @@ class ValueCodec:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> ValueCodec:
-        kinds = {c.kind: c for c in (CategoricalCodec, QuantileCodec, DigitCodec, SequenceCodec)}
+        kinds = {c.kind: c for c in (CategoricalCodec, QuantileCodec, DigitCodec, SequenceCodec, BackboneTextCodec)}
         data = dict(data)
         kind = data.pop("kind")
         if kind not in kinds:
@@ -308,4 +308,73 @@ class SequenceCodec(ValueCodec):
         return {
             "kind": self.kind, "elements": list(self.elements), "max_length": self.max_length,
             "text": self.text, "name": self.name,
+        }
+
+
+class BackboneTextCodec(SequenceCodec):
+    """Text as token ids of a pretrained backbone's tokenizer, closed by the variable's own end token.
+
+    Used by :class:`~hf_causal.engine.tokenization_causal_backbone.BackboneCausalTokenizer`. Local indices
+    ``0 .. vocab_size-1`` *are* the backbone's ids (so the pretrained embeddings apply); local ``vocab_size``
+    is the end token, which the tokenizer places after the backbone vocabulary. The codec works on ids: the
+    tokenizer turns strings into ids and back.
+
+    Args:
+        vocab_size: size of the backbone vocabulary (largest id + 1).
+        max_length: most backbone tokens per value; sampling forces the end token there.
+        blocked: backbone ids never valid inside a value (its special tokens: ``<|endoftext|>``, ``[CLS]``...).
+    """
+
+    kind = "backbone_text"
+
+    def __init__(self, vocab_size: int, max_length: int, blocked: Sequence[int] = (), name: str = "") -> None:
+        if int(vocab_size) <= 0 or int(max_length) <= 0:
+            raise ValueError(f"variable {name!r}: vocab_size and max_length must be positive")
+        self.vocab_size = int(vocab_size)
+        self.max_length = int(max_length)
+        self.blocked = sorted({int(i) for i in blocked})
+        self.name = name
+        self.text = True
+        self.inner = None  # elements are backbone ids, not a categorical block
+        self.elements: list[Any] = []
+        mask = np.ones(self.vocab_size + 1, dtype=bool)
+        mask[self.blocked] = False
+        self._inside = mask  # valid before max_length: unblocked backbone ids and the end token
+        self._at_end = np.zeros(self.vocab_size + 1, dtype=bool)
+        self._at_end[self.vocab_size] = True
+
+    @property
+    def size(self) -> int:
+        return self.vocab_size + 1
+
+    @property
+    def end(self) -> int:
+        return self.vocab_size
+
+    def token_names(self) -> list[str]:
+        raise NotImplementedError("backbone text tokens are the backbone's own; only the end token is new")
+
+    def encode(self, value: Any) -> list[int]:
+        """Local indices of a list of backbone ids (the tokenizer tokenises strings first)."""
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+            raise TypeError(f"variable {self.name!r}: expected a list of backbone token ids, got {type(value).__name__}")
+        ids = [int(i) for i in value]
+        if len(ids) > self.max_length:
+            raise ValueError(f"variable {self.name!r}: {len(ids)} tokens exceed max_length {self.max_length}")
+        bad = [i for i in ids if not 0 <= i < self.vocab_size or not self._inside[i]]
+        if bad:
+            raise ValueError(f"variable {self.name!r}: ids {bad[:5]} are special or outside the backbone vocabulary")
+        return [*ids, self.end]
+
+    def decode(self, local: Sequence[int], rng: np.random.Generator | None = None) -> list[int]:
+        """Backbone ids of a value (end token dropped); the tokenizer decodes them to a string."""
+        return [int(i) for i in local if int(i) != self.end]
+
+    def allowed(self, position: int) -> np.ndarray:
+        return self._at_end if position >= self.max_length else self._inside
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "vocab_size": self.vocab_size, "max_length": self.max_length,
+            "blocked": list(self.blocked), "name": self.name,
         }

@@ -30,8 +30,10 @@ class CausalARConfig(PretrainedConfig):
     Args:
         backbone_config: keyword arguments of the backbone's config, including ``model_type``
             (e.g. ``"gpt2"``, ``"llama"``). Defaults to :data:`DEFAULT_BACKBONE`.
-        backbone_name_or_path: a pretrained backbone (Hub id or local folder) whose weights
-            initialise the model; its embeddings are resized to the causal vocabulary.
+        backbone_name_or_path: a pretrained backbone (an alias such as ``"smollm2"``, a Hub id or a local
+            folder) whose weights initialise the model; its embeddings are resized to ``vocab_size`` (the
+            backbone's vocabulary plus the new causal tokens, or a new causal vocabulary). A LoRA engine is
+            saved without the backbone's weights and reloads them from here.
         vocab_size: size of the causal vocabulary.
         max_positions: longest token sequence of a row.
     """

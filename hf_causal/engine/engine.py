@@ -8,6 +8,7 @@ sampling with ``A``'s tokens clamped (the truncated factorisation).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .adapters import add_lora, is_peft_model, merged_backbone
 from .codecs import CategoricalCodec, SequenceCodec
 from .configuration_causal_ar import CausalARConfig
 from .estimate import CausalEstimate, InterventionalDistribution
@@ -23,9 +25,48 @@ from .graph import CausalGraph
 from .modeling_causal_ar import CausalARModel
 from .sampling import VariablePlan, decode_samples, sample_tokens, torch_threads
 from .tokenization_causal import CausalSequenceTokenizer
+from .tokenization_causal_backbone import BackboneCausalTokenizer, load_backbone_tokenizer
 from .training import EngineTrainingArguments, train_model
 
 ENGINE_FILE = "engine_config.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+VOCABULARIES = ("auto", "backbone", "causal")
+logger = logging.getLogger(__name__)
+
+
+def _find_file(path: str, filename: str) -> bool:
+    """Whether ``filename`` exists in a local folder or a Hub repo ``path``."""
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, filename))
+    from transformers.utils import cached_file
+
+    try:
+        return cached_file(path, filename, _raise_exceptions_for_missing_entries=False) is not None
+    except (OSError, ValueError):
+        return False
+
+
+def _resolve_vocabulary(vocabulary: str, backbone: Any, backbone_tokenizer: Any) -> tuple[str, Any]:
+    """``("backbone", tokenizer)`` or ``("causal", None)`` for :meth:`CausalEngine.train`."""
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {vocabulary!r}")
+    if not isinstance(backbone, (str, os.PathLike)):
+        if vocabulary == "backbone" or backbone_tokenizer is not None:
+            raise ValueError("vocabulary='backbone' and backbone_tokenizer= need a pretrained backbone (name or path)")
+        return "causal", None
+    if vocabulary == "causal":
+        return "causal", None
+    if backbone_tokenizer is not None:
+        if isinstance(backbone_tokenizer, (str, os.PathLike)):
+            backbone_tokenizer = load_backbone_tokenizer(backbone_tokenizer)
+        return "backbone", backbone_tokenizer
+    try:
+        return "backbone", load_backbone_tokenizer(backbone)
+    except ValueError:
+        if vocabulary == "backbone":
+            raise
+        logger.warning("backbone %s has no tokenizer: using a new causal vocabulary (vocabulary='causal')", backbone)
+        return "causal", None
 
 
 class CausalEngine:
@@ -74,7 +115,22 @@ class CausalEngine:
 
     def __repr__(self) -> str:
         n = sum(p.numel() for p in self.model.parameters())
-        return f"CausalEngine({self.graph!r}, backbone={self.model.config.backbone_config['model_type']}, params={n:,})"
+        lora = ", lora" if self.is_lora else ""
+        return f"CausalEngine({self.graph!r}, backbone={self.model.config.backbone_config['model_type']}{lora}, params={n:,})"
+
+    @property
+    def is_lora(self) -> bool:
+        """Whether the backbone carries (unmerged) LoRA adapters."""
+        return is_peft_model(self.model.backbone)
+
+    def merge_adapter(self) -> CausalEngine:
+        """Fold the LoRA adapters and the trained new-token rows into the backbone's weights (same outputs,
+        no adapter overhead); :meth:`save_pretrained` then writes the full model. Returns ``self``."""
+        if not self.is_lora:
+            raise ValueError("this engine has no LoRA adapters to merge")
+        self.model.backbone = merged_backbone(self.model.backbone)
+        self.model.eval()
+        return self
 
     # ------------------------------------------------------------------------------- training
     @classmethod
@@ -84,12 +140,16 @@ class CausalEngine:
         graph: CausalGraph,
         *,
         seed: int = 0,
-        backbone: str | Mapping[str, Any] | None = None,
+        backbone: str | os.PathLike | Mapping[str, Any] | None = None,
+        lora: Any = None,
+        vocabulary: str = "auto",
+        backbone_tokenizer: Any = None,
+        max_text_length: int = 64,
         n_bins: int = 64,
         continuous_codec: str = "quantile",
         max_steps: int | None = None,
         batch_size: int = 256,
-        learning_rate: float = 2e-3,
+        learning_rate: float | None = None,
         val_fraction: float = 0.1,
         output_dir: str | os.PathLike | None = None,
         save_steps: int | None = None,
@@ -107,10 +167,23 @@ class CausalEngine:
             seed: seed of the split, initialisation, batching and of later queries.
             backbone: ``None`` (a small GPT-2 from scratch), a dict of backbone config kwargs with a
                 ``model_type`` (e.g. ``{"model_type": "llama", "hidden_size": 128, ...}``), or a
-                pretrained model name/path (its embeddings are resized to the causal vocabulary).
+                pretrained decoder: an alias (``"smollm2"``, ``"minilm"``: offline, from PyPI packages), a local
+                folder or a Hub id. BERT-style encoders run as decoders (``is_decoder=True``).
+            lora: with a pretrained backbone, ``True`` / a dict of ``peft.LoraConfig`` arguments / a
+                ``LoraConfig`` trains LoRA adapters plus the new tokens' embedding rows (and modules the
+                checkpoint lacks) instead of every weight; see :mod:`hf_causal.engine.adapters`.
+            vocabulary: with a pretrained backbone, ``"backbone"`` keeps its tokenizer's vocabulary (text
+                variables use its sub-word ids; ``<start_VAR>`` and value tokens are new special tokens
+                appended to it, see :class:`BackboneCausalTokenizer`), ``"causal"`` replaces it by a new
+                causal vocabulary (text as whitespace-split words), ``"auto"`` (default) is ``"backbone"``
+                when the backbone ships a tokenizer.
+            backbone_tokenizer: the backbone's tokenizer when it is not stored with the backbone (object or path).
+            max_text_length: most backbone tokens per text value (longer texts are truncated).
             n_bins: quantile bins per continuous variable.
             continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
-            max_steps, batch_size, learning_rate, val_fraction: see :class:`EngineTrainingArguments`.
+            max_steps, batch_size, val_fraction: see :class:`EngineTrainingArguments`.
+            learning_rate: AdamW peak rate; default 2e-3 from scratch, 1e-3 with LoRA, 1e-4 when fully
+                fine-tuning a pretrained backbone.
             output_dir, save_steps: write checkpoints ``output_dir/checkpoint-<step>`` (each a
                 loadable engine plus optimiser state) every ``save_steps`` steps.
             resume_from_checkpoint: continue an interrupted run from one of those checkpoints.
@@ -125,17 +198,32 @@ class CausalEngine:
             raise TypeError(f"graph must be a CausalGraph, got {type(graph).__name__}")
         if not 0 <= val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if backbone is not None and not isinstance(backbone, (str, os.PathLike, Mapping)):
+            raise TypeError(f"backbone must be None, a config dict or a name/path, got {type(backbone).__name__}")
+        pretrained = isinstance(backbone, (str, os.PathLike))
+        if lora is not None and lora is not False and not pretrained:
+            raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
+        lora = None if lora is False else lora
         torch.manual_seed(seed)
         if resume_from_checkpoint is not None:
-            tokenizer = CausalSequenceTokenizer.from_pretrained(str(resume_from_checkpoint))
+            resumed = cls._load(str(resume_from_checkpoint), trainable=True)
+            tokenizer, model = resumed.tokenizer, resumed.model
             if tokenizer.graph != graph:
                 raise ValueError("the checkpoint was trained on a different graph")
-            model = CausalARModel.from_pretrained(str(resume_from_checkpoint))
         else:
-            tokenizer = CausalSequenceTokenizer.from_data(data, graph, n_bins=n_bins, continuous_codec=continuous_codec)
+            mode, backbone_tok = _resolve_vocabulary(vocabulary, backbone, backbone_tokenizer)
+            if mode == "backbone":
+                tokenizer = BackboneCausalTokenizer.from_data(
+                    data, graph, backbone_tokenizer=backbone_tok, backbone_name_or_path=str(backbone),
+                    max_text_length=max_text_length, n_bins=n_bins, continuous_codec=continuous_codec,
+                )
+            else:
+                tokenizer = CausalSequenceTokenizer.from_data(
+                    data, graph, n_bins=n_bins, continuous_codec=continuous_codec
+                )
             config = CausalARConfig(
                 backbone_config=dict(backbone) if isinstance(backbone, Mapping) else None,
-                backbone_name_or_path=backbone if isinstance(backbone, (str, os.PathLike)) else None,
+                backbone_name_or_path=str(backbone) if pretrained else None,
                 vocab_size=len(tokenizer),
                 max_positions=tokenizer.max_sequence_length(),
                 bos_token_id=tokenizer.bos_token_id,
@@ -143,6 +231,13 @@ class CausalEngine:
                 eos_token_id=tokenizer.eos_token_id,
             )
             model = CausalARModel.from_backbone(config)
+            _check_positions(model, tokenizer)
+            if lora is not None:
+                model.backbone = add_lora(
+                    model.backbone, lora, tokenizer.new_token_ids(), getattr(model, "backbone_missing_keys", ())
+                )
+        if learning_rate is None:
+            learning_rate = 2e-3 if not pretrained else (1e-3 if lora is not None else 1e-4)
         inputs = tokenizer.build_inputs(data)
         n = len(data)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -154,7 +249,9 @@ class CausalEngine:
             output_dir=None if output_dir is None else str(output_dir), save_steps=save_steps, device=device,
             progress=progress, **training_kwargs,
         )
-        engine = cls(model, tokenizer, seed=seed, progress=progress, num_threads=num_threads)
+        # a pretrained backbone's logits span its whole vocabulary: sample in smaller batches
+        engine = cls(model, tokenizer, seed=seed, progress=progress, num_threads=num_threads,
+                     batch_size=256 if pretrained or isinstance(tokenizer, BackboneCausalTokenizer) else 4096)
         with torch_threads(num_threads):
             summary = train_model(
                 model, train_part, val, args, seed,
@@ -169,30 +266,79 @@ class CausalEngine:
 
     # ------------------------------------------------------------------------- serialisation
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write tokenizer, model (``model.safetensors``) and engine settings into ``path``."""
+        """Write tokenizer, model and engine settings into ``path``.
+
+        A full model is written as ``config.json`` + ``model.safetensors``. With unmerged LoRA adapters only
+        ``config.json`` (which names the backbone), ``adapter_config.json`` and ``adapter_model.safetensors``
+        (adapters, new-token rows, newly initialised modules) are written, not the backbone's weights;
+        :meth:`from_pretrained` rebuilds the engine from the backbone plus the adapter (adapter files take
+        precedence over a ``model.safetensors`` in the same folder, e.g. a training checkpoint's full state).
+        Call :meth:`merge_adapter` first to export a standalone model.
+        """
+        path = str(path)
         os.makedirs(path, exist_ok=True)
-        self.model.save_pretrained(path)
+        if self.is_lora:
+            self.model.config.save_pretrained(path)
+            had_readme = os.path.exists(os.path.join(path, "README.md"))
+            # the new rows live in the adapter (trainable tokens): PEFT would otherwise store the whole resized
+            # embedding matrix (28M parameters for SmolLM2), although its other rows are the backbone's own
+            self.model.backbone.save_pretrained(path, save_embedding_layers=False)
+            if not had_readme and os.path.exists(os.path.join(path, "README.md")):
+                os.remove(os.path.join(path, "README.md"))  # PEFT's stub card names a local path
+        else:
+            self.model.save_pretrained(path)
+            for name in ADAPTER_FILES:  # adapters of an earlier save would take precedence when loading
+                if os.path.isfile(os.path.join(path, name)):
+                    os.remove(os.path.join(path, name))
         self.tokenizer.save_pretrained(path)
         with open(os.path.join(path, ENGINE_FILE), "w", encoding="utf-8") as f:
-            json.dump({"seed": self.seed, "batch_size": self.batch_size, "training": self.training_summary}, f, indent=2)
+            json.dump({"seed": self.seed, "batch_size": self.batch_size, "adapter": self.is_lora,
+                       "training": self.training_summary}, f, indent=2)
 
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike, *, device: str | None = None, num_threads: int | None = None, **kwargs: Any
+        cls,
+        path: str | os.PathLike,
+        *,
+        device: str | None = None,
+        num_threads: int | None = None,
+        backbone: str | os.PathLike | None = None,
+        **kwargs: Any,
     ) -> CausalEngine:
-        """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id)."""
-        path = str(path)
-        model = CausalARModel.from_pretrained(path, **kwargs)
+        """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id).
+
+        Args:
+            backbone: for a LoRA engine, where the pretrained backbone now lives (default: the name or path
+                recorded at training time, e.g. ``"smollm2"``).
+        """
+        engine = cls._load(str(path), backbone=backbone, **kwargs)
+        if device is not None:
+            engine.model = engine.model.to(device)
+        engine.num_threads = num_threads
+        return engine
+
+    @classmethod
+    def _load(cls, path: str, *, trainable: bool = False, backbone: Any = None, **kwargs: Any) -> CausalEngine:
         tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
+        if _find_file(path, ADAPTER_FILES[0]):
+            from peft import PeftModel
+
+            config = CausalARConfig.from_pretrained(path, **kwargs)
+            if backbone is not None:
+                config.backbone_name_or_path = str(backbone)
+            if not config.backbone_name_or_path:
+                raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
+            model = CausalARModel.from_backbone(config)
+            model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
+        else:
+            model = CausalARModel.from_pretrained(path, **kwargs)
         settings: dict[str, Any] = {}
         local = os.path.join(path, ENGINE_FILE)
         if os.path.isfile(local):
             with open(local, encoding="utf-8") as f:
                 settings = json.load(f)
-        if device is not None:
-            model = model.to(device)
         return cls(model, tokenizer, seed=settings.get("seed", 0), batch_size=settings.get("batch_size", 4096),
-                   num_threads=num_threads, training_summary=settings.get("training"))
+                   training_summary=settings.get("training"))
 
     # ---------------------------------------------------------------------------- query plans
     @staticmethod
@@ -215,7 +361,7 @@ class CausalEngine:
             for pos, element in value.items():
                 if not isinstance(pos, (int, np.integer)) or pos < 0 or pos >= codec.max_length:
                     raise ValueError(f"{name!r}: partial intervention positions must be ints in [0, {codec.max_length})")
-                fixed[int(pos)] = self.tokenizer.offsets[name] + codec.inner.encode(element)[0]
+                fixed[int(pos)] = self.tokenizer.element_token_id(name, element)
             return VariablePlan(name, fixed_positions=fixed)
         if per_row:
             values = list(value)
@@ -495,6 +641,18 @@ class CausalEngine:
         y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
         return CausalEstimate.from_draws(
             y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]", confidence
+        )
+
+
+def _check_positions(model: CausalARModel, tokenizer: CausalSequenceTokenizer) -> None:
+    """A pretrained backbone's position table must cover the longest row."""
+    cfg = model.backbone.config
+    limit = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    need = tokenizer.max_sequence_length()
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"rows take up to {need} tokens but the backbone handles {limit} positions; lower max_text_length "
+            "or the text variables' max_length"
         )
 
 

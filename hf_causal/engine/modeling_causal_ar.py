@@ -44,14 +44,40 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
 
     @classmethod
     def from_backbone(cls, config: CausalARConfig) -> CausalARModel:
-        """Build the model; initialise from ``config.backbone_name_or_path`` when set."""
+        """Build the model; initialise from ``config.backbone_name_or_path`` when set.
+
+        The name may be an alias of :func:`hf_causal.text.backbones.resolve_backbone` (``"smollm2"``,
+        ``"minilm"``), a local folder or a Hub id. The weights load in float32 and the embeddings (and LM head)
+        are resized to ``config.vocab_size``. A BERT-style encoder becomes a decoder (``is_decoder=True``,
+        causal attention; ``AutoModelForCausalLM`` gives e.g. ``BertLMHeadModel``). Parameters the checkpoint
+        lacks (such an encoder's LM-head transform) are newly initialised; their names are kept in
+        ``model.backbone_missing_keys`` so that LoRA can train and save them.
+        """
         if not config.backbone_name_or_path:
             return cls(config)
-        backbone = AutoModelForCausalLM.from_pretrained(config.backbone_name_or_path)
-        backbone.resize_token_embeddings(config.vocab_size)
+        from ..text.backbones import resolve_backbone
+
+        path = resolve_backbone(config.backbone_name_or_path)
+        extra: dict[str, Any] = {}
+        if getattr(AutoConfig.from_pretrained(path), "is_decoder", None) is False:
+            extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders
+        try:
+            backbone, info = AutoModelForCausalLM.from_pretrained(
+                path, dtype=torch.float32, output_loading_info=True, **extra
+            )
+        except ValueError as err:
+            raise ValueError(
+                f"backbone {config.backbone_name_or_path!r} has no causal-LM head class in transformers "
+                f"(AutoModelForCausalLM): {err}"
+            ) from err
+        old_size = backbone.get_input_embeddings().weight.shape[0]
+        backbone.resize_token_embeddings(config.vocab_size, mean_resizing=False)  # new rows are redrawn below
+        _spread_new_rows(backbone, old_size)
         config.backbone_config = backbone.config.to_dict()
         config.backbone_config["model_type"] = backbone.config.model_type
-        return cls(config, backbone=backbone)
+        model = cls(config, backbone=backbone)
+        model.backbone_missing_keys = sorted(info.get("missing_keys", []))
+        return model
 
     def get_input_embeddings(self) -> torch.nn.Module:
         return self.backbone.get_input_embeddings()
@@ -88,6 +114,26 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
                 logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE_INDEX
             )
         return CausalLMOutputWithPast(loss=loss, logits=out.logits, past_key_values=out.past_key_values)
+
+
+@torch.no_grad()
+def _spread_new_rows(backbone: PreTrainedModel, old_size: int) -> None:
+    """Draw the new embedding (and untied LM-head) rows from N(mean, var) of the pretrained rows, per dimension.
+
+    transformers' mean-resizing gives every new row almost the same vector (covariance scaled by 1e-9): fine
+    for one new chat token, but here the new rows *are* the values of a variable (``<A=0>`` vs ``<A=1>``), and
+    near-identical embeddings left the model blind to them for hundreds of steps in our tests.
+    """
+    layers = [backbone.get_input_embeddings(), backbone.get_output_embeddings()]
+    seen: set[int] = set()
+    for layer in layers:
+        weight = getattr(layer, "weight", None)
+        if weight is None or id(weight) in seen or weight.shape[0] <= old_size or old_size < 2:
+            continue
+        seen.add(id(weight))
+        old = weight[:old_size].float()
+        new = old.mean(0) + old.std(0) * torch.randn(weight.shape[0] - old_size, weight.shape[1])
+        weight[old_size:] = new.to(weight.dtype)
 
 
 AutoConfig.register("causal_ar", CausalARConfig, exist_ok=True)

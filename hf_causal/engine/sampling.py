@@ -77,20 +77,25 @@ class _Stream:
             tokens = torch.where(valid.bool(), tokens, torch.full_like(tokens, self.pad_id))
             positions = self.position[:, None] + valid.cumsum(1) - valid
             self.mask = torch.cat([self.mask, valid], dim=1)
+            # logits after each row's last real token in this chunk; when that is the chunk's last column for
+            # every row (the usual case), only that column's logits are computed (a pretrained backbone's
+            # vocabulary makes full-chunk logits large)
+            k = tokens.size(1)
+            last = (valid * torch.arange(1, k + 1, device=self.device)).argmax(1)
+            has = valid.sum(1) > 0
+            only_last = bool(((last == k - 1) | ~has).all())
             out = self.model(
                 input_ids=tokens,
                 attention_mask=self.mask,
                 position_ids=positions,
                 past_key_values=self.cache,
                 use_cache=True,
+                logits_to_keep=1 if only_last else 0,
             )
             self.cache = out.past_key_values
             self.position = self.position + valid.sum(1)
-            # logits after each row's last real token in this chunk
-            k = tokens.size(1)
-            last = (valid * torch.arange(1, k + 1, device=self.device)).argmax(1)
-            new = out.logits[torch.arange(self.batch, device=self.device), last].float()
-            has = valid.sum(1) > 0
+            rows = torch.arange(self.batch, device=self.device)
+            new = (out.logits[:, -1] if only_last else out.logits[rows, last]).float()
             self.logits = new if self.logits is None else torch.where(has[:, None], new, self.logits)
         if self.logits is None:
             raise RuntimeError("no tokens fed yet")
@@ -135,8 +140,7 @@ def _sample_batch(
             stream.push(tokens, valid)
             out[name] = chosen
             continue
-        offset = tokenizer.offsets[name]
-        end_id = offset + codec.end if codec.variable_length else None
+        end_id = tokenizer.end_token_id(name)
         min_length = max(plan.fixed_positions, default=-1) + 1
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         picked: list[torch.Tensor] = []

@@ -106,6 +106,22 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
     vocab_files_names: dict[str, str] = {}
     model_input_names = ["input_ids", "attention_mask"]
 
+    def __new__(cls, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> CausalSequenceTokenizer:
+        # A spec with a "backbone" entry describes a tokenizer over a pretrained backbone's vocabulary: build
+        # that subclass, so CausalSequenceTokenizer.from_pretrained and AutoTokenizer load either kind.
+        if cls is CausalSequenceTokenizer and isinstance(causal_spec, Mapping) and causal_spec.get("backbone"):
+            from .tokenization_causal_backbone import BackboneCausalTokenizer
+
+            cls = BackboneCausalTokenizer
+        return super().__new__(cls)
+
+    @classmethod
+    def convert_to_native_format(cls, trust_remote_code: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Pass ``tokenizer_file`` through untouched: the word-level backend is rebuilt from ``causal_spec``, and
+        the backbone-vocabulary subclass reads its backend from ``tokenizer.json`` (transformers would otherwise
+        hand a custom ``__init__`` only the bare vocabulary)."""
+        return dict(kwargs)
+
     def __init__(self, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if causal_spec is None:
             raise ValueError("CausalSequenceTokenizer needs a causal_spec; build one with from_data(df, graph)")
@@ -188,6 +204,22 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
     def is_value_token(self, ids: np.ndarray) -> np.ndarray:
         """Boolean mask: which ids are value tokens (the only ones the loss is computed on)."""
         return self._token_owner[np.asarray(ids)] >= 0
+
+    def end_token_id(self, name: str) -> int | None:
+        """Global id of the end token of a variable-length variable (``None`` for fixed-length ones)."""
+        codec = self.codecs[name]
+        return self.offsets[name] + codec.end if codec.variable_length else None
+
+    def element_token_id(self, name: str, element: Any) -> int:
+        """Global id of one element of a sequence variable (partial interventions fix single elements)."""
+        codec = self.codecs[name]
+        if not isinstance(codec, SequenceCodec) or codec.inner is None:
+            raise ValueError(f"variable {name!r} has no element tokens")
+        return self.offsets[name] + codec.inner.encode(element)[0]
+
+    def new_token_ids(self) -> list[int]:
+        """Ids whose embeddings a pretrained backbone does not know (here: all of them, the vocabulary is new)."""
+        return list(range(len(self)))
 
     def max_sequence_length(self) -> int:
         """Longest token sequence of a row (``<bos>`` included)."""

@@ -80,6 +80,13 @@ def _evaluate(model: CausalARModel, data: dict[str, torch.Tensor], batch_size: i
     return total / max(count, 1)
 
 
+def _snapshot(model: torch.nn.Module, partial: bool) -> dict[str, torch.Tensor]:
+    """Weights to restore the best validation step: only the trainable ones when the rest is frozen."""
+    if not partial:
+        return copy.deepcopy(model.state_dict())
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
 def train_model(
     model: CausalARModel,
     train_data: dict[str, torch.Tensor],
@@ -99,7 +106,10 @@ def train_model(
     accelerator = Accelerator(cpu=args.device == "cpu")
     n = train_data["input_ids"].size(0)
     total_steps = args.resolve_steps(n)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    # frozen weights (a LoRA backbone) get no optimiser state
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    partial = len(trainable) < sum(1 for _ in model.parameters())
+    optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     device = accelerator.device
@@ -136,7 +146,7 @@ def train_model(
                 history.append({"step": step, "train_loss": running, "val_loss": val})
                 if val < best_loss:
                     best_loss = val
-                    best_state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
+                    best_state = _snapshot(accelerator.unwrap_model(model), partial)
             if args.output_dir and args.save_steps and step % args.save_steps == 0 and step < total_steps:
                 ckpt = os.path.join(args.output_dir, f"checkpoint-{step}")
                 accelerator.save_state(ckpt, safe_serialization=True)
@@ -150,6 +160,6 @@ def train_model(
     bar.close()
     model = accelerator.unwrap_model(model)
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict(best_state, strict=not partial)
     model.eval()
     return {"steps": step, "best_val_loss": best_loss, "final_train_loss": running, "history": history}

