@@ -21,6 +21,19 @@ DEFAULT_BACKBONE: dict[str, Any] = {
 }
 
 
+def resolve_backbone_name(name_or_path: str) -> str:
+    """Map an offline alias (``"smollm2"``, ``"minilm"``) to its local folder; pass anything else through.
+
+    The aliases need hf-causal installed; the import sits in ``try`` so that this file also works as Hub remote
+    code (transformers ignores imports inside ``try`` when it checks what remote code needs).
+    """
+    try:
+        from hf_causal.text.backbones import resolve_backbone
+    except ImportError:
+        return name_or_path
+    return str(resolve_backbone(name_or_path))
+
+
 class CausalARConfig(PretrainedConfig):
     r"""Configuration of :class:`~hf_causal.engine.modeling_causal_ar.CausalARModel`.
 
@@ -75,4 +88,4 @@ class CausalARConfig(PretrainedConfig):
         return cfg
 
 
-__all__ = ["CausalARConfig", "DEFAULT_BACKBONE"]
+__all__ = ["CausalARConfig", "DEFAULT_BACKBONE", "resolve_backbone_name"]

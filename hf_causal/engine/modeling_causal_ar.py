@@ -14,7 +14,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from .configuration_causal_ar import CausalARConfig
+from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
 
 IGNORE_INDEX = -100
 
@@ -55,9 +55,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         """
         if not config.backbone_name_or_path:
             return cls(config)
-        from ..text.backbones import resolve_backbone
-
-        path = resolve_backbone(config.backbone_name_or_path)
+        path = resolve_backbone_name(config.backbone_name_or_path)
         extra: dict[str, Any] = {}
         if getattr(AutoConfig.from_pretrained(path), "is_decoder", None) is False:
             extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders

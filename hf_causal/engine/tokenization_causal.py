@@ -236,7 +236,8 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         """Inverse of :meth:`encode_value` (``rng`` dequantises continuous values)."""
         codec = self.codecs[name]
         local = [int(i) - self.offsets[name] for i in ids]
-        if any(i < 0 or i >= codec.size for i in local):
+        size = codec.size  # once per value: for sequence codecs it rebuilds the token names
+        if any(i < 0 or i >= size for i in local):
             raise ValueError(f"ids {list(ids)} are not value tokens of {name!r}")
         return codec.decode(local, rng)
 

@@ -36,6 +36,7 @@ from tokenizers import AddedToken, Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from .codecs import BackboneTextCodec, ValueCodec
+from .configuration_causal_ar import resolve_backbone_name
 from .graph import CausalGraph
 from .tokenization_causal import CausalSequenceTokenizer, fit_codec
 
@@ -54,9 +55,7 @@ def load_backbone_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedT
     from transformers import AutoTokenizer
     from transformers.utils import cached_file
 
-    from ..text.backbones import resolve_backbone
-
-    path = resolve_backbone(name_or_path)
+    path = resolve_backbone_name(name_or_path)
     found = False
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model"):
         try:
