@@ -33,7 +33,9 @@ import pandas as pd
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
-TRAIN_SCRIPTS = {"cina": "train/pretrain_cina.py", "engine": "train/train_engine.py"}
+TRAIN_SCRIPTS = {
+    "cina": "train/pretrain_cina.py", "engine": "train/train_engine.py", "lora": "train/finetune_lora.py",
+}
 BENCHMARK_SCRIPTS = {
     "ate": "benchmarks/ate_benchmark.py",
     "engine": "benchmarks/engine_benchmark.py",
@@ -149,7 +151,9 @@ def source_root(explicit: str | None = None) -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _run_script(kind: str, name: str, relative: str, script_args: Sequence[str], root: str | None) -> int:
+def _run_script(
+    kind: str, name: str, relative: str, script_args: Sequence[str], root: str | None, launcher: Sequence[str] = ()
+) -> int:
     script = source_root(root) / relative
     if not script.is_file():
         raise CommandError(
@@ -159,14 +163,22 @@ def _run_script(kind: str, name: str, relative: str, script_args: Sequence[str],
     args = list(script_args)
     if args[:1] == ["--"]:
         args = args[1:]
-    proc = subprocess.run([sys.executable, str(script), *args], cwd=os.getcwd())
+    proc = subprocess.run([sys.executable, *launcher, str(script), *args], cwd=os.getcwd())
     if proc.returncode != 0:
         raise CommandError(f"{kind} {name}: {relative} exited with status {proc.returncode}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    return _run_script("train", args.target, TRAIN_SCRIPTS[args.target], args.script_args, args.root)
+    launcher: list[str] = []
+    if args.accelerate or args.num_processes is not None:
+        # `python -m accelerate.commands.launch` is `accelerate launch` without relying on the console script
+        launcher = ["-m", "accelerate.commands.launch"]
+        if args.num_processes is not None:
+            if args.num_processes < 1:
+                raise ValueError(f"--num-processes must be >= 1, got {args.num_processes}")
+            launcher += ["--num_processes", str(args.num_processes)]
+    return _run_script("train", args.target, TRAIN_SCRIPTS[args.target], args.script_args, args.root, launcher)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -227,6 +239,11 @@ def _add_loop_commands(sub: argparse._SubParsersAction) -> None:
         "e.g. hf-causal train cina --config train/configs/cina_zs_base.yaml --output-dir outputs/cina.",
     )
     train.add_argument("target", choices=sorted(TRAIN_SCRIPTS), help="what to train")
+    train.add_argument(
+        "--accelerate", action="store_true",
+        help="run the script under `accelerate launch` (multi-GPU / multi-node; uses your `accelerate config`)",
+    )
+    train.add_argument("--num-processes", type=int, help="processes for accelerate launch (implies --accelerate)")
     train.add_argument("--root", help="source checkout holding train/ (default: $HF_CAUSAL_ROOT or this checkout)")
     train.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help)
     train.set_defaults(func=_train)

@@ -90,3 +90,20 @@ def test_eval_results_shapes() -> None:
         eval_results_from_dict([{"dataset": "d"}])
     with pytest.raises(ValueError, match="must map metric names"):
         eval_results_from_dict({"d": 3.0})
+
+
+def test_train_under_accelerate_launch(tmp_path, monkeypatch) -> None:
+    """--num-processes runs the script through `accelerate launch`, which sets up the distributed env."""
+    script = tmp_path / "train" / "finetune_lora.py"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "import json, os, sys\nfrom pathlib import Path\n"
+        "env = {k: v for k, v in os.environ.items() if k.startswith('ACCELERATE_') or k in ('RANK', 'WORLD_SIZE')}\n"
+        "Path(sys.argv[0]).with_suffix('.env.json').write_text(json.dumps({'argv': sys.argv[1:], 'env': env}))\n"
+    )
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no user accelerate config
+    assert main(["train", "--root", str(tmp_path), "--num-processes", "1", "lora", "--config", "c.yaml"]) == 0
+    report = json.loads(script.with_suffix(".env.json").read_text())
+    assert report["argv"] == ["--config", "c.yaml"]
+    assert any(k.startswith("ACCELERATE_") for k in report["env"])  # launched by accelerate, not plain python
+    assert main(["train", "--root", str(tmp_path), "--num-processes", "0", "lora"]) == 1
