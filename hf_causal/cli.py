@@ -11,7 +11,8 @@ The other subcommands complete the loop (see ``hf-causal COMMAND --help``):
 * ``train {cina,engine} [SCRIPT ARGS...]`` -- run ``train/pretrain_cina.py`` / ``train/train_engine.py``;
 * ``evaluate {ate,engine,discovery,scale} [SCRIPT ARGS...]`` -- run ``benchmarks/<name>_benchmark.py``;
 * ``push PATH REPO_ID`` -- upload a checkpoint (with its code and a generated card) or a dataset folder;
-* ``cards RESULTS.json --checkpoint DIR`` -- regenerate a model card from a results file.
+* ``cards RESULTS.json --checkpoint DIR`` -- regenerate a model card from a results file (or from benchmark
+  records: ``cards --from-records run.jsonl --checkpoint DIR``).
 
 ``train`` and ``evaluate`` delegate to the scripts of a source checkout (``--root``, or ``$HF_CAUSAL_ROOT``,
 default: the checkout hf_causal is installed from) by subprocess and pass their exit status through.
@@ -217,17 +218,26 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _cards(args: argparse.Namespace) -> int:
+    import tempfile
+
     from hf_causal import hub
 
-    if args.output == "-":
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            out = hub.write_model_card(args.results, Path(tmp) / "README.md", args.checkpoint, args.repo_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = args.results
+        if args.from_records:
+            if results:
+                raise ValueError("give either a results JSON or --from-records, not both")
+            payload = {"results": hub.results_from_benchmark_records(args.from_records, args.method)}
+            results = str(Path(tmp) / "results.json")
+            Path(results).write_text(json.dumps(payload))
+        elif not results:
+            raise ValueError("give a results JSON or --from-records RECORDS.jsonl")
+        if args.output == "-":
+            out = hub.write_model_card(results, Path(tmp) / "README.md", args.checkpoint, args.repo_id)
             print(out.read_text(), end="")
-    else:
-        out = hub.write_model_card(args.results, args.output, args.checkpoint, args.repo_id)
-        print(f"wrote {out}")
+        else:
+            out = hub.write_model_card(results, args.output, args.checkpoint, args.repo_id)
+            print(f"wrote {out}")
     return 0
 
 
@@ -280,7 +290,12 @@ def _add_loop_commands(sub: argparse._SubParsersAction) -> None:
         description="Write a Hub model card (ModelCard with model-index eval results) from a results JSON: "
         '{"results": {DATASET: {METRIC: VALUE}}, "description": ..., "datasets": [...], "checkpoint": DIR}.',
     )
-    cards.add_argument("results", help="results JSON file")
+    cards.add_argument("results", nargs="?", help="results JSON file (or use --from-records)")
+    cards.add_argument(
+        "--from-records", metavar="RECORDS.jsonl",
+        help="per-dataset records of benchmarks/ate_benchmark.py --records: per-suite MAE / coverage of --method",
+    )
+    cards.add_argument("--method", default="cina_zs", help="method whose records fill the card (default cina_zs)")
     cards.add_argument("--checkpoint", help="checkpoint folder whose config the card describes (else the JSON's)")
     cards.add_argument("--repo-id", help="Hub id named in the card's usage snippet")
     cards.add_argument("-o", "--output", default="-", help="card path (default: print to stdout)")

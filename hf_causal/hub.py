@@ -42,6 +42,7 @@ __all__ = [
     "push_to_hub",
     "remote_code_files",
     "remote_code_requirements",
+    "results_from_benchmark_records",
     "save_for_hub",
     "write_model_card",
 ]
@@ -313,6 +314,51 @@ def build_model_card(
         body += [f"## {heading}", "", text.strip(), ""]
     body += [f"Code and documentation: {REPO_URL}", ""]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
+
+
+def results_from_benchmark_records(
+    records_path: str | os.PathLike, method: str = "cina_zs"
+) -> dict[str, dict[str, float]]:
+    """Per-suite metrics of one method from ``benchmarks/ate_benchmark.py --records`` JSON lines.
+
+    Returns ``{suite: {"<estimand>_mae", "<estimand>_median_abs_error", "coverage_95" (when the method gave
+    intervals), "n_datasets"}}`` over the method's successful runs, ready for :func:`eval_results_from_dict`.
+
+    Raises:
+        ValueError: when the file has no successful record of ``method`` (the message lists the methods seen).
+    """
+    import statistics
+
+    by_suite: dict[str, list[Mapping[str, Any]]] = {}
+    seen: set[str] = set()
+    for line_no, line in enumerate(Path(records_path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{records_path}:{line_no} is not a JSON record: {err.msg}") from err
+        seen.add(str(rec.get("method")))
+        if rec.get("method") == method and rec.get("status") == "ok" and rec.get("estimate") is not None:
+            by_suite.setdefault(rec["suite"], []).append(rec)
+    if not by_suite:
+        raise ValueError(f"no successful records of method {method!r} in {records_path}; methods: {sorted(seen)}")
+    out: dict[str, dict[str, float]] = {}
+    for suite, recs in by_suite.items():
+        estimand = recs[0].get("estimand", "ate")
+        errors = [abs(float(r["estimate"]) - float(r["truth"])) for r in recs]
+        metrics = {
+            f"{estimand}_mae": statistics.fmean(errors),
+            f"{estimand}_median_abs_error": statistics.median(errors),
+            "n_datasets": float(len(recs)),
+        }
+        with_ci = [r for r in recs if r.get("ci_low") is not None and r.get("ci_high") is not None]
+        if with_ci:
+            metrics["coverage_95"] = statistics.fmean(
+                float(r["ci_low"] <= r["truth"] <= r["ci_high"]) for r in with_ci
+            )
+        out[suite] = metrics
+    return out
 
 
 def write_model_card(

@@ -107,3 +107,39 @@ def test_train_under_accelerate_launch(tmp_path, monkeypatch) -> None:
     assert report["argv"] == ["--config", "c.yaml"]
     assert any(k.startswith("ACCELERATE_") for k in report["env"])  # launched by accelerate, not plain python
     assert main(["train", "--root", str(tmp_path), "--num-processes", "0", "lora"]) == 1
+
+
+def test_cards_from_benchmark_records(tmp_path, capsys) -> None:
+    """Benchmark records become per-suite MAE / median / coverage in the card's model-index."""
+    from huggingface_hub import ModelCard
+
+    from hf_causal.cina import CInAConfig, CInAModel
+
+    ckpt = tmp_path / "ckpt"
+    CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)).save_pretrained(ckpt)
+    rows = [  # errors 1, 3, 2 on ihdp_b (MAE 2, median 2); the second interval misses the truth
+        {"suite": "ihdp_b", "method": "cina_zs", "estimand": "ate", "status": "ok", "truth": 4.0, "estimate": 5.0,
+         "ci_low": 3.0, "ci_high": 6.0},
+        {"suite": "ihdp_b", "method": "cina_zs", "estimand": "ate", "status": "ok", "truth": 4.0, "estimate": 7.0,
+         "ci_low": 6.5, "ci_high": 7.5},
+        {"suite": "ihdp_b", "method": "cina_zs", "estimand": "ate", "status": "ok", "truth": 4.0, "estimate": 2.0,
+         "ci_low": 1.0, "ci_high": 4.5},
+        {"suite": "ihdp_b", "method": "cina_zs", "estimand": "ate", "status": "timeout", "truth": 4.0, "estimate": None},
+        {"suite": "ihdp_b", "method": "ipw", "estimand": "ate", "status": "ok", "truth": 4.0, "estimate": 40.0},
+        {"suite": "lalonde_nsw_cps", "method": "cina_zs", "estimand": "att", "status": "ok", "truth": 1794.0,
+         "estimate": 1268.0, "ci_low": None, "ci_high": None},
+    ]
+    records = tmp_path / "run.jsonl"
+    records.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "README.md"
+    assert main(["cards", "--from-records", str(records), "--checkpoint", str(ckpt), "-o", str(out)]) == 0
+    evals = {(e.dataset_name, e.metric_type): e.metric_value for e in ModelCard.load(out).data.eval_results}
+    assert evals[("ihdp_b", "ate_mae")] == pytest.approx(2.0)
+    assert evals[("ihdp_b", "ate_median_abs_error")] == pytest.approx(2.0)
+    assert evals[("ihdp_b", "coverage_95")] == pytest.approx(2 / 3)
+    assert evals[("ihdp_b", "n_datasets")] == 3
+    assert evals[("lalonde_nsw_cps", "att_mae")] == pytest.approx(526.0)
+    assert ("lalonde_nsw_cps", "coverage_95") not in evals
+    capsys.readouterr()
+    assert main(["cards", "--from-records", str(records), "--method", "dowhy", "--checkpoint", str(ckpt)]) == 1
+    assert "no successful records of method 'dowhy'" in capsys.readouterr().err
