@@ -30,19 +30,21 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def worker(method: str, n: int, d: int, device: str, model_name: str) -> dict:
+def worker(method: str, n: int, d: int, device: str, model_name: str, threads: int | None = None) -> dict:
     import numpy as np
     import torch
 
     from hf_causal.cina import CInAModel
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = CInAModel.from_pretrained(model_name).to(device).eval()
     if method == "dense":
         import hf_causal.cina.attention as attention
 
         # one chunk: the full N x N score matrix, like eager attention (and lift the CPU cache-size cap)
-        model.config.chunk_elements = attention.CPU_CHUNK_ELEMENTS = 2**62
+        model.config.chunk_elements = attention.CPU_CHUNK_ELEMENTS = attention.CPU_KEY_BLOCK = 2**62
         for layer in model.layers:
             layer.chunk_elements = 2**62
     rng = np.random.default_rng(0)
@@ -69,6 +71,7 @@ def worker(method: str, n: int, d: int, device: str, model_name: str) -> dict:
         "peak_rss_mb": _rss_mb(),
         "peak_over_base_mb": _rss_mb() - base_rss,
         "weights_finite": bool(torch.isfinite(weights).all()),
+        "threads": torch.get_num_threads(),
         "load_1min": os.getloadavg()[0],  # other jobs on the machine inflate the seconds; say so in the table
     }
     if device == "cuda":
@@ -76,10 +79,14 @@ def worker(method: str, n: int, d: int, device: str, model_name: str) -> dict:
     return result
 
 
-def run_one(method: str, n: int, d: int, device: str, model: str, timeout: float) -> dict:
+def run_one(method: str, n: int, d: int, device: str, model: str, timeout: float, threads: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--n", str(n), "--d", str(d), "--device", device, "--model", model]
+    env = dict(os.environ)
+    if threads:
+        cmd += ["--threads", str(threads)]
+        env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"method": method, "n": n, "status": f"timeout > {timeout:.0f}s"}
     if proc.returncode != 0:
@@ -97,12 +104,13 @@ def main() -> int:
     parser.add_argument("--model", default="cina-zs-base")
     parser.add_argument("--ns", type=int, nargs="+", default=[1000, 5000, 20000, 50000, 100000, 200000])
     parser.add_argument("--dense-max-n", type=int, default=20000, help="largest N tried with dense attention")
-    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--timeout", type=float, default=5400, help="seconds per (method, N) pass")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per pass (default: torch's own)")
     parser.add_argument("--output", default=None)
     parser.add_argument("--render", default=None, help="write the table from a JSONL log of an earlier run (no rerun)")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.n, args.d, args.device, args.model)))
+        print(json.dumps(worker(args.worker, args.n, args.d, args.device, args.model, args.threads)))
         return 0
 
     import torch
@@ -114,7 +122,7 @@ def main() -> int:
         for method in ("chunked", "dense"):
             if method == "dense" and n > args.dense_max_n:
                 continue
-            row = run_one(method, n, args.d, args.device, args.model, args.timeout)
+            row = run_one(method, n, args.d, args.device, args.model, args.timeout, args.threads)
             print(json.dumps(row), flush=True)
             rows.append(row)
     gpu = torch.cuda.get_device_name(0) if args.device == "cuda" and torch.cuda.is_available() else None
@@ -134,20 +142,21 @@ def main() -> int:
         "- load: the machine's 1-minute load average when the pass finished (above the CPU count means other",
         "  jobs shared the cores and the seconds are inflated).",
         "",
-        "| N | method | seconds | peak memory (MB) | dense / chunked memory | load |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| N | method | seconds | peak memory (MB) | dense / chunked memory | threads | load |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     by_key = {(r["method"], r["n"]): r for r in rows}
     for r in rows:
         if r.get("status") != "ok":
-            lines.append(f"| {r['n']:,} | {r['method']} | {r['status']} | | | |")
+            lines.append(f"| {r['n']:,} | {r['method']} | {r['status']} | | | | |")
             continue
         ratio = ""
         chunked = by_key.get(("chunked", r["n"]))
         if r["method"] == "dense" and chunked and chunked.get("status") == "ok":
             ratio = f"{r[mem_key] / max(chunked[mem_key], 1e-6):.1f}x"
         load = f"{r['load_1min']:.1f}" if "load_1min" in r else ""
-        lines.append(f"| {r['n']:,} | {r['method']} | {r['seconds']:.2f} | {r[mem_key]:.0f} | {ratio} | {load} |")
+        threads = r.get("threads", "")
+        lines.append(f"| {r['n']:,} | {r['method']} | {r['seconds']:.2f} | {r[mem_key]:.0f} | {ratio} | {threads} | {load} |")
     out = Path(args.output) if args.output else RESULTS / f"scale_cina_{args.device}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
