@@ -15,9 +15,16 @@ Methods (all see only text, T, Y):
   causalbert_aipw    propensity and outcome heads; plug-in mean_{T=1}(Q1 - Q0) and the AIPW ATT from one fit
   cina_zs            CInA zero-shot (``cina-zs-base``) on 16 PCA components of the MiniLM embeddings, estimand ATT
   cina               per-dataset CInA (Algorithm 1) on the same covariates, estimand ATT
+  engine_minilm_*    the AR engine (``CausalEngine``) on graph text -> T, text -> Y, T -> Y with a pretrained
+  engine_smollm2_*   backbone + LoRA, the text as a context variable (no loss on its tokens); from one fit,
+                     ``_plugin`` = mean over treated texts of E[Y | do(1), text] - E[Y | do(0), text] and
+                     ``_aipw`` = the ATT-AIPW score with the engine's own P(T=1 | text) and E[Y | do(0), text]
+                     (both exact from the model's next-token probabilities, in-sample as for CausalBERT)
 
-A method whose optional dependency is missing is reported as skipped. The fine-tuned CausalBERT is the
-slow part (about a minute per fit on one CPU core), so ``--bert-seeds`` can restrict it to the first seeds.
+A method whose optional dependency is missing is reported as skipped. The fine-tuned CausalBERT and the
+engines are the slow part (minutes per fit on one CPU core), so ``--bert-seeds``/``--engine-seeds`` can restrict
+them to the first seeds, ``--beta1`` to some confounding strengths, and ``--previous RECORDS.csv`` adds the rows
+of an earlier run (same data settings) for the methods not rerun, so slow methods can run in separate processes.
 
     python benchmarks/text_benchmark.py --corpus rotten_tomatoes --n 1500 --seeds 3
 """
@@ -39,8 +46,11 @@ import torch
 from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
 
 BETA1 = (1.0, 5.0, 25.0)
+ENGINE_BACKBONES = ("minilm", "smollm2")
+ENGINE_METHODS = tuple(f"engine_{b}_{kind}" for b in ENGINE_BACKBONES for kind in ("plugin", "aipw"))
 METHODS = (
-    "naive", "tfidf_aipw", "tfidf_dml", "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "cina_zs", "cina"
+    "naive", "tfidf_aipw", "tfidf_dml", "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "cina_zs", "cina",
+    *ENGINE_METHODS,
 )
 BERT_METHODS = ("causalbert_plugin", "causalbert_aipw")
 
@@ -109,6 +119,27 @@ def causal_bert_model(encoder_name: str, **config: Any) -> Any:
     return CausalBertModel.from_pretrained(encoder_name, config=CausalBertConfig(**config))
 
 
+def engine_att(texts: list[str], t: np.ndarray, y: np.ndarray, backbone: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    """Plug-in and AIPW ATT from one LoRA fit of the AR engine with the text as a context variable."""
+    from hf_causal import CausalEngine, CausalGraph
+
+    frame = pd.DataFrame({"text": texts, "T": t.astype(int), "Y": y})
+    graph = CausalGraph({"text": "text", "T": "binary", "Y": "continuous"}, [("text", "T"), ("text", "Y"), ("T", "Y")])
+    steps = args.engine_epochs * int(np.ceil(0.9 * len(frame) / args.engine_batch_size))
+    engine = CausalEngine.train(
+        frame, graph, seed=seed, backbone=backbone, lora={"r": 16, "lora_alpha": 32}, context_variables=["text"],
+        max_text_length=args.max_length, n_bins=args.engine_bins, max_steps=steps, batch_size=args.engine_batch_size,
+        learning_rate=args.engine_lr, val_fraction=0.1, progress=False, num_threads=args.threads,
+    )
+    given = {"text": frame["text"]}
+    e = engine.predict_proba("T", given=given)[1].to_numpy()
+    m0 = engine.predict_mean("Y", given=given, do={"T": 0})
+    m1 = engine.predict_mean("Y", given=given, do={"T": 1})
+    treated = t == 1
+    name = f"engine_{backbone}"
+    return {f"{name}_plugin": float((m1 - m0)[treated].mean()), f"{name}_aipw": att_aipw(t, y, e, m0)}
+
+
 def embeddings(texts: list[str], cache: Path, max_length: int) -> np.ndarray:
     """MiniLM embeddings of ``texts`` (cached as .npy)."""
     if cache.is_file():
@@ -137,6 +168,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--bert-layers", type=int, default=2, help="top MiniLM layers fine-tuned by CausalBERT")
     p.add_argument("--bert-epochs", type=int, default=2)
     p.add_argument("--bert-lr", type=float, default=1e-4)
+    p.add_argument("--engine-seeds", type=int, default=None, help="the engines run on seeds < this (all)")
+    p.add_argument("--engine-epochs", type=int, default=4)
+    p.add_argument("--engine-lr", type=float, default=1e-3)
+    p.add_argument("--engine-batch-size", type=int, default=32)
+    p.add_argument("--engine-bins", type=int, default=32, help="quantile bins of Y in the engine's tokenizer")
+    p.add_argument("--beta1", type=float, nargs="+", default=list(BETA1), choices=BETA1, help="confounding strengths run")
+    p.add_argument("--previous", nargs="*", default=[], help="records CSVs of earlier runs to merge into the report")
+    p.add_argument("--records", default=None, help="where this run's per-dataset records go (CSV)")
     p.add_argument(
         "--threads", type=int, default=1,
         help="torch/BLAS threads; on a shared 2-core machine 1 is ~5x faster than 2 (no OpenMP spin-waiting)",
@@ -153,6 +192,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args.methods = [m for m in METHODS if m in methods]
     if args.bert_seeds is None:
         args.bert_seeds = args.seeds
+    if args.engine_seeds is None:
+        args.engine_seeds = args.seeds
+    records_path = Path(args.records or Path(args.cache_dir) / f"{args.corpus}_records.csv")
+    records_path.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     try:
         from threadpoolctl import threadpool_limits
@@ -185,7 +228,19 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         emb = embeddings(texts, Path(args.cache_dir) / f"{args.corpus}_{len(texts)}_minilm_L{args.max_length}.npy", args.max_length)
         t_embed = time.time() - t0
     except ImportError as err:
-        skip(("causalbert_frozen", *BERT_METHODS, "cina_zs", "cina"), f"no MiniLM backbone ({err})")
+        skip(("causalbert_frozen", *BERT_METHODS, "cina_zs", "cina", "engine_minilm_plugin", "engine_minilm_aipw"),
+             f"no MiniLM backbone ({err})")
+    if {"engine_smollm2_plugin", "engine_smollm2_aipw"} & set(args.methods):
+        try:
+            from hf_causal.text import smollm2_path
+
+            smollm2_path()
+        except ImportError as err:
+            skip(("engine_smollm2_plugin", "engine_smollm2_aipw"), f"no SmolLM2 backbone ({err})")
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        skip(ENGINE_METHODS, "peft not installed (pip install peft)")
     try:
         import econml  # noqa: F401
     except ImportError:
@@ -223,16 +278,20 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             bert.config.seed = seed
             est = bert.fit(texts, t, y).estimate_att()  # in-sample, as in Veitch et al.
             return {"causalbert_plugin": est.plugin, "causalbert_aipw": est.aipw}
+        if method in ENGINE_METHODS:
+            return engine_att(texts, t, y, method.split("_")[1], seed, args)
         return {method: model.estimate(pcs, t, y, estimand="att", method=method.replace("_", "-")).value}
 
     rows = []
-    for beta1 in BETA1:
+    for beta1 in args.beta1:
         for seed in range(args.seeds):
             data = simulate_text_confounding(sub, beta1=beta1, seed=seed)
             t, y = data.T, data.Y
             est: dict[str, float] = {}
             for m in args.methods:
                 if m in skipped or m in est or (m in BERT_METHODS and seed >= args.bert_seeds):
+                    continue
+                if m in ENGINE_METHODS and seed >= args.engine_seeds:
                     continue
                 start = time.time()
                 out = run(m, t, y, seed)
@@ -244,10 +303,27 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         rows.append({"beta1": beta1, "seed": seed, "method": name, "att": value, "rel_err": rel, "seconds": secs})
             print(f"beta1={beta1:g} seed={seed} " + " ".join(f"{m}={v:.3f}" for m, v in est.items()), flush=True)
             # keep per-seed records as we go: a long run that is stopped still leaves its numbers
-            pd.DataFrame(rows).to_csv(Path(args.cache_dir) / f"{args.corpus}_records.csv", index=False)
+            pd.DataFrame(rows).to_csv(records_path, index=False)
     res = pd.DataFrame(rows, columns=["beta1", "seed", "method", "att", "rel_err", "seconds"])
+    res = merge_previous(res, args.previous)
+    args.methods = [m for m in METHODS if m in set(args.methods) | set(res["method"])]
+    skipped = {m: why for m, why in skipped.items() if m not in set(res["method"])}
     write_report(res, args, skipped, len(texts), float(sub["label"].mean()), t_embed, time.time() - t0)
     return res
+
+
+def merge_previous(res: pd.DataFrame, paths: list[str]) -> pd.DataFrame:
+    """This run's records plus, from earlier runs' CSVs, every (method, beta1, seed) this run did not produce."""
+    frames = [res]
+    for path in paths:
+        old = pd.read_csv(path)
+        missing = {"beta1", "seed", "method", "att", "rel_err", "seconds"} - set(old.columns)
+        if missing:
+            raise ValueError(f"{path} is not a records CSV of this benchmark (lacks {sorted(missing)})")
+        have = set(zip(pd.concat(frames)["method"], pd.concat(frames)["beta1"], pd.concat(frames)["seed"]))
+        keep = [(m, b, s) not in have for m, b, s in zip(old["method"], old["beta1"], old["seed"])]
+        frames.append(old[keep])
+    return pd.concat(frames, ignore_index=True)
 
 
 def write_report(
@@ -291,6 +367,15 @@ def write_report(
         f"--bert-seeds {args.bert_seeds} --bert-layers {args.bert_layers} --bert-epochs {args.bert_epochs} "
         f"--bert-lr {args.bert_lr:g} --threads {args.threads}"
     )
+    if set(ENGINE_METHODS) & set(args.methods):
+        command += (
+            f" --engine-seeds {args.engine_seeds} --engine-epochs {args.engine_epochs} --engine-lr {args.engine_lr:g} "
+            f"--engine-batch-size {args.engine_batch_size} --engine-bins {args.engine_bins}"
+        )
+    if list(args.beta1) != list(BETA1):
+        command += " --beta1 " + " ".join(f"{b:g}" for b in args.beta1)
+    if args.previous:
+        command += " --previous " + " ".join(args.previous) + " (rows of methods not rerun come from those records)"
     means = res.groupby(["method", "beta1"])["att"].mean().unstack().reindex([m for m in args.methods if m not in skipped])
     text = f"""# Text-confounding benchmark (PeerRead-style, semi-synthetic)
 
@@ -314,6 +399,12 @@ frozen MiniLM (propensity + two outcome heads only), 2-fold cross-fitted AIPW. `
 with the heads ({args.bert_epochs} epochs, lr {args.bert_lr:g}, no masked-LM term), in-sample plug-in
 mean_(T=1)(Q1 − Q0) and AIPW ATT from the same fit. `cina_zs` zero-shot CInA (`cina-zs-base`) and `cina`
 per-dataset CInA, both `estimand="att"` on {args.n_components} PCA components of the frozen MiniLM embeddings.
+`engine_<backbone>_plugin` / `engine_<backbone>_aipw`: the AR engine (`CausalEngine.train`, graph text → T,
+text → Y, T → Y) on the pretrained backbone with LoRA (r 16), the text a context variable (no loss on its
+tokens), {args.engine_epochs} epochs, lr {args.engine_lr:g}, batch {args.engine_batch_size}, Y in {args.engine_bins} quantile bins; from
+one fit, the plug-in mean over treated texts of E[Y | do(T=1), text] − E[Y | do(T=0), text] and the ATT-AIPW
+score with the engine's own P(T=1 | text) and E[Y | do(T=0), text] (`predict_proba` / `predict_mean`: exact
+next-token probabilities, no sampling; in-sample, as for CausalBERT).
 
 ## Mean ATT̂ per method and β1 (truth 0.25)
 

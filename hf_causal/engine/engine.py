@@ -18,12 +18,12 @@ import pandas as pd
 import torch
 
 from .adapters import add_lora, is_peft_model, merged_backbone
-from .codecs import CategoricalCodec, SequenceCodec
+from .codecs import CategoricalCodec, QuantileCodec, SequenceCodec
 from .configuration_causal_ar import CausalARConfig
 from .estimate import CausalEstimate, InterventionalDistribution
 from .graph import CausalGraph
-from .modeling_causal_ar import CausalARModel
-from .sampling import VariablePlan, decode_samples, sample_tokens, torch_threads
+from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
+from .sampling import VariablePlan, decode_samples, next_value_probabilities, sample_tokens, torch_threads
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer, load_backbone_tokenizer
 from .training import EngineTrainingArguments, train_model
@@ -83,6 +83,7 @@ class CausalEngine:
         progress: default for progress bars.
         num_threads: torch intra-op threads while sampling (``None``: torch's setting). Tiny models
             run fastest on one thread when the machine is shared.
+        context_variables: variables trained as context only (see :meth:`train`): queries must give them.
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class CausalEngine:
         progress: bool = False,
         num_threads: int | None = None,
         training_summary: dict[str, Any] | None = None,
+        context_variables: Sequence[str] = (),
     ) -> None:
         if not isinstance(tokenizer, CausalSequenceTokenizer):
             raise TypeError("tokenizer must be a CausalSequenceTokenizer")
@@ -107,6 +109,7 @@ class CausalEngine:
         self.progress = bool(progress)
         self.num_threads = num_threads
         self.training_summary = training_summary or {}
+        self.context_variables = tuple(context_variables)
 
     @property
     def graph(self) -> CausalGraph:
@@ -157,6 +160,7 @@ class CausalEngine:
         device: str | None = None,
         progress: bool = True,
         num_threads: int | None = None,
+        context_variables: Sequence[str] = (),
         **training_kwargs: Any,
     ) -> CausalEngine:
         """Fit the tokenizer's codecs and train the autoregressive model on ``data``.
@@ -190,6 +194,11 @@ class CausalEngine:
             device: ``"cpu"``/``"cuda"``; default: accelerate's choice.
             progress: show progress bars.
             num_threads: torch intra-op threads for training and later queries (``None``: unchanged).
+            context_variables: root variables that every query will give (``given=``), typically a text
+                confounder: their tokens are context only, with no loss, so training spends its capacity on
+                the mechanisms the queries need instead of on modelling the text itself. Such a variable
+                can never be sampled: ``sample``/``ate`` refuse queries that would generate it, and
+                :meth:`att` needs ``data=``.
             **training_kwargs: other :class:`EngineTrainingArguments` fields.
         """
         if not isinstance(data, pd.DataFrame):
@@ -204,6 +213,7 @@ class CausalEngine:
         if lora is not None and lora is not False and not pretrained:
             raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
         lora = None if lora is False else lora
+        context_variables = _check_context_variables(graph, context_variables)
         torch.manual_seed(seed)
         if resume_from_checkpoint is not None:
             resumed = cls._load(str(resume_from_checkpoint), trainable=True)
@@ -239,6 +249,8 @@ class CausalEngine:
         if learning_rate is None:
             learning_rate = 2e-3 if not pretrained else (1e-3 if lora is not None else 1e-4)
         inputs = tokenizer.build_inputs(data)
+        if context_variables:
+            inputs["labels"][_positions_of(tokenizer, inputs["input_ids"], context_variables)] = IGNORE_INDEX
         n = len(data)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         n_val = int(round(val_fraction * n)) if n >= 20 else 0
@@ -251,7 +263,8 @@ class CausalEngine:
         )
         # a pretrained backbone's logits span its whole vocabulary: sample in smaller batches
         engine = cls(model, tokenizer, seed=seed, progress=progress, num_threads=num_threads,
-                     batch_size=256 if pretrained or isinstance(tokenizer, BackboneCausalTokenizer) else 4096)
+                     batch_size=256 if pretrained or isinstance(tokenizer, BackboneCausalTokenizer) else 4096,
+                     context_variables=context_variables)
         with torch_threads(num_threads):
             summary = train_model(
                 model, train_part, val, args, seed,
@@ -293,7 +306,8 @@ class CausalEngine:
         self.tokenizer.save_pretrained(path)
         with open(os.path.join(path, ENGINE_FILE), "w", encoding="utf-8") as f:
             json.dump({"seed": self.seed, "batch_size": self.batch_size, "adapter": self.is_lora,
-                       "training": self.training_summary}, f, indent=2)
+                       "context_variables": list(self.context_variables), "training": self.training_summary},
+                      f, indent=2)
 
     @classmethod
     def from_pretrained(
@@ -338,7 +352,7 @@ class CausalEngine:
             with open(local, encoding="utf-8") as f:
                 settings = json.load(f)
         return cls(model, tokenizer, seed=settings.get("seed", 0), batch_size=settings.get("batch_size", 4096),
-                   training_summary=settings.get("training"))
+                   training_summary=settings.get("training"), context_variables=settings.get("context_variables", ()))
 
     # ---------------------------------------------------------------------------- query plans
     @staticmethod
@@ -415,6 +429,11 @@ class CausalEngine:
                     isinstance(value, list) and not isinstance(self.tokenizer.codecs[name], SequenceCodec)
                 )
                 plans.append(self._value_plan(name, value, n, per_row=per_row))
+            elif name in self.context_variables:
+                raise ValueError(
+                    f"{name!r} was trained as a context variable (no model of its values): give it with given= "
+                    "(per-row values), or use att(..., data=) for the effect on the treated"
+                )
             else:
                 plans.append(VariablePlan(name))
         return plans
@@ -611,17 +630,34 @@ class CausalEngine:
         seed: int | None = None,
         progress: bool | None = None,
         max_rounds: int = 50,
+        data: pd.DataFrame | None = None,
     ) -> CausalEstimate:
         """Effect on the treated ``E[Y(treated) - Y(control) | A = treated]``.
 
         Rows of the variables preceding the treatment are drawn from ``p(. | A=treated)`` by
         rejection (observational sampling up to the treatment), then both arms are sampled with
         that prefix clamped: the prefix contains ``pa(A)``, so ``Y(a)`` is independent of ``A`` given it.
+
+        With ``data`` (observed rows holding the treatment and every variable before it in the order),
+        the prefix is instead the observed treated rows, each repeated to make ``n`` draws (the ATT of
+        that sample, as in the usual plug-in estimators); this is required when a context variable
+        (e.g. text) precedes the treatment, since the engine does not generate those.
         """
         self._numeric_outcome(outcome)
         treated, control = self._arms(treatment, treated, control)
         order = self.tokenizer.order
         prefix = order[: order.index(treatment)]
+        if data is not None:
+            prefix_ids = self._observed_prefix(data, treatment, treated, prefix, n)
+            m = len(next(iter(prefix_ids.values()))) if prefix_ids else n
+            y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
+            return CausalEstimate.from_draws(
+                y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}] "
+                "over the observed treated rows", confidence,
+            )
+        context = [p for p in prefix if p in self.context_variables]
+        if context:
+            raise ValueError(f"context variables {context} precede {treatment!r}: pass the observed rows as data=")
         target_ids = self.tokenizer.encode_value(treatment, treated)
         kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
         base = self.seed if seed is None else seed
@@ -642,6 +678,117 @@ class CausalEngine:
         return CausalEstimate.from_draws(
             y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]", confidence
         )
+
+    def _observed_prefix(
+        self, data: pd.DataFrame, treatment: str, treated: Any, prefix: Sequence[str], n: int
+    ) -> dict[str, list[list[int]]]:
+        """Token ids of the observed treated rows' prefix variables, cycled to ``max(n, rows)`` rows."""
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        missing = [c for c in [treatment, *prefix] if c not in data.columns]
+        if missing:
+            raise ValueError(f"data lacks the columns {missing} (the treatment and the variables before it)")
+        rows = data[data[treatment] == treated]
+        if rows.empty:
+            raise ValueError(f"data has no rows with {treatment}={treated!r}")
+        reps = np.resize(np.arange(len(rows)), max(n, len(rows)))
+        out = {}
+        for p in prefix:
+            encoded = self.tokenizer.encode_column(p, rows[p].tolist())
+            out[p] = [encoded[i] for i in reps]
+        return out
+
+    def _scoring_plans(self, target: str, given: Any, do: Any) -> tuple[list[VariablePlan], int]:
+        """Clamped plans of every variable before ``target`` and the number of rows they define."""
+        self._check_names([target], "target")
+        codec = self.tokenizer.codecs[target]
+        if not isinstance(codec, (CategoricalCodec, QuantileCodec)):
+            raise ValueError(
+                f"{target!r} is a {codec.kind} variable; exact probabilities need a categorical or binned "
+                "continuous (quantile codec) target: use sample() for the others"
+            )
+        do, given = self._mapping(do, "do"), self._mapping(given, "given")
+        lengths = {len(v) for k, v in given.items() if isinstance(v, (pd.Series, np.ndarray))
+                   or (isinstance(v, list) and not isinstance(self.tokenizer.codecs.get(k), SequenceCodec))}
+        if len(lengths) > 1:
+            raise ValueError(f"per-row given= values have different lengths {sorted(lengths)}")
+        n = lengths.pop() if lengths else 1
+        if target in do or target in given:
+            raise ValueError(f"{target!r} is both the target and fixed by do=/given=")
+        order = self.tokenizer.order
+        before = order[: order.index(target)]
+        loose = [v for v in before if v not in do and v not in given]
+        if loose:
+            raise ValueError(
+                f"exact probabilities of {target!r} need every variable before it in the order "
+                f"({before}) fixed by given= or do=; {loose} are not: use sample() to marginalise them"
+            )
+        plans = self._plans(n, do, given, [target])[:-1]
+        if any(p.fixed_positions for p in plans):
+            raise ValueError("partial interventions are not supported here: use sample()")
+        return plans, n
+
+    def predict_proba(
+        self, target: str, given: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Exact ``p(target | do(...), given)`` per row, from one forward pass (no Monte-Carlo error).
+
+        Every variable before ``target`` in the topological order must be fixed by ``given`` (per-row
+        values allowed, as in :meth:`sample`) or ``do``, and ``target`` must take one token (categorical,
+        binary, or continuous with the quantile codec), e.g. a propensity ``p(A=1 | X)`` or an outcome
+        model ``p(Y | do(A=a), X)``.
+
+        Returns:
+            One row per query row; columns are the categorical levels, or for a binned continuous
+            variable the bins' midpoints (the mean of a value drawn in that bin).
+        """
+        plans, n = self._scoring_plans(target, given, do)
+        with torch_threads(self.num_threads):
+            probs = next_value_probabilities(
+                self.model, self.tokenizer, plans, target, n, batch_size=self.batch_size, progress=self.progress
+            )
+        codec = self.tokenizer.codecs[target]
+        if isinstance(codec, QuantileCodec):
+            columns: list[Any] = list(0.5 * (codec.edges[:-1] + codec.edges[1:]))
+        else:
+            columns = list(codec.levels)
+        return pd.DataFrame(probs, columns=columns)
+
+    def predict_mean(
+        self, target: str, given: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        """Exact ``E[target | do(...), given]`` per row (see :meth:`predict_proba`; numeric targets only).
+
+        For a binned continuous target this is the mean of the dequantised value (uniform within a bin).
+        """
+        self._numeric_outcome(target)
+        probs = self.predict_proba(target, given=given, do=do)
+        return probs.to_numpy() @ np.asarray(probs.columns, dtype=np.float64)
+
+
+def _check_context_variables(graph: CausalGraph, names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str):
+        names = (names,)
+    names = tuple(names)
+    for name in names:
+        if name not in graph:
+            raise ValueError(f"context_variables: unknown variable {name!r}")
+        if graph.ancestors(name):
+            raise ValueError(f"context variable {name!r} has parents; only root variables can be context")
+    return names
+
+
+def _positions_of(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Boolean mask of the positions holding the value tokens of ``names`` (after their start token)."""
+    ids = input_ids.numpy()
+    owner = np.full(ids.shape, -1)
+    for i, name in enumerate(tokenizer.order):
+        owner[ids == tokenizer.start_ids[name]] = i
+    cols = np.where(owner >= 0, np.arange(ids.shape[1]), 0)
+    last_start = np.maximum.accumulate(cols, axis=1)
+    current = np.take_along_axis(owner, last_start, axis=1)  # variable of the latest start token
+    wanted = [tokenizer.order.index(n) for n in names]
+    return torch.from_numpy(np.isin(current, wanted) & (owner < 0))
 
 
 def _check_positions(model: CausalARModel, tokenizer: CausalSequenceTokenizer) -> None:

@@ -106,8 +106,9 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         )
         loss = None
         if labels is not None:
+            # with logits_to_keep = k only the last k columns have logits; each predicts the next column's label
             logits = out.logits[:, :-1].float()
-            target = labels[:, 1:].to(logits.device)
+            target = labels[:, labels.size(1) - out.logits.size(1) + 1 :].to(logits.device)
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE_INDEX
             )

@@ -129,14 +129,7 @@ def _sample_batch(
         name, codec = plan.name, tokenizer.codecs[plan.name]
         stream.push(torch.full((batch,), tokenizer.start_ids[name], dtype=torch.long))
         if plan.clamp is not None:
-            values = list(plan.clamp) if len(plan.clamp) != 1 else None
-            chosen = [list(values[i]) for i in range(rows.start, rows.stop)] if values else [list(plan.clamp[0])] * batch
-            width = max(len(c) for c in chosen)
-            tokens = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
-            valid = torch.zeros((batch, width), dtype=torch.long)
-            for i, c in enumerate(chosen):
-                tokens[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-                valid[i, : len(c)] = 1
+            tokens, valid, chosen = _clamped_tokens(tokenizer, plan, rows)
             stream.push(tokens, valid)
             out[name] = chosen
             continue
@@ -196,6 +189,64 @@ def sample_tokens(
     finally:
         model.train(was_training)
     return result
+
+
+@torch.inference_mode()
+def next_value_probabilities(
+    model: PreTrainedModel,
+    tokenizer: CausalSequenceTokenizer,
+    prefix: Sequence[VariablePlan],
+    target: str,
+    n: int,
+    *,
+    batch_size: int = 4096,
+    progress: bool = False,
+) -> np.ndarray:
+    """Exact ``p(target | prefix)`` per row for a single-token ``target`` (one forward pass, no sampling).
+
+    Every plan in ``prefix`` must be clamped (the variables before ``target`` in the order, each fixed by
+    ``do()`` or evidence). Returns an ``(n, k)`` array over the target's ``k`` local values.
+    """
+    if any(p.clamp is None for p in prefix):
+        raise ValueError("every variable before the target must be clamped")
+    local_ids = torch.as_tensor(np.asarray(tokenizer.allowed_ids(target, 0)), dtype=torch.long)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        starts = range(0, n, batch_size)
+        for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress or len(starts) < 2):
+            rows = slice(start, min(n, start + batch_size))
+            batch = rows.stop - rows.start
+            stream = _Stream(model, batch, device, tokenizer.pad_token_id)
+            stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long))
+            for plan in prefix:
+                stream.push(torch.full((batch,), tokenizer.start_ids[plan.name], dtype=torch.long))
+                tokens, valid, _ = _clamped_tokens(tokenizer, plan, rows)
+                stream.push(tokens, valid)
+            stream.push(torch.full((batch,), tokenizer.start_ids[target], dtype=torch.long))
+            logits = stream.next_logits()[:, local_ids.to(device)]
+            out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(out, axis=0).astype(np.float64)
+
+
+def _clamped_tokens(
+    tokenizer: CausalSequenceTokenizer, plan: VariablePlan, rows: slice
+) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+    """Right-padded ``(tokens, valid)`` of a clamped plan's value ids for ``rows``, and the ids themselves."""
+    values = list(plan.clamp) if len(plan.clamp) != 1 else None
+    batch = rows.stop - rows.start
+    chosen = [list(values[i]) for i in range(rows.start, rows.stop)] if values else [list(plan.clamp[0])] * batch
+    width = max(len(c) for c in chosen)
+    tokens = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
+    valid = torch.zeros((batch, width), dtype=torch.long)
+    for i, c in enumerate(chosen):
+        tokens[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        valid[i, : len(c)] = 1
+    return tokens, valid, chosen
 
 
 def decode_samples(

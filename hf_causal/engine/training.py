@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from .modeling_causal_ar import CausalARModel
+from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
 
 STATE_FILE = "trainer_state.json"
 
@@ -67,13 +67,41 @@ def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tenso
     return list(perm.split(batch_size))
 
 
+def compact_batch(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Left-align a right-padded batch, drop its all-padding columns, and keep only the logits the loss needs.
+
+    Rows end-aligned (with explicit position ids, so every token keeps the position it has at sampling time)
+    put the loss-carrying tokens of every row in the last columns; ``logits_to_keep`` then skips the LM head
+    (a pretrained backbone's whole vocabulary) on the columns before the first labelled token, e.g. a
+    context-only text prefix. The loss is the same as on the padded batch.
+    """
+    mask = batch["attention_mask"]
+    lengths = mask.sum(1)
+    width = int(lengths.max())
+    src = torch.arange(width, device=mask.device)[None, :] - (width - lengths)[:, None]
+    valid = src >= 0
+    src = src.clamp(min=0)
+    ids = torch.gather(batch["input_ids"], 1, src)
+    labels = torch.where(valid, torch.gather(batch["labels"], 1, src), torch.full_like(ids, IGNORE_INDEX))
+    attention = valid.long()
+    has = labels != IGNORE_INDEX
+    first = int(has.float().argmax(1)[has.any(1)].min()) if bool(has.any()) else width - 1
+    return {
+        "input_ids": torch.where(valid, ids, torch.zeros_like(ids)),
+        "attention_mask": attention,
+        "position_ids": (attention.cumsum(1) - 1).clamp(min=0),
+        "labels": labels,
+        "logits_to_keep": max(2, width - first + 1),  # logits from the column before the first label
+    }
+
+
 @torch.no_grad()
 def _evaluate(model: CausalARModel, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> float:
     model.eval()
     total, count = 0.0, 0
     for idx in torch.arange(data["input_ids"].size(0)).split(4 * batch_size):
-        batch = {k: v[idx].to(device) for k, v in data.items()}
-        tokens = int((batch["labels"][:, 1:] != -100).sum())
+        batch = compact_batch({k: v[idx].to(device) for k, v in data.items()})
+        tokens = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
         total += float(model(**batch).loss) * tokens
         count += tokens
     model.train()
@@ -129,7 +157,7 @@ def train_model(
     while step < total_steps:
         epoch, skip = divmod(step, per_epoch)
         for idx in _batches(n, args.batch_size, seed, epoch)[skip:]:
-            batch = {k: v[idx].to(device) for k, v in train_data.items()}
+            batch = compact_batch({k: v[idx].to(device) for k, v in train_data.items()})
             loss = model(**batch).loss
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)

@@ -327,6 +327,24 @@ def test_constrained_decoding_never_emits_invalid_tokens(lora_engines):
         engine.sample(5, do={"T": {0: SPECIAL}})
 
 
+@pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
+def test_compacted_batches_give_the_padded_batch_loss(kind, lora_engines, data):
+    """Training left-aligns rows with explicit positions and computes logits only from the first label on: the
+    loss must equal the plain right-padded batch's, with and without a context-only text prefix."""
+    from hf_causal.engine.engine import _positions_of
+    from hf_causal.engine.training import compact_batch
+
+    engine = lora_engines[kind]
+    batch = engine.tokenizer.build_inputs(data.head(40))
+    assert batch["attention_mask"].sum(1).unique().numel() > 3  # rows of different lengths
+    context = dict(batch, labels=batch["labels"].masked_fill(_positions_of(engine.tokenizer, batch["input_ids"], ["T"]), -100))
+    with torch.no_grad():
+        for full in (batch, context):
+            compact = compact_batch(full)
+            assert compact["input_ids"].shape[1] == int(full["attention_mask"].sum(1).max())
+            torch.testing.assert_close(engine.model(**compact).loss, engine.model(**full).loss, rtol=1e-5, atol=1e-6)
+        assert compact_batch(context)["logits_to_keep"] < compact_batch(batch)["logits_to_keep"]
+
 # ----------------------------------------------------------------------------------------- end to end
 @pytest.mark.slow
 def test_lora_engine_recovers_ate_with_a_text_confounder(tmp_path):
@@ -352,6 +370,49 @@ def test_lora_engine_recovers_ate_with_a_text_confounder(tmp_path):
     words = set(POSITIVE + NEGATIVE)
     assert generated.map(lambda t: set(t.split()) <= words).mean() > 0.9
 
+
+@pytest.mark.slow
+def test_text_as_context_variable_effects_from_exact_predictions(tmp_path):
+    """Text trained as context only (no loss on its tokens): the ATT over the observed treated rows, the exact
+    propensity and outcome predictions, and refusals to generate the text."""
+    tokenizer = tiny_tokenizer()
+    df = simulate(1500, seed=1)
+    torch.manual_seed(0)
+    model = tiny_model("llama", len(tokenizer), hidden=64)
+    pretrain(model, tokenizer, df["T"].tolist(), steps=100)
+    model.save_pretrained(tmp_path / "backbone")
+    tokenizer.save_pretrained(tmp_path / "backbone")
+    engine = CausalEngine.train(df, GRAPH, backbone=str(tmp_path / "backbone"), lora={"r": 16, "lora_alpha": 32},
+                                max_steps=200, batch_size=128, eval_every=50, n_bins=16, learning_rate=1e-2,
+                                progress=False, num_threads=1, context_variables=["T"])
+    # only A's and Y's tokens carry the loss
+    from hf_causal.engine.engine import _positions_of
+
+    inputs = engine.tokenizer.build_inputs(df.head(20))
+    masked = _positions_of(engine.tokenizer, inputs["input_ids"], ["T"]).sum(1)
+    assert masked.tolist() == [len(engine.tokenizer.encode_value("T", t)) for t in df["T"].head(20)]
+    z = df["T"].str.split().str[0].isin(POSITIVE).to_numpy()
+    e = engine.predict_proba("A", given={"T": df["T"]})[1].to_numpy()
+    np.testing.assert_allclose([e[~z].mean(), e[z].mean()], [0.2, 0.8], atol=0.08)
+    m1 = engine.predict_mean("Y", given={"T": df["T"]}, do={"A": 1})
+    m0 = engine.predict_mean("Y", given={"T": df["T"]}, do={"A": 0})
+    assert abs(float((m1 - m0).mean()) - 2.0) < 0.3
+    att = engine.att("A", "Y", data=df, n=2000)
+    assert abs(att.value - 2.0) < 0.3, att
+    with pytest.raises(ValueError, match="context variable"):
+        engine.sample(5)
+    with pytest.raises(ValueError, match="context variable"):
+        engine.ate("A", "Y", n=10)
+    with pytest.raises(ValueError, match="data="):
+        engine.att("A", "Y", n=10)
+    engine.save_pretrained(tmp_path / "engine")
+    loaded = CausalEngine.from_pretrained(tmp_path / "engine")
+    assert loaded.context_variables == ("T",)
+    np.testing.assert_allclose(loaded.predict_proba("A", given={"T": df["T"].head(5)})[1], e[:5], atol=1e-6)
+    with pytest.raises(ValueError, match="parents"):
+        CausalEngine.train(df, GRAPH, backbone=str(tmp_path / "backbone"), context_variables=["A"], max_steps=1)
+    with pytest.raises(ValueError, match="unknown"):
+        CausalEngine.train(df, GRAPH, backbone=str(tmp_path / "backbone"), context_variables=["Q"], max_steps=1)
 
 # ---------------------------------------------------------------------------------------------- errors
 def test_bad_arguments_raise_clear_errors(backbones, data, tmp_path):

@@ -144,3 +144,40 @@ def test_query_errors(engine):
         engine.ate("Z", "Y")
     with pytest.raises(TypeError):
         engine.sample(10, do=[("A", 1)])
+
+
+def test_predict_proba_and_mean_match_the_closed_form_mechanisms(engine):
+    z = np.array([0, 1, 2, 2, 0])
+    propensity = engine.predict_proba("A", given={"Z": z})
+    assert list(propensity.columns) == [0, 1] and propensity.shape == (5, 2)
+    np.testing.assert_allclose(propensity.sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(propensity[1], PA[z], atol=0.06)
+    for a in (0, 1):
+        mean = engine.predict_mean("Y", given={"Z": z}, do={"A": a})
+        np.testing.assert_allclose(mean, [true_mean_y(a, zi) for zi in z], atol=0.25)
+    # exact probabilities agree with Monte-Carlo draws of the same conditional
+    draws = engine.sample(4000, given={"Z": 1}, variables=["A"], seed=2)["A"].mean()
+    assert abs(engine.predict_proba("A", given={"Z": 1})[1].iloc[0] - draws) < 0.03
+
+
+def test_att_over_observed_treated_rows(engine, data):
+    treated_z = data.Z[data.A == 1].to_numpy()
+    truth = float((2 + 0.5 * treated_z).mean())  # the sample ATT of these rows under the true SCM
+    est = engine.att("A", "Y", data=data, n=N_MC)
+    assert abs(est.value - truth) < 0.2, est
+    assert "observed treated rows" in est.estimand
+
+
+def test_predict_errors(engine, data):
+    with pytest.raises(ValueError, match="fixed by given= or do="):
+        engine.predict_proba("Y", given={"Z": 1})  # A, before Y, would have to be marginalised
+    with pytest.raises(ValueError, match="different lengths"):
+        engine.predict_proba("B", given={"Z": np.array([0, 1]), "Y": np.array([1.0, 2.0, 3.0])}, do={"A": 1})
+    with pytest.raises(ValueError, match="both the target"):
+        engine.predict_proba("A", given={"Z": 1}, do={"A": 1})
+    with pytest.raises(ValueError, match="unknown variable"):
+        engine.predict_mean("Q", given={"Z": 1})
+    with pytest.raises(ValueError, match="lacks the columns"):
+        engine.att("A", "Y", data=data.drop(columns="Z"))
+    with pytest.raises(ValueError, match="no rows"):
+        engine.att("A", "Y", data=data[data.A == 0])
