@@ -46,25 +46,9 @@ class _ChunkedAttention(torch.autograd.Function):
         step = _chunk_rows(n_rows, n_keys, batch, _effective_chunk(chunk_elements, q.device))
         ctx.scale = scale
         ctx.step = step
-        if q.device.type == "cpu" and n_keys > CPU_KEY_BLOCK:
-            out, lse = _tiled_forward(q, k, v, key_bias, scale, _effective_chunk(chunk_elements, q.device))
-            ctx.save_for_backward(q, k, v, key_bias, out, lse)
-            return out, lse
-        out = q.new_empty(batch, n_rows, v.shape[-1])
-        lse = q.new_empty(batch, n_rows)
-        k_t = k.transpose(-1, -2)
-        for start in range(0, n_rows, step):
-            rows = slice(start, start + step)
-            # One exp per score, in place: the loop is memory-bound, so every pass over the chunk counts.
-            if key_bias is None:
-                s = torch.matmul(q[:, rows], k_t).mul_(scale)
-            else:
-                s = torch.baddbmm(key_bias.unsqueeze(-2), q[:, rows], k_t, alpha=scale)
-            row_max = s.amax(dim=-1, keepdim=True)
-            p = s.sub_(row_max).exp_()
-            row_sum = p.sum(dim=-1, keepdim=True)
-            out[:, rows] = torch.matmul(p, v).div_(row_sum)
-            lse[:, rows] = (row_max + row_sum.log()).squeeze(-1)
+        # one key block (plain row chunks) unless the CPU forward has more keys than a cache-sized block
+        block = CPU_KEY_BLOCK if q.device.type == "cpu" and n_keys > CPU_KEY_BLOCK else n_keys
+        out, lse = _tiled_forward(q, k, v, key_bias, scale, _effective_chunk(chunk_elements, q.device), block)
         ctx.save_for_backward(q, k, v, key_bias, out, lse)
         return out, lse
 
@@ -94,12 +78,19 @@ class _ChunkedAttention(torch.autograd.Function):
 
 
 def _tiled_forward(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor | None, scale: float, chunk_elements: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    key_bias: torch.Tensor | None,
+    scale: float,
+    chunk_elements: int,
+    block: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward pass over (row chunk x key block) tiles with an online softmax (see the module docstring)."""
+    """Forward pass over (row chunk x key block) tiles with an online softmax (see the module docstring).
+
+    With ``block`` = the number of keys this is the plain row-chunked pass (no rescaling happens)."""
     batch, n_rows, _ = q.shape
     n_keys = k.shape[-2]
-    block = min(n_keys, CPU_KEY_BLOCK)
     step = _chunk_rows(n_rows, block, batch, chunk_elements)
     out = q.new_empty(batch, n_rows, v.shape[-1])
     lse = q.new_empty(batch, n_rows)
@@ -116,7 +107,8 @@ def _tiled_forward(
                 s = torch.baddbmm(key_bias[:, keys].unsqueeze(-2), q_rows, k_t[..., keys], alpha=scale)
             block_max = s.amax(dim=-1, keepdim=True)
             new_max = block_max if run_max is None else torch.maximum(run_max, block_max)
-            # while every key so far is padding the max is -inf: shift by 0 instead (those exps are 0 anyway)
+            # one exp per score, in place: the loop is memory-bound, so every pass over the tile counts.
+            # While every key so far is padding the max is -inf: shift by 0 instead (those exps are 0 anyway).
             shift = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
             p = s.sub_(shift).exp_()
             block_sum = p.sum(dim=-1, keepdim=True)
