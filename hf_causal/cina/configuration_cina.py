@@ -31,6 +31,11 @@ class CInAConfig(PretrainedConfig):
             so that one extreme unit cannot dominate the exponential kernel.
         chunk_elements: attention scores held in memory at once (memory is linear in N).
         dropout: dropout inside the value network (training only).
+        landmark_units: inference only (``forward(..., return_objective=False)``, which ``estimate`` uses):
+            when a dataset has more units than this, the value network's kernel passes attend to this many
+            landmark units (a seeded sample, stratified by arm) instead of all N, so they cost
+            ``O(N * landmark_units)`` instead of ``O(N^2)``. The kernel smooths are ratios of kernel sums,
+            which a random subset of keys estimates consistently. ``None`` or 0: exact (all units).
     """
 
     model_type = "cina"
@@ -48,6 +53,7 @@ class CInAConfig(PretrainedConfig):
         covariate_clip: float = 5.0,
         chunk_elements: int = 2**24,
         dropout: float = 0.0,
+        landmark_units: int | None = None,
         **kwargs,
     ) -> None:
         if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
@@ -67,4 +73,7 @@ class CInAConfig(PretrainedConfig):
         self.covariate_clip = float(covariate_clip)
         self.chunk_elements = int(chunk_elements)
         self.dropout = float(dropout)
+        if landmark_units is not None and int(landmark_units) < 0:
+            raise ValueError(f"landmark_units must be None or >= 0, got {landmark_units}")
+        self.landmark_units = int(landmark_units) if landmark_units else None
         super().__init__(**kwargs)

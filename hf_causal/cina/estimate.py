@@ -5,15 +5,22 @@ Estimands (say which one you want; the defaults differ across libraries):
 * ``"overlap"``: the raw balancing-SVM weights. They balance treated against controls, so with
   heterogeneous effects they target an overlap-weighted population (DESIGN.md §3).
 * ``"ate"``: both arms' weights are recalibrated (minimum-KL, entropy balancing with the CInA weights as
-  base weights) so that each arm's weighted covariate means match the full-sample means, up to a ridge
+  base weights) so that each arm's weighted covariate moments match the full sample's, up to a ridge
   tolerance of the order of sampling noise (dual ridge ``1/n_arm``).
-* ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated means.
-* ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control means.
+* ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated moments.
+* ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control moments.
+
+Which moments (``moments=``): ``2`` (default) balances the means of the standardised covariates and of the
+squares of the non-binary ones; ``1`` balances means only. Balancing second moments removes the bias of
+outcomes that are non-linear in a covariate (measured on the benchmark suites, ``benchmarks/results/ate.md``:
+ACIC 2016 MAE 0.42 -> 0.20, LaLonde NSW+PSID relative error 14% -> 2%, held-out synthetic validation
+0.103 -> 0.099), at a small cost where an arm is tiny and the covariates many (IHDP-A 0.123 -> 0.131).
 
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
-with ``r_i`` the residuals of a per-arm least-squares regression of the outcome on the covariates
-(degrees-of-freedom corrected), and a normal 95% interval ``value +- 1.96 SE``. It ignores the bias of
-imperfect balance, so trust it only where the balance table shows small SMDs after weighting.
+with ``r_i`` the residuals of a per-arm least-squares regression of the outcome on the balanced features
+(covariates, and their squares when ``moments=2``; degrees-of-freedom corrected), and a normal 95% interval
+``value +- 1.96 SE``. It ignores the bias of imperfect balance, so trust it only where the balance table
+shows small SMDs after weighting.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from .inputs import encode_covariates, validate_outcome, validate_treatment
 
 ESTIMANDS = ("ate", "att", "atc", "overlap")
 METHODS = ("cina-zs", "cina")
+MOMENTS = (1, 2)
 Z_95 = 1.959963984540054
 
 
@@ -178,6 +186,19 @@ def estimand_weights(
     return weights, residual
 
 
+def calibration_features(x_std: np.ndarray, moments: int = 2) -> np.ndarray:
+    """The columns whose weighted means the calibration matches: ``x_std`` (``moments=1``), plus the
+    standardised squares of its non-binary columns (``moments=2``; squares of 0/1 columns repeat them)."""
+    if moments not in MOMENTS:
+        raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
+    if moments == 1 or x_std.shape[1] == 0:
+        return x_std
+    non_binary = np.array([np.unique(col).size > 2 for col in x_std.T])
+    if not non_binary.any():
+        return x_std
+    return np.column_stack([x_std, standardize_columns(x_std[:, non_binary] ** 2)])
+
+
 def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
     """``sqrt(sum_i w_i^2 r_i^2)`` with per-arm least-squares residuals (degrees-of-freedom corrected)."""
     var = 0.0
@@ -206,6 +227,7 @@ def estimate_effect(
     estimand: str = "ate",
     method: str = "cina-zs",
     warn_ess_fraction: float = 0.05,
+    moments: int = 2,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments."""
@@ -214,6 +236,8 @@ def estimate_effect(
         raise ValueError(f"estimand must be one of {ESTIMANDS}, got {estimand!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if moments not in MOMENTS:
+        raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
     x, names = encode_covariates(covariates)
     n = x.shape[0]
     t = validate_treatment(treatment, n)
@@ -225,11 +249,11 @@ def estimate_effect(
 
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         base = fit_per_dataset(x, t, **fit_kwargs).weights
-    x_std = standardize_columns(x)
-    weights, residual = estimand_weights(x_std, t, base, estimand)
+    features = calibration_features(standardize_columns(x), moments)
+    weights, residual = estimand_weights(features, t, base, estimand)
     signs = 2.0 * t - 1.0
     value = float(np.sum(weights * signs * y))
-    se = residual_std_error(x_std, t, y, weights)
+    se = residual_std_error(features, t, y, weights)
     ess1 = effective_sample_size(weights[t == 1])
     ess0 = effective_sample_size(weights[t == 0])
     for label, ess, size in (("treated", ess1, (t == 1).sum()), ("control", ess0, (t == 0).sum())):

@@ -82,6 +82,31 @@ def identity_keys(x_std: torch.Tensor, n_features: torch.Tensor, temperature: to
     return x_std * scale.reshape(-1, 1, 1) if scale.dim() > 0 else x_std * scale
 
 
+def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
+
+    Each arm gets its share of ``size`` (at least one landmark per non-empty arm), so the landmarks keep
+    the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    signs, unit_mask = signs.cpu(), unit_mask.cpu()
+    rows = []
+    for b in range(signs.shape[0]):
+        treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
+        control = torch.nonzero(unit_mask[b] & (signs[b] < 0)).squeeze(-1)
+        n1, n0 = len(treated), len(control)
+        low, high = max(int(n1 > 0), size - n0), min(n1, size - int(n0 > 0))
+        take = min(max(round(size * n1 / (n1 + n0)), low), high)
+        picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
+        rows.append(torch.sort(torch.cat(picks)).values)
+    return torch.stack(rows).to(signs.device)
+
+
+def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[b, index[b]]`` for ``x`` of shape ``(B, N, C)`` and ``index`` of shape ``(B, M)``."""
+    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 class BalancingLayerOutput(NamedTuple):
     """What the balancing layer computes (float64): see :func:`balancing_layer`."""
 
@@ -145,12 +170,21 @@ class KernelMessageLayer(nn.Module):
         )
         self.chunk_elements = config.chunk_elements
 
-    def forward(self, hidden: torch.Tensor, head_keys: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        head_keys: torch.Tensor,
+        unit_mask: torch.Tensor,
+        landmarks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One block; ``landmarks`` ``(heads * B, M)`` restricts the keys to those units (inference)."""
         batch, n, width = hidden.shape
         vals = self.to_values(self.norm1(hidden)).reshape(batch, n, self.heads, width)
         vals = vals.permute(2, 0, 1, 3).reshape(self.heads * batch, n, width)
-        mask = unit_mask.repeat(self.heads, 1)
-        smoothed, _ = chunked_attention(head_keys, head_keys, vals, mask, chunk_elements=self.chunk_elements)
+        keys, mask = head_keys, unit_mask.repeat(self.heads, 1)
+        if landmarks is not None:
+            keys, vals, mask = gather_units(head_keys, landmarks), gather_units(vals, landmarks), None
+        smoothed, _ = chunked_attention(head_keys, keys, vals, mask, chunk_elements=self.chunk_elements)
         smoothed = smoothed.reshape(self.heads, batch, n, width).permute(1, 2, 0, 3).reshape(batch, n, -1)
         hidden = hidden + self.merge(smoothed)
         return hidden + self.ffn(self.norm2(hidden))
@@ -275,9 +309,17 @@ class CInAModel(CInAPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         feature_mask: torch.Tensor | None = None,
         outcome: torch.Tensor | None = None,
+        return_objective: bool = True,
+        landmark_units: int | None = None,
         **kwargs: Any,
     ) -> CInAOutput:
-        """Predict balancing weights for each dataset in the batch (see class docstring)."""
+        """Predict balancing weights for each dataset in the batch (see class docstring).
+
+        ``return_objective=False`` (inference) skips the balancing layer's attention pass and its loss:
+        the weights depend only on the predicted duals, so ``loss``, ``values`` and ``log_h_hat`` are then
+        ``None``. Only then may the value network attend to landmarks (``landmark_units``, default
+        ``config.landmark_units``; 0 forces exact attention).
+        """
         x_std, signs, unit_mask, n_features = self.prepare_inputs(
             covariates, treatment, attention_mask, feature_mask, self.config.covariate_clip
         )
@@ -285,29 +327,49 @@ class CInAModel(CInAPreTrainedModel):
         heads = len(self.config.kernel_temperatures)
         chunk = self.config.chunk_elements
         mask_f = unit_mask.to(x_std.dtype)
+        if landmark_units and return_objective:
+            raise ValueError("landmark_units is inference-only: pass return_objective=False (the loss needs exact kernels)")
+        if landmark_units is None and not return_objective:
+            landmark_units = self.config.landmark_units
+        n_real = unit_mask.sum(-1)
+        use_landmarks = bool(landmark_units) and int(n_real.min()) > int(landmark_units)
 
-        # Kernel features for all heads plus the balancing kernel in one stacked attention pass.
-        head_temps = torch.tensor(self.config.kernel_temperatures, dtype=x_std.dtype, device=x_std.device)
-        temps = torch.cat([head_temps, self.balancing_temperature().to(x_std.dtype).reshape(1)])
-        all_keys = torch.cat([identity_keys(x_std, n_features, t) for t in temps], dim=0)  # ((H+1)B, N, d)
-        stacked_mask = unit_mask.repeat(heads + 1, 1)
-        local_balance, lse = chunked_attention(
-            all_keys, all_keys, signs.repeat(heads + 1, 1).unsqueeze(-1), stacked_mask, chunk_elements=chunk
-        )
-        local_balance = local_balance.squeeze(-1).reshape(heads + 1, batch, n)
-        lse = lse.reshape(heads + 1, batch, n)
+        # Kernel features for all heads (plus the balancing kernel, when the objective is wanted) in one
+        # stacked attention pass.
+        temps = torch.tensor(self.config.kernel_temperatures, dtype=x_std.dtype, device=x_std.device)
+        if return_objective:
+            temps = torch.cat([temps, self.balancing_temperature().to(x_std.dtype).reshape(1)])
+        stack = len(temps)
+        all_keys = torch.cat([identity_keys(x_std, n_features, t) for t in temps], dim=0)  # (stack*B, N, d)
+        stacked_signs = signs.repeat(stack, 1).unsqueeze(-1)
+        if use_landmarks:
+            landmarks = landmark_indices(signs, unit_mask, int(landmark_units)).repeat(stack, 1)
+            keys, key_signs, key_mask = gather_units(all_keys, landmarks), gather_units(stacked_signs, landmarks), None
+        else:
+            landmarks, keys, key_signs, key_mask = None, all_keys, stacked_signs, unit_mask.repeat(stack, 1)
+        local_balance, lse = chunked_attention(all_keys, keys, key_signs, key_mask, chunk_elements=chunk)
+        local_balance = local_balance.squeeze(-1).reshape(stack, batch, n)
+        lse = lse.reshape(stack, batch, n)
+        if use_landmarks:  # a sum over M landmarks estimates (M / N) of the sum over all units
+            lse = lse + torch.log(n_real.to(lse.dtype) / int(landmark_units)).reshape(1, batch, 1)
         log_density = lse - (lse * mask_f).sum(-1, keepdim=True) / mask_f.sum(-1, keepdim=True)
         features = torch.cat(
             [signs.unsqueeze(-1), local_balance[:heads].permute(1, 2, 0), log_density[:heads].permute(1, 2, 0)], dim=-1
         )
         hidden = self.embed(features) * mask_f.unsqueeze(-1)
         head_keys = all_keys[: heads * batch]
+        head_landmarks = None if landmarks is None else landmarks[: heads * batch]
         for layer in self.layers:
-            hidden = layer(hidden, head_keys, unit_mask) * mask_f.unsqueeze(-1)
+            hidden = layer(hidden, head_keys, unit_mask, head_landmarks) * mask_f.unsqueeze(-1)
         hidden = self.final_norm(hidden)
         dual = torch.sigmoid(self.dual_head(hidden).squeeze(-1))
         pooled = (hidden * mask_f.unsqueeze(-1)).sum(1) / mask_f.sum(1, keepdim=True)
         beta0 = self.offset_head(pooled).squeeze(-1)
+        if not return_objective:
+            lam = penalty_lambda(self.config.lambda0, unit_mask, torch.float64)
+            scaled = dual.double() * signs.double() * mask_f.double() / lam.unsqueeze(-1)
+            weights = weights_from_scaled_values(scaled, signs, unit_mask, lam)
+            return CInAOutput(weights=weights, beta0=beta0, effect=self._effect(weights, signs, unit_mask, outcome), dual=dual)
 
         bal_keys = all_keys[heads * batch :]
         bal = balancing_layer(bal_keys, dual, signs, unit_mask, self.config.lambda0, chunk, lse=lse[heads])
@@ -315,12 +377,7 @@ class CInAModel(CInAPreTrainedModel):
             bal.out, bal.scaled_values, beta0.double(), signs.double(), unit_mask, bal.lam, self.config.hinge_smoothing
         )
         weights = weights_from_scaled_values(bal.scaled_values, signs, unit_mask, bal.lam)
-        effect = None
-        if outcome is not None:
-            if outcome.shape != (batch, n):
-                raise ValueError(f"outcome must have shape {(batch, n)}, got {tuple(outcome.shape)}")
-            y = torch.where(unit_mask, outcome.double(), torch.zeros_like(outcome, dtype=torch.float64))
-            effect = (weights * signs.double() * y).sum(-1)
+        effect = self._effect(weights, signs, unit_mask, outcome)
         return CInAOutput(
             loss=per_dataset.mean().to(covariates.dtype),
             per_dataset_loss=per_dataset,
@@ -332,6 +389,18 @@ class CInAModel(CInAPreTrainedModel):
             dual=dual,
         )
 
+    @staticmethod
+    def _effect(
+        weights: torch.Tensor, signs: torch.Tensor, unit_mask: torch.Tensor, outcome: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """``sum_i alpha_i W_i Y_i`` per dataset, or None without outcomes."""
+        if outcome is None:
+            return None
+        if outcome.shape != unit_mask.shape:
+            raise ValueError(f"outcome must have shape {tuple(unit_mask.shape)}, got {tuple(outcome.shape)}")
+        y = torch.where(unit_mask, outcome.double(), torch.zeros_like(outcome, dtype=torch.float64))
+        return (weights * signs.double() * y).sum(-1)
+
     # -- user-facing -----------------------------------------------------------------------------
 
     @torch.no_grad()
@@ -342,7 +411,7 @@ class CInAModel(CInAPreTrainedModel):
         was_training = self.training
         self.eval()
         try:
-            return self(x, t).weights[0].cpu().numpy()
+            return self(x, t, return_objective=False).weights[0].cpu().numpy()
         finally:
             self.train(was_training)
 
@@ -366,6 +435,8 @@ class CInAModel(CInAPreTrainedModel):
                 controls) or ``"overlap"`` (the raw balancing-SVM target, an overlap-weighted average).
             method: ``"cina-zs"`` (one forward pass of this model) or ``"cina"`` (per-dataset optimisation,
                 Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
+            moments: keyword-only; the calibration to ``estimand`` matches weighted means of the standardised
+                covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
 
         Returns:
             :class:`hf_causal.cina.estimate.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,

@@ -158,3 +158,59 @@ def test_chunk_size_does_not_change_outputs(model):
             layer.chunk_elements = old
     torch.testing.assert_close(a, b)
     assert torch.isfinite(b).all()
+
+
+def test_inference_forward_without_objective_gives_the_same_weights(model):
+    x, t, y = _data(300, 4, 11)
+    with torch.no_grad():
+        full = model(x[None], t[None], outcome=y[None])
+        fast = model(x[None], t[None], outcome=y[None], return_objective=False)
+    assert fast.loss is None and fast.values is None
+    torch.testing.assert_close(fast.weights, full.weights, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast.effect, full.effect)
+
+
+def test_landmark_indices_are_real_distinct_stratified_and_seeded():
+    from hf_causal.cina.modeling_cina import landmark_indices
+
+    x, t, _ = _data(1000, 3, 12)
+    x2, t2, _ = _data(700, 3, 13)
+    batch = pad_datasets([x.numpy(), x2.numpy()], [t.numpy(), t2.numpy()])
+    signs = 2 * batch["treatment"] - 1
+    mask = batch["attention_mask"].bool()
+    idx = landmark_indices(signs, mask, 200)
+    assert idx.shape == (2, 200)
+    assert torch.equal(idx, landmark_indices(signs, mask, 200))  # deterministic
+    for b, (tt, n) in enumerate(((t, 1000), (t2, 700))):
+        assert len(set(idx[b].tolist())) == 200 and int(idx[b].max()) < n  # distinct, never padding
+        share = float(tt[idx[b]].mean())
+        assert abs(share - float(tt.mean())) <= 1 / 200 + 1e-9  # arm shares kept up to rounding
+
+
+def test_landmark_attention_approximates_exact_weights(model):
+    x, t, y = _data(3000, 5, 14)
+    with torch.no_grad():
+        exact = model(x[None], t[None], return_objective=False, landmark_units=0).weights
+        approx = model(x[None], t[None], return_objective=False, landmark_units=512).weights
+        too_many = model(x[None], t[None], return_objective=False, landmark_units=3000).weights
+    torch.testing.assert_close(too_many, exact, rtol=0, atol=1e-12)  # N <= M: exact attention
+    assert not torch.equal(approx, exact)  # the landmark path ran
+    for arm in (t == 1, t == 0):  # each arm's weights sum to 1; the landmark error is a few % of that
+        assert float((approx[0, arm] - exact[0, arm]).abs().sum()) < 0.05
+    assert float(torch.corrcoef(torch.stack([approx[0], exact[0]]))[0, 1]) > 0.95
+    with pytest.raises(ValueError, match="inference-only"):
+        model(x[None], t[None], landmark_units=512)
+
+
+def test_config_landmarks_apply_to_inference_only(model):
+    x, t, _ = _data(1200, 3, 15)
+    config = CInAConfig(**{**model.config.to_dict(), "landmark_units": 256})
+    fast_model = CInAModel(config).eval()
+    fast_model.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(fast_model(x[None], t[None]).weights, model(x[None], t[None]).weights)
+        inferred = fast_model(x[None], t[None], return_objective=False).weights
+        explicit = model(x[None], t[None], return_objective=False, landmark_units=256).weights
+    torch.testing.assert_close(inferred, explicit, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="landmark_units"):
+        CInAConfig(landmark_units=-1)
