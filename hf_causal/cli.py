@@ -99,7 +99,7 @@ def _estimate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         extra = {"progress": not args.json} if args.method == "cina" else {}
-        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, **extra)
+        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments, **extra)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.json:
@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--covariates", nargs="+", help="covariate columns (default: every other column)")
     est.add_argument("--model", default="cina-zs-base", help="bundled name, local folder or Hub id")
     est.add_argument("--estimand", default="ate", choices=["ate", "att", "atc", "overlap"])
+    est.add_argument("--moments", type=int, default=2, choices=[1, 2],
+                     help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
     est.add_argument("--method", default="cina-zs", choices=["cina-zs", "cina"],
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation")
     est.add_argument("--json", action="store_true", help="print one JSON object")

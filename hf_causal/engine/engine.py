@@ -270,6 +270,7 @@ class CausalEngine:
                 model, train_part, val, args, seed,
                 save_fn=engine.save_pretrained,
                 resume_from=None if resume_from_checkpoint is None else str(resume_from_checkpoint),
+                loss_groups=tokenizer.loss_groups(),
             )
         engine.model = model.eval()
         engine.training_summary = {k: v for k, v in summary.items() if k != "history"}

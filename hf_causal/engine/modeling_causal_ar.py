@@ -92,9 +92,16 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int = 0,
+        loss_groups: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
-        """Next-token logits; ``loss`` when ``labels`` are given (``-100`` entries ignored)."""
+        """Next-token logits; ``loss`` when ``labels`` are given (``-100`` entries ignored).
+
+        ``loss_groups`` (``(vocab,)`` long, from the tokenizer's ``loss_groups()``) restricts each label's
+        softmax to the tokens of its own group (a variable's value tokens), the same constraint the sampler
+        applies; labels in group -1 keep the full softmax. The loss is then the likelihood of the
+        constrained model, and no training goes into pushing down tokens the sampler never allows.
+        """
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -109,10 +116,27 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             # with logits_to_keep = k only the last k columns have logits; each predicts the next column's label
             logits = out.logits[:, :-1].float()
             target = labels[:, labels.size(1) - out.logits.size(1) + 1 :].to(logits.device)
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE_INDEX
-            )
+            logits, target = logits.reshape(-1, logits.size(-1)), target.reshape(-1)
+            if loss_groups is not None:
+                logits = restrict_to_groups(logits, target, loss_groups.to(logits.device))
+            loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
         return CausalLMOutputWithPast(loss=loss, logits=out.logits, past_key_values=out.past_key_values)
+
+
+def restrict_to_groups(logits: torch.Tensor, target: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """``logits`` ``(rows, vocab)`` with tokens outside each row's target group set to ``-inf``.
+
+    ``groups`` gives each vocabulary id a group (-1: none); rows whose target is ignored or in group -1 are
+    unchanged. Ids beyond ``len(groups)`` (a padded embedding matrix) are in no group.
+    """
+    vocab = logits.size(-1)
+    if groups.numel() < vocab:
+        groups = torch.cat([groups, groups.new_full((vocab - groups.numel(),), -1)])
+    groups = groups[:vocab]
+    valid_target = (target >= 0) & (target < vocab)
+    row_group = torch.where(valid_target, groups[target.clamp(0, vocab - 1)], torch.full_like(target, -1))
+    outside = (groups.unsqueeze(0) != row_group.unsqueeze(1)) & (row_group >= 0).unsqueeze(1)
+    return logits.masked_fill(outside, float("-inf"))
 
 
 @torch.no_grad()

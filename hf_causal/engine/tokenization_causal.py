@@ -205,6 +205,11 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         """Boolean mask: which ids are value tokens (the only ones the loss is computed on)."""
         return self._token_owner[np.asarray(ids)] >= 0
 
+    def loss_groups(self) -> np.ndarray:
+        """``(vocab,)`` group of each id for the constrained training loss: the index (in the topological
+        order) of the variable whose value token it is, -1 for structure tokens."""
+        return self._token_owner.copy()
+
     def end_token_id(self, name: str) -> int | None:
         """Global id of the end token of a variable-length variable (``None`` for fixed-length ones)."""
         codec = self.codecs[name]

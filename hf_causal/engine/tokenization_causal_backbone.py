@@ -261,6 +261,15 @@ class BackboneCausalTokenizer(CausalSequenceTokenizer):
         """Global ids valid at ``position`` within the value of ``name`` (constrained decoding)."""
         return self._to_global(name, np.flatnonzero(self.codecs[name].allowed(position)))
 
+    def loss_groups(self) -> np.ndarray:
+        """Like the base class, but text variables (whose tokens are the shared backbone vocabulary) are in
+        no group: their labels keep the full softmax."""
+        groups = self._token_owner.copy()
+        for i, n in enumerate(self.order):
+            if self._is_text(n):
+                groups[groups == i] = -1
+        return groups
+
     def end_token_id(self, name: str) -> int | None:
         """Global id of the end token of a variable-length variable (``None`` for fixed-length ones)."""
         if self._is_text(name):

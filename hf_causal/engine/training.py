@@ -36,6 +36,10 @@ class EngineTrainingArguments:
         save_steps: steps between checkpoints (``None``: only at the end).
         device: ``"cpu"``, ``"cuda"``...; ``None`` lets accelerate choose.
         progress: show a tqdm progress bar.
+        constrained_loss: restrict each label's softmax to its variable's value tokens (the sampler's
+            constraint; see :meth:`CausalARModel.forward`'s ``loss_groups``). Off: softmax over the whole
+            vocabulary, which with a pretrained backbone's 30k-50k tokens spends much of a short run
+            learning which tokens are valid at all.
     """
 
     max_steps: int | None = None
@@ -49,6 +53,7 @@ class EngineTrainingArguments:
     save_steps: int | None = None
     device: str | None = None
     progress: bool = True
+    constrained_loss: bool = True
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     def resolve_steps(self, n_rows: int) -> int:
@@ -96,13 +101,19 @@ def compact_batch(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def _evaluate(model: CausalARModel, data: dict[str, torch.Tensor], batch_size: int, device: torch.device) -> float:
+def _evaluate(
+    model: CausalARModel,
+    data: dict[str, torch.Tensor],
+    batch_size: int,
+    device: torch.device,
+    loss_groups: torch.Tensor | None = None,
+) -> float:
     model.eval()
     total, count = 0.0, 0
     for idx in torch.arange(data["input_ids"].size(0)).split(4 * batch_size):
         batch = compact_batch({k: v[idx].to(device) for k, v in data.items()})
         tokens = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-        total += float(model(**batch).loss) * tokens
+        total += float(model(**batch, loss_groups=loss_groups).loss) * tokens
         count += tokens
     model.train()
     return total / max(count, 1)
@@ -123,10 +134,12 @@ def train_model(
     seed: int,
     save_fn: Any = None,
     resume_from: str | None = None,
+    loss_groups: Any = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place; returns a summary (steps, losses, best validation loss).
 
     Args:
+        loss_groups: the tokenizer's ``loss_groups()``; used when ``args.constrained_loss``.
         save_fn: ``save_fn(directory)`` writes the engine (tokenizer + model) into a checkpoint.
         resume_from: a checkpoint directory written by this loop; optimisation resumes at its step.
     """
@@ -141,6 +154,9 @@ def train_model(
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     device = accelerator.device
+    groups = None
+    if args.constrained_loss and loss_groups is not None:
+        groups = torch.as_tensor(loss_groups, dtype=torch.long, device=device)
     per_epoch = max(1, math.ceil(n / args.batch_size))
     eval_every = args.eval_every or per_epoch
     step, best_loss, best_state, history = 0, float("inf"), None, []
@@ -158,7 +174,7 @@ def train_model(
         epoch, skip = divmod(step, per_epoch)
         for idx in _batches(n, args.batch_size, seed, epoch)[skip:]:
             batch = compact_batch({k: v[idx].to(device) for k, v in train_data.items()})
-            loss = model(**batch).loss
+            loss = model(**batch, loss_groups=groups).loss
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -170,7 +186,7 @@ def train_model(
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
             if val_data is not None and (step % eval_every == 0 or step == total_steps):
-                val = _evaluate(model, val_data, args.batch_size, device)
+                val = _evaluate(model, val_data, args.batch_size, device, groups)
                 history.append({"step": step, "train_loss": running, "val_loss": val})
                 if val < best_loss:
                     best_loss = val

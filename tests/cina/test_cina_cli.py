@@ -74,3 +74,18 @@ def test_missing_file_and_format(checkpoint, tmp_path, capsys):
     (tmp_path / "data.xlsx").write_text("x")
     assert main(["estimate", str(tmp_path / "data.xlsx"), "--treatment", "t", "--outcome", "y"]) != 0
     assert "unsupported data format" in capsys.readouterr().err
+
+
+def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
+    """Treatment depends on |x|, outcome on x**2 (effect 1): only --moments 2 removes the bias."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=3000)
+    t = (rng.random(3000) < 1 / (1 + np.exp(-(1.5 * np.abs(x) - 1.2)))).astype(int)
+    pd.DataFrame({"x": x, "t": t, "y": 2 * x**2 + t + rng.normal(size=3000)}).to_csv(tmp_path / "q.csv", index=False)
+    estimates = {}
+    for moments in ("1", "2"):
+        code = main(["estimate", str(tmp_path / "q.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
+                     "--moments", moments, "--json"])
+        assert code == 0
+        estimates[moments] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["estimate"]
+    assert abs(estimates["1"] - 1.0) > 0.5 and abs(estimates["2"] - 1.0) < 0.15

@@ -345,6 +345,33 @@ def test_compacted_batches_give_the_padded_batch_loss(kind, lora_engines, data):
             torch.testing.assert_close(engine.model(**compact).loss, engine.model(**full).loss, rtol=1e-5, atol=1e-6)
         assert compact_batch(context)["logits_to_keep"] < compact_batch(batch)["logits_to_keep"]
 
+@pytest.mark.parametrize("kind", ["gpt2", "bert"])
+def test_constrained_loss_is_the_likelihood_of_the_constrained_model(kind, lora_engines, data):
+    """With ``loss_groups`` each label's softmax runs over its own variable's value tokens only (text labels
+    keep the full vocabulary): checked against a hand computation over the logits."""
+    engine = lora_engines[kind]
+    tok = engine.tokenizer
+    groups = torch.as_tensor(tok.loss_groups())
+    for i, name in enumerate(tok.order):  # text tokens are shared backbone ids: no group
+        expected = -1 if tok._is_text(name) else i
+        assert (groups[torch.as_tensor(tok.allowed_ids(name, 0))] == expected).all()
+    batch = tok.build_inputs(data.head(20))
+    with torch.no_grad():
+        constrained = engine.model(**batch, loss_groups=groups).loss
+        full = engine.model(**batch).loss
+        logit = engine.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    padded = torch.cat([groups, groups.new_full((logit.size(-1) - len(groups),), -1)])
+    terms = []
+    for b, j in torch.nonzero(batch["labels"][:, 1:] != -100).tolist():
+        target = int(batch["labels"][b, j + 1])
+        allowed = padded == padded[target] if padded[target] >= 0 else torch.ones_like(padded, dtype=torch.bool)
+        log_probs = logit[b, j].masked_fill(~allowed, float("-inf")).log_softmax(-1)
+        terms.append(-log_probs[target])
+    assert any(padded[int(t)] < 0 for t in batch["labels"][batch["labels"] != -100])  # text labels present
+    torch.testing.assert_close(constrained, torch.stack(terms).mean(), rtol=1e-5, atol=1e-6)
+    assert constrained < full
+
+
 # ----------------------------------------------------------------------------------------- end to end
 @pytest.mark.slow
 def test_lora_engine_recovers_ate_with_a_text_confounder(tmp_path):

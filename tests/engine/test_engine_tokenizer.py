@@ -92,6 +92,15 @@ def test_labels_only_on_value_tokens():
     assert np.all(labels[~structural] == ids[~structural])
 
 
+def test_loss_groups_are_each_variables_value_block():
+    groups = TOK.loss_groups()
+    assert len(groups) == len(TOK)
+    for i, name in enumerate(TOK.order):
+        assert set(np.flatnonzero(groups == i)) == set(TOK.value_ids(name))  # end tokens included
+    structural = [TOK.bos_token_id, TOK.pad_token_id, *TOK.start_ids.values()]
+    assert np.all(groups[structural] == -1)
+
+
 def test_bad_values_raise():
     row = {"C": "red", "B": 1, "K": 0, "X": 0.0, "S": ["N"], "T": "cat"}
     with pytest.raises(ValueError, match="unknown value"):
