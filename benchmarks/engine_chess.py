@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 import pandas as pd
-import yaml
+from engine_common import engine_training_config
 
 from hf_causal import CausalEngine, CausalGraph
 from hf_causal.data.chess_endgame import GRAPH, KQKEndgame, build_frames
@@ -93,13 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.n_test, args.mc, args.max_steps = 3000, 20, 500, args.max_steps or 300
-    with open(args.config, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if args.max_steps is not None:
-        config["max_steps"] = args.max_steps
-    if args.threads is not None:
-        config["num_threads"] = args.threads
-    config.setdefault("progress", False)
+    config = engine_training_config(args.config, args.max_steps, args.threads)
 
     game = KQKEndgame()
     t0 = time.perf_counter()

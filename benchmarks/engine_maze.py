@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-import yaml
+from engine_common import engine_training_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "dataset_scripts"))
@@ -64,13 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.n_test, args.mc, args.max_steps = 3000, 30, 1000, args.max_steps or 400
-    with open(args.config, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    if args.max_steps is not None:
-        config["max_steps"] = args.max_steps
-    if args.threads is not None:
-        config["num_threads"] = args.threads
-    config.setdefault("progress", False)
+    config = engine_training_config(args.config, args.max_steps, args.threads)
 
     train = maze.simulate(args.n_train, seed=0)
     test = maze.test_sequences(args.n_test, seed=1)

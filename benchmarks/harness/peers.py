@@ -348,7 +348,8 @@ def _fingerprint(model: Any, sep: str = "") -> str:
         return ""
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     saved = dt.datetime.fromtimestamp(weights.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{sep} model.safetensors sha256 {digest}…, saved {saved}"
+    landmarks = getattr(getattr(model, "config", None), "landmark_units", None)
+    return f"{sep} model.safetensors sha256 {digest}…, saved {saved}; inference landmark_units {landmarks or 'off (exact)'}"
 
 
 def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outputs/run1") -> tuple[Any, str]:
