@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.balancing import implied_kernel, normalize_weights_np, svm_dual_coefficients
 from hf_causal.cina.collate import pad_datasets
-from hf_causal.cina.estimate import estimand_weights, standardize_columns
+from hf_causal.cina.estimate import calibration_features, estimand_weights, standardize_columns
 from hf_causal.data.scm import generate_dataset, random_config, sample_family
 
 DEFAULTS: dict[str, Any] = {
@@ -133,7 +133,8 @@ def distillation_loss(dual: torch.Tensor, targets: torch.Tensor, unit_mask: torc
 
 
 def _ate(weights: np.ndarray, d) -> float:  # noqa: ANN001 - a SyntheticDataset
-    cal, _ = estimand_weights(standardize_columns(d.X), d.T, weights, "ate")
+    # the same calibration as CInAModel.estimate's default (means and squares)
+    cal, _ = estimand_weights(calibration_features(standardize_columns(d.X)), d.T, weights, "ate")
     return float(np.sum(cal * (2 * d.T - 1) * d.Y))
 
 
