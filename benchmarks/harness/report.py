@@ -89,6 +89,29 @@ def rank_table(summary: pd.DataFrame, methods: Sequence[str] = ("cina_zs", "cina
     return "\n".join(lines)
 
 
+TARGET_PEERS = ("ipw", "aipw_gbm", "linear_dml", "causal_forest_dml")
+
+
+def target_table(summary: pd.DataFrame, method: str = "cina_zs", peers: Sequence[str] = TARGET_PEERS) -> str:
+    """Per suite: ``method``'s MAE against the best of ``peers`` (issue 4's target: at or below it), and the speed
+    ratio against LinearDML. Suites where ``method`` or every peer did not run are left out."""
+    lines = [
+        f"| suite | {method} MAE | best peer (MAE) | {method} ÷ best peer | target met | LinearDML time ÷ {method} time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for suite, rows in summary.groupby("suite", sort=False):
+        ours = rows[rows["method"] == method].dropna(subset=["mae"])
+        theirs = rows[rows["method"].isin(peers)].dropna(subset=["mae"]).sort_values("mae")
+        if ours.empty or theirs.empty:
+            continue
+        mae, best = float(ours.iloc[0]["mae"]), theirs.iloc[0]
+        lines.append(
+            f"| {suite} | {_fmt(mae)} | {best['method']} ({_fmt(best['mae'])}) | {mae / best['mae']:.2f} | "
+            f"{'yes' if mae <= best['mae'] else 'no'} | {_fmt(ours.iloc[0]['time_vs_reference'])} |"
+        )
+    return "\n".join(lines)
+
+
 def write_markdown(
     records: Sequence[Record],
     path: str | os.PathLike,
@@ -115,6 +138,10 @@ def write_markdown(
         "## Where each CInA variant ranks (by MAE; 1 = best)",
         "",
         rank_table(summary),
+        "",
+        "## Zero-shot CInA against the best of IPW, AIPW, LinearDML and CausalForestDML (issue 4's target)",
+        "",
+        target_table(summary),
         "",
     ]
     for suite in summary["suite"].unique():

@@ -207,3 +207,21 @@ def test_time_limited_estimators_run_in_a_child(tiny_data: list[BenchDataset]) -
     small.estimand = "att"
     failed = run_suite([_Slow()], [small])[0]
     assert failed.status == "error" and failed.note == "ValueError: no att"
+
+
+def test_target_table_compares_with_the_best_named_peer(tiny_data: list[BenchDataset]) -> None:
+    from harness.report import target_table
+
+    truth = {float(d.Y[0]): d.truth for d in tiny_data}
+
+    def off_by(delta: float):
+        return lambda X, T, Y, estimand: truth[float(Y[0])] + delta
+
+    estimators = [FunctionEstimator(name, off_by(delta)) for name, delta in
+                  (("cina_zs", 0.1), ("ipw", -0.2), ("linear_dml", 0.05), ("naive", 0.01))]
+    records = run_suite(estimators, tiny_data)
+    lines = target_table(summarize(records)).splitlines()
+    # naive is not a target peer: the best peer is LinearDML (MAE 0.05); CInA's 0.1 is twice that
+    assert lines[2].startswith("| tiny | 0.1 | linear_dml (0.05) | 2.00 | no |")
+    without_dml = [r for r in records if r.method != "linear_dml"]
+    assert target_table(summarize(without_dml)).splitlines()[2].startswith("| tiny | 0.1 | ipw (0.2) | 0.50 | yes |")
