@@ -181,3 +181,15 @@ def test_predict_errors(engine, data):
         engine.att("A", "Y", data=data.drop(columns="Z"))
     with pytest.raises(ValueError, match="no rows"):
         engine.att("A", "Y", data=data[data.A == 0])
+
+
+def test_constrained_loss_flag_reaches_training(data):
+    """Same seed and steps: the constrained loss is a softmax over a subset containing every label, so its
+    validation loss is below the full-vocabulary one in the first steps, where the unconstrained model still
+    puts mass on other variables' tokens."""
+    losses = {}
+    for flag in (True, False):
+        engine = CausalEngine.train(data.head(600), GRAPH, seed=0, backbone=SMALL, n_bins=16, max_steps=6,
+                                    batch_size=100, progress=False, num_threads=1, constrained_loss=flag)
+        losses[flag] = engine.training_summary["best_val_loss"]
+    assert losses[True] < losses[False]
