@@ -99,7 +99,8 @@ def _estimate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         extra = {"progress": not args.json} if args.method == "cina" else {}
-        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments, **extra)
+        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
+                                outcome_model=args.outcome_model, **extra)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.json:
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--estimand", default="ate", choices=["ate", "att", "atc", "overlap"])
     est.add_argument("--moments", type=int, default=2, choices=[1, 2],
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
+    est.add_argument("--outcome-model", default="kernel", choices=["kernel", "none"],
+                     help="kernel: augment the weights with a kernel ridge outcome model (default); none: weights only")
     est.add_argument("--method", default="cina-zs", choices=["cina-zs", "cina"],
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation")
     est.add_argument("--json", action="store_true", help="print one JSON object")

@@ -252,8 +252,8 @@ class SVMDualBalancing:
     """The exact optimal-balancing solver: libsvm on CInA's implied kernel, then CInA's estimand calibration.
 
     Same kernel (identity keys on standardised covariates clipped at 5, temperature 1), same
-    ``lambda = lambda0 / N^2``, same ATE/ATT recalibration and interval as CInA, so it shows what CInA's
-    balancing layer would give if solved exactly on each dataset.
+    ``lambda = lambda0 / N^2``, same ATE/ATT recalibration, outcome model and interval as CInA's defaults, so
+    it shows what CInA's balancing layer would give if solved exactly on each dataset.
     """
 
     name = "svm_dual"
@@ -275,16 +275,15 @@ class SVMDualBalancing:
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
         """Solve the SVM dual and read the effect off the weights."""
         from hf_causal.cina.balancing import identity_scores, implied_kernel, svm_dual_weights
-        from hf_causal.cina.estimate import estimand_weights, residual_std_error
+        from hf_causal.cina.estimate import effect_from_weights
 
         n = len(T)
         _check_size(n, self.max_n, self.name)
         x_std = standardize(X)
         keys = np.clip(x_std, -self.clip, self.clip) if self.clip > 0 else x_std
         base = svm_dual_weights(implied_kernel(identity_scores(keys)), T, self.lambda0 / n**2)
-        weights, _ = estimand_weights(x_std, T, base, estimand)
-        value = float(np.sum(weights * (2.0 * T - 1.0) * Y))
-        return _interval(value, residual_std_error(x_std, T, Y, weights))
+        value, se, *_ = effect_from_weights(x_std, T, Y, base, estimand)
+        return _interval(value, se)
 
 
 class CInAEstimator:
@@ -300,9 +299,11 @@ class CInAEstimator:
         name: str | None = None,
         max_n: int | None = None,
         timeout_s: float | None = None,
+        **estimate_kwargs: Any,
     ) -> None:
         self.model = model
         self.method = method
+        self.estimate_kwargs = estimate_kwargs
         self.name = name or ("cina_zs" if method == "cina-zs" else "cina_per_dataset")
         per_dataset = method != "cina-zs"
         self.max_n = max_n if max_n is not None or not per_dataset else O_N2_MAX_N
@@ -311,7 +312,7 @@ class CInAEstimator:
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
         """``model.estimate(X, T, Y, estimand, method)``."""
         _check_size(len(T), self.max_n, self.name)
-        out = self.model.estimate(X, T, Y, estimand=estimand, method=self.method)
+        out = self.model.estimate(X, T, Y, estimand=estimand, method=self.method, **self.estimate_kwargs)
         return Estimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
 
 
@@ -396,7 +397,11 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         SVMDualBalancing(lambda0=lambda0),
     ]
     if model is not None:
-        estimators += [CInAEstimator(model, "cina"), CInAEstimator(model, "cina-zs")]
+        estimators += [
+            CInAEstimator(model, "cina"),
+            CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none"),
+            CInAEstimator(model, "cina-zs"),
+        ]
     if include is not None:
         unknown = set(include) - {e.name for e in estimators}
         if unknown:

@@ -74,7 +74,9 @@ def suite_table(summary: pd.DataFrame, suite: str) -> str:
     return "\n".join(lines)
 
 
-def rank_table(summary: pd.DataFrame, methods: Sequence[str] = ("cina_zs", "cina_per_dataset", "svm_dual")) -> str:
+def rank_table(
+    summary: pd.DataFrame, methods: Sequence[str] = ("cina_zs", "cina_zs_weights", "cina_per_dataset", "svm_dual")
+) -> str:
     """Per suite: the best method by MAE and the MAE rank of each of ``methods`` (1 = best)."""
     lines = ["| suite | best by MAE | " + " | ".join(f"rank of {m}" for m in methods) + " |"]
     lines.append("|---" * (2 + len(methods)) + "|")

@@ -16,9 +16,18 @@ outcomes that are non-linear in a covariate (measured on the benchmark suites, `
 ACIC 2016 MAE 0.42 -> 0.20, LaLonde NSW+PSID relative error 14% -> 2%, held-out synthetic validation
 0.103 -> 0.099), at a small cost where an arm is tiny and the covariates many (IHDP-A 0.123 -> 0.131).
 
+Outcome model (``outcome_model=``): ``"kernel"`` (default for ``ate``/``att``/``atc``) adds a per-arm kernel
+ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
+weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
+features or the outcome model is right); ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
+On the benchmark suites the kernel augmentation lowered the MAE on 10 of 12 suites (ACIC 2016 0.20 -> 0.18,
+the large-N family 0.073 -> 0.029; validation 0.099 -> 0.096) and raised it slightly on IHDP-A.
+``"overlap"`` is never augmented.
+
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
-with ``r_i`` the residuals of a per-arm least-squares regression of the outcome on the balanced features
-(covariates, and their squares when ``moments=2``; degrees-of-freedom corrected), and a normal 95% interval
+with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm
+least-squares regression of the outcome on the balanced features (degrees-of-freedom corrected), and a normal
+95% interval
 ``value +- 1.96 SE``. It ignores the bias of imperfect balance, so trust it only where the balance table
 shows small SMDs after weighting.
 """
@@ -40,10 +49,12 @@ from .balancing import (
     standardized_mean_differences,
 )
 from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .outcome import augmented_effect, kernel_outcome_predictions
 
 ESTIMANDS = ("ate", "att", "atc", "overlap")
 METHODS = ("cina-zs", "cina")
 MOMENTS = (1, 2)
+OUTCOME_MODELS = ("kernel", "none")
 Z_95 = 1.959963984540054
 
 
@@ -75,6 +86,7 @@ class EffectEstimate:
         balance: DataFrame indexed by covariate with ``smd_before`` and ``smd_after``.
         n: number of units; seconds: wall time of the estimate.
         max_residual_imbalance: largest standardised mean gap left after calibration (0 for "overlap").
+        outcome_model: ``"kernel"`` when an outcome model augmented the weights, else ``"none"``.
     """
 
     value: float
@@ -91,6 +103,7 @@ class EffectEstimate:
     n: int = 0
     seconds: float = 0.0
     max_residual_imbalance: float = 0.0
+    outcome_model: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-unit arrays)."""
@@ -101,6 +114,7 @@ class EffectEstimate:
             "std_error": self.std_error,
             "estimand": self.estimand,
             "method": self.method,
+            "outcome_model": self.outcome_model,
             "n": self.n,
             "n_treated": int(self.treatment.sum()),
             "ess_treated": self.ess_treated,
@@ -219,6 +233,31 @@ def standardize_columns(x: np.ndarray) -> np.ndarray:
     return (x[:, keep] - x[:, keep].mean(0)) / sd[keep]
 
 
+def effect_from_weights(
+    x_std: np.ndarray,
+    treatment: np.ndarray,
+    outcome: np.ndarray,
+    base: np.ndarray,
+    estimand: str,
+    moments: int = 2,
+    outcome_model: str = "kernel",
+) -> tuple[float, float, np.ndarray, float, str]:
+    """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring).
+
+    Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
+    """
+    if outcome_model not in OUTCOME_MODELS:
+        raise ValueError(f"outcome_model must be one of {OUTCOME_MODELS}, got {outcome_model!r}")
+    features = calibration_features(x_std, moments)
+    weights, residual = estimand_weights(features, treatment, base, estimand)
+    if outcome_model == "kernel" and estimand != "overlap":
+        m1, m0, loo_residuals = kernel_outcome_predictions(x_std, features, treatment, outcome)
+        value = augmented_effect(weights, treatment, outcome, m1, m0, estimand)
+        return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, "kernel"
+    value = float(np.sum(weights * (2.0 * treatment - 1.0) * outcome))
+    return value, residual_std_error(features, treatment, outcome, weights), weights, residual, "none"
+
+
 def estimate_effect(
     model: Any,
     covariates: Any,
@@ -228,6 +267,7 @@ def estimate_effect(
     method: str = "cina-zs",
     warn_ess_fraction: float = 0.05,
     moments: int = 2,
+    outcome_model: str = "kernel",
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments."""
@@ -238,6 +278,8 @@ def estimate_effect(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if moments not in MOMENTS:
         raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
+    if outcome_model not in OUTCOME_MODELS:
+        raise ValueError(f"outcome_model must be one of {OUTCOME_MODELS}, got {outcome_model!r}")
     x, names = encode_covariates(covariates)
     n = x.shape[0]
     t = validate_treatment(treatment, n)
@@ -249,11 +291,9 @@ def estimate_effect(
 
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         base = fit_per_dataset(x, t, **fit_kwargs).weights
-    features = calibration_features(standardize_columns(x), moments)
-    weights, residual = estimand_weights(features, t, base, estimand)
-    signs = 2.0 * t - 1.0
-    value = float(np.sum(weights * signs * y))
-    se = residual_std_error(features, t, y, weights)
+    value, se, weights, residual, used = effect_from_weights(
+        standardize_columns(x), t, y, base, estimand, moments, outcome_model
+    )
     ess1 = effective_sample_size(weights[t == 1])
     ess0 = effective_sample_size(weights[t == 0])
     for label, ess, size in (("treated", ess1, (t == 1).sum()), ("control", ess0, (t == 0).sum())):
@@ -286,4 +326,5 @@ def estimate_effect(
         n=n,
         seconds=time.perf_counter() - start,
         max_residual_imbalance=residual,
+        outcome_model=used,
     )

@@ -83,8 +83,12 @@ def test_cina_adapter_and_default_lineup(confounded) -> None:
         "dowhy_ipw",
         "svm_dual",
         "cina_per_dataset",
+        "cina_zs_weights",
         "cina_zs",
     ]
+    weights_only = CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none")
+    by_hand = model.estimate(X, T, Y, outcome_model="none").value
+    assert weights_only.estimate(X, T, Y, "ate").value == by_hand != out.value
     assert CInAEstimator(model, "cina").max_n == 3000 and CInAEstimator(model, "cina-zs").max_n is None
 
 

@@ -77,7 +77,8 @@ def test_missing_file_and_format(checkpoint, tmp_path, capsys):
 
 
 def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
-    """Treatment depends on |x|, outcome on x**2 (effect 1): only --moments 2 removes the bias."""
+    """Treatment depends on |x|, outcome on x**2 (effect 1): without an outcome model only --moments 2 removes
+    the bias; the default kernel outcome model removes it with either."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=3000)
     t = (rng.random(3000) < 1 / (1 + np.exp(-(1.5 * np.abs(x) - 1.2)))).astype(int)
@@ -85,7 +86,11 @@ def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
     estimates = {}
     for moments in ("1", "2"):
         code = main(["estimate", str(tmp_path / "q.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
-                     "--moments", moments, "--json"])
+                     "--moments", moments, "--outcome-model", "none", "--json"])
         assert code == 0
         estimates[moments] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["estimate"]
     assert abs(estimates["1"] - 1.0) > 0.5 and abs(estimates["2"] - 1.0) < 0.15
+    assert main(["estimate", str(tmp_path / "q.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
+                 "--moments", "1", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["outcome_model"] == "kernel" and abs(payload["estimate"] - 1.0) < 0.15
