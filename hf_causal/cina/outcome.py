@@ -23,24 +23,30 @@ import numpy as np
 RIDGE_PENALTIES = tuple(10.0 ** (k / 2) for k in range(-6, 7))  # 1e-3 ... 1e3, half-decade steps
 
 
-def rbf_landmark_features(x_std: np.ndarray, n_landmarks: int = 300, seed: int = 0) -> np.ndarray:
-    """``(N, <= n_landmarks)`` Nyström features of the RBF kernel ``exp(-|x - x'|^2 / (2 d))``.
+class RBFLandmarkFeatures:
+    """Nyström features of the RBF kernel ``exp(-|x - x'|^2 / (2 d))`` on a seeded sample of landmark units.
 
-    Landmarks are a seeded sample of the units; the features ``K(x, L) U S^{-1/2}`` (``K(L, L) = U S U^T``)
-    reproduce the kernel on the span of the landmarks. The bandwidth ``d`` (number of standardised columns)
-    keeps typical squared distances (``~2d``) in the kernel's working range for any ``d``.
+    ``features(x) = K(x, L) U S^{-1/2}`` with ``K(L, L) = U S U^T`` reproduces the kernel on the span of the
+    landmarks. The bandwidth ``d`` (number of standardised columns) keeps typical squared distances (``~2d``)
+    in the kernel's working range for any ``d``.
     """
-    n, d = x_std.shape
-    rng = np.random.default_rng(seed)
-    landmarks = x_std[rng.choice(n, size=min(n, n_landmarks), replace=False)]
 
-    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
-        return np.exp(-np.maximum(sq, 0.0) / (2.0 * max(d, 1)))
+    def __init__(self, x_std: np.ndarray, n_landmarks: int = 300, seed: int = 0) -> None:
+        n, d = x_std.shape
+        rng = np.random.default_rng(seed)
+        self.landmarks = x_std[rng.choice(n, size=min(n, n_landmarks), replace=False)]
+        self.bandwidth = 2.0 * max(d, 1)
+        values, vectors = np.linalg.eigh(self._kernel(self.landmarks))
+        keep = values > 1e-6 * values.max()
+        self.projection = vectors[:, keep] / np.sqrt(values[keep])
 
-    values, vectors = np.linalg.eigh(kernel(landmarks, landmarks))
-    keep = values > 1e-6 * values.max()
-    return kernel(x_std, landmarks) @ (vectors[:, keep] / np.sqrt(values[keep]))
+    def _kernel(self, x: np.ndarray) -> np.ndarray:
+        sq = (x**2).sum(1)[:, None] + (self.landmarks**2).sum(1)[None, :] - 2.0 * x @ self.landmarks.T
+        return np.exp(-np.maximum(sq, 0.0) / self.bandwidth)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(len(x), n_features)`` features of standardised rows ``x``."""
+        return self._kernel(x) @ self.projection
 
 
 @dataclass
@@ -93,20 +99,39 @@ def kernel_outcome_predictions(
     outcome: np.ndarray,
     n_landmarks: int = 300,
     seed: int = 0,
+    max_fit_units: int = 50_000,
+    chunk_rows: int = 65_536,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-arm outcome models on ``[features, RBF landmark features of x_std]``.
 
+    Each arm's model is fitted on at most ``max_fit_units`` of its units (a seeded sample: a 300-landmark kernel
+    model gains nothing from millions of rows, and the design matrix would not fit in memory); predictions are
+    made for every unit in chunks of ``chunk_rows``.
+
     Returns ``(m1, m0, residuals)``: predictions of both arms' models for every unit, and each unit's
-    leave-one-out residual under its own arm's model (for the standard error).
+    out-of-sample residual under its own arm's model (leave-one-out for the units it was fitted on), for the
+    standard error.
     """
-    design = np.column_stack([features, rbf_landmark_features(x_std, n_landmarks, seed)])
+    rbf = RBFLandmarkFeatures(x_std, n_landmarks, seed)
+    rng = np.random.default_rng(seed)
     t = treatment.astype(bool)
-    predictions, residuals = [], np.zeros(len(outcome))
+    fits, residuals, is_fitted = [], np.zeros(len(outcome)), np.zeros(len(outcome), dtype=bool)
     for arm in (t, ~t):
-        fit = ridge_loo(design[arm], outcome[arm])
-        predictions.append(fit.predict(design))
-        residuals[arm] = fit.loo_residuals
-    return predictions[0], predictions[1], residuals
+        members = np.flatnonzero(arm)
+        fitted = members if len(members) <= max_fit_units else np.sort(rng.choice(members, max_fit_units, replace=False))
+        fit = ridge_loo(np.column_stack([features[fitted], rbf(x_std[fitted])]), outcome[fitted])
+        fits.append(fit)
+        residuals[fitted] = fit.loo_residuals
+        is_fitted[fitted] = True
+    m1, m0 = np.empty(len(outcome)), np.empty(len(outcome))
+    for start in range(0, len(outcome), chunk_rows):
+        rows = slice(start, start + chunk_rows)
+        design = np.column_stack([features[rows], rbf(x_std[rows])])
+        m1[rows], m0[rows] = fits[0].predict(design), fits[1].predict(design)
+    for arm, pred in ((t, m1), (~t, m0)):
+        unfitted = arm & ~is_fitted  # units outside the fit sample: their residuals are out-of-sample already
+        residuals[unfitted] = outcome[unfitted] - pred[unfitted]
+    return m1, m0, residuals
 
 
 def target_population(treatment: np.ndarray, estimand: str) -> np.ndarray:
