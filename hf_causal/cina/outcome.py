@@ -12,6 +12,10 @@ with ``p`` the target population (uniform over all units, the treated, or the co
 itself is the population (the treated for the ATT), its weights are ``p`` and the correction returns its
 observed mean exactly. Everything is numpy; the cost is a few ``N x P`` matrix products (``P`` = features +
 landmarks), no ``N x N`` matrix.
+
+The number of landmarks (200) was chosen on the 24 held-out validation datasets for speed at equal accuracy
+(ATE MAE 0.0976 / 0.0965 / 0.0961 / 0.0957 with 100 / 150 / 200 / 300 landmarks; at N = 5,000 the whole
+``estimate`` takes 0.095 / 0.106 / 0.13 / 0.185 s on one CPU thread).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class RBFLandmarkFeatures:
     in the kernel's working range for any ``d``.
     """
 
-    def __init__(self, x_std: np.ndarray, n_landmarks: int = 300, seed: int = 0) -> None:
+    def __init__(self, x_std: np.ndarray, n_landmarks: int = 200, seed: int = 0) -> None:
         n, d = x_std.shape
         rng = np.random.default_rng(seed)
         self.landmarks = x_std[rng.choice(n, size=min(n, n_landmarks), replace=False)]
@@ -76,13 +80,14 @@ def ridge_loo(features: np.ndarray, y: np.ndarray, penalties: tuple[float, ...] 
     eig, vectors = np.linalg.eigh(z.T @ z)
     eig = np.clip(eig, 0.0, None)
     projected = z @ vectors  # (n, P)
+    projected_sq = projected**2
     zty = vectors.T @ (z.T @ yc)
     best: tuple[float, float, np.ndarray, np.ndarray] | None = None
     for penalty in penalties:
         shrink = 1.0 / (eig + penalty)
         coef_eig = shrink * zty
         residual = yc - projected @ coef_eig
-        leverage = 1.0 / n + (projected**2) @ shrink
+        leverage = 1.0 / n + projected_sq @ shrink
         loo = residual / np.clip(1.0 - leverage, 1e-6, None)
         score = float(np.mean(loo**2))
         if best is None or score < best[0]:
@@ -97,14 +102,14 @@ def kernel_outcome_predictions(
     features: np.ndarray,
     treatment: np.ndarray,
     outcome: np.ndarray,
-    n_landmarks: int = 300,
+    n_landmarks: int = 200,
     seed: int = 0,
     max_fit_units: int = 50_000,
     chunk_rows: int = 65_536,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-arm outcome models on ``[features, RBF landmark features of x_std]``.
 
-    Each arm's model is fitted on at most ``max_fit_units`` of its units (a seeded sample: a 300-landmark kernel
+    Each arm's model is fitted on at most ``max_fit_units`` of its units (a seeded sample: a 200-landmark kernel
     model gains nothing from millions of rows, and the design matrix would not fit in memory); predictions are
     made for every unit in chunks of ``chunk_rows``.
 
@@ -115,19 +120,26 @@ def kernel_outcome_predictions(
     rbf = RBFLandmarkFeatures(x_std, n_landmarks, seed)
     rng = np.random.default_rng(seed)
     t = treatment.astype(bool)
-    fits, residuals, is_fitted = [], np.zeros(len(outcome)), np.zeros(len(outcome), dtype=bool)
+    n = len(outcome)
+    # one design matrix when it is small enough (the usual case); chunks of rows otherwise
+    design = np.column_stack([features, rbf(x_std)]) if n <= chunk_rows else None
+
+    def rows_of(index: np.ndarray | slice) -> np.ndarray:
+        return design[index] if design is not None else np.column_stack([features[index], rbf(x_std[index])])
+
+    fits, residuals, is_fitted = [], np.zeros(n), np.zeros(n, dtype=bool)
     for arm in (t, ~t):
         members = np.flatnonzero(arm)
         fitted = members if len(members) <= max_fit_units else np.sort(rng.choice(members, max_fit_units, replace=False))
-        fit = ridge_loo(np.column_stack([features[fitted], rbf(x_std[fitted])]), outcome[fitted])
+        fit = ridge_loo(rows_of(fitted), outcome[fitted])
         fits.append(fit)
         residuals[fitted] = fit.loo_residuals
         is_fitted[fitted] = True
-    m1, m0 = np.empty(len(outcome)), np.empty(len(outcome))
-    for start in range(0, len(outcome), chunk_rows):
+    m1, m0 = np.empty(n), np.empty(n)
+    for start in range(0, n, chunk_rows):
         rows = slice(start, start + chunk_rows)
-        design = np.column_stack([features[rows], rbf(x_std[rows])])
-        m1[rows], m0[rows] = fits[0].predict(design), fits[1].predict(design)
+        block = rows_of(rows)
+        m1[rows], m0[rows] = fits[0].predict(block), fits[1].predict(block)
     for arm, pred in ((t, m1), (~t, m0)):
         unfitted = arm & ~is_fitted  # units outside the fit sample: their residuals are out-of-sample already
         residuals[unfitted] = outcome[unfitted] - pred[unfitted]
