@@ -89,7 +89,8 @@ def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, se
     the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
     """
     generator = torch.Generator().manual_seed(seed)
-    signs, unit_mask = signs.cpu(), unit_mask.cpu()
+    device = signs.device
+    signs, unit_mask = signs.cpu(), unit_mask.cpu()  # the seeded CPU generator draws the same landmarks anywhere
     rows = []
     for b in range(signs.shape[0]):
         treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
@@ -99,7 +100,7 @@ def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, se
         take = min(max(round(size * n1 / (n1 + n0)), low), high)
         picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
         rows.append(torch.sort(torch.cat(picks)).values)
-    return torch.stack(rows).to(signs.device)
+    return torch.stack(rows).to(device)
 
 
 def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
