@@ -36,8 +36,9 @@ def partial_truth(prefix: list[str], n: int, seed: int) -> float:
     total = 0.0
     for _ in range(n):
         s = int(rng.choice(len(maze.STARTS), p=maze.P_START))
-        length = int(rng.integers(2, maze.MAX_LEN + 1))
-        length = max(length, len(prefix))  # the engine forbids ending before the last fixed move
+        # the intervened SCM keeps the behaviour policy's length law, conditioned on reaching the last fixed
+        # move (the engine's semantics too: it may not end the sequence before position k): L | L >= k
+        length = int(rng.integers(max(2, len(prefix)), maze.MAX_LEN + 1))
         cell, acts = maze.STARTS[s], []
         for t in range(length):
             if t < len(prefix):
