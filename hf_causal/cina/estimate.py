@@ -55,6 +55,15 @@ ESTIMANDS = ("ate", "att", "atc", "overlap")
 METHODS = ("cina-zs", "cina")
 MOMENTS = (1, 2)
 OUTCOME_MODELS = ("kernel", "none")
+
+
+def check_estimator_options(moments: int = 2, outcome_model: str = "kernel") -> None:
+    """Raise a ``ValueError`` naming the bad option (``moments`` in :data:`MOMENTS`, ``outcome_model`` in
+    :data:`OUTCOME_MODELS`)."""
+    if moments not in MOMENTS:
+        raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
+    if outcome_model not in OUTCOME_MODELS:
+        raise ValueError(f"outcome_model must be one of {OUTCOME_MODELS}, got {outcome_model!r}")
 Z_95 = 1.959963984540054
 
 
@@ -203,8 +212,7 @@ def estimand_weights(
 def calibration_features(x_std: np.ndarray, moments: int = 2) -> np.ndarray:
     """The columns whose weighted means the calibration matches: ``x_std`` (``moments=1``), plus the
     standardised squares of its non-binary columns (``moments=2``; squares of 0/1 columns repeat them)."""
-    if moments not in MOMENTS:
-        raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
+    check_estimator_options(moments=moments)
     if moments == 1 or x_std.shape[1] == 0:
         return x_std
     non_binary = np.array([np.unique(col).size > 2 for col in x_std.T])
@@ -246,8 +254,7 @@ def effect_from_weights(
 
     Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
     """
-    if outcome_model not in OUTCOME_MODELS:
-        raise ValueError(f"outcome_model must be one of {OUTCOME_MODELS}, got {outcome_model!r}")
+    check_estimator_options(outcome_model=outcome_model)
     features = calibration_features(x_std, moments)
     weights, residual = estimand_weights(features, treatment, base, estimand)
     if outcome_model == "kernel" and estimand != "overlap":
@@ -276,10 +283,7 @@ def estimate_effect(
         raise ValueError(f"estimand must be one of {ESTIMANDS}, got {estimand!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if moments not in MOMENTS:
-        raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
-    if outcome_model not in OUTCOME_MODELS:
-        raise ValueError(f"outcome_model must be one of {OUTCOME_MODELS}, got {outcome_model!r}")
+    check_estimator_options(moments, outcome_model)  # before the forward pass, not after it
     x, names = encode_covariates(covariates)
     n = x.shape[0]
     t = validate_treatment(treatment, n)
