@@ -13,6 +13,7 @@ Methods (all see only text, T, Y):
   causalbert_frozen  ``hf_causal.text.CausalBertModel`` with a frozen MiniLM (heads only), 2-fold cross-fitted AIPW
   causalbert_plugin  CausalBERT (Veitch et al. 2020) with the top MiniLM layers fine-tuned jointly with the
   causalbert_aipw    propensity and outcome heads; plug-in mean_{T=1}(Q1 - Q0) and the AIPW ATT from one fit
+  causalbert_xfit    the same fine-tuned CausalBERT, 2-fold cross-fitted AIPW (heads predict the held-out half)
   cina_zs            CInA zero-shot (``cina-zs-base``) on 16 PCA components of the MiniLM embeddings, estimand ATT
   cina               per-dataset CInA (Algorithm 1) on the same covariates, estimand ATT
   engine_minilm_*    the AR engine (``CausalEngine``) on graph text -> T, text -> Y, T -> Y with a pretrained
@@ -49,10 +50,10 @@ BETA1 = (1.0, 5.0, 25.0)
 ENGINE_BACKBONES = ("minilm", "smollm2")
 ENGINE_METHODS = tuple(f"engine_{b}_{kind}" for b in ENGINE_BACKBONES for kind in ("plugin", "aipw"))
 METHODS = (
-    "naive", "tfidf_aipw", "tfidf_dml", "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "cina_zs", "cina",
-    *ENGINE_METHODS,
+    "naive", "tfidf_aipw", "tfidf_dml", "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "causalbert_xfit",
+    "cina_zs", "cina", *ENGINE_METHODS,
 )
-BERT_METHODS = ("causalbert_plugin", "causalbert_aipw")
+BERT_METHODS = ("causalbert_plugin", "causalbert_aipw", "causalbert_xfit")
 
 
 def att_aipw(t: np.ndarray, y: np.ndarray, e: np.ndarray, m0: np.ndarray) -> float:
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--corpus", default="rotten_tomatoes", choices=["rotten_tomatoes", "fine_foods"])
     p.add_argument("--n", type=int, default=1500, help="texts subsampled once (seed 0) from the corpus")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first-seed..seeds-1 only (to add seeds to earlier records)"
+    )
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--n-components", type=int, default=16)
     p.add_argument("--svd-components", type=int, default=256, help="TF-IDF SVD components (tfidf_* methods)")
@@ -190,6 +194,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if unknown:
         p.error(f"unknown methods {unknown}; choose from {METHODS}")
     args.methods = [m for m in METHODS if m in methods]
+    if not 0 <= args.first_seed < args.seeds:
+        p.error(f"--first-seed must be in [0, --seeds); got {args.first_seed} with --seeds {args.seeds}")
     if args.bert_seeds is None:
         args.bert_seeds = args.seeds
     if args.engine_seeds is None:
@@ -274,6 +280,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         if method == "causalbert_frozen":
             frozen.config.seed = seed
             return {method: frozen.cross_fit_att(texts, t, y, n_folds=2).aipw}
+        if method == "causalbert_xfit":
+            bert.config.seed = seed
+            return {method: bert.cross_fit_att(texts, t, y, n_folds=2).aipw}
         if method in BERT_METHODS:
             bert.config.seed = seed
             est = bert.fit(texts, t, y).estimate_att()  # in-sample, as in Veitch et al.
@@ -284,7 +293,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     rows = []
     for beta1 in args.beta1:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             data = simulate_text_confounding(sub, beta1=beta1, seed=seed)
             t, y = data.T, data.Y
             est: dict[str, float] = {}
@@ -397,7 +406,8 @@ constant effect, which is the ATT in this design). `causalbert_frozen`: `hf_caus
 frozen MiniLM (propensity + two outcome heads only), 2-fold cross-fitted AIPW. `causalbert_plugin` /
 `causalbert_aipw`: CausalBERT (Veitch et al. 2020) with the top {args.bert_layers} MiniLM layers fine-tuned jointly
 with the heads ({args.bert_epochs} epochs, lr {args.bert_lr:g}, no masked-LM term), in-sample plug-in
-mean_(T=1)(Q1 − Q0) and AIPW ATT from the same fit. `cina_zs` zero-shot CInA (`cina-zs-base`) and `cina`
+mean_(T=1)(Q1 − Q0) and AIPW ATT from the same fit; `causalbert_xfit`: the same model 2-fold cross-fitted (refit on
+each half, heads predict the other half), AIPW ATT. `cina_zs` zero-shot CInA (`cina-zs-base`) and `cina`
 per-dataset CInA, both `estimand="att"` on {args.n_components} PCA components of the frozen MiniLM embeddings.
 `engine_<backbone>_plugin` / `engine_<backbone>_aipw`: the AR engine (`CausalEngine.train`, graph text → T,
 text → Y, T → Y) on the pretrained backbone with LoRA (r 16), the text a context variable (no loss on its

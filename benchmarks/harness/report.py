@@ -94,23 +94,56 @@ def rank_table(
 TARGET_PEERS = ("ipw", "aipw_gbm", "linear_dml", "causal_forest_dml")
 
 
-def target_table(summary: pd.DataFrame, method: str = "cina_zs", peers: Sequence[str] = TARGET_PEERS) -> str:
+def paired_difference(records: Sequence[Record], suite: str, method: str, peer: str) -> tuple[float, float, int, int]:
+    """``(mean, standard error, wins, n)`` of ``|error of method| - |error of peer|`` over the datasets of ``suite``
+    both ran; ``wins`` counts the datasets where ``method`` is closer to the truth. SE is ``nan`` for one dataset."""
+    errors: dict[str, dict[str, float]] = {method: {}, peer: {}}
+    for r in records:
+        if r.suite == suite and r.method in errors and r.abs_error is not None:
+            errors[r.method][r.dataset] = r.abs_error
+    common = sorted(set(errors[method]) & set(errors[peer]))
+    diff = np.array([errors[method][d] - errors[peer][d] for d in common])
+    if diff.size == 0:
+        return float("nan"), float("nan"), 0, 0
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+    return float(diff.mean()), se, int((diff < 0).sum()), int(diff.size)
+
+
+def target_table(
+    summary: pd.DataFrame,
+    method: str = "cina_zs",
+    peers: Sequence[str] = TARGET_PEERS,
+    records: Sequence[Record] | None = None,
+) -> str:
     """Per suite: ``method``'s MAE against the best of ``peers`` (issue 4's target: at or below it), and the speed
-    ratio against LinearDML. Suites where ``method`` or every peer did not run are left out."""
-    lines = [
-        f"| suite | {method} MAE | best peer (MAE) | {method} ÷ best peer | target met | LinearDML time ÷ {method} time |",
-        "|---|---|---|---|---|---|",
-    ]
+    ratio against LinearDML. Suites where ``method`` or every peer did not run are left out.
+
+    With ``records``, two more columns say whether a gap is more than noise: the paired mean difference of the
+    absolute errors (``method`` − best peer, same datasets) ± its standard error, and on how many datasets
+    ``method`` was the closer of the two."""
+    paired = records is not None
+    head = f"| suite | {method} MAE | best peer (MAE) | {method} ÷ best peer | target met |"
+    rule = "|---|---|---|---|---|"
+    if paired:
+        head += f" paired Δ abs. error ± SE | {method} closer |"
+        rule += "---|---|"
+    lines = [head + f" LinearDML time ÷ {method} time |", rule + "---|"]
     for suite, rows in summary.groupby("suite", sort=False):
         ours = rows[rows["method"] == method].dropna(subset=["mae"])
         theirs = rows[rows["method"].isin(peers)].dropna(subset=["mae"]).sort_values("mae")
         if ours.empty or theirs.empty:
             continue
         mae, best = float(ours.iloc[0]["mae"]), theirs.iloc[0]
-        lines.append(
+        line = (
             f"| {suite} | {_fmt(mae)} | {best['method']} ({_fmt(best['mae'])}) | {mae / best['mae']:.2f} | "
-            f"{'yes' if mae <= best['mae'] else 'no'} | {_fmt(ours.iloc[0]['time_vs_reference'])} |"
+            f"{'yes' if mae <= best['mae'] else 'no'} |"
         )
+        if paired:
+            mean, se, wins, n = paired_difference(records, str(suite), method, str(best["method"]))
+            spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
+            sign = "+" if mean >= 0 else "−"
+            line += f" {sign}{_fmt(abs(mean))}{spread} | {wins} / {n} |"
+        lines.append(line + f" {_fmt(ours.iloc[0]['time_vs_reference'])} |")
     return "\n".join(lines)
 
 
@@ -143,7 +176,7 @@ def write_markdown(
         "",
         "## Zero-shot CInA against the best of IPW, AIPW, LinearDML and CausalForestDML (issue 4's target)",
         "",
-        target_table(summary),
+        target_table(summary, records=records),
         "",
     ]
     for suite in summary["suite"].unique():

@@ -225,3 +225,27 @@ def test_target_table_compares_with_the_best_named_peer(tiny_data: list[BenchDat
     assert lines[2].startswith("| tiny | 0.1 | linear_dml (0.05) | 2.00 | no |")
     without_dml = [r for r in records if r.method != "linear_dml"]
     assert target_table(summarize(without_dml)).splitlines()[2].startswith("| tiny | 0.1 | ipw (0.2) | 0.50 | yes |")
+
+
+def test_target_table_paired_columns_match_hand_computation(tiny_data: list[BenchDataset]) -> None:
+    from harness.report import paired_difference, target_table
+
+    truth = {float(d.Y[0]): d.truth for d in tiny_data}
+    first = float(tiny_data[0].Y[0])
+
+    def ours(X, T, Y, estimand):  # errors 0.1 (a) and 0.4 (b)
+        return truth[float(Y[0])] + (0.1 if float(Y[0]) == first else -0.4)
+
+    def peer(X, T, Y, estimand):  # errors 0.3 (a) and 0.1 (b)
+        return truth[float(Y[0])] + (-0.3 if float(Y[0]) == first else 0.1)
+
+    records = run_suite([FunctionEstimator("cina_zs", ours), FunctionEstimator("ipw", peer)], tiny_data)
+    mean, se, wins, n = paired_difference(records, "tiny", "cina_zs", "ipw")
+    diffs = np.array([0.1 - 0.3, 0.4 - 0.1])
+    assert n == 2 and wins == 1
+    assert mean == pytest.approx(diffs.mean()) and se == pytest.approx(diffs.std(ddof=1) / np.sqrt(2))
+    row = target_table(summarize(records), records=records).splitlines()[2]
+    assert row.startswith("| tiny | 0.25 | ipw (0.2) | 1.25 | no | +0.05 ± ")
+    assert "| 1 / 2 |" in row
+    # a peer that never ran on the suite is not compared
+    assert paired_difference(records, "tiny", "cina_zs", "linear_dml")[3] == 0
