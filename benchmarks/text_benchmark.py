@@ -21,6 +21,8 @@ Methods (all see only text, T, Y):
                      ``_plugin`` = mean over treated texts of E[Y | do(1), text] - E[Y | do(0), text] and
                      ``_aipw`` = the ATT-AIPW score with the engine's own P(T=1 | text) and E[Y | do(0), text]
                      (both exact from the model's next-token probabilities, in-sample as for CausalBERT)
+  engine_minilm-prefix_*  the MiniLM engine with ``bidirectional_context=True``: the text block attends both
+                     ways, as MiniLM was pretrained (a prefix LM); everything after it stays causal
 
 A method whose optional dependency is missing is reported as skipped. The fine-tuned CausalBERT and the
 engines are the slow part (minutes per fit on one CPU core), so ``--bert-seeds``/``--engine-seeds`` can restrict
@@ -47,7 +49,8 @@ import torch
 from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
 
 BETA1 = (1.0, 5.0, 25.0)
-ENGINE_BACKBONES = ("minilm", "smollm2")
+# engine variant -> (backbone alias, bidirectional_context)
+ENGINE_BACKBONES = {"minilm": ("minilm", False), "minilm-prefix": ("minilm", True), "smollm2": ("smollm2", False)}
 ENGINE_METHODS = tuple(f"engine_{b}_{kind}" for b in ENGINE_BACKBONES for kind in ("plugin", "aipw"))
 METHODS = (
     "naive", "tfidf_aipw", "tfidf_dml", "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "causalbert_xfit",
@@ -120,9 +123,11 @@ def causal_bert_model(encoder_name: str, **config: Any) -> Any:
     return CausalBertModel.from_pretrained(encoder_name, config=CausalBertConfig(**config))
 
 
-def engine_att(texts: list[str], t: np.ndarray, y: np.ndarray, backbone: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
+def engine_att(texts: list[str], t: np.ndarray, y: np.ndarray, variant: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """Plug-in and AIPW ATT from one LoRA fit of the AR engine with the text as a context variable."""
     from hf_causal import CausalEngine, CausalGraph
+
+    backbone, bidirectional = ENGINE_BACKBONES[variant]
 
     frame = pd.DataFrame({"text": texts, "T": t.astype(int), "Y": y})
     graph = CausalGraph({"text": "text", "T": "binary", "Y": "continuous"}, [("text", "T"), ("text", "Y"), ("T", "Y")])
@@ -131,13 +136,14 @@ def engine_att(texts: list[str], t: np.ndarray, y: np.ndarray, backbone: str, se
         frame, graph, seed=seed, backbone=backbone, lora={"r": 16, "lora_alpha": 32}, context_variables=["text"],
         max_text_length=args.max_length, n_bins=args.engine_bins, max_steps=steps, batch_size=args.engine_batch_size,
         learning_rate=args.engine_lr, val_fraction=0.1, progress=False, num_threads=args.threads,
+        bidirectional_context=bidirectional,
     )
     given = {"text": frame["text"]}
     e = engine.predict_proba("T", given=given)[1].to_numpy()
     m0 = engine.predict_mean("Y", given=given, do={"T": 0})
     m1 = engine.predict_mean("Y", given=given, do={"T": 1})
     treated = t == 1
-    name = f"engine_{backbone}"
+    name = f"engine_{variant}"
     return {f"{name}_plugin": float((m1 - m0)[treated].mean()), f"{name}_aipw": att_aipw(t, y, e, m0)}
 
 
@@ -234,7 +240,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         emb = embeddings(texts, Path(args.cache_dir) / f"{args.corpus}_{len(texts)}_minilm_L{args.max_length}.npy", args.max_length)
         t_embed = time.time() - t0
     except ImportError as err:
-        skip(("causalbert_frozen", *BERT_METHODS, "cina_zs", "cina", "engine_minilm_plugin", "engine_minilm_aipw"),
+        skip(("causalbert_frozen", *BERT_METHODS, "cina_zs", "cina", *(m for m in ENGINE_METHODS if "minilm" in m)),
              f"no MiniLM backbone ({err})")
     if {"engine_smollm2_plugin", "engine_smollm2_aipw"} & set(args.methods):
         try:
@@ -288,7 +294,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             est = bert.fit(texts, t, y).estimate_att()  # in-sample, as in Veitch et al.
             return {"causalbert_plugin": est.plugin, "causalbert_aipw": est.aipw}
         if method in ENGINE_METHODS:
-            return engine_att(texts, t, y, method.split("_")[1], seed, args)
+            return engine_att(texts, t, y, method.split("_")[1], seed, args)  # engine_<variant>_<estimator>
         return {method: model.estimate(pcs, t, y, estimand="att", method=method.replace("_", "-")).value}
 
     rows = []
@@ -414,7 +420,8 @@ text → Y, T → Y) on the pretrained backbone with LoRA (r 16), the text a con
 tokens), {args.engine_epochs} epochs, lr {args.engine_lr:g}, batch {args.engine_batch_size}, Y in {args.engine_bins} quantile bins; from
 one fit, the plug-in mean over treated texts of E[Y | do(T=1), text] − E[Y | do(T=0), text] and the ATT-AIPW
 score with the engine's own P(T=1 | text) and E[Y | do(T=0), text] (`predict_proba` / `predict_mean`: exact
-next-token probabilities, no sampling; in-sample, as for CausalBERT).
+next-token probabilities, no sampling; in-sample, as for CausalBERT). `engine_minilm-prefix_*`: the MiniLM engine
+with `bidirectional_context=True` (the text block attends both ways, as MiniLM was pretrained; a prefix LM).
 
 ## Mean ATT̂ per method and β1 (truth 0.25)
 

@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--backbone", default="minilm", help="'minilm', 'smollm2', a folder or a Hub id")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bidirectional-context", action="store_true",
+        help="let the text tokens attend to each other both ways (prefix LM; for BERT-style backbones)",
+    )
     args = parser.parse_args()
 
     data = simulate_text_confounding(load_text_corpus("rotten_tomatoes"), beta1=args.beta1, seed=args.seed, n=args.n)
@@ -48,6 +52,7 @@ def main() -> None:
         df, graph, backbone=args.backbone, lora={"r": 16, "lora_alpha": 32}, context_variables=["text"],
         max_text_length=64, n_bins=32, batch_size=batch_size, learning_rate=args.lr, seed=args.seed,
         max_steps=args.epochs * math.ceil(0.9 * len(df) / batch_size), num_threads=args.threads,
+        bidirectional_context=args.bidirectional_context,
     )
     given = {"text": df["text"]}
     propensity = engine.predict_proba("treatment", given=given)[1].to_numpy()

@@ -49,6 +49,9 @@ class CausalARConfig(PretrainedConfig):
             saved without the backbone's weights and reloads them from here.
         vocab_size: size of the causal vocabulary.
         max_positions: longest token sequence of a row.
+        bidirectional_context: the engine's context variables (which come first in the order) and ``<bos>``
+            form a prefix block whose tokens attend to each other in both directions (a prefix LM); every other
+            token stays causal. Meant for BERT-style encoders, pretrained bidirectionally.
     """
 
     model_type = "causal_ar"
@@ -59,6 +62,7 @@ class CausalARConfig(PretrainedConfig):
         backbone_name_or_path: str | None = None,
         vocab_size: int = 8,
         max_positions: int = 64,
+        bidirectional_context: bool = False,
         **kwargs: Any,
     ) -> None:
         if vocab_size <= 0 or max_positions <= 0:
@@ -70,6 +74,7 @@ class CausalARConfig(PretrainedConfig):
         self.backbone_name_or_path = backbone_name_or_path
         self.vocab_size = int(vocab_size)
         self.max_positions = int(max_positions)
+        self.bidirectional_context = bool(bidirectional_context)
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)
 

@@ -122,6 +122,11 @@ class CausalEngine:
         return f"CausalEngine({self.graph!r}, backbone={self.model.config.backbone_config['model_type']}{lora}, params={n:,})"
 
     @property
+    def prefix_variables(self) -> tuple[str, ...]:
+        """The context variables when the model attends to them bidirectionally (``bidirectional_context``)."""
+        return self.context_variables if getattr(self.model.config, "bidirectional_context", False) else ()
+
+    @property
     def is_lora(self) -> bool:
         """Whether the backbone carries (unmerged) LoRA adapters."""
         return is_peft_model(self.model.backbone)
@@ -161,6 +166,7 @@ class CausalEngine:
         progress: bool = True,
         num_threads: int | None = None,
         context_variables: Sequence[str] = (),
+        bidirectional_context: bool = False,
         **training_kwargs: Any,
     ) -> CausalEngine:
         """Fit the tokenizer's codecs and train the autoregressive model on ``data``.
@@ -199,6 +205,10 @@ class CausalEngine:
                 the mechanisms the queries need instead of on modelling the text itself. Such a variable
                 can never be sampled: ``sample``/``ate`` refuse queries that would generate it, and
                 :meth:`att` needs ``data=``.
+            bidirectional_context: let the context variables' tokens attend to each other in both directions
+                (a prefix LM; everything after them stays causal). Meant for BERT-style encoders, which were
+                pretrained bidirectionally and lose most of their text features when run causally. The context
+                variables must come first in the topological order.
             **training_kwargs: other :class:`EngineTrainingArguments` fields.
         """
         if not isinstance(data, pd.DataFrame):
@@ -214,6 +224,8 @@ class CausalEngine:
             raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
         lora = None if lora is False else lora
         context_variables = _check_context_variables(graph, context_variables)
+        if bidirectional_context and not context_variables:
+            raise ValueError("bidirectional_context=True needs context_variables (the block that attends both ways)")
         torch.manual_seed(seed)
         if resume_from_checkpoint is not None:
             resumed = cls._load(str(resume_from_checkpoint), trainable=True)
@@ -239,6 +251,7 @@ class CausalEngine:
                 bos_token_id=tokenizer.bos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
+                bidirectional_context=bidirectional_context,
             )
             model = CausalARModel.from_backbone(config)
             _check_positions(model, tokenizer)
@@ -251,6 +264,8 @@ class CausalEngine:
         inputs = tokenizer.build_inputs(data)
         if context_variables:
             inputs["labels"][_positions_of(tokenizer, inputs["input_ids"], context_variables)] = IGNORE_INDEX
+        if model.config.bidirectional_context:
+            inputs["prefix_mask"] = _prefix_block(tokenizer, inputs["input_ids"], context_variables)
         n = len(data)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         n_val = int(round(val_fraction * n)) if n >= 20 else 0
@@ -444,6 +459,7 @@ class CausalEngine:
             return sample_tokens(
                 self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
                 seed=self.seed if seed is None else seed, progress=self.progress if progress is None else progress,
+                prefix_variables=self.prefix_variables,
             )
 
     def _exact(self, n: int, do: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -746,7 +762,8 @@ class CausalEngine:
         plans, n = self._scoring_plans(target, given, do)
         with torch_threads(self.num_threads):
             probs = next_value_probabilities(
-                self.model, self.tokenizer, plans, target, n, batch_size=self.batch_size, progress=self.progress
+                self.model, self.tokenizer, plans, target, n, batch_size=self.batch_size, progress=self.progress,
+                prefix_variables=self.prefix_variables,
             )
         codec = self.tokenizer.codecs[target]
         if isinstance(codec, QuantileCodec):
@@ -790,6 +807,21 @@ def _positions_of(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, n
     current = np.take_along_axis(owner, last_start, axis=1)  # variable of the latest start token
     wanted = [tokenizer.order.index(n) for n in names]
     return torch.from_numpy(np.isin(current, wanted) & (owner < 0))
+
+
+def _prefix_block(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Boolean mask of each row's bidirectional prefix: ``<bos>`` and every token of the context variables
+    ``names``, which must be the first variables of the order (so no modelled token sits inside the block)."""
+    order = tokenizer.order
+    if set(order[: len(names)]) != set(names):
+        raise ValueError(
+            f"bidirectional_context needs the context variables {list(names)} first in the variable order "
+            f"{order}; a modelled variable before them would be seen by the text block"
+        )
+    if len(names) == len(order):
+        raise ValueError("bidirectional_context: every variable is a context variable; nothing would be modelled")
+    first_modelled = (input_ids == tokenizer.start_ids[order[len(names)]]).long()
+    return first_modelled.cumsum(1) == 0
 
 
 def _check_positions(model: CausalARModel, tokenizer: CausalSequenceTokenizer) -> None:

@@ -93,6 +93,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         logits_to_keep: int = 0,
         loss_groups: torch.Tensor | None = None,
+        prefix_mask: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """Next-token logits; ``loss`` when ``labels`` are given (``-100`` entries ignored).
@@ -101,7 +102,15 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         softmax to the tokens of its own group (a variable's value tokens), the same constraint the sampler
         applies; labels in group -1 keep the full softmax. The loss is then the likelihood of the
         constrained model, and no training goes into pushing down tokens the sampler never allows.
+
+        ``prefix_mask`` (``(batch, new tokens)`` bool) marks a prefix block whose tokens attend to each other in
+        both directions (a prefix LM, see :func:`prefix_lm_attention_mask`); every other token stays causal.
         """
+        if prefix_mask is not None and bool(prefix_mask.any()):
+            past = 0 if past_key_values is None else int(past_key_values.get_seq_length())
+            attention_mask = prefix_lm_attention_mask(
+                attention_mask, prefix_mask, past, self.get_input_embeddings().weight.dtype
+            )
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -121,6 +130,33 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
                 logits = restrict_to_groups(logits, target, loss_groups.to(logits.device))
             loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
         return CausalLMOutputWithPast(loss=loss, logits=out.logits, past_key_values=out.past_key_values)
+
+
+def prefix_lm_attention_mask(
+    attention_mask: torch.Tensor | None, prefix_mask: torch.Tensor, past_length: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """A 4D additive mask ``(batch, 1, new, past + new)``: causal, except that the new tokens marked in
+    ``prefix_mask`` attend to each other in both directions.
+
+    Why: a BERT-style encoder was pretrained with bidirectional attention; run causally over a text confounder it
+    loses most of what it learnt. Letting the text block (which precedes every modelled variable) see itself in
+    both directions keeps the encoder's features, and nothing downstream can leak into it because no modelled
+    token sits inside the block. ``attention_mask`` (``(batch, past + new)``, 1 = real token) masks padding keys;
+    each token always sees itself, so padding rows stay finite. transformers passes a prepared 4D mask through.
+    """
+    batch, new = prefix_mask.shape
+    device = prefix_mask.device
+    query = torch.arange(new, device=device)[:, None] + past_length
+    key = torch.arange(past_length + new, device=device)[None, :]
+    allowed = (key <= query).unsqueeze(0).expand(batch, -1, -1).clone()
+    block = prefix_mask.bool()
+    allowed[:, :, past_length:] |= block[:, :, None] & block[:, None, :]
+    if attention_mask is not None:
+        allowed &= attention_mask.bool()[:, None, :]
+    allowed |= key == query  # each token sees itself
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=device)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
 
 
 def restrict_to_groups(logits: torch.Tensor, target: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
@@ -163,4 +199,4 @@ AutoConfig.register("causal_ar", CausalARConfig, exist_ok=True)
 AutoModel.register(CausalARConfig, CausalARModel, exist_ok=True)
 AutoModelForCausalLM.register(CausalARConfig, CausalARModel, exist_ok=True)
 
-__all__ = ["CausalARModel"]
+__all__ = ["CausalARModel", "prefix_lm_attention_mask"]

@@ -15,7 +15,7 @@ forward call per *sampled* variable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -54,25 +54,30 @@ class _Stream:
         self.cache = DynamicCache()
         self.mask = torch.zeros(batch, 0, dtype=torch.long, device=device)
         self.position = torch.zeros(batch, dtype=torch.long, device=device)
-        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
         self.logits: torch.Tensor | None = None
 
-    def push(self, tokens: torch.Tensor, valid: torch.Tensor | None = None) -> None:
-        """Queue ``tokens`` ``[batch, k]``; ``valid`` marks real tokens (others are padding)."""
+    def push(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, prefix: bool = False) -> None:
+        """Queue ``tokens`` ``[batch, k]``; ``valid`` marks real tokens (others are padding). ``prefix`` tokens
+        form the bidirectional prefix block (``CausalARModel.forward``'s ``prefix_mask``), which must be fed in
+        the first chunk: tokens already in the cache cannot see later ones."""
         if tokens.dim() == 1:
             tokens = tokens[:, None]
         if valid is None:
             valid = torch.ones_like(tokens)
         elif valid.dim() == 1:
             valid = valid[:, None]
-        self.pending.append((tokens.to(self.device), valid.to(self.device).long()))
+        if prefix and self.mask.size(1) > 0:
+            raise RuntimeError("the bidirectional prefix must be fed before any other token")
+        self.pending.append((tokens.to(self.device), valid.to(self.device).long(), prefix))
 
     @torch.inference_mode()
     def next_logits(self) -> torch.Tensor:
         """Feed the queued tokens; return each row's logits after its last real token."""
         if self.pending:
-            tokens = torch.cat([t for t, _ in self.pending], dim=1)
-            valid = torch.cat([v for _, v in self.pending], dim=1)
+            tokens = torch.cat([t for t, _, _ in self.pending], dim=1)
+            valid = torch.cat([v for _, v, _ in self.pending], dim=1)
+            prefix = torch.cat([torch.full_like(v, int(p)) for _, v, p in self.pending], dim=1).bool() & valid.bool()
             self.pending = []
             tokens = torch.where(valid.bool(), tokens, torch.full_like(tokens, self.pad_id))
             positions = self.position[:, None] + valid.cumsum(1) - valid
@@ -91,6 +96,7 @@ class _Stream:
                 past_key_values=self.cache,
                 use_cache=True,
                 logits_to_keep=1 if only_last else 0,
+                prefix_mask=prefix if bool(prefix.any()) else None,
             )
             self.cache = out.past_key_values
             self.position = self.position + valid.sum(1)
@@ -118,19 +124,21 @@ def _sample_batch(
     rows: slice,
     generator: torch.Generator,
     temperature: float,
+    prefix_variables: Collection[str] = (),
 ) -> dict[str, list[list[int]]]:
     device = next(model.parameters()).device
     batch = rows.stop - rows.start
     vocab = model.config.vocab_size
     stream = _Stream(model, batch, device, tokenizer.pad_token_id)
-    stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long))
+    stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
     out: dict[str, list[list[int]]] = {}
     for plan in plans:
         name, codec = plan.name, tokenizer.codecs[plan.name]
-        stream.push(torch.full((batch,), tokenizer.start_ids[name], dtype=torch.long))
+        in_prefix = name in prefix_variables
+        stream.push(torch.full((batch,), tokenizer.start_ids[name], dtype=torch.long), prefix=in_prefix)
         if plan.clamp is not None:
             tokens, valid, chosen = _clamped_tokens(tokenizer, plan, rows)
-            stream.push(tokens, valid)
+            stream.push(tokens, valid, prefix=in_prefix)
             out[name] = chosen
             continue
         end_id = tokenizer.end_token_id(name)
@@ -169,8 +177,12 @@ def sample_tokens(
     seed: int = 0,
     temperature: float = 1.0,
     progress: bool = False,
+    prefix_variables: Collection[str] = (),
 ) -> dict[str, list[list[int]]]:
-    """Sample ``n`` rows following ``plans``; returns each variable's global ids per row."""
+    """Sample ``n`` rows following ``plans``; returns each variable's global ids per row.
+
+    ``prefix_variables``: clamped variables that, with ``<bos>``, form the model's bidirectional prefix block
+    (they must come first in the order; see ``CausalARModel.forward``)."""
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     for plan in plans:
@@ -183,7 +195,10 @@ def sample_tokens(
     try:
         starts = range(0, n, batch_size)
         for start in tqdm(starts, desc="sampling", unit="batch", disable=not progress or len(starts) < 2):
-            part = _sample_batch(model, tokenizer, plans, slice(start, min(n, start + batch_size)), generator, temperature)
+            part = _sample_batch(
+                model, tokenizer, plans, slice(start, min(n, start + batch_size)), generator, temperature,
+                prefix_variables,
+            )
             for name, ids in part.items():
                 result[name].extend(ids)
     finally:
@@ -201,11 +216,13 @@ def next_value_probabilities(
     *,
     batch_size: int = 4096,
     progress: bool = False,
+    prefix_variables: Collection[str] = (),
 ) -> np.ndarray:
     """Exact ``p(target | prefix)`` per row for a single-token ``target`` (one forward pass, no sampling).
 
     Every plan in ``prefix`` must be clamped (the variables before ``target`` in the order, each fixed by
     ``do()`` or evidence). Returns an ``(n, k)`` array over the target's ``k`` local values.
+    ``prefix_variables``: as in :func:`sample_tokens`.
     """
     if any(p.clamp is None for p in prefix):
         raise ValueError("every variable before the target must be clamped")
@@ -220,11 +237,12 @@ def next_value_probabilities(
             rows = slice(start, min(n, start + batch_size))
             batch = rows.stop - rows.start
             stream = _Stream(model, batch, device, tokenizer.pad_token_id)
-            stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long))
+            stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
             for plan in prefix:
-                stream.push(torch.full((batch,), tokenizer.start_ids[plan.name], dtype=torch.long))
+                in_prefix = plan.name in prefix_variables
+                stream.push(torch.full((batch,), tokenizer.start_ids[plan.name], dtype=torch.long), prefix=in_prefix)
                 tokens, valid, _ = _clamped_tokens(tokenizer, plan, rows)
-                stream.push(tokens, valid)
+                stream.push(tokens, valid, prefix=in_prefix)
             stream.push(torch.full((batch,), tokenizer.start_ids[target], dtype=torch.long))
             logits = stream.next_logits()[:, local_ids.to(device)]
             out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())

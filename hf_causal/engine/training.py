@@ -91,13 +91,16 @@ def compact_batch(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
     attention = valid.long()
     has = labels != IGNORE_INDEX
     first = int(has.float().argmax(1)[has.any(1)].min()) if bool(has.any()) else width - 1
-    return {
+    out = {
         "input_ids": torch.where(valid, ids, torch.zeros_like(ids)),
         "attention_mask": attention,
         "position_ids": (attention.cumsum(1) - 1).clamp(min=0),
         "labels": labels,
         "logits_to_keep": max(2, width - first + 1),  # logits from the column before the first label
     }
+    if "prefix_mask" in batch:  # a bidirectional prefix block (CausalARModel.forward) moves with its tokens
+        out["prefix_mask"] = valid & torch.gather(batch["prefix_mask"], 1, src)
+    return out
 
 
 @torch.no_grad()

@@ -441,6 +441,97 @@ def test_text_as_context_variable_effects_from_exact_predictions(tmp_path):
     with pytest.raises(ValueError, match="unknown"):
         CausalEngine.train(df, GRAPH, backbone=str(tmp_path / "backbone"), context_variables=["Q"], max_steps=1)
 
+# ------------------------------------------------------------------------------ bidirectional context
+def test_prefix_lm_mask_matches_hand_built_mask():
+    """Causal everywhere, both ways inside the marked block, padding keys hidden, each token sees itself."""
+    from hf_causal.engine.modeling_causal_ar import prefix_lm_attention_mask
+
+    past = 2
+    prefix = torch.tensor([[True, True, False], [False, False, False]])
+    attention = torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 0, 1]])
+    mask = prefix_lm_attention_mask(attention, prefix, past, torch.float32)
+    assert mask.shape == (2, 1, 3, 5)
+    expected = np.zeros((2, 3, 5), dtype=bool)
+    for b in range(2):
+        for i in range(3):
+            for j in range(5):
+                causal = j <= i + past
+                block = j >= past and bool(prefix[b, i]) and bool(prefix[b, j - past])
+                expected[b, i, j] = ((causal or block) and bool(attention[b, j])) or j == i + past
+    np.testing.assert_array_equal((mask[:, 0] == 0).numpy(), expected)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
+def test_prefix_lm_mask_passes_through_each_backbone(kind, lora_engines, data):
+    """An empty prefix block through the 4D path gives the logits of the backbone's own causal mask, and a real
+    block lets earlier text positions see later ones while nothing after the block leaks backwards."""
+    from hf_causal.engine.engine import _prefix_block
+    from hf_causal.engine.modeling_causal_ar import prefix_lm_attention_mask
+
+    engine = lora_engines[kind]
+    batch = engine.tokenizer.build_inputs(data.head(12))
+    ids, attention = batch["input_ids"], batch["attention_mask"]
+    valid = attention.bool()
+    with torch.no_grad():
+        plain = engine.model(input_ids=ids, attention_mask=attention).logits
+        empty = prefix_lm_attention_mask(attention, torch.zeros_like(valid), 0, torch.float32)
+        four_d = engine.model.backbone(input_ids=ids, attention_mask=empty).logits
+        torch.testing.assert_close(four_d[valid], plain[valid], rtol=1e-5, atol=1e-5)
+        block = _prefix_block(engine.tokenizer, ids, ["T"])
+        assert block[:, 0].all() and (block.sum(1) >= 3).all()  # <bos>, <start_T>, at least one text token
+        both = engine.model(input_ids=ids, attention_mask=attention, prefix_mask=block).logits
+        changed_text = ids.clone()
+        last_text = block.sum(1) - 1
+        rows = torch.arange(len(ids))
+        changed_text[rows, last_text] = engine.tokenizer.backbone_vocab_size - 1 - ids[rows, last_text] % 7
+        moved = engine.model(input_ids=changed_text, attention_mask=attention, prefix_mask=block).logits
+        assert (moved[:, 1] - both[:, 1]).abs().amax() > 1e-4  # <start_T> sees the last text token
+        causal_moved = engine.model(input_ids=changed_text, attention_mask=attention).logits
+        torch.testing.assert_close(causal_moved[:, 1], plain[:, 1])  # without the block it cannot
+        a_position = (ids == engine.tokenizer.start_ids["A"]).long().argmax(1) + 1
+        changed_a = ids.clone()
+        ids_a = engine.tokenizer.allowed_ids("A", 0)
+        changed_a[rows, a_position] = torch.where(ids[rows, a_position] == ids_a[0], ids_a[1], ids_a[0])
+        after = engine.model(input_ids=changed_a, attention_mask=attention, prefix_mask=block).logits
+        for r in range(len(ids)):  # nothing before A's value token moves
+            torch.testing.assert_close(after[r, : a_position[r]], both[r, : a_position[r]])
+
+
+def test_bidirectional_context_engine_scores_as_it_was_trained(backbones, data, tmp_path):
+    """predict_proba (KV-cached stream, block fed in one chunk) equals the softmax of the training forward with
+    the same prefix block; the flag survives save/load; bad uses raise."""
+    from hf_causal.engine.engine import _prefix_block
+
+    engine = CausalEngine.train(data, GRAPH, backbone=backbones["bert"], lora={"r": 4, "lora_alpha": 8}, max_steps=4,
+                                batch_size=64, n_bins=8, learning_rate=1e-2, progress=False, num_threads=1,
+                                context_variables=["T"], bidirectional_context=True)
+    assert engine.prefix_variables == ("T",) and engine.model.config.bidirectional_context
+    rows = data.head(10)
+    e = engine.predict_proba("A", given={"T": rows["T"]})[1].to_numpy()
+    batch = engine.tokenizer.build_inputs(rows)
+    ids = batch["input_ids"]
+    with torch.no_grad():
+        out = engine.model(input_ids=ids, attention_mask=batch["attention_mask"],
+                           prefix_mask=_prefix_block(engine.tokenizer, ids, ["T"])).logits
+    start_a = (ids == engine.tokenizer.start_ids["A"]).long().argmax(1)
+    local = torch.as_tensor(engine.tokenizer.allowed_ids("A", 0))
+    levels = list(engine.tokenizer.codecs["A"].levels)
+    expected = out[torch.arange(len(ids)), start_a][:, local].softmax(-1)[:, levels.index(1)]
+    np.testing.assert_allclose(e, expected.numpy(), rtol=1e-4, atol=1e-5)
+    m = engine.predict_mean("Y", given={"T": rows["T"]}, do={"A": 1})
+    engine.save_pretrained(tmp_path / "engine")
+    loaded = CausalEngine.from_pretrained(tmp_path / "engine")
+    assert loaded.prefix_variables == ("T",)
+    np.testing.assert_allclose(loaded.predict_mean("Y", given={"T": rows["T"]}, do={"A": 1}), m, atol=1e-6)
+    with pytest.raises(ValueError, match="needs context_variables"):
+        CausalEngine.train(data, GRAPH, backbone=backbones["bert"], bidirectional_context=True, max_steps=1)
+    roots_first = CausalGraph({"A": "binary", "T": "text", "Y": "continuous"}, [("T", "Y"), ("A", "Y")])
+    assert roots_first.topological_order[0] == "A"
+    with pytest.raises(ValueError, match="first in the variable order"):
+        CausalEngine.train(data, roots_first, backbone=backbones["bert"], context_variables=["T"],
+                           bidirectional_context=True, max_steps=1, progress=False)
+
+
 # ---------------------------------------------------------------------------------------------- errors
 def test_bad_arguments_raise_clear_errors(backbones, data, tmp_path):
     kw = {"max_steps": 1, "progress": False, "num_threads": 1}
