@@ -207,8 +207,9 @@ class CausalEngine:
                 :meth:`att` needs ``data=``.
             bidirectional_context: let the context variables' tokens attend to each other in both directions
                 (a prefix LM; everything after them stays causal). Meant for BERT-style encoders, which were
-                pretrained bidirectionally and lose most of their text features when run causally. The context
-                variables must come first in the topological order.
+                pretrained bidirectionally. On the text benchmark it helped the model separate the confounder
+                but did not lower the ATT error (``benchmarks/results/text.md``). The context variables must come
+                first in the topological order.
             **training_kwargs: other :class:`EngineTrainingArguments` fields.
         """
         if not isinstance(data, pd.DataFrame):

@@ -139,7 +139,7 @@ def prefix_lm_attention_mask(
     ``prefix_mask`` attend to each other in both directions.
 
     Why: a BERT-style encoder was pretrained with bidirectional attention; run causally over a text confounder it
-    loses most of what it learnt. Letting the text block (which precedes every modelled variable) see itself in
+    sees each token only through the ones before it. Letting the text block (which precedes every modelled variable) see itself in
     both directions keeps the encoder's features, and nothing downstream can leak into it because no modelled
     token sits inside the block. ``attention_mask`` (``(batch, past + new)``, 1 = real token) masks padding keys;
     each token always sees itself, so padding rows stay finite. transformers passes a prepared 4D mask through.
