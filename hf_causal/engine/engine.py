@@ -225,8 +225,10 @@ class CausalEngine:
             raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
         lora = None if lora is False else lora
         context_variables = _check_context_variables(graph, context_variables)
-        if bidirectional_context and not context_variables:
-            raise ValueError("bidirectional_context=True needs context_variables (the block that attends both ways)")
+        if bidirectional_context:
+            if not context_variables:
+                raise ValueError("bidirectional_context=True needs context_variables (the block that attends both ways)")
+            _check_prefix_order(graph.topological_order, context_variables)  # before any backbone is loaded
         torch.manual_seed(seed)
         if resume_from_checkpoint is not None:
             resumed = cls._load(str(resume_from_checkpoint), trainable=True)
@@ -810,18 +812,22 @@ def _positions_of(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, n
     return torch.from_numpy(np.isin(current, wanted) & (owner < 0))
 
 
-def _prefix_block(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Boolean mask of each row's bidirectional prefix: ``<bos>`` and every token of the context variables
-    ``names``, which must be the first variables of the order (so no modelled token sits inside the block)."""
-    order = tokenizer.order
+def _check_prefix_order(order: Sequence[str], names: Sequence[str]) -> None:
+    """The bidirectional block must be the context variables ``names`` and come first in ``order``."""
     if set(order[: len(names)]) != set(names):
         raise ValueError(
             f"bidirectional_context needs the context variables {list(names)} first in the variable order "
-            f"{order}; a modelled variable before them would be seen by the text block"
+            f"{list(order)}; a modelled variable before them would be seen by the text block"
         )
     if len(names) == len(order):
         raise ValueError("bidirectional_context: every variable is a context variable; nothing would be modelled")
-    first_modelled = (input_ids == tokenizer.start_ids[order[len(names)]]).long()
+
+
+def _prefix_block(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Boolean mask of each row's bidirectional prefix: ``<bos>`` and every token of the context variables
+    ``names``, which must be the first variables of the order (so no modelled token sits inside the block)."""
+    _check_prefix_order(tokenizer.order, names)
+    first_modelled = (input_ids == tokenizer.start_ids[tokenizer.order[len(names)]]).long()
     return first_modelled.cumsum(1) == 0
 
 
