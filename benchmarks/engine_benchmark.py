@@ -83,6 +83,31 @@ def _rows_per_second(engine: CausalEngine, n: int, do: dict[str, Any] | None) ->
     return n / (time.perf_counter() - t0)
 
 
+def _on_gpu(engine: CausalEngine) -> bool:
+    return next(engine.model.parameters()).device.type == "cuda"
+
+
+def _gpu_speed(engine: CausalEngine, args: argparse.Namespace) -> dict[str, float]:
+    """Extra GPU speed figures: ``do()`` rows/s at a large batch, and the same model on this machine's CPU."""
+    out: dict[str, float] = {}
+    default_batch = engine.batch_size
+    engine.batch_size = args.large_batch
+    out["engine_do_large"] = _rows_per_second(engine, 4 * args.large_batch, {"A": 1})
+    engine.batch_size = default_batch
+    engine.model.to("cpu")
+    out["engine_do_cpu"] = _rows_per_second(engine, args.mc, {"A": 1})
+    engine.model.to("cuda")
+    return out
+
+
+def _machine_line(args: argparse.Namespace) -> str:
+    gpu = (f"GPU: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})." if torch.cuda.is_available()
+           else "GPU: not measured (no GPU in this run).")
+    return (f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores visible (shared with other jobs), "
+            f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} torch thread(s), device "
+            f"{args.device or 'auto'}. {gpu}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2k rows, 300 steps, fewer draws")
@@ -95,6 +120,8 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-dowhy", action="store_true")
     parser.add_argument("--no-codecs", action="store_true", help="skip the quantile-vs-digits comparison")
+    parser.add_argument("--large-batch", type=int, default=65_536,
+                        help="on a GPU, also time do() sampling at this batch size (rows per forward)")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
     if args.quick:
@@ -121,6 +148,8 @@ def main() -> None:
                 speed["engine_do"] = _rows_per_second(eng["engine"], args.mc, {"A": 1})
                 if dw is not None:
                     speed["dowhy_do"] = 2 * args.mc / dw["t_query"]
+                if _on_gpu(eng["engine"]):
+                    speed.update(_gpu_speed(eng["engine"], args))
                 speed_rows.append(speed)
                 if not args.no_codecs and scm.graph["Y"].type == "continuous":
                     entry = {"scm": name, "quantile-64": eng, "quantile-64_do_rows_s": speed["engine_do"]}
@@ -143,9 +172,7 @@ def write_report(args: argparse.Namespace, rows: list[dict], speed_rows: list[di
         "",
         f"Written by `benchmarks/engine_benchmark.py{' --quick' if args.quick else ''}` "
         f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores visible (shared with other jobs), "
-        f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} torch thread(s), device "
-        f"{args.device or 'auto'}. GPU: not measured (no GPU in this run).",
+        _machine_line(args),
         f"Training rows per SCM: {args.n_train}; Monte-Carlo draws per query: {args.mc}; seeds: {args.seeds}; "
         f"engine steps: {'default' if args.max_steps is None else args.max_steps}.",
         "",
@@ -185,18 +212,39 @@ def write_report(args: argparse.Namespace, rows: list[dict], speed_rows: list[di
             e = np.mean([abs(r["engine_ate"] - r["truth"]) for r in sub])
             d = np.mean([abs(r["dowhy_ate"] - r["truth"]) for r in sub]) if has_dw else float("nan")
             lines.append(f"- {s}: engine {e:.3f}" + (f", DoWhy {d:.3f}" if has_dw else ""))
+    gpu = any("engine_do_cpu" in s for s in speed_rows)
     lines += [
         "",
-        "## Sampling speed (rows per second, CPU)",
+        f"## Sampling speed (rows per second, {'GPU' if gpu else 'CPU'})",
         "",
         "Engine: batched (4096 rows), KV-cached, constrained ancestral sampling of whole rows. "
-        "`do` rows generate only the variables the query needs. DoWhy: `interventional_samples` (both arms).",
+        "`do` rows generate only the variables the query needs. DoWhy: `interventional_samples` (both arms)"
+        + (" on this machine's CPU." if has_dw else "."),
         "",
-        "|SCM|engine, observational rows/s|engine, do(A=1) rows/s|" + ("DoWhy do() rows/s|" if has_dw else ""),
-        "|---|---|---|" + ("---|" if has_dw else ""),
     ]
+    if gpu:
+        lines += [
+            f"On the GPU the model is also timed at {args.large_batch:,} rows per batch, and copied to this "
+            "machine's CPU (same weights, same thread setting) for the CPU column; ratios are within this run.",
+            "",
+        ]
+    header = "|SCM|engine, observational rows/s|engine, do(A=1) rows/s|"
+    rule = "|---|---|---|"
+    if gpu:
+        header += f"engine do(A=1), batch {args.large_batch:,}|engine do(A=1) on CPU|GPU ÷ CPU (best batch)|"
+        rule += "---|---|---|"
+    if has_dw:
+        header += "DoWhy do() rows/s|" + ("engine GPU ÷ DoWhy|" if gpu else "")
+        rule += "---|" + ("---|" if gpu else "")
+    lines += [header, rule]
     for s in speed_rows:
-        lines.append(f"|{s['scm']}|{s['engine_obs']:,.0f}|{s['engine_do']:,.0f}|" + (f"{s['dowhy_do']:,.0f}|" if has_dw else ""))
+        line = f"|{s['scm']}|{s['engine_obs']:,.0f}|{s['engine_do']:,.0f}|"
+        best = max(s["engine_do"], s.get("engine_do_large", 0.0))
+        if gpu:
+            line += f"{s['engine_do_large']:,.0f}|{s['engine_do_cpu']:,.0f}|{best / s['engine_do_cpu']:.1f}×|"
+        if has_dw:
+            line += f"{s['dowhy_do']:,.0f}|" + (f"{best / s['dowhy_do']:.2f}×|" if gpu else "")
+        lines.append(line)
     if codec_rows:
         lines += [
             "",

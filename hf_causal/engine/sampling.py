@@ -114,7 +114,8 @@ def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, gener
     if temperature <= 0:
         return masked.argmax(-1)
     probs = torch.softmax(masked / temperature, dim=-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    # the generator lives on the model's device (see sample_tokens): no device round trip per token
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
 def _sample_batch(
@@ -162,8 +163,11 @@ def _sample_batch(
                 if bool(done.all()):
                     break
         mat = torch.stack(picked, dim=1).cpu().numpy()
-        pad = tokenizer.pad_token_id
-        out[name] = [[int(t) for t in row if t != pad] for row in mat]
+        if end_id is None:  # fixed length: no padding to strip
+            out[name] = mat.tolist()
+        else:
+            pad = tokenizer.pad_token_id
+            out[name] = [[int(t) for t in row if t != pad] for row in mat]
     return out
 
 
@@ -188,7 +192,8 @@ def sample_tokens(
     for plan in plans:
         if plan.clamp is not None and len(plan.clamp) not in (1, n):
             raise ValueError(f"clamp of {plan.name!r} has {len(plan.clamp)} rows; expected 1 or {n}")
-    generator = torch.Generator().manual_seed(int(seed))
+    # a generator on the model's device keeps sampling there; on CPU the draws are those of earlier versions
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
     was_training = model.training
     model.eval()
     result: dict[str, list[list[int]]] = {p.name: [] for p in plans}
@@ -255,9 +260,12 @@ def _clamped_tokens(
     tokenizer: CausalSequenceTokenizer, plan: VariablePlan, rows: slice
 ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
     """Right-padded ``(tokens, valid)`` of a clamped plan's value ids for ``rows``, and the ids themselves."""
-    values = list(plan.clamp) if len(plan.clamp) != 1 else None
     batch = rows.stop - rows.start
-    chosen = [list(values[i]) for i in range(rows.start, rows.stop)] if values else [list(plan.clamp[0])] * batch
+    if len(plan.clamp) == 1:  # one clamp for every row (a do() value): broadcast, no per-row loop
+        shared = list(plan.clamp[0])
+        ids = torch.tensor(shared, dtype=torch.long).expand(batch, -1).clone()
+        return ids, torch.ones_like(ids), [shared] * batch
+    chosen = [list(plan.clamp[i]) for i in range(rows.start, rows.stop)]
     width = max(len(c) for c in chosen)
     tokens = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
     valid = torch.zeros((batch, width), dtype=torch.long)

@@ -91,6 +91,23 @@ def test_do_clamps_and_partial_sequence_intervention(engine):
         eng.sample(5, do={"S": {0: "up"}})
 
 
+def test_shared_clamp_broadcast_equals_the_same_clamp_given_per_row(engine):
+    """A do() value (one clamp for all rows) takes a broadcast path; it must sample exactly what the
+    per-row path gives when every row carries that same value."""
+    eng, _ = engine
+    tok, model = eng.tokenizer, eng.model
+    value = tok.encode_value("S", ["E", "N", "W"])
+    n = 12
+
+    def draw(clamp):
+        plans = [VariablePlan(name, clamp=clamp if name == "S" else None) for name in tok.order]
+        return sample_tokens(model, tok, plans, n, batch_size=5, temperature=1.0, seed=3)
+
+    shared, per_row = draw([value]), draw([value] * n)
+    assert shared == per_row
+    assert all(row == list(value) for row in shared["S"])
+
+
 def test_per_row_evidence_and_ancestral_truncation(engine):
     eng, _ = engine
     seqs = pd.Series([["N"], [], ["S", "S", "W"], ["E", "N", "S", "W", "E"]] * 5)
