@@ -24,6 +24,7 @@ import json
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "save_every": 500,
         "supervised_weight": 0.0,
         "distill_weight": 0.0,
+        "distill_workers": 1,
         "mixed_precision": "auto",
         "max_grad_norm": 1.0,
     },
@@ -103,23 +105,35 @@ def batch_from(datasets, device: torch.device) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def exact_duals(model: CInAModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(B, N)`` exact SVM duals of each padded dataset on the kernel the model's balancing layer uses."""
+def exact_duals(model: CInAModel, batch: dict[str, torch.Tensor], workers: int = 1) -> torch.Tensor:
+    """``(B, N)`` exact SVM duals of each padded dataset on the kernel the model's balancing layer uses.
+
+    ``workers > 1`` solves the datasets in a thread pool (libsvm releases the GIL): on a GPU the solves, not
+    the model, set the pace of a distillation step."""
     x_std, _, unit_mask, n_features = model.prepare_inputs(
         batch["covariates"], batch["treatment"], batch["attention_mask"], batch.get("feature_mask"),
         model.config.covariate_clip,
     )
     temperature = float(model.balancing_temperature())
-    targets = torch.zeros(unit_mask.shape, dtype=torch.float32)
-    for b in range(x_std.shape[0]):
-        keep = unit_mask[b].cpu().numpy()
-        xs = x_std[b].double().cpu().numpy()[keep]
+    masks = unit_mask.cpu().numpy()
+    xs_all = x_std.double().cpu().numpy()
+    t_all = batch["treatment"].cpu().numpy()
+
+    def solve(b: int) -> np.ndarray:
+        keep = masks[b]
+        xs = xs_all[b][keep]
         scores = temperature * (xs @ xs.T) / float(n_features[b])
-        t = batch["treatment"][b].cpu().numpy()[keep]
         lam = float(model.config.lambda0) / keep.sum() ** 2
-        targets[b, torch.from_numpy(keep)] = torch.from_numpy(
-            svm_dual_coefficients(implied_kernel(scores), t, lam, tol=1e-6)
-        ).float()
+        return svm_dual_coefficients(implied_kernel(scores), t_all[b][keep], lam, tol=1e-6)
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            solved = list(pool.map(solve, range(len(masks))))
+    else:
+        solved = [solve(b) for b in range(len(masks))]
+    targets = torch.zeros(unit_mask.shape, dtype=torch.float32)
+    for b, dual in enumerate(solved):
+        targets[b, torch.from_numpy(masks[b])] = torch.from_numpy(dual).float()
     return targets.to(batch["covariates"].device)
 
 
@@ -226,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             out = model(**batch)
             loss = out.loss
             if distill > 0:
-                targets = exact_duals(accelerator.unwrap_model(model), batch)
+                targets = exact_duals(accelerator.unwrap_model(model), batch, int(tcfg["distill_workers"]))
                 loss = loss + distill * distillation_loss(out.dual, targets, batch["attention_mask"].bool())
             if supervised > 0:
                 loss = loss + supervised * (((out.effect.float() - true_ate) / outcome_sd) ** 2).mean()

@@ -77,3 +77,20 @@ def test_exact_duals_match_the_model_kernel_and_distillation_moves_toward_them()
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0]
+
+
+def test_exact_duals_in_a_thread_pool_equal_the_serial_solves():
+    import numpy as np
+    import torch
+
+    from hf_causal.cina import CInAConfig
+    from hf_causal.cina.collate import pad_datasets
+
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(size=(n, 2)) for n in (30, 18, 45)]
+    ts = [(rng.random(len(x)) < 0.4).astype(int) for x in xs]
+    model = CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16))
+    batch = pad_datasets(xs, ts)
+    serial = pretrain_cina.exact_duals(model, batch)
+    assert torch.equal(pretrain_cina.exact_duals(model, batch, workers=3), serial)
+    assert float(serial[1, 18:].abs().sum()) == 0.0 and float(serial[1, :18].abs().sum()) > 0
