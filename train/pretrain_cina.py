@@ -104,6 +104,18 @@ def batch_from(datasets, device: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def resolve_mixed_precision(value: Any) -> str:
+    """accelerate's precision mode for ``train.mixed_precision`` (``auto``: bf16 on a GPU, else none).
+
+    YAML reads a bare ``no`` as ``False``, so that spelling is accepted too."""
+    mode = "no" if value is False else str(value)
+    if mode == "auto":
+        return "bf16" if torch.cuda.is_available() else "no"
+    if mode not in ("no", "fp16", "bf16", "fp8"):
+        raise ValueError(f"train.mixed_precision must be auto, no, fp16, bf16 or fp8; got {value!r}")
+    return mode
+
+
 @torch.no_grad()
 def exact_duals(model: CInAModel, batch: dict[str, torch.Tensor], workers: int = 1) -> torch.Tensor:
     """``(B, N)`` exact SVM duals of each padded dataset on the kernel the model's balancing layer uses.
@@ -187,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
-    mixed = tcfg["mixed_precision"]
-    if mixed == "auto":
-        mixed = "bf16" if torch.cuda.is_available() else "no"
+    mixed = resolve_mixed_precision(tcfg["mixed_precision"])
     accelerator = Accelerator(
         mixed_precision=mixed, gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"])
     )

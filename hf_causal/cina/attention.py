@@ -156,4 +156,14 @@ def chunked_attention(
     if key_mask is not None and not bool(key_mask.all()):  # no bias pass when nothing is padded
         key_bias = torch.zeros(key_mask.shape, dtype=query.dtype, device=query.device)
         key_bias = key_bias.masked_fill(~key_mask.bool(), float("-inf"))
-    return _ChunkedAttention.apply(query, key, value, key_bias, float(scale), int(chunk_elements))
+    # One dtype, at least float32, with autocast off: the custom backward runs outside autocast and needs
+    # matching dtypes, and the log-normalisers feed the balancing weights' exponentials, too sensitive for bf16.
+    dtype = torch.promote_types(torch.promote_types(query.dtype, key.dtype), value.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
+    if key_bias is not None:
+        key_bias = key_bias.to(dtype)
+    with torch.autocast(device_type=query.device.type, enabled=False):
+        return _ChunkedAttention.apply(
+            query.to(dtype), key.to(dtype), value.to(dtype), key_bias, float(scale), int(chunk_elements)
+        )
