@@ -100,6 +100,7 @@ class TreatmentEffectPipeline(Pipeline):
         outcome: str | None = None,
         covariates: Sequence[str] | None = None,
     ) -> dict[str, Any]:
+        """Split a DataFrame (or a ``{"data": ...}`` / array mapping) into covariates, treatment and outcome."""
         import pandas as pd
 
         if isinstance(inputs, pd.DataFrame):
@@ -151,6 +152,7 @@ class TreatmentEffectPipeline(Pipeline):
         return {"estimate": estimate}
 
     def postprocess(self, model_outputs: dict[str, Any], return_dict: bool = False) -> Any:
+        """The ``EffectEstimate``, or its ``to_dict()`` with ``return_dict=True``."""
         estimate = model_outputs["estimate"]
         return estimate.to_dict() if return_dict else estimate
 

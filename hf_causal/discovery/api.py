@@ -50,6 +50,7 @@ class LaggedCausalGraph:
 
     @property
     def n_vars(self) -> int:
+        """Number of variables in the series."""
         return len(self.var_names)
 
     def edges(self) -> pd.DataFrame:

@@ -52,10 +52,12 @@ class SimulatedSeries:
 
     @property
     def n_vars(self) -> int:
+        """Number of variables in the series."""
         return int(self.adjacency.shape[0])
 
     @property
     def max_lag(self) -> int:
+        """Largest lag of the true graph."""
         return int(self.adjacency.shape[2])
 
 

@@ -52,6 +52,7 @@ class ValueCodec:
 
     @property
     def size(self) -> int:
+        """Number of value tokens this codec adds to the vocabulary."""
         return len(self.token_names())
 
     def token_names(self) -> list[str]:
@@ -75,10 +76,12 @@ class ValueCodec:
         return np.ones(self.size, dtype=bool)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state (with ``kind``), saved in the tokenizer's files."""
         raise NotImplementedError
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> ValueCodec:
+        """Rebuild the codec of the ``kind`` named in ``data`` (the inverse of ``to_dict``)."""
         kinds = {c.kind: c for c in (CategoricalCodec, QuantileCodec, DigitCodec, SequenceCodec, BackboneTextCodec)}
         data = dict(data)
         kind = data.pop("kind")

@@ -57,6 +57,8 @@ class EngineTrainingArguments:
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
     def resolve_steps(self, n_rows: int) -> int:
+        """Optimisation steps for ``n_rows`` rows: ``max_steps`` if set, else whole epochs totalling about
+        ``20 * sqrt(n_rows)`` steps, clamped to 300-3000."""
         if self.max_steps is not None:
             if self.max_steps <= 0:
                 raise ValueError(f"max_steps must be positive, got {self.max_steps}")
