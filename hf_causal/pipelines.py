@@ -100,7 +100,7 @@ class TreatmentEffectPipeline(Pipeline):
         outcome: str | None = None,
         covariates: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """Split a DataFrame (or a ``{"data": ...}`` / array mapping) into covariates, treatment and outcome."""
+        """Covariates, treatment and outcome from a DataFrame, a ``{"data": ...}`` or ``{X, T, Y}`` dict, or a tuple."""
         import pandas as pd
 
         if isinstance(inputs, pd.DataFrame):
