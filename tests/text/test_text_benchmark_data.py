@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
+from hf_causal.data.text_benchmark import (
+    KEYWORD_THEMES,
+    load_text_corpus,
+    select_keyword_treatment,
+    simulate_text_confounding,
+)
 
 
 def toy_corpus(n: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -52,6 +57,62 @@ def test_simulation_is_seeded_and_validates() -> None:
         simulate_text_confounding(corpus, n=10_000)
     with pytest.raises(ValueError, match="unknown corpus"):
         load_text_corpus("peerread")
+
+
+def keyword_corpus(n: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """Texts with a label word and, independently, the theme word 'Film' in a third of them."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    theme = rng.random(n) < 1 / 3
+    text = [f"{'the Film,' if m else 'the plot,'} {'great' if c else 'awful'} {i}" for i, (c, m) in
+            enumerate(zip(label, theme, strict=True))]
+    return pd.DataFrame({"text": text, "label": label})
+
+
+def test_keyword_treatment_is_read_off_the_text_at_the_peerread_rates() -> None:
+    corpus = keyword_corpus()
+    sub = select_keyword_treatment(corpus, ("film", "films"), n=1500, seed=2)
+    assert len(sub) == 1500 and sub.text.is_unique
+    # exact rates by construction: round(n_c * p_c) treated in each label
+    for c, p in ((0, 0.07), (1, 0.27)):
+        n_c = int((sub.label == c).sum())
+        assert int(sub.loc[sub.label == c, "treatment"].sum()) == round(n_c * p)
+    assert abs(sub.label.mean() - corpus.label.mean()) < 1e-3
+    # the treatment is the original text's mention, and the mention is gone from what estimators see
+    original = corpus.set_index(corpus.text.str.split().str[-1])  # the running index ends every text
+    source = original.loc[sub.text.str.split().str[-1]]
+    np.testing.assert_array_equal(source.text.str.contains("Film").to_numpy(), sub.treatment.to_numpy() == 1)
+    assert not sub.text.str.contains("film", case=False).any()
+    np.testing.assert_array_equal(source.label.to_numpy(), sub.label.to_numpy())
+    # the outcome simulation keeps this treatment and uses its empirical rate per label
+    data = simulate_text_confounding(sub, beta1=25.0, seed=0)
+    f = data.frame
+    np.testing.assert_array_equal(f.treatment.to_numpy(), sub.treatment.to_numpy())
+    for c in (0, 1):
+        rate = sub.loc[sub.label == c, "treatment"].mean()
+        np.testing.assert_allclose(f.loc[f.confounder == c, "propensity"], rate)
+    np.testing.assert_allclose(f["mu1"] - f["mu0"], 0.25)
+    # closed form of the naive contrast's bias: beta1 (E[pi | T=1] - E[pi | T=0]) through mu0
+    bias = f.loc[f.treatment == 1, "mu0"].mean() - f.loc[f.treatment == 0, "mu0"].mean()
+    pi = f.propensity
+    np.testing.assert_allclose(bias, 25.0 * (pi[f.treatment == 1].mean() - pi[f.treatment == 0].mean()))
+    assert bias > 1.5
+    with pytest.raises(ValueError, match="only"):
+        select_keyword_treatment(corpus, ("nowhere",), n=1500)
+    with pytest.raises(ValueError, match="keywords"):
+        select_keyword_treatment(corpus, (), n=1500)
+    with pytest.raises(ValueError, match="binary"):
+        simulate_text_confounding(sub.assign(treatment=2))
+
+
+def test_keyword_themes_fit_both_real_corpora() -> None:
+    for name, keywords in KEYWORD_THEMES.items():
+        try:
+            corpus = load_text_corpus(name)
+        except ImportError:
+            continue
+        sub = select_keyword_treatment(corpus, keywords, n=1500, seed=0)
+        assert 0.16 < sub.treatment.mean() < 0.22
 
 
 def test_rotten_tomatoes_loader() -> None:
