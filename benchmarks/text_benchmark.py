@@ -232,10 +232,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     corpus = load_text_corpus(args.corpus)
-    idx = np.sort(np.random.default_rng(0).choice(len(corpus), size=min(args.n, len(corpus)), replace=False))
-    sub = corpus.iloc[idx].reset_index(drop=True)
     if args.treatment == "keyword":  # PeerRead's setting: the treatment is a property of the text itself
         sub = select_keyword_treatment(corpus, KEYWORD_THEMES[args.corpus], n=min(args.n, len(corpus)), seed=0)
+    else:
+        idx = np.sort(np.random.default_rng(0).choice(len(corpus), size=min(args.n, len(corpus)), replace=False))
+        sub = corpus.iloc[idx].reset_index(drop=True)
     texts = sub["text"].tolist()
     t0 = time.time()
     skipped: dict[str, str] = {}

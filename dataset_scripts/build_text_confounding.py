@@ -94,23 +94,20 @@ def make(args: argparse.Namespace) -> DatasetBundle:
     """Simulate every corpus and wrap it with its card."""
     n_seeds = getattr(args, "n_seeds", 3)
     corpora = getattr(args, "corpora", list(TEXT_CORPORA))
+    variants = {f"{c}{'_keyword' if kw else ''}": (c, kw) for c in corpora for kw in (False, True)}
     configs = None
     if getattr(args, "build", True):
         from datasets import Dataset, DatasetDict
 
         configs = {
-            f"{c}{suffix}": DatasetDict(
-                {"train": Dataset.from_pandas(stacked(c, n_seeds, keyword=bool(suffix)), preserve_index=False)}
-            )
-            for c in corpora
-            for suffix in ("", "_keyword")
+            name: DatasetDict({"train": Dataset.from_pandas(stacked(c, n_seeds, keyword=kw), preserve_index=False)})
+            for name, (c, kw) in variants.items()
         }
-    names = [f"{c}{suffix}" for c in corpora for suffix in ("", "_keyword")]
     return DatasetBundle(
         name="text_confounding",
         pretty_name="Semi-synthetic text confounding (PeerRead-style, Rotten Tomatoes and Amazon fine foods)",
         configs=configs,
-        config_splits={name: ["train"] for name in names},
+        config_splits={name: ["train"] for name in variants},
         summary=(
             "Real review text with a simulated outcome (and a simulated or keyword treatment) confounded through "
             "the text's label, following "

@@ -85,6 +85,16 @@ def load_text_corpus(name: str = "rotten_tomatoes") -> pd.DataFrame:
     return frame.drop_duplicates("text").reset_index(drop=True)
 
 
+def _check_corpus(corpus: pd.DataFrame, p_treat: tuple[float, float]) -> None:
+    """The checks both simulators share: ``text`` and binary ``label`` columns, treatment rates in (0, 1)."""
+    if not {"text", "label"} <= set(corpus.columns):
+        raise ValueError("corpus must have columns 'text' and 'label'")
+    if not np.isin(corpus["label"].to_numpy(), [0, 1]).all():
+        raise ValueError("label must be binary 0/1")
+    if not all(0.0 < p < 1.0 for p in p_treat):
+        raise ValueError(f"p_treat entries must be in (0, 1), got {p_treat}")
+
+
 def select_keyword_treatment(
     corpus: pd.DataFrame,
     keywords: tuple[str, ...] | list[str],
@@ -108,10 +118,7 @@ def select_keyword_treatment(
     """
     if not keywords:
         raise ValueError("keywords must name at least one word")
-    if not all(0.0 < p < 1.0 for p in p_treat):
-        raise ValueError(f"p_treat entries must be in (0, 1), got {p_treat}")
-    if not {"text", "label"} <= set(corpus.columns):
-        raise ValueError("corpus must have columns 'text' and 'label'")
+    _check_corpus(corpus, p_treat)
     if not 1 <= n <= len(corpus):
         raise ValueError(f"n must be in [1, {len(corpus)}], got {n}")
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in keywords) + r")\b", re.IGNORECASE)
@@ -188,13 +195,7 @@ def simulate_text_confounding(
     Returns:
         :class:`TextConfoundingData`; its frame has ``mu0 = beta1 * (pi(C) - 0.25)`` and ``mu1 = mu0 + beta0``.
     """
-    if not {"text", "label"} <= set(corpus.columns):
-        raise ValueError("corpus must have columns 'text' and 'label'")
-    labels = corpus["label"].to_numpy()
-    if not np.isin(labels, [0, 1]).all():
-        raise ValueError("label must be binary 0/1")
-    if not all(0.0 < p < 1.0 for p in p_treat):
-        raise ValueError(f"p_treat entries must be in (0, 1), got {p_treat}")
+    _check_corpus(corpus, p_treat)
     observed = "treatment" in corpus.columns
     if observed and not np.isin(corpus["treatment"].to_numpy(), [0, 1]).all():
         raise ValueError("treatment must be binary 0/1")
