@@ -49,7 +49,7 @@ def _engine_run(scm: SCM, df: pd.DataFrame, seed: int, args: argparse.Namespace,
     means = [engine.interventional_distribution("Y", do={"A": a}, n=args.mc).mean() for a in (0, 1)]
     t_query = time.perf_counter() - t0
     return {
-        "engine": engine, "ate": ate.value, "ate_se": ate.stderr, "mean0": means[0].value, "mean1": means[1].value,
+        "engine": engine, "ate": ate.value, "ate_se": ate.std_error, "mean0": means[0].value, "mean1": means[1].value,
         "t_train": t_train, "t_query": t_query, "steps": engine.training_summary.get("steps"),
     }
 

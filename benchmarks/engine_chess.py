@@ -116,7 +116,7 @@ def main() -> None:
     ]
     t_query = time.perf_counter() - t0
     prefixes["engine"] = [e.value for e in estimates]
-    prefixes["engine_se"] = [e.stderr for e in estimates]
+    prefixes["engine_se"] = [e.std_error for e in estimates]
     for frame in (full, prefixes):
         frame["naive"] = [naive(train, list(m)) for m in frame.moves]
         frame["stratified"] = [stratified(train, list(m)) for m in frame.moves]

@@ -91,7 +91,7 @@ def main() -> None:
     for prefix in PREFIXES:
         do = {"actions": dict(enumerate(prefix))}
         value = engine.interventional_distribution("outcome", do=do, n=args.mc * 2).mean()
-        partial_rows.append((prefix, partial_truth(prefix, 20_000, seed=7), value.value, value.stderr))
+        partial_rows.append((prefix, partial_truth(prefix, 20_000, seed=7), value.value, value.std_error))
 
     lines = [
         "# Maze: variable-length action sequences as the treatment",

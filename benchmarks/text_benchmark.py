@@ -10,7 +10,7 @@ Methods (all see only text, T, Y):
                      ATT score; logistic propensity and ridge control-outcome model, penalties tuned by CV)
   tfidf_dml          the same features as W in EconML ``LinearDML`` (5-fold cross-fitting, constant effect;
                      equals the ATT here because the simulated effect is constant)
-  causalbert_frozen  ``hf_causal.text.CausalBertModel`` with a frozen MiniLM (heads only), 2-fold cross-fitted AIPW
+  causalbert_frozen  ``harness.causal_bert.CausalBertModel`` with a frozen MiniLM (heads only), 2-fold cross-fitted AIPW
   causalbert_plugin  CausalBERT (Veitch et al. 2020) with the top MiniLM layers fine-tuned jointly with the
   causalbert_aipw    propensity and outcome heads; plug-in mean_{T=1}(Q1 - Q0) and the AIPW ATT from one fit
   causalbert_xfit    the same fine-tuned CausalBERT, 2-fold cross-fitted AIPW (heads predict the held-out half)
@@ -122,8 +122,8 @@ def tfidf_dml(features: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int) -> 
 
 
 def causal_bert_model(encoder_name: str, **config: Any) -> Any:
-    """A :class:`~hf_causal.text.CausalBertModel` over the offline MiniLM (reused across fits: its cache stays)."""
-    from hf_causal.text import CausalBertConfig, CausalBertModel
+    """A :class:`~harness.causal_bert.CausalBertModel` over the offline MiniLM (reused across fits: its cache stays)."""
+    from harness.causal_bert import CausalBertConfig, CausalBertModel
 
     return CausalBertModel.from_pretrained(encoder_name, config=CausalBertConfig(**config))
 
@@ -158,7 +158,7 @@ def embeddings(texts: list[str], cache: Path, max_length: int) -> np.ndarray:
         emb = np.load(cache)
         if len(emb) == len(texts):
             return emb
-    from hf_causal.text import TextEncoder
+    from hf_causal.backbones import TextEncoder
 
     enc = TextEncoder.from_pretrained("all-MiniLM-L6-v2", max_length=max_length)
     emb = enc.encode(texts, batch_size=64)
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     emb, t_embed, encoder_name = None, 0.0, "all-MiniLM-L6-v2"
     try:
-        from hf_causal.text import minilm_path
+        from hf_causal.backbones import minilm_path
 
         encoder_name = str(minilm_path())
         emb = embeddings(texts, Path(args.cache_dir) / f"{args.corpus}{variant}_{len(texts)}_minilm_L{args.max_length}.npy", args.max_length)
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
              f"no MiniLM backbone ({err})")
     if {"engine_smollm2_plugin", "engine_smollm2_aipw"} & set(args.methods):
         try:
-            from hf_causal.text import smollm2_path
+            from hf_causal.backbones import smollm2_path
 
             smollm2_path()
         except ImportError as err:
@@ -299,14 +299,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             return {method: tfidf_dml(svd, t, y, seed)}
         if method == "causalbert_frozen":
             frozen.config.seed = seed
-            return {method: frozen.cross_fit_att(texts, t, y, n_folds=2).aipw}
+            return {method: frozen.cross_fit_att(texts, t, y, n_folds=2)["aipw"].value}
         if method == "causalbert_xfit":
             bert.config.seed = seed
-            return {method: bert.cross_fit_att(texts, t, y, n_folds=2).aipw}
+            return {method: bert.cross_fit_att(texts, t, y, n_folds=2)["aipw"].value}
         if method in BERT_METHODS:
             bert.config.seed = seed
             est = bert.fit(texts, t, y).estimate_att()  # in-sample, as in Veitch et al.
-            return {"causalbert_plugin": est.plugin, "causalbert_aipw": est.aipw}
+            return {"causalbert_plugin": est["plugin"].value, "causalbert_aipw": est["aipw"].value}
         if method in ENGINE_METHODS:
             return engine_att(texts, t, y, method.split("_")[1], seed, args)  # engine_<variant>_<estimator>
         return {method: model.estimate(pcs, t, y, estimand="att", method=method.replace("_", "-")).value}
@@ -429,7 +429,7 @@ Written by `benchmarks/text_benchmark.py`. Lower is better: |ATT̂ − 0.25| / 0
 Methods: `naive` difference in means. `tfidf_aipw`: TF-IDF (1–2-grams, min_df 2) → {args.svd_components} SVD components →
 5-fold cross-fitted ATT-AIPW (DML with the ATT's orthogonal score; logistic propensity and ridge control-outcome
 model, penalties picked once by CV on T and Y). `tfidf_dml`: EconML `LinearDML` on the same features (W, no X, so a
-constant effect, which is the ATT in this design). `causalbert_frozen`: `hf_causal.text.CausalBertModel` on a
+constant effect, which is the ATT in this design). `causalbert_frozen`: `CausalBertModel` (a peer in `benchmarks/harness/causal_bert.py`) on a
 frozen MiniLM (propensity + two outcome heads only), 2-fold cross-fitted AIPW. `causalbert_plugin` /
 `causalbert_aipw`: CausalBERT (Veitch et al. 2020) with the top {args.bert_layers} MiniLM layers fine-tuned jointly
 with the heads ({args.bert_epochs} epochs, lr {args.bert_lr:g}, no masked-LM term), in-sample plug-in

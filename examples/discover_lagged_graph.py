@@ -11,8 +11,8 @@ import argparse
 
 import torch
 
+from hf_causal.core.plotting import plot_lagged_graph
 from hf_causal.discovery import discover_lagged_graph, lagged_graph_metrics, nonlinear_var
-from hf_causal.discovery.plotting import plot_lagged_graph
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ import math
 import numpy as np
 
 from hf_causal import CausalEngine, CausalGraph
+from hf_causal.core.aipw import att_estimates
 from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
-from hf_causal.text import att_estimates
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def main() -> None:
     confounder = data.frame["confounder"].to_numpy()  # hidden from the engine; used here only to check it
     gap = q0[confounder == 1].mean() - q0[confounder == 0].mean()
     print(f"{engine}; training: {engine.training_summary}")
-    print(f"true ATT {data.true_att:.3f} | naive {naive:.3f} | engine plug-in {est.plugin:.3f} | engine AIPW {est.aipw:.3f}")
+    print(f"true ATT {data.true_att:.3f} | naive {naive:.3f} | engine plug-in {est['plugin'].value:.3f} | engine AIPW {est['aipw'].value:.3f}")
     print(f"E[Y | do(T=0), text] separates the hidden confounder by {gap:.2f} (true {args.beta1 * 0.2:.2f})")
     print(f"mean P(T=1 | text): {np.mean(propensity):.3f} (observed treated share {data.T.mean():.3f})")
 

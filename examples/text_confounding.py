@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 
 from hf_causal import CInAModel
+from hf_causal.backbones import TextEncoder, embed_text_columns
 from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
-from hf_causal.text import TextEncoder, embed_text_columns
 
 
 def main() -> None:

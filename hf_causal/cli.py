@@ -31,6 +31,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from .core.options import (
+    DEFAULT_ESTIMAND,
+    DEFAULT_METHOD,
+    DEFAULT_MOMENTS,
+    DEFAULT_OUTCOME_MODEL,
+    ESTIMANDS,
+    METHODS,
+    MOMENTS,
+    OUTCOME_MODELS,
+)
+
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -55,7 +66,7 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
     Returns the frame and metadata (for benchmarks: default treatment/outcome/covariates and truth).
     """
     if source.startswith("benchmark:"):
-        from hf_causal.data import load_benchmark_frame
+        from .data import load_benchmark_frame
 
         _, name, *rest = source.split(":")
         data = load_benchmark_frame(name, replication=int(rest[0]) if rest else 0)
@@ -84,8 +95,8 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
 def _estimate(args: argparse.Namespace) -> int:
     from transformers.utils import logging as hf_logging
 
-    from hf_causal.cina import CInAModel
-    from hf_causal.cina.inputs import split_frame
+    from .cina import CInAModel
+    from .cina.inputs import split_frame
 
     frame, meta = read_table(args.data)
     treatment = args.treatment or meta.get("treatment")
@@ -131,12 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--outcome", help="outcome column")
     est.add_argument("--covariates", nargs="+", help="covariate columns (default: every other column)")
     est.add_argument("--model", default="cina-zs-base", help="bundled name, local folder or Hub id")
-    est.add_argument("--estimand", default="ate", choices=["ate", "att", "atc", "overlap"])
-    est.add_argument("--moments", type=int, default=2, choices=[1, 2],
+    est.add_argument("--estimand", default=DEFAULT_ESTIMAND, choices=ESTIMANDS)
+    est.add_argument("--moments", type=int, default=DEFAULT_MOMENTS, choices=MOMENTS,
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
-    est.add_argument("--outcome-model", default="kernel", choices=["kernel", "none"],
+    est.add_argument("--outcome-model", default=DEFAULT_OUTCOME_MODEL, choices=OUTCOME_MODELS,
                      help="kernel: augment the weights with a kernel ridge outcome model (default); none: weights only")
-    est.add_argument("--method", default="cina-zs", choices=["cina-zs", "cina"],
+    est.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(func=_estimate)
@@ -197,7 +208,7 @@ def _first_line(err: BaseException) -> str:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from hf_causal import hub
+    from . import hub
 
     path = Path(args.path)
     if not path.is_dir():
@@ -225,7 +236,7 @@ def _push(args: argparse.Namespace) -> int:
 def _cards(args: argparse.Namespace) -> int:
     import tempfile
 
-    from hf_causal import hub
+    from . import hub
 
     with tempfile.TemporaryDirectory() as tmp:
         results = args.results

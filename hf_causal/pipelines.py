@@ -34,9 +34,14 @@ import torch
 from transformers import AutoModel, Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-__all__ = ["TASK", "TreatmentEffectPipeline", "pipeline"]
+from .core.options import DEFAULT_ESTIMAND, DEFAULT_METHOD
+from .hub import load_checkpoint, registered_models, resolve_checkpoint
+
+__all__ = ["DEFAULT_MODEL", "TASK", "TreatmentEffectPipeline", "pipeline"]
 
 TASK = "treatment-effect"
+#: The checkpoint ``pipeline()`` loads when given none (bundled with the package).
+DEFAULT_MODEL = "cina-zs-base"
 
 
 def _resolve_columns(frame: Any, treatment: Any, outcome: Any, covariates: Any) -> tuple[Any, Any, Any]:
@@ -52,7 +57,7 @@ class TreatmentEffectPipeline(Pipeline):
 
     The model (a CInA checkpoint) computes balancing weights in one forward pass (``method="cina-zs"``) or
     by per-dataset optimisation (``method="cina"``); the result is an
-    :class:`~hf_causal.cina.estimate.EffectEstimate` (or its ``to_dict()`` with ``return_dict=True``).
+    :class:`~hf_causal.core.results.EffectEstimate` (or its ``to_dict()`` with ``return_dict=True``).
     """
 
     _load_tokenizer = False
@@ -134,8 +139,8 @@ class TreatmentEffectPipeline(Pipeline):
     def _forward(
         self,
         model_inputs: dict[str, Any],
-        estimand: str = "ate",
-        method: str = "cina-zs",
+        estimand: str = DEFAULT_ESTIMAND,
+        method: str = DEFAULT_METHOD,
         estimate_kwargs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         # Pipeline runs _forward under no_grad; per-dataset optimisation ("cina") needs gradients.
@@ -170,7 +175,7 @@ def pipeline(
     Args:
         task: must be ``"treatment-effect"``.
         model: a model instance, a local checkpoint folder, a Hub id, or a bundled name
-            (``"cina-zs-base"``, the default).
+            (``"cina-zs-base"``, the default). Folders and bundled names load with the library's classes.
         kwargs: passed to ``transformers.pipeline`` (``device``, ``trust_remote_code``, ``revision`` ...).
     """
     from transformers import pipeline as hf_pipeline
@@ -178,15 +183,12 @@ def pipeline(
     if task != TASK:
         raise ValueError(f"hf_causal.pipeline supports the {TASK!r} task only, got {task!r}")
     if model is None:
-        model = "cina-zs-base"
+        model = DEFAULT_MODEL
     if isinstance(model, (str, os.PathLike)):
-        from .cina.modeling_cina import BUNDLED_CHECKPOINTS, CInAModel
-
-        if str(model) in BUNDLED_CHECKPOINTS and not os.path.isdir(str(model)):
-            model = CInAModel.from_pretrained(str(model))
-        else:
-            from .hub import _import_model_modules
-
-            _import_model_modules()  # register the package's model types with the Auto classes
-            model = str(model)
+        name = resolve_checkpoint(model)
+        if os.path.isdir(name):  # a bundled name or a local folder: the library's classes, offline, no prompt
+            model = load_checkpoint(name)
+        else:  # a Hub id: transformers resolves it once every wing has registered its model types
+            registered_models()
+            model = name
     return hf_pipeline(task, model=model, **kwargs)

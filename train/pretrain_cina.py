@@ -8,11 +8,12 @@ Runs on CPU, one GPU, or many with ``accelerate launch``::
 
 Datasets are drawn on the fly from :mod:`hf_causal.data.scm` families (every process draws different
 seeds); each step takes ``batch_size`` datasets, pads them and minimises the mean per-dataset
-penalised hinge loss (DESIGN.md §3). ``supervised_weight > 0`` adds the paper's supervised variant: the
+penalised hinge loss (docs/design.md §2 and §5), in the package's shared training loop
+(:mod:`hf_causal.core.training`). ``supervised_weight > 0`` adds the paper's supervised variant: the
 squared error of the model's effect estimate against the known ATE (in outcome-SD units).
 ``distill_weight > 0`` adds a distillation term: the binary cross-entropy between the predicted dual
 variables and the exact SVM duals of the same dataset (libsvm on the implied kernel, computed on the fly;
-:func:`hf_causal.cina.balancing.svm_dual_coefficients`). It amortises the exact per-dataset optimum, which
+:func:`hf_causal.cina.svm.svm_dual_coefficients`). It amortises the exact per-dataset optimum, which
 the hinge loss alone reaches only slowly (v0.1, trained without it, stayed near uniform weights).
 Writes ``log.jsonl`` (loss, validation MAE), ``checkpoint-*/`` (accelerate state) and ``final/``.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,14 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from accelerate import Accelerator
 from accelerate.utils import set_seed
-from tqdm.auto import tqdm
 
 from hf_causal.cina import CInAConfig, CInAModel
-from hf_causal.cina.balancing import implied_kernel, normalize_weights_np, svm_dual_coefficients
+from hf_causal.cina.calibration import calibration_features, estimand_weights, standardize_columns
 from hf_causal.cina.collate import pad_datasets
-from hf_causal.cina.estimate import calibration_features, estimand_weights, standardize_columns
+from hf_causal.cina.svm import implied_kernel, normalize_weights_np, svm_dual_coefficients
+from hf_causal.core.training import LoopArguments, TrainingLoop, resolve_mixed_precision
 from hf_causal.data.scm import generate_dataset, random_config, sample_family
 
 DEFAULTS: dict[str, Any] = {
@@ -102,18 +101,6 @@ def batch_from(datasets, device: torch.device) -> dict[str, torch.Tensor]:
     batch["true_ate"] = torch.tensor([d.ate for d in datasets], dtype=torch.float32)
     batch["outcome_sd"] = torch.tensor([max(float(np.std(d.Y)), 1e-6) for d in datasets], dtype=torch.float32)
     return {k: v.to(device) for k, v in batch.items()}
-
-
-def resolve_mixed_precision(value: Any) -> str:
-    """accelerate's precision mode for ``train.mixed_precision`` (``auto``: bf16 on a GPU, else none).
-
-    YAML reads a bare ``no`` as ``False``, so that spelling is accepted too."""
-    mode = "no" if value is False else str(value)
-    if mode == "auto":
-        return "bf16" if torch.cuda.is_available() else "no"
-    if mode not in ("no", "fp16", "bf16", "fp8"):
-        raise ValueError(f"train.mixed_precision must be auto, no, fp16, bf16 or fp8; got {value!r}")
-    return mode
 
 
 @torch.no_grad()
@@ -199,37 +186,40 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
-    mixed = resolve_mixed_precision(tcfg["mixed_precision"])
-    accelerator = Accelerator(
-        mixed_precision=mixed, gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"])
-    )
-    set_seed(int(dcfg["seed"]))
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
+    set_seed(int(dcfg["seed"]))
     model = CInAModel(CInAConfig(**cfg["model"]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["learning_rate"]), weight_decay=float(tcfg["weight_decay"]))
-    max_steps, warmup = int(tcfg["max_steps"]), int(tcfg["warmup_steps"])
-
-    def lr_lambda(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, max_steps - warmup))))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    step = 0
+    max_steps = int(tcfg["max_steps"])
+    loop = TrainingLoop(
+        model,
+        LoopArguments(
+            max_steps=max_steps,
+            learning_rate=float(tcfg["learning_rate"]),
+            weight_decay=float(tcfg["weight_decay"]),
+            warmup_steps=int(tcfg["warmup_steps"]),
+            max_grad_norm=float(tcfg["max_grad_norm"]),
+            gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
+            mixed_precision=resolve_mixed_precision(tcfg["mixed_precision"]),
+            eval_every=int(tcfg["eval_every"]),
+            output_dir=str(out_dir),
+            save_every=int(tcfg["save_every"]),
+            save_last=True,
+            progress=not args.no_progress,
+            description="pretrain CInA",
+        ),
+    )
+    accelerator = loop.accelerator
     if args.resume:
         checkpoints = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         if not checkpoints:
             raise SystemExit(f"--resume: no checkpoint-* folder in {out_dir}")
-        accelerator.load_state(str(checkpoints[-1]))
-        step = int(checkpoints[-1].name.split("-")[1])
+        step = loop.resume(checkpoints[-1])
         accelerator.print(f"resumed from {checkpoints[-1]} at step {step}")
 
-    stream = DatasetStream(dcfg["family"], int(dcfg["seed"]) + step, accelerator.process_index, int(dcfg["max_units"]))
+    stream = DatasetStream(dcfg["family"], int(dcfg["seed"]) + loop.step, accelerator.process_index, int(dcfg["max_units"]))
     validation = list(sample_family(dcfg["validation_family"], int(dcfg["n_validation"]), seed=int(dcfg["seed"])))
-    plain = accelerator.unwrap_model(model)
+    plain = loop.unwrapped_model()
     exact_validation = [exact_duals(plain, pad_datasets([d.X], [d.T], [d.Y]))[0].numpy() for d in validation]
     exact_record = {  # the exact solver's accuracy: the ceiling distillation aims at
         "exact_val_ate_mae": float(np.mean([abs(_ate(normalize_weights_np(a, d.T), d) - d.ate)
@@ -240,51 +230,47 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "train_config.json").write_text(json.dumps(cfg, indent=2))
     supervised = float(tcfg["supervised_weight"])
     distill = float(tcfg["distill_weight"])
-    bar = tqdm(total=max_steps, initial=step, desc="pretrain CInA", disable=args.no_progress or not accelerator.is_main_process)
-    started = time.time()
-    model.train()
-    while step < max_steps:
-        with accelerator.accumulate(model):
-            batch = batch_from(stream.draw(int(tcfg["batch_size"])), accelerator.device)
-            true_ate, outcome_sd = batch.pop("true_ate"), batch.pop("outcome_sd")
-            out = model(**batch)
-            loss = out.loss
-            if distill > 0:
-                targets = exact_duals(accelerator.unwrap_model(model), batch, int(tcfg["distill_workers"]))
-                loss = loss + distill * distillation_loss(out.dual, targets, batch["attention_mask"].bool())
-            if supervised > 0:
-                loss = loss + supervised * (((out.effect.float() - true_ate) / outcome_sd) ** 2).mean()
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(model.parameters(), float(tcfg["max_grad_norm"]))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        if not accelerator.sync_gradients:
-            continue
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        record: dict[str, Any] = {"step": step, "loss": float(loss.item()), "seconds": time.time() - started}
-        if step % int(tcfg["eval_every"]) == 0 or step == max_steps:
-            record.update(evaluate(accelerator.unwrap_model(model), validation, accelerator.device, exact_validation))
+
+    def batches(acc: Any, start: int):
+        while True:
+            yield batch_from(stream.draw(int(tcfg["batch_size"])), acc.device)
+
+    def loss_fn(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        batch = dict(batch)
+        true_ate, outcome_sd = batch.pop("true_ate"), batch.pop("outcome_sd")
+        out = m(**batch)
+        loss = out.loss
+        if distill > 0:
+            targets = exact_duals(loop.unwrapped_model(), batch, int(tcfg["distill_workers"]))
+            loss = loss + distill * distillation_loss(out.dual, targets, batch["attention_mask"].bool())
+        if supervised > 0:
+            loss = loss + supervised * (((out.effect.float() - true_ate) / outcome_sd) ** 2).mean()
+        return loss
+
+    def log(record: dict[str, Any]) -> None:
+        if "val_loss" in record:
             record.update(exact_record)
             accelerator.print(json.dumps(record))
         if accelerator.is_main_process:
             with log_path.open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
-        if step % int(tcfg["save_every"]) == 0:
-            accelerator.save_state(str(out_dir / f"checkpoint-{step}"))
-            if accelerator.is_main_process:  # a from_pretrained-ready snapshot next to the training state
-                accelerator.unwrap_model(model).save_pretrained(str(out_dir / f"checkpoint-{step}" / "pretrained"))
-    bar.close()
+
+    def save_pretrained(folder: str) -> None:  # a from_pretrained-ready snapshot next to the training state
+        loop.unwrapped_model().save_pretrained(str(Path(folder) / "pretrained"))
+
+    started = time.time()
+    loop.run(
+        batches,
+        loss_fn,
+        evaluate=lambda m: evaluate(loop.unwrapped_model(), validation, accelerator.device, exact_validation),
+        on_step=log,
+        save_fn=save_pretrained,
+    )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        final = accelerator.unwrap_model(model)
-        final.save_pretrained(str(out_dir / "final"))
-        accelerator.print(f"saved {out_dir / 'final'} after {step} steps in {time.time() - started:.0f}s")
+        loop.unwrapped_model().save_pretrained(str(out_dir / "final"))
+        accelerator.print(f"saved {out_dir / 'final'} after {loop.step} steps in {time.time() - started:.0f}s")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

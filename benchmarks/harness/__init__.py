@@ -1,12 +1,12 @@
 """Reusable treatment-effect benchmark harness for hf-causal (issue 5).
 
-Plug a new method in by giving it a ``name`` and an ``estimate(X, T, Y, estimand) -> Estimate`` method
+Plug a new method in by giving it a ``name`` and an ``estimate(X, T, Y, estimand) -> EffectEstimate`` method
 (see :class:`harness.protocol.Estimator`) and running it on a named suite::
 
     import sys; sys.path.insert(0, "benchmarks")
-    from harness import FunctionEstimator, Estimate, run_suite, summarize
+    from harness import FunctionEstimator, EffectEstimate, run_suite, summarize
 
-    mine = FunctionEstimator("mine", lambda X, T, Y, estimand: Estimate(value=...))
+    mine = FunctionEstimator("mine", lambda X, T, Y, estimand: EffectEstimate(value=...))
     records = run_suite([mine], "ihdp_b", n_datasets=10)
     print(summarize(records))
 
@@ -17,14 +17,21 @@ Only numpy and pandas are imported eagerly; peers import their libraries when th
 """
 
 from .metrics import summarize
-from .protocol import Estimate, Estimator, EstimatorSkipped, FunctionEstimator, Record, unavailable_reason
+from .protocol import (
+    EffectEstimate,
+    Estimator,
+    EstimatorSkipped,
+    FunctionEstimator,
+    Record,
+    unavailable_reason,
+)
 from .runner import run_benchmark, run_suite
 from .suites import SUITES, BenchDataset, Suite, load_suite, register_suite
 
 __all__ = [
     "SUITES",
     "BenchDataset",
-    "Estimate",
+    "EffectEstimate",
     "Estimator",
     "EstimatorSkipped",
     "FunctionEstimator",

@@ -40,16 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import Estimate, EstimatorSkipped
+from .protocol import EffectEstimate, EstimatorSkipped
 
-Z_95 = 1.959963984540054
 PS_CLIP = 0.01
 O_N2_MAX_N = 3000
 O_N2_TIMEOUT_S = 60.0  # libsvm near the hard-margin limit (C = N^2 / lambda0) can take many minutes
 
 
-def _interval(value: float, se: float) -> Estimate:
-    return Estimate(value=float(value), ci_low=float(value - Z_95 * se), ci_high=float(value + Z_95 * se))
+def _interval(value: float, se: float) -> EffectEstimate:
+    return EffectEstimate.from_standard_error(value, se)
 
 
 def standardize(X: np.ndarray) -> np.ndarray:
@@ -60,7 +59,7 @@ def standardize(X: np.ndarray) -> np.ndarray:
     return (X[:, keep] - X[:, keep].mean(0)) / sd[keep]
 
 
-def weighted_contrast(T: np.ndarray, Y: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> Estimate:
+def weighted_contrast(T: np.ndarray, Y: np.ndarray, w1: np.ndarray, w0: np.ndarray) -> EffectEstimate:
     """Hajek contrast ``sum(w1 Y)/sum(w1) - sum(w0 Y)/sum(w0)`` with an influence-function interval.
 
     ``w1`` must vanish on controls and ``w0`` on treated units. The standard error treats the weights as
@@ -80,7 +79,7 @@ class NaiveDifference:
     requires: tuple[str, ...] = ()
     has_intervals = True
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Difference in means."""
         y1, y0 = Y[T == 1], Y[T == 0]
         se = math.sqrt(y1.var(ddof=1) / len(y1) + y0.var(ddof=1) / len(y0))
@@ -104,7 +103,7 @@ class IPWLogistic:
     requires = ("sklearn",)
     has_intervals = True
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """IPW estimate of the ATE or ATT."""
         e = np.clip(logistic_propensity(X, T), PS_CLIP, 1 - PS_CLIP)
         if estimand == "ate":
@@ -163,7 +162,7 @@ class AIPWGradientBoosting:
                 out[test] = make_outcome().fit(X[rows], Y[rows]).predict(X[test])
         return np.clip(e, PS_CLIP, 1 - PS_CLIP), m0, m1
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Doubly robust estimate of the ATE or ATT with an influence-function interval."""
         e, m0, m1 = self.nuisances(X, T, Y)
         n = len(T)
@@ -184,7 +183,7 @@ class LinearDMLPeer:
     requires = ("econml",)
     has_intervals = True
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Fit and average the CATE."""
         from econml.dml import LinearDML
 
@@ -192,7 +191,7 @@ class LinearDMLPeer:
         est.fit(Y, T, X=X)
         rows = X if estimand == "ate" else X[T == 1]
         low, high = est.ate_interval(rows, alpha=0.05)
-        return Estimate(value=float(est.ate(rows)), ci_low=float(low), ci_high=float(high))
+        return EffectEstimate(value=float(est.ate(rows)), ci_low=float(low), ci_high=float(high))
 
 
 class CausalForestDMLPeer:
@@ -202,7 +201,7 @@ class CausalForestDMLPeer:
     requires = ("econml",)
     has_intervals = True
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Fit and read the doubly robust average effect and its standard error."""
         from econml.dml import CausalForestDML
 
@@ -222,7 +221,7 @@ class DoWhyIPW:
     requires = ("dowhy",)
     has_intervals = False
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Identify the backdoor estimand and estimate it by propensity weighting (no interval)."""
         import pandas as pd
         from dowhy import CausalModel
@@ -240,7 +239,7 @@ class DoWhyIPW:
             target_units=estimand,
             method_params={"weighting_scheme": "ips_weight"},
         )
-        return Estimate(value=float(est.value))
+        return EffectEstimate(value=float(est.value))
 
 
 def _check_size(n: int, max_n: int | None, name: str) -> None:
@@ -272,10 +271,10 @@ class SVMDualBalancing:
         self.clip = clip
         self.timeout_s = timeout_s
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Solve the SVM dual and read the effect off the weights."""
-        from hf_causal.cina.balancing import identity_scores, implied_kernel, svm_dual_weights
-        from hf_causal.cina.estimate import effect_from_weights
+        from hf_causal.cina.estimator import effect_from_weights
+        from hf_causal.cina.svm import identity_scores, implied_kernel, svm_dual_weights
 
         n = len(T)
         _check_size(n, self.max_n, self.name)
@@ -309,11 +308,11 @@ class CInAEstimator:
         self.max_n = max_n if max_n is not None or not per_dataset else O_N2_MAX_N
         self.timeout_s = timeout_s if timeout_s is not None or not per_dataset else O_N2_TIMEOUT_S
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """``model.estimate(X, T, Y, estimand, method)``."""
         _check_size(len(T), self.max_n, self.name)
         out = self.model.estimate(X, T, Y, estimand=estimand, method=self.method, **self.estimate_kwargs)
-        return Estimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
+        return EffectEstimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
 
 
 # -- CInA checkpoint resolution ------------------------------------------------------------------

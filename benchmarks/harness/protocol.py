@@ -3,7 +3,7 @@
 An estimator is anything with
 
 * ``name: str`` -- the label used in reports;
-* ``estimate(X, T, Y, estimand) -> Estimate`` -- ``X`` ``(N, d)`` float, ``T`` ``(N,)`` 0/1 int, ``Y`` ``(N,)``
+* ``estimate(X, T, Y, estimand) -> EffectEstimate`` -- ``X`` ``(N, d)`` float, ``T`` ``(N,)`` 0/1 int, ``Y`` ``(N,)``
   float, ``estimand`` ``"ate"`` or ``"att"``; raise :class:`EstimatorSkipped` to decline a dataset
   (e.g. too large for an O(N^2) solver);
 
@@ -26,26 +26,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from hf_causal.core.results import EffectEstimate
+
 ESTIMANDS = ("ate", "att")
-
-
-@dataclass
-class Estimate:
-    """A point estimate with an optional 95% interval."""
-
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-    @property
-    def has_interval(self) -> bool:
-        """True when both interval ends are finite numbers."""
-        return (
-            self.ci_low is not None
-            and self.ci_high is not None
-            and bool(np.isfinite(self.ci_low))
-            and bool(np.isfinite(self.ci_high))
-        )
 
 
 class EstimatorSkipped(Exception):
@@ -58,25 +41,25 @@ class Estimator(Protocol):
 
     name: str
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         """Estimate ``estimand`` on one dataset."""
         ...
 
 
 @dataclass
 class FunctionEstimator:
-    """Wrap a plain function ``fn(X, T, Y, estimand) -> Estimate | float`` as an :class:`Estimator`."""
+    """Wrap a plain function ``fn(X, T, Y, estimand) -> EffectEstimate | float`` as an :class:`Estimator`."""
 
     name: str
-    fn: Callable[[np.ndarray, np.ndarray, np.ndarray, str], Estimate | float]
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray, str], EffectEstimate | float]
     requires: tuple[str, ...] = ()
     max_n: int | None = None
     has_intervals: bool = False
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
-        """Call the wrapped function; a bare number becomes an :class:`Estimate` without interval."""
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
+        """Call the wrapped function; a bare number becomes an :class:`EffectEstimate` without interval."""
         out = self.fn(X, T, Y, estimand)
-        return out if isinstance(out, Estimate) else Estimate(value=float(out))
+        return out if isinstance(out, EffectEstimate) else EffectEstimate(value=float(out))
 
 
 def unavailable_reason(estimator: Any) -> str | None:

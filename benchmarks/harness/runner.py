@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import Estimate, EstimatorSkipped, Record, unavailable_reason
+from .protocol import EffectEstimate, EstimatorSkipped, Record, unavailable_reason
 from .suites import BenchDataset, load_suite
 
 RecordHook = Callable[[Record], None]
@@ -95,8 +95,8 @@ def run_estimator(estimator: Any, data: BenchDataset, skip_reason: str | None = 
             seconds = time.perf_counter() - start
             note = str(err) if isinstance(err, ChildProcessFailure) else f"{type(err).__name__}: {err}"
             return Record(**base, status="error", seconds=seconds, note=note[:300])
-    if not isinstance(out, Estimate):
-        out = Estimate(value=float(out))
+    if not isinstance(out, EffectEstimate):
+        out = EffectEstimate(value=float(out))
     warned = sorted({w.category.__name__ for w in caught})
     return Record(
         **base,

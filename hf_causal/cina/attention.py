@@ -1,7 +1,7 @@
 """Memory-linear softmax attention that also returns the row log-normalisers.
 
 CInA needs two things from one attention pass: the attention output ``out = softmax(S) V`` and
-``log h = logsumexp(S)`` (the per-unit factor of the implied balancing kernel, DESIGN.md §3).
+``log h = logsumexp(S)`` (the per-unit factor of the implied balancing kernel, docs/design.md §2).
 SDPA kernels return no log-normaliser and the eager path materialises an N x N matrix, so this
 module computes both in row chunks and recomputes the chunks in the backward pass (the
 FlashAttention trick). Peak memory is ``O(chunk_size * M)`` instead of ``O(N * M)``.

@@ -24,7 +24,7 @@ class CInAConfig(PretrainedConfig):
         learn_temperature: learn the balancing temperature during zero-shot training.
         lambda0: size-free regularisation. The penalty uses ``lambda = lambda0 / N**2`` on the attention
             matrix normalised so that the median unit's row sum is ``N``, which keeps the covariate-balance tolerance at the scale
-            of sampling noise (``~ sqrt(lambda0 / N)``) whatever the dataset size (DESIGN.md §3).
+            of sampling noise (``~ sqrt(lambda0 / N)``) whatever the dataset size (docs/design.md §3).
         hinge_smoothing: width of the softplus-smoothed hinge used for per-dataset optimisation
             (0 gives the exact hinge; training uses a small positive value for useful gradients).
         covariate_clip: standardised covariates are clipped to ``[-clip, clip]`` before the kernel (0: off),

@@ -8,11 +8,14 @@ Architecture (all memory-linear in the number of units N):
    ``sum_j softmax(t_h s)_ij W_j`` and the relative log-density ``log h^h_i``.
 3. *Value network*: ``num_layers`` kernel message-passing layers (multi-head attention whose heads
    smooth with ``softmax(t_h s)``), no positional encodings, so unit order does not matter.
-4. *Balancing layer* (DESIGN.md §3): the network predicts each unit's dual weight ``a_i in (0, 1)``; the
+4. *Balancing layer* (docs/design.md §2): the network predicts each unit's dual weight ``a_i in (0, 1)``; the
    layer's values are ``v_i = a_i W_i / (lambda h_hat_i)``, its output ``out = softmax(t s) V``, its loss the
    penalised hinge, and the balancing weights are read back as ``alpha = lambda W h_hat V`` (clipped,
    normalised per arm). Parametrising ``V`` through ``a`` keeps the read-out well-conditioned; the
    objective and the read-out are exactly those of the attention-form SVM.
+
+This file ships as Hub remote code (docs/design.md §1): it imports only relatively within this folder, and the
+library-only parts (the estimator, bundled checkpoint names) are imported absolutely inside ``try`` blocks.
 """
 
 from __future__ import annotations
@@ -20,33 +23,23 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .attention import chunked_attention
 from .balancing import (
+    balancing_layer,
     balancing_objective,
-    log_kernel_scale,
+    identity_keys,
     masked_standardize,
     penalty_lambda,
     weights_from_scaled_values,
 )
 from .configuration_cina import CInAConfig
-
-# True when this file runs as Hub remote code (``trust_remote_code=True``, copied into ``transformers_modules``)
-# rather than as part of the installed hf_causal package.
-_LOADED_AS_REMOTE_CODE = __name__.startswith("transformers_modules")
-
-BUNDLED_CHECKPOINTS = (
-    {}
-    if _LOADED_AS_REMOTE_CODE
-    else {"cina-zs-base": Path(__file__).resolve().parent.parent / "checkpoints" / "cina-zs-base"}
-)
 
 
 @dataclass
@@ -76,12 +69,6 @@ class CInAOutput(ModelOutput):
     dual: torch.Tensor | None = None
 
 
-def identity_keys(x_std: torch.Tensor, n_features: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
-    """Keys whose dot products are ``t * x_i . x_j / d``: ``K = x * sqrt(t / d)`` (``d`` per dataset)."""
-    scale = torch.sqrt(torch.as_tensor(temperature, dtype=x_std.dtype, device=x_std.device) / n_features)
-    return x_std * scale.reshape(-1, 1, 1) if scale.dim() > 0 else x_std * scale
-
-
 def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
     """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
 
@@ -106,50 +93,6 @@ def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, se
 def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``x[b, index[b]]`` for ``x`` of shape ``(B, N, C)`` and ``index`` of shape ``(B, M)``."""
     return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-
-
-class BalancingLayerOutput(NamedTuple):
-    """What the balancing layer computes (float64): see :func:`balancing_layer`."""
-
-    out: torch.Tensor
-    values: torch.Tensor
-    scaled_values: torch.Tensor
-    log_h_hat: torch.Tensor
-    lam: torch.Tensor
-
-
-def balancing_layer(
-    keys: torch.Tensor,
-    dual: torch.Tensor,
-    signs: torch.Tensor,
-    unit_mask: torch.Tensor,
-    lambda0: float,
-    chunk_elements: int,
-    lse: torch.Tensor | None = None,
-) -> BalancingLayerOutput:
-    """The final attention layer: values from dual weights, output, normalised log row sums, lambda.
-
-    Runs in float64: ``exp(-log h_hat)`` spans hundreds of orders of magnitude on heavy-tailed data.
-
-    Args:
-        keys: ``(B, N, D)`` keys (= queries).
-        dual: ``(B, N)`` per-unit dual weights ``a`` (``(0, 1)`` from the network); ``V = a W / (lambda h_hat)``.
-        signs: ``(B, N)`` ``W = 2T - 1``.
-        unit_mask: ``(B, N)`` boolean.
-        lse: optional precomputed ``log h`` of this kernel (saves one pass).
-    """
-    keys, dual, signs = keys.double(), dual.double(), signs.double()
-    if lse is None:
-        ones = torch.ones_like(keys[..., :1])
-        _, lse = chunked_attention(keys, keys, ones, unit_mask, chunk_elements=chunk_elements)
-    lse = lse.double()
-    log_h_hat = lse - log_kernel_scale(lse, unit_mask).unsqueeze(-1)
-    lam = penalty_lambda(lambda0, unit_mask, keys.dtype)
-    mask = unit_mask.to(keys.dtype)
-    scaled_values = dual * signs * mask / lam.unsqueeze(-1)
-    values = scaled_values * torch.exp(-log_h_hat)
-    out, _ = chunked_attention(keys, keys, values.unsqueeze(-1), unit_mask, chunk_elements=chunk_elements)
-    return BalancingLayerOutput(out.squeeze(-1), values, scaled_values, log_h_hat, lam)
 
 
 class KernelMessageLayer(nn.Module):
@@ -213,19 +156,13 @@ class CInAPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
-        """Load a checkpoint: a bundled name (``"cina-zs-base"``), a local folder, or a Hub id."""
-        name = str(pretrained_model_name_or_path)
-        if name in BUNDLED_CHECKPOINTS and not os.path.isdir(name):
-            path = BUNDLED_CHECKPOINTS[name]
-            if not (path / "model.safetensors").is_file():
-                raise FileNotFoundError(f"bundled checkpoint {name!r} is missing from the installation ({path})")
-            pretrained_model_name_or_path = str(path)
-        elif os.path.isdir(name):
-            files = set(os.listdir(name))
-            if "config.json" not in files:
-                raise ValueError(f"{name!r} is not a CInA checkpoint folder: config.json is missing")
-            if "model.safetensors" not in files and any(f.endswith((".bin", ".pt", ".pth")) for f in files):
-                raise ValueError(f"{name!r} holds pickled weights only; hf-causal loads safetensors only")
+        """Load a checkpoint: a bundled name (``"cina-zs-base"``), a local folder, or a Hub id (safetensors only)."""
+        try:  # the installed library knows the bundled names; as Hub remote code there are none
+            from hf_causal.hub.checkpoints import resolve_checkpoint
+        except ImportError:
+            pass
+        else:
+            pretrained_model_name_or_path = resolve_checkpoint(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
@@ -442,21 +379,23 @@ class CInAModel(CInAPreTrainedModel):
                 outcome model (doubly robust), ``"none"`` returns the weighted difference. Not for ``"overlap"``.
 
         Returns:
-            :class:`hf_causal.cina.estimate.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
-            ``weights``, ``ess_treated``, ``ess_control`` and ``balance`` (see its docstring for how the
+            :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
+            ``weights``, ``ess_treated``, ``ess_control`` and ``balance`` (docs/design.md §4 says how the
             interval is computed).
         """
-        from .estimate import estimate_effect
-
+        try:  # the estimator is library code: a checkpoint loaded as remote code gives the forward pass only
+            from hf_causal.cina.estimator import estimate_effect
+        except ImportError as err:
+            raise ImportError(
+                "CInAModel.estimate needs hf-causal installed (pip install hf-causal); without it a checkpoint "
+                "loaded with trust_remote_code gives the balancing weights of forward() only"
+            ) from err
         return estimate_effect(self, covariates, treatment, outcome, estimand=estimand, method=method, **kwargs)
 
 
 # ``save_pretrained``/``push_to_hub`` copy this file and its relative imports next to the weights and write
 # ``auto_map`` into config.json, so ``AutoModel.from_pretrained(repo, trust_remote_code=True)`` works without
-# hf_causal installed. In-library users get the classes through the Auto registries below; the remote copy
-# must not overwrite those registrations in a process where hf_causal is also imported.
+# hf_causal installed. In-library users get the classes through the Auto registries, which the ``cina`` package
+# fills (hf_causal.hub.registry) when imported; a remote copy of this file registers nothing.
 CInAConfig.register_for_auto_class()
 CInAModel.register_for_auto_class("AutoModel")
-if not _LOADED_AS_REMOTE_CODE:
-    AutoConfig.register("cina", CInAConfig, exist_ok=True)
-    AutoModel.register(CInAConfig, CInAModel, exist_ok=True)

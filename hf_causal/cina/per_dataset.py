@@ -7,6 +7,7 @@ unchanged); in those coordinates the read-out of the weights is direct and the o
 
 The hinge is smoothed (softplus of width ``eps``) and ``eps`` is annealed towards 0 with L-BFGS at each
 stage; the last stage's optimum converges to the exact SVM dual as ``eps -> 0`` (tested against libsvm).
+See docs/design.md §5.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from tqdm.auto import tqdm
 
 from .attention import DEFAULT_CHUNK_ELEMENTS, chunked_attention
 from .balancing import (
+    BalancingLayerOutput,
+    balancing_layer,
     balancing_objective,
+    identity_keys,
     log_kernel_scale,
     masked_standardize,
     penalty_lambda,
     weights_from_scaled_values,
 )
-from .modeling_cina import BalancingLayerOutput, balancing_layer, identity_keys
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_causal.data.scm import FAMILIES, SyntheticDataset, sample_family
+from .scm import FAMILIES, SyntheticDataset, sample_family
 
 __all__ = [
     "corpus_features",

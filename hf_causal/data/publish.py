@@ -1,4 +1,7 @@
-"""Shared helpers of the ``dataset_scripts/build_*.py`` builders: parquet folders, dataset cards, Hub push.
+"""Shared helpers of the ``dataset_scripts/build_*.py`` builders: parquet folders and dataset cards.
+
+``--push-to-hub`` uploads the written folder with :func:`hf_causal.hub.push_dataset_folder`, the package's one
+way to push a dataset.
 
 Folder layout written by :func:`write_dataset_folder` (the layout ``DatasetDict.push_to_hub`` uses too)::
 
@@ -28,7 +31,6 @@ __all__ = [
     "benchmark_bundle",
     "config_dir",
     "main",
-    "push_bundle",
     "render_card",
     "write_dataset_folder",
 ]
@@ -138,28 +140,6 @@ def write_dataset_folder(bundle: DatasetBundle, output_dir: str | Path) -> Path:
     return out
 
 
-def push_bundle(bundle: DatasetBundle, repo_id: str, private: bool | None = None) -> None:
-    """Push every config with ``DatasetDict.push_to_hub`` and then upload the card (needs a Hub token)."""
-    if bundle.configs is None:
-        raise ValueError("bundle.configs is None: build the data before pushing")
-    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise ValueError(f"--push-to-hub expects ORG/NAME, got {repo_id!r}")
-    from huggingface_hub import HfApi
-
-    default = bundle.default_config or next(iter(bundle.configs))
-    for cfg, dsdict in bundle.configs.items():
-        dsdict.push_to_hub(
-            repo_id, config_name=cfg, data_dir=config_dir(cfg), set_default=cfg == default, private=private
-        )
-    HfApi().upload_file(
-        path_or_fileobj=render_card(bundle).encode("utf-8"),
-        path_in_repo="README.md",
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message="Dataset card (hf-causal)",
-    )
-
-
 def benchmark_bundle(
     name: str,
     pretty_name: str,
@@ -175,7 +155,7 @@ def benchmark_bundle(
     ``variants`` maps a config name to a zero-argument loader of a ``BenchmarkData``; the card gets a table
     of roles and truth, and provenance / licence / citation from the first variant.
     """
-    from hf_causal.data.benchmarks import BenchmarkData
+    from .benchmarks import BenchmarkData
 
     loaded: dict[str, BenchmarkData] = {cfg: load() for cfg, load in variants.items()}
     first = next(iter(loaded.values()))
@@ -273,10 +253,11 @@ def main(
     write_dataset_folder(bundle, out)
     print(f"wrote {out} ({', '.join(bundle.config_splits)})")
     if args.push_to_hub:
-        if bundle.configs is None:  # written shard by shard: load the folder back (memory-mapped)
-            from datasets import load_dataset
+        # the folder as written (parquet + card) is what the Hub gets: one way to push a dataset, the hub's
+        from ..hub import push_dataset_folder
 
-            bundle.configs = {cfg: load_dataset(str(out), cfg) for cfg in bundle.config_splits}
-        push_bundle(bundle, args.push_to_hub, private=args.private or None)
+        if not isinstance(args.push_to_hub, str) or args.push_to_hub.count("/") != 1:
+            raise ValueError(f"--push-to-hub expects ORG/NAME, got {args.push_to_hub!r}")
+        push_dataset_folder(out, args.push_to_hub, private=args.private or None)
         print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}")
     return out

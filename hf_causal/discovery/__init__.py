@@ -1,4 +1,4 @@
-"""Time-lagged causal discovery from a transformer forecaster's gradient attributions.
+"""Time-lagged causal discovery from a transformer forecaster's attributions, a wing of hf-causal.
 
 Implements the idea of Wang, Wang & Huang (arXiv 2601.05647): train a causal-masked transformer to
 forecast a multivariate time series, then aggregate attributions of its forecasts with respect to
@@ -11,8 +11,7 @@ lagged inputs into a ``[source, target, lag]`` score tensor and threshold it.
 (4, 4, 2)
 """
 
-from transformers import AutoConfig, AutoModel
-
+from ..hub.registry import register_model
 from .api import LaggedCausalGraph, discover_lagged_graph
 from .attribution import ATTRIBUTION_METHODS, lagged_attributions
 from .configuration_forecaster import ForecasterConfig
@@ -29,8 +28,7 @@ from .metrics import auroc, lagged_graph_metrics
 from .modeling_forecaster import CausalForecasterModel, ForecasterOutput
 from .thresholding import THRESHOLD_RULES, otsu_threshold, threshold_scores
 
-AutoConfig.register(ForecasterConfig.model_type, ForecasterConfig, exist_ok=True)
-AutoModel.register(ForecasterConfig, CausalForecasterModel, exist_ok=True)
+register_model(ForecasterConfig, CausalForecasterModel)
 
 __all__ = [
     "ATTRIBUTION_METHODS",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,23 @@ class LaggedCausalGraph:
     def summary_adjacency(self) -> np.ndarray:
         """``(n_vars, n_vars)`` boolean ``[source, target]``: an edge at any lag."""
         return self.adjacency.any(axis=2)
+
+    def plot(self, path: str | None = None, truth: np.ndarray | None = None) -> Any:
+        """Heat maps of the scores, one per lag, edges marked (and the true graph beside it, when given).
+
+        Args:
+            path: save the figure there (PNG) when given.
+            truth: a true ``(n_vars, n_vars, max_lag)`` adjacency to draw as a second row.
+
+        Returns:
+            The matplotlib figure (:func:`hf_causal.core.plotting.plot_lagged_graph`).
+        """
+        from ..core.plotting import plot_lagged_graph
+
+        panels = [("recovered", self.adjacency, self.scores)]
+        if truth is not None:
+            panels.append(("truth", np.asarray(truth, dtype=bool), None))
+        return plot_lagged_graph(panels, self.var_names, path=path)
 
     def rethreshold(self, rule: str | float = "gap", k: int | None = None) -> LaggedCausalGraph:
         """The same scores cut by another rule (see :func:`~hf_causal.discovery.threshold_scores`)."""

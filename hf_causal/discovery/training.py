@@ -1,19 +1,19 @@
-"""Input checks, standardisation, window sampling and accelerate training of the forecaster."""
+"""Input checks, standardisation, windows and training of the forecaster (docs/design.md §8)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
 
+from ..core.training import LoopArguments, TrainingLoop
 from .modeling_forecaster import CausalForecasterModel
 
 SeriesLike = np.ndarray | pd.DataFrame
@@ -160,93 +160,70 @@ def train_forecaster(
     early_stopping: bool = False,
     patience: int = 20,
 ) -> TrainingResult:
-    """Train ``model`` in place with AdamW + cosine decay on windows of ``context_length + 1`` steps.
+    """Train ``model`` in place with the shared loop (:mod:`hf_causal.core.training`) on windows of
+    ``context_length + 1`` steps.
 
     Every position of a window is trained to forecast the next step (teacher forcing, as in a
-    causal language model). Training runs through :class:`accelerate.Accelerator`.
+    causal language model).
 
-    With ``val_windows``, the last-step forecast error on them is measured every ``eval_every``
-    steps (default ``max_steps // 30``) and the final one is returned. With ``early_stopping``,
-    training stops after ``patience`` evaluations without improvement and the best weights are
-    restored. It is off by default: on the benchmark generators the best-validation checkpoint
-    gave *worse* graphs for nonlinear series than the regularised final weights (dropout 0.1,
-    weight decay 0.1), because a few hundred validation windows are a noisy guide.
+    With ``val_windows``, the last-step forecast error on them is returned. With ``early_stopping``, it is
+    measured every ``eval_every`` steps (default ``max_steps // 30``, at least 10), training stops after
+    ``patience`` evaluations without an improvement of 1e-4, and the best weights are restored. Early stopping
+    is off by default: on the benchmark generators the best-validation checkpoint gave *worse* graphs for
+    nonlinear series than the regularised final weights, because a few hundred validation windows are a
+    noisy guide (``benchmarks/results/discovery.md``).
     """
     set_seed(seed)
     if cpu is None:
         cpu = not torch.cuda.is_available()
-    accelerator = Accelerator(cpu=cpu)
+    has_val = val_windows is not None and len(val_windows) > 0
+    val_data = torch.from_numpy(np.asarray(val_windows, dtype=np.float32)) if has_val else None
+    every = max(10, max_steps // 30) if eval_every is None else max(1, int(eval_every))
+    loop = TrainingLoop(
+        model,
+        LoopArguments(
+            max_steps=max_steps,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            warmup_steps=max(1, max_steps // 20),
+            cpu=cpu,
+            eval_every=every if has_val and early_stopping else None,
+            select_best=True,
+            patience=patience if early_stopping else None,
+            min_improvement=1e-4,
+            progress=progress,
+            description="training forecaster",
+        ),
+    )
     data = torch.from_numpy(np.asarray(train_windows, dtype=np.float32))
-    generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(
         TensorDataset(data),
         batch_size=min(batch_size, len(data)),
         shuffle=True,
         drop_last=True,
-        generator=generator,
+        generator=torch.Generator().manual_seed(seed),
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    warmup = max(1, max_steps // 20)
 
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, max_steps - warmup)))
+    def batches(accelerator: Any, start: int) -> Iterator[torch.Tensor]:
+        prepared = accelerator.prepare(loader)
+        while True:  # epochs until the loop has its steps
+            for (batch,) in prepared:
+                yield batch
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    has_val = val_windows is not None and len(val_windows) > 0
-    if has_val:
-        val_data = torch.from_numpy(np.asarray(val_windows, dtype=np.float32)).to(accelerator.device)
-    every = max(10, max_steps // 30) if eval_every is None else max(1, int(eval_every))
-    best_loss, best_state, bad_evals = float("inf"), None, 0
-
-    def evaluate() -> float:
-        model.eval()
+    def one_step_error(m: torch.nn.Module) -> float:
         with torch.no_grad():
-            preds = model(past_values=val_data[:, :-1]).predictions[:, -1]
-            loss = float(((preds - val_data[:, -1]) ** 2).mean())
-        model.train()
-        return loss
+            windows = val_data.to(loop.device)
+            preds = m(past_values=windows[:, :-1]).predictions[:, -1]
+            return float(((preds - windows[:, -1]) ** 2).mean())
 
-    model.train()
-    losses: list[float] = []
-    bar = tqdm(total=max_steps, desc="training forecaster", disable=not progress, leave=False)
-    step = 0
-    while step < max_steps:
-        for (batch,) in loader:
-            out = model(past_values=batch[:, :-1], labels=batch[:, 1:])
-            accelerator.backward(out.loss)
-            accelerator.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(float(out.loss.detach()))
-            step += 1
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-            if has_val and early_stopping and (step % every == 0 or step >= max_steps):
-                current = evaluate()
-                if current < best_loss - 1e-4:
-                    best_loss, bad_evals = current, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_evals += 1
-                if early_stopping and bad_evals >= patience:
-                    step = max_steps
-            if step >= max_steps:
-                break
-    bar.close()
-    model = accelerator.unwrap_model(model)
-    model.eval()
+    result = loop.run(
+        batches,
+        lambda m, batch: m(past_values=batch[:, :-1], labels=batch[:, 1:]).loss,
+        evaluate=one_step_error if has_val else None,
+    )
+    model = loop.unwrapped_model()
     val_loss = None
     if has_val:
-        if early_stopping and best_state is not None:
-            model.load_state_dict(best_state)
-            val_loss = best_loss
-        else:
-            val_loss = evaluate()
-            model.eval()
-    accelerator.free_memory()
-    return TrainingResult(losses, val_loss)
+        val_loss = result.best if early_stopping else one_step_error(model)
+    loop.accelerator.free_memory()
+    return TrainingResult(result.losses, val_loss)

@@ -1,4 +1,4 @@
-"""The sequencified autoregressive causal engine (Im, Zhang, Verma, Cho; arXiv 2409.18581).
+"""The sequencified autoregressive causal engine (Im, Zhang, Verma, Cho; arXiv 2409.18581), a wing of hf-causal.
 
 Rows are tokenised along a causal DAG (``<start_VAR>`` tokens, one per variable, in topological
 order), a decoder LM learns the factorised joint, and ``do()`` queries are answered by batched,
@@ -13,15 +13,30 @@ be tuned with LoRA (PEFT); the adapter saves and loads on its own and merges int
 
 >>> engine = CausalEngine.train(df, graph, backbone="smollm2", lora=True)  # doctest: +SKIP
 >>> engine.save_pretrained("out"); engine.merge_adapter()                # doctest: +SKIP
+
+Modules: ``graph`` (the DAG), ``codecs`` and ``tokenization_causal*`` (rows as tokens, docs/design.md §6),
+``configuration_causal_ar`` / ``modeling_causal_ar`` (the decoder; shipped as Hub remote code), ``adapters``
+(LoRA), ``training_args`` / ``training`` (fitting), ``serialization`` (folders), ``planning`` and ``sampling``
+(queries, docs/design.md §7), ``interventional`` (distributions), ``engine`` (``CausalEngine``).
 """
 
+from ..hub.registry import register_model
 from .configuration_causal_ar import CausalARConfig
 from .engine import CausalEngine
-from .estimate import CausalEstimate, InterventionalDistribution
 from .graph import VARIABLE_TYPES, CausalGraph, Variable
+from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
+from .planning import Query, QueryPlanner, VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer
+from .training_args import EngineTrainingArguments
+
+register_model(
+    CausalARConfig,
+    CausalARModel,
+    auto_classes=("AutoModel", "AutoModelForCausalLM"),
+    tokenizer_class=CausalSequenceTokenizer,
+)
 
 __all__ = [
     "VARIABLE_TYPES",
@@ -29,9 +44,12 @@ __all__ = [
     "CausalARConfig",
     "CausalARModel",
     "CausalEngine",
-    "CausalEstimate",
     "CausalGraph",
     "CausalSequenceTokenizer",
+    "EngineTrainingArguments",
     "InterventionalDistribution",
+    "Query",
+    "QueryPlanner",
     "Variable",
+    "VariablePlan",
 ]

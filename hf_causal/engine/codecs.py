@@ -12,21 +12,21 @@ Continuous values have two codecs, compared in ``benchmarks/results/engine_quick
 * :class:`DigitCodec` (``continuous_codec="digits"``): ``n_digits`` tokens naming one of ``10**n_digits``
   equal cells of the min-max range, most significant digit first.
 
-Measured on confounded synthetic SCMs (2k rows, 300 steps, one seed), digits gave the smaller
-interventional-mean errors (mixed SCM: ATE error 0.06 vs 0.10; nonlinear SCM with continuous
-confounders: 0.21 vs 0.36), at ~1.2-1.6x the sampling cost (three tokens per value instead of one).
-Quantile bins stay the default for speed and for the exact within-bin guarantee; pass
-``continuous_codec="digits"`` when continuous confounders drive the effect. The multi-seed
-comparison that should settle the default is still to be run (``engine_benchmark.py`` prints it).
+Digits were the more accurate of the two on confounded synthetic SCMs with continuous confounders, at a
+higher sampling cost (several tokens per value instead of one); the measurements are in
+``benchmarks/results/engine_quick.md``. Quantile bins stay the default for speed and for the exact within-bin
+guarantee; pass ``continuous_codec="digits"`` when continuous confounders drive the effect. See
+docs/design.md §6.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 def _scalar(value: Any) -> Any:
@@ -44,11 +44,21 @@ def _token_text(value: Any) -> str:
 
 
 class ValueCodec:
-    """Base class. Subclasses define ``size``, ``token_names`` and the encode/decode pair."""
+    """Base class. Subclasses define ``size``, ``token_names`` and the encode/decode pair, and say what queries
+    may do with their values (the class attributes and methods below), so callers never switch on the class."""
 
     kind: str = ""
     #: ``True`` when the value takes a variable number of tokens closed by an end token.
     variable_length: bool = False
+    #: ``True`` when a value is one token, so exact probabilities over the values are one softmax.
+    single_token: bool = False
+    #: ``True`` when the values are finitely many levels (probabilities of each value are meaningful).
+    discrete: bool = False
+    #: ``True`` when one value is itself a list (a sequence), so a list in ``given=`` is not one value per row.
+    list_is_one_value: bool = False
+    #: ``True`` when decoding returns the encoded value itself; ``False`` for binned numbers, which decode to a
+    #: draw inside the bin (a clamped ``do()`` value is then reported as given, not decoded).
+    decodes_exactly: bool = True
 
     @property
     def size(self) -> int:
@@ -79,6 +89,30 @@ class ValueCodec:
         """JSON-serialisable state (with ``kind``), saved in the tokenizer's files."""
         raise NotImplementedError
 
+    def binary_levels(self) -> tuple[Any, Any] | None:
+        """``(control, treated)`` default arms of a two-level variable (smaller level first), else ``None``."""
+        return None
+
+    def non_numeric_reason(self) -> str | None:
+        """Why an effect on this variable cannot be a number (to finish ``"outcome 'Y' ..."``), or ``None``."""
+        return None
+
+    def partial_positions(self, value: Any) -> bool:
+        """Whether ``value`` is a partial intervention ``{position: element}`` on this variable."""
+        return False
+
+    def score_columns(self) -> list[Any]:
+        """The value each local token stands for in exact probabilities (``single_token`` codecs only)."""
+        raise ValueError(f"variable {self.name!r}: exact probabilities need a one-token value")
+
+    def encode_many(self, values: Sequence[Any]) -> np.ndarray | None:
+        """Local indices of many single-token values at once, or ``None`` when only :meth:`encode` applies."""
+        return None
+
+    def decode_many(self, local: np.ndarray, rng: np.random.Generator | None = None) -> Any:
+        """Values of many single-token values at once, or ``None`` when only :meth:`decode` applies."""
+        return None
+
     @staticmethod
     def from_dict(data: dict[str, Any]) -> ValueCodec:
         """Rebuild the codec of the ``kind`` named in ``data`` (the inverse of ``to_dict``)."""
@@ -94,6 +128,8 @@ class CategoricalCodec(ValueCodec):
     """One token per level (binary, categorical and small-range integer variables)."""
 
     kind = "categorical"
+    single_token = True
+    discrete = True
 
     def __init__(self, levels: Sequence[Any], name: str = "") -> None:
         self.levels = [_scalar(v) for v in levels]
@@ -127,6 +163,22 @@ class CategoricalCodec(ValueCodec):
     def decode(self, local: Sequence[int], rng: np.random.Generator | None = None) -> Any:
         return self.levels[int(local[0])]
 
+    def decode_many(self, local: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
+        levels = np.empty(len(self.levels), dtype=object)
+        levels[:] = self.levels
+        return pd.Series(levels[np.asarray(local, dtype=np.int64)]).infer_objects()
+
+    def binary_levels(self) -> tuple[Any, Any] | None:
+        return (self.levels[0], self.levels[1]) if len(self.levels) == 2 else None
+
+    def non_numeric_reason(self) -> str | None:
+        if all(isinstance(v, (int, float, bool)) for v in self.levels):
+            return None
+        return "has non-numeric levels; use interventional_distribution()"
+
+    def score_columns(self) -> list[Any]:
+        return list(self.levels)
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "levels": list(self.levels), "name": self.name}
 
@@ -140,6 +192,8 @@ class QuantileCodec(ValueCodec):
     """
 
     kind = "quantile"
+    single_token = True
+    decodes_exactly = False
 
     def __init__(self, edges: Sequence[float], integer: bool = False, name: str = "") -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
@@ -184,6 +238,23 @@ class QuantileCodec(ValueCodec):
         value = float(self.decode_bins(np.array([int(local[0])]), rng)[0])
         return int(value) if self.integer else value
 
+    def encode_many(self, values: Sequence[Any]) -> np.ndarray:
+        arr = pd.Series(values)
+        if not pd.api.types.is_numeric_dtype(arr) or pd.api.types.is_bool_dtype(arr):
+            raise TypeError(f"variable {self.name!r} must hold numbers")
+        arr = arr.to_numpy(dtype=np.float64)
+        if np.isnan(arr).any():
+            raise ValueError(f"variable {self.name!r} has NaN values")
+        return self.bin_of(arr)
+
+    def decode_many(self, local: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        values = self.decode_bins(local, rng)
+        return values.astype(np.int64) if self.integer else values
+
+    def score_columns(self) -> list[Any]:
+        """Each bin's midpoint: the mean of a value drawn uniformly in that bin."""
+        return list(0.5 * (self.edges[:-1] + self.edges[1:]))
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "edges": self.edges.tolist(), "integer": self.integer, "name": self.name}
 
@@ -196,6 +267,7 @@ class DigitCodec(ValueCodec):
     """
 
     kind = "digits"
+    decodes_exactly = False
 
     def __init__(self, low: float, high: float, n_digits: int = 3, integer: bool = False, name: str = "") -> None:
         if not high >= low:
@@ -252,6 +324,7 @@ class SequenceCodec(ValueCodec):
 
     kind = "sequence"
     variable_length = True
+    list_is_one_value = True
 
     def __init__(self, elements: Sequence[Any], max_length: int, text: bool = False, name: str = "") -> None:
         self.inner = CategoricalCodec(elements, name=name) if len(elements) else None
@@ -299,6 +372,12 @@ class SequenceCodec(ValueCodec):
     def decode(self, local: Sequence[int], rng: np.random.Generator | None = None) -> Any:
         items = [self.elements[int(i)] for i in local if int(i) != self.end]
         return " ".join(str(i) for i in items) if self.text else items
+
+    def non_numeric_reason(self) -> str | None:
+        return "is a sequence; effects need a numeric outcome"
+
+    def partial_positions(self, value: Any) -> bool:
+        return isinstance(value, Mapping)
 
     def allowed(self, position: int) -> np.ndarray:
         mask = np.ones(self.size, dtype=bool)

@@ -28,7 +28,7 @@ def resolve_backbone_name(name_or_path: str) -> str:
     code (transformers ignores imports inside ``try`` when it checks what remote code needs).
     """
     try:
-        from hf_causal.text.backbones import resolve_backbone
+        from hf_causal.backbones import resolve_backbone
     except ImportError:
         return name_or_path
     return str(resolve_backbone(name_or_path))

@@ -2,13 +2,16 @@
 
 Identification is by the graph: the model learns the observational factorisation
 ``p(x) = prod_i p(x_i | x_<i)`` along a topological order, and ``do(A=a)`` is answered by ancestral
-sampling with ``A``'s tokens clamped (the truncated factorisation).
+sampling with ``A``'s tokens clamped (the truncated factorisation; docs/design.md §7).
+
+The engine's jobs live in their own modules: training (:mod:`.training`, :class:`EngineTrainingArguments`),
+saving and loading (:mod:`.serialization`), query planning (:mod:`.planning`) and sampling (:mod:`.sampling`).
+This class validates each query once and combines them into effects.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,56 +20,23 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .adapters import add_lora, is_peft_model, merged_backbone
-from .codecs import CategoricalCodec, QuantileCodec, SequenceCodec
-from .configuration_causal_ar import CausalARConfig
-from .estimate import CausalEstimate, InterventionalDistribution
+from ..core.results import EffectEstimate
+from .adapters import is_peft_model, merged_backbone
 from .graph import CausalGraph
-from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
-from .sampling import VariablePlan, decode_samples, next_value_probabilities, sample_tokens, torch_threads
+from .interventional import MONTE_CARLO_INTERVAL, InterventionalDistribution
+from .modeling_causal_ar import CausalARModel
+from .planning import Query, QueryPlanner
+from .sampling import decode_samples, next_value_probabilities, sample_tokens, torch_threads
+from .serialization import EngineSettings, load_engine, save_engine
 from .tokenization_causal import CausalSequenceTokenizer
-from .tokenization_causal_backbone import BackboneCausalTokenizer, load_backbone_tokenizer
-from .training import EngineTrainingArguments, train_model
-
-ENGINE_FILE = "engine_config.json"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-VOCABULARIES = ("auto", "backbone", "causal")
-logger = logging.getLogger(__name__)
-
-
-def _find_file(path: str, filename: str) -> bool:
-    """Whether ``filename`` exists in a local folder or a Hub repo ``path``."""
-    if os.path.isdir(path):
-        return os.path.isfile(os.path.join(path, filename))
-    from transformers.utils import cached_file
-
-    try:
-        return cached_file(path, filename, _raise_exceptions_for_missing_entries=False) is not None
-    except (OSError, ValueError):
-        return False
-
-
-def _resolve_vocabulary(vocabulary: str, backbone: Any, backbone_tokenizer: Any) -> tuple[str, Any]:
-    """``("backbone", tokenizer)`` or ``("causal", None)`` for :meth:`CausalEngine.train`."""
-    if vocabulary not in VOCABULARIES:
-        raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {vocabulary!r}")
-    if not isinstance(backbone, (str, os.PathLike)):
-        if vocabulary == "backbone" or backbone_tokenizer is not None:
-            raise ValueError("vocabulary='backbone' and backbone_tokenizer= need a pretrained backbone (name or path)")
-        return "causal", None
-    if vocabulary == "causal":
-        return "causal", None
-    if backbone_tokenizer is not None:
-        if isinstance(backbone_tokenizer, (str, os.PathLike)):
-            backbone_tokenizer = load_backbone_tokenizer(backbone_tokenizer)
-        return "backbone", backbone_tokenizer
-    try:
-        return "backbone", load_backbone_tokenizer(backbone)
-    except ValueError:
-        if vocabulary == "backbone":
-            raise
-        logger.warning("backbone %s has no tokenizer: using a new causal vocabulary (vocabulary='causal')", backbone)
-        return "causal", None
+from .tokenization_causal_backbone import BackboneCausalTokenizer
+from .training import (
+    build_tokenizer_and_model,
+    check_context_variables,
+    check_prefix_order,
+    train_causal_model,
+)
+from .training_args import EngineTrainingArguments
 
 
 class CausalEngine:
@@ -110,6 +80,7 @@ class CausalEngine:
         self.num_threads = num_threads
         self.training_summary = training_summary or {}
         self.context_variables = tuple(context_variables)
+        self.planner = QueryPlanner(tokenizer, self.context_variables)
 
     @property
     def graph(self) -> CausalGraph:
@@ -146,187 +117,60 @@ class CausalEngine:
         cls,
         data: pd.DataFrame,
         graph: CausalGraph,
-        *,
-        seed: int = 0,
-        backbone: str | os.PathLike | Mapping[str, Any] | None = None,
-        lora: Any = None,
-        vocabulary: str = "auto",
-        backbone_tokenizer: Any = None,
-        max_text_length: int = 64,
-        n_bins: int = 64,
-        continuous_codec: str = "quantile",
-        max_steps: int | None = None,
-        batch_size: int = 256,
-        learning_rate: float | None = None,
-        val_fraction: float = 0.1,
-        output_dir: str | os.PathLike | None = None,
-        save_steps: int | None = None,
-        resume_from_checkpoint: str | os.PathLike | None = None,
-        device: str | None = None,
-        progress: bool = True,
-        num_threads: int | None = None,
-        context_variables: Sequence[str] = (),
-        bidirectional_context: bool = False,
-        **training_kwargs: Any,
+        args: EngineTrainingArguments | None = None,
+        **settings: Any,
     ) -> CausalEngine:
         """Fit the tokenizer's codecs and train the autoregressive model on ``data``.
 
         Args:
             data: observational rows, one column per graph variable.
             graph: the causal DAG (assumed correct and causally sufficient).
-            seed: seed of the split, initialisation, batching and of later queries.
-            backbone: ``None`` (a small GPT-2 from scratch), a dict of backbone config kwargs with a
-                ``model_type`` (e.g. ``{"model_type": "llama", "hidden_size": 128, ...}``), or a
-                pretrained decoder: an alias (``"smollm2"``, ``"minilm"``: offline, from PyPI packages), a local
-                folder or a Hub id. BERT-style encoders run as decoders (``is_decoder=True``).
-            lora: with a pretrained backbone, ``True`` / a dict of ``peft.LoraConfig`` arguments / a
-                ``LoraConfig`` trains LoRA adapters plus the new tokens' embedding rows (and modules the
-                checkpoint lacks) instead of every weight; see :mod:`hf_causal.engine.adapters`.
-            vocabulary: with a pretrained backbone, ``"backbone"`` keeps its tokenizer's vocabulary (text
-                variables use its sub-word ids; ``<start_VAR>`` and value tokens are new special tokens
-                appended to it, see :class:`BackboneCausalTokenizer`), ``"causal"`` replaces it by a new
-                causal vocabulary (text as whitespace-split words), ``"auto"`` (default) is ``"backbone"``
-                when the backbone ships a tokenizer.
-            backbone_tokenizer: the backbone's tokenizer when it is not stored with the backbone (object or path).
-            max_text_length: most backbone tokens per text value (longer texts are truncated).
-            n_bins: quantile bins per continuous variable.
-            continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
-            max_steps, batch_size, val_fraction: see :class:`EngineTrainingArguments`.
-            learning_rate: AdamW peak rate; default 2e-3 from scratch, 1e-3 with LoRA, 1e-4 when fully
-                fine-tuning a pretrained backbone.
-            output_dir, save_steps: write checkpoints ``output_dir/checkpoint-<step>`` (each a
-                loadable engine plus optimiser state) every ``save_steps`` steps.
-            resume_from_checkpoint: continue an interrupted run from one of those checkpoints.
-            device: ``"cpu"``/``"cuda"``; default: accelerate's choice.
-            progress: show progress bars.
-            num_threads: torch intra-op threads for training and later queries (``None``: unchanged).
-            context_variables: root variables that every query will give (``given=``), typically a text
-                confounder: their tokens are context only, with no loss, so training spends its capacity on
-                the mechanisms the queries need instead of on modelling the text itself. Such a variable
-                can never be sampled: ``sample``/``ate`` refuse queries that would generate it, and
-                :meth:`att` needs ``data=``.
-            bidirectional_context: let the context variables' tokens attend to each other in both directions
-                (a prefix LM; everything after them stays causal). Meant for BERT-style encoders, which were
-                pretrained bidirectionally. On the text benchmark it helped the model separate the confounder
-                but did not lower the ATT error (``benchmarks/results/text.md``). The context variables must come
-                first in the topological order.
-            **training_kwargs: other :class:`EngineTrainingArguments` fields.
+            args: an :class:`EngineTrainingArguments`; keyword ``settings`` override its fields.
+            **settings: any :class:`EngineTrainingArguments` field, e.g. ``seed=0``, ``backbone="smollm2"``,
+                ``lora=True``, ``max_steps=600``, ``context_variables=["review"]``, ``output_dir=...``.
+
+        Returns:
+            The trained engine (written to ``output_dir`` too when one is given).
         """
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if not isinstance(graph, CausalGraph):
             raise TypeError(f"graph must be a CausalGraph, got {type(graph).__name__}")
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        if backbone is not None and not isinstance(backbone, (str, os.PathLike, Mapping)):
-            raise TypeError(f"backbone must be None, a config dict or a name/path, got {type(backbone).__name__}")
-        pretrained = isinstance(backbone, (str, os.PathLike))
-        if lora is not None and lora is not False and not pretrained:
-            raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
-        lora = None if lora is False else lora
-        context_variables = _check_context_variables(graph, context_variables)
-        if bidirectional_context:
-            if not context_variables:
-                raise ValueError("bidirectional_context=True needs context_variables (the block that attends both ways)")
-            _check_prefix_order(graph.topological_order, context_variables)  # before any backbone is loaded
-        torch.manual_seed(seed)
-        if resume_from_checkpoint is not None:
-            resumed = cls._load(str(resume_from_checkpoint), trainable=True)
-            tokenizer, model = resumed.tokenizer, resumed.model
+        unknown = sorted(set(settings) - set(EngineTrainingArguments.field_names()))
+        if unknown:
+            raise TypeError(f"CausalEngine.train got unknown settings {unknown}; see EngineTrainingArguments")
+        args = EngineTrainingArguments(**settings) if args is None else dataclasses.replace(args, **settings)
+        check_context_variables(graph, args.context_variables)
+        if args.bidirectional_context:
+            check_prefix_order(graph.topological_order, args.context_variables)  # before any backbone is loaded
+        torch.manual_seed(args.seed)
+        if args.resume_from_checkpoint is not None:
+            model, tokenizer, _ = load_engine(str(args.resume_from_checkpoint), trainable=True)
             if tokenizer.graph != graph:
                 raise ValueError("the checkpoint was trained on a different graph")
         else:
-            mode, backbone_tok = _resolve_vocabulary(vocabulary, backbone, backbone_tokenizer)
-            if mode == "backbone":
-                tokenizer = BackboneCausalTokenizer.from_data(
-                    data, graph, backbone_tokenizer=backbone_tok, backbone_name_or_path=str(backbone),
-                    max_text_length=max_text_length, n_bins=n_bins, continuous_codec=continuous_codec,
-                )
-            else:
-                tokenizer = CausalSequenceTokenizer.from_data(
-                    data, graph, n_bins=n_bins, continuous_codec=continuous_codec
-                )
-            config = CausalARConfig(
-                backbone_config=dict(backbone) if isinstance(backbone, Mapping) else None,
-                backbone_name_or_path=str(backbone) if pretrained else None,
-                vocab_size=len(tokenizer),
-                max_positions=tokenizer.max_sequence_length(),
-                bos_token_id=tokenizer.bos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                bidirectional_context=bidirectional_context,
-            )
-            model = CausalARModel.from_backbone(config)
-            _check_positions(model, tokenizer)
-            if lora is not None:
-                model.backbone = add_lora(
-                    model.backbone, lora, tokenizer.new_token_ids(), getattr(model, "backbone_missing_keys", ())
-                )
-        if learning_rate is None:
-            learning_rate = 2e-3 if not pretrained else (1e-3 if lora is not None else 1e-4)
-        inputs = tokenizer.build_inputs(data)
-        if context_variables:
-            inputs["labels"][_positions_of(tokenizer, inputs["input_ids"], context_variables)] = IGNORE_INDEX
-        if model.config.bidirectional_context:
-            inputs["prefix_mask"] = _prefix_block(tokenizer, inputs["input_ids"], context_variables)
-        n = len(data)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        n_val = int(round(val_fraction * n)) if n >= 20 else 0
-        val = {k: v[perm[:n_val]] for k, v in inputs.items()} if n_val else None
-        train_part = {k: v[perm[n_val:]] for k, v in inputs.items()}
-        args = EngineTrainingArguments(
-            max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, val_fraction=val_fraction,
-            output_dir=None if output_dir is None else str(output_dir), save_steps=save_steps, device=device,
-            progress=progress, **training_kwargs,
-        )
+            tokenizer, model = build_tokenizer_and_model(data, graph, args)
         # a pretrained backbone's logits span its whole vocabulary: sample in smaller batches
-        engine = cls(model, tokenizer, seed=seed, progress=progress, num_threads=num_threads,
-                     batch_size=256 if pretrained or isinstance(tokenizer, BackboneCausalTokenizer) else 4096,
-                     context_variables=context_variables)
-        with torch_threads(num_threads):
-            summary = train_model(
-                model, train_part, val, args, seed,
-                save_fn=engine.save_pretrained,
-                resume_from=None if resume_from_checkpoint is None else str(resume_from_checkpoint),
-                loss_groups=tokenizer.loss_groups(),
-            )
+        small_batches = args.pretrained or isinstance(tokenizer, BackboneCausalTokenizer)
+        engine = cls(model, tokenizer, seed=args.seed, progress=args.progress, num_threads=args.num_threads,
+                     batch_size=256 if small_batches else 4096, context_variables=args.context_variables)
+        with torch_threads(args.num_threads):
+            summary = train_causal_model(model, tokenizer, data, args, save_fn=engine.save_pretrained)
         engine.model = model.eval()
         engine.training_summary = {k: v for k, v in summary.items() if k != "history"}
-        if output_dir is not None:
-            engine.save_pretrained(output_dir)
+        if args.output_dir is not None:
+            engine.save_pretrained(args.output_dir)
         return engine
 
     # ------------------------------------------------------------------------- serialisation
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write tokenizer, model and engine settings into ``path``.
+        """Write tokenizer, model and engine settings into ``path`` (see :mod:`hf_causal.engine.serialization`).
 
-        A full model is written as ``config.json`` + ``model.safetensors``. With unmerged LoRA adapters only
-        ``config.json`` (which names the backbone), ``adapter_config.json`` and ``adapter_model.safetensors``
-        (adapters, new-token rows, newly initialised modules) are written, not the backbone's weights;
-        :meth:`from_pretrained` rebuilds the engine from the backbone plus the adapter (adapter files take
-        precedence over a ``model.safetensors`` in the same folder, e.g. a training checkpoint's full state).
-        Call :meth:`merge_adapter` first to export a standalone model.
+        With unmerged LoRA adapters only the adapter is written, not the backbone's weights; call
+        :meth:`merge_adapter` first to export a standalone model.
         """
-        path = str(path)
-        os.makedirs(path, exist_ok=True)
-        if self.is_lora:
-            self.model.config.save_pretrained(path)
-            had_readme = os.path.exists(os.path.join(path, "README.md"))
-            # the new rows live in the adapter (trainable tokens): PEFT would otherwise store the whole resized
-            # embedding matrix (28M parameters for SmolLM2), although its other rows are the backbone's own
-            self.model.backbone.save_pretrained(path, save_embedding_layers=False)
-            if not had_readme and os.path.exists(os.path.join(path, "README.md")):
-                os.remove(os.path.join(path, "README.md"))  # PEFT's stub card names a local path
-        else:
-            self.model.save_pretrained(path)
-            for name in ADAPTER_FILES:  # adapters of an earlier save would take precedence when loading
-                if os.path.isfile(os.path.join(path, name)):
-                    os.remove(os.path.join(path, name))
-        self.tokenizer.save_pretrained(path)
-        with open(os.path.join(path, ENGINE_FILE), "w", encoding="utf-8") as f:
-            json.dump({"seed": self.seed, "batch_size": self.batch_size, "adapter": self.is_lora,
-                       "context_variables": list(self.context_variables), "training": self.training_summary},
-                      f, indent=2)
+        settings = EngineSettings(self.seed, self.batch_size, self.context_variables, self.training_summary)
+        save_engine(path, self.model, self.tokenizer, settings)
 
     @classmethod
     def from_pretrained(
@@ -341,123 +185,22 @@ class CausalEngine:
         """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id).
 
         Args:
+            device: move the model there (default: where it loads, the CPU).
+            num_threads: torch intra-op threads for queries (``None``: torch's setting).
             backbone: for a LoRA engine, where the pretrained backbone now lives (default: the name or path
                 recorded at training time, e.g. ``"smollm2"``).
+            kwargs: passed to ``from_pretrained`` (``revision``, ``cache_dir`` ...).
         """
-        engine = cls._load(str(path), backbone=backbone, **kwargs)
+        model, tokenizer, settings = load_engine(str(path), backbone=backbone, **kwargs)
+        engine = cls(model, tokenizer, seed=settings.seed, batch_size=settings.batch_size,
+                     training_summary=settings.training, context_variables=settings.context_variables,
+                     num_threads=num_threads)
         if device is not None:
             engine.model = engine.model.to(device)
-        engine.num_threads = num_threads
         return engine
 
-    @classmethod
-    def _load(cls, path: str, *, trainable: bool = False, backbone: Any = None, **kwargs: Any) -> CausalEngine:
-        tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
-        if _find_file(path, ADAPTER_FILES[0]):
-            from peft import PeftModel
-
-            config = CausalARConfig.from_pretrained(path, **kwargs)
-            if backbone is not None:
-                config.backbone_name_or_path = str(backbone)
-            if not config.backbone_name_or_path:
-                raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
-            model = CausalARModel.from_backbone(config)
-            model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
-        else:
-            model = CausalARModel.from_pretrained(path, **kwargs)
-        settings: dict[str, Any] = {}
-        local = os.path.join(path, ENGINE_FILE)
-        if os.path.isfile(local):
-            with open(local, encoding="utf-8") as f:
-                settings = json.load(f)
-        return cls(model, tokenizer, seed=settings.get("seed", 0), batch_size=settings.get("batch_size", 4096),
-                   training_summary=settings.get("training"), context_variables=settings.get("context_variables", ()))
-
-    # ---------------------------------------------------------------------------- query plans
-    @staticmethod
-    def _mapping(value: Any, role: str) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{role} must be a mapping {{variable: value}}, got {type(value).__name__}")
-        return dict(value)
-
-    def _check_names(self, names: Sequence[str], role: str) -> None:
-        for n in names:
-            if n not in self.graph:
-                raise ValueError(f"{role}: unknown variable {n!r}; known: {self.tokenizer.order}")
-
-    def _value_plan(self, name: str, value: Any, n: int, per_row: bool) -> VariablePlan:
-        codec = self.tokenizer.codecs[name]
-        if isinstance(codec, SequenceCodec) and isinstance(value, Mapping):
-            fixed = {}
-            for pos, element in value.items():
-                if not isinstance(pos, (int, np.integer)) or pos < 0 or pos >= codec.max_length:
-                    raise ValueError(f"{name!r}: partial intervention positions must be ints in [0, {codec.max_length})")
-                fixed[int(pos)] = self.tokenizer.element_token_id(name, element)
-            return VariablePlan(name, fixed_positions=fixed)
-        if per_row:
-            values = list(value)
-            if len(values) != n:
-                raise ValueError(f"{name!r}: got {len(values)} per-row values for n={n}")
-            return VariablePlan(name, clamp=self.tokenizer.encode_column(name, values))
-        return VariablePlan(name, clamp=[self.tokenizer.encode_value(name, value)])
-
-    def _plans(
-        self,
-        n: int,
-        do: Mapping[str, Any],
-        given: Mapping[str, Any],
-        targets: Sequence[str],
-        clamp_ids: Mapping[str, list[list[int]]] | None = None,
-    ) -> list[VariablePlan]:
-        if not isinstance(do, Mapping) or not isinstance(given, Mapping):
-            raise TypeError("do and given must be mappings {variable: value}")
-        self._check_names(list(do), "do")
-        self._check_names(list(given), "given")
-        self._check_names(list(targets), "target")
-        both = set(do) & set(given)
-        if both:
-            raise ValueError(f"variables {sorted(both)} are both intervened on and conditioned on")
-        partial = {k for k, v in do.items() if isinstance(v, Mapping)}
-        cut = set(do) - partial
-        clamp_ids = dict(clamp_ids or {})
-        fixed = cut | set(given) | set(clamp_ids)
-        for g in given:
-            missing = self.graph.ancestors(g, intervened=cut) - fixed
-            if missing:
-                raise ValueError(
-                    f"conditioning on {g!r} needs its ancestors {sorted(missing)} fixed too (given= or do=): "
-                    "the engine conditions by clamping tokens, which is exact only for evidence that is "
-                    "closed under ancestors in the intervened graph; posterior inference over upstream "
-                    "variables (e.g. conditioning on a descendant of the treatment alone) is not supported"
-                )
-        wanted = set(targets) | set(given) | set(clamp_ids)
-        needed = wanted | self.graph.ancestors(wanted, intervened=cut)
-        order = self.tokenizer.order
-        last = max(order.index(v) for v in needed)
-        plans = []
-        for name in order[: last + 1]:
-            if name in clamp_ids:
-                plans.append(VariablePlan(name, clamp=clamp_ids[name]))
-            elif name in do:
-                plans.append(self._value_plan(name, do[name], n, per_row=False))
-            elif name in given:
-                value = given[name]
-                per_row = isinstance(value, (pd.Series, np.ndarray)) or (
-                    isinstance(value, list) and not isinstance(self.tokenizer.codecs[name], SequenceCodec)
-                )
-                plans.append(self._value_plan(name, value, n, per_row=per_row))
-            elif name in self.context_variables:
-                raise ValueError(
-                    f"{name!r} was trained as a context variable (no model of its values): give it with given= "
-                    "(per-row values), or use att(..., data=) for the effect on the treated"
-                )
-            else:
-                plans.append(VariablePlan(name))
-        return plans
-
-    def _sample_ids(self, n: int, plans: list[VariablePlan], seed: int | None, progress: bool | None) -> dict[str, list[list[int]]]:
+    # ---------------------------------------------------------------------------- sampling core
+    def _sample_ids(self, n: int, plans: list, seed: int | None, progress: bool | None) -> dict[str, list[list[int]]]:
         with torch_threads(self.num_threads):
             return sample_tokens(
                 self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
@@ -465,14 +208,14 @@ class CausalEngine:
                 prefix_variables=self.prefix_variables,
             )
 
-    def _exact(self, n: int, do: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, list[Any]]:
-        """Per-row clamped values of binned (continuous) variables, reported verbatim, not dequantised."""
-        out = {}
-        for k, v in {**given, **do}.items():
-            if isinstance(self.tokenizer.codecs[k], (CategoricalCodec, SequenceCodec)):
-                continue  # discrete values decode exactly anyway
-            out[k] = list(v) if isinstance(v, (pd.Series, np.ndarray, list)) else [v] * n
-        return out
+    def _sample_frame(
+        self, query: Query, n: int, targets: Sequence[str], seed: int | None, progress: bool | None
+    ) -> pd.DataFrame:
+        """Draws of every variable up to the last of ``targets``, decoded (clamped binned values verbatim)."""
+        plans = self.planner.plans(query, n, targets)
+        ids = self._sample_ids(n, plans, seed, progress)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        return decode_samples(self.tokenizer, ids, rng, exact=self.planner.verbatim_values(query, n))
 
     # -------------------------------------------------------------------------------- queries
     def sample(
@@ -506,14 +249,10 @@ class CausalEngine:
         Returns:
             A DataFrame with one column per generated variable, in topological order.
         """
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        do, given = self._mapping(do, "do"), self._mapping(given, "given")
+        n = _check_n(n)
+        query = self.planner.query(do, given)
         targets = list(variables) if variables is not None else list(self.tokenizer.order)
-        plans = self._plans(int(n), do, given, targets)
-        ids = self._sample_ids(int(n), plans, seed, progress)
-        rng = np.random.default_rng(self.seed if seed is None else seed)
-        frame = decode_samples(self.tokenizer, ids, rng, exact=self._exact(int(n), do, given))
+        frame = self._sample_frame(query, n, targets, seed, progress)
         return frame[[c for c in frame.columns if variables is None or c in set(targets)]]
 
     def interventional_distribution(
@@ -525,34 +264,32 @@ class CausalEngine:
         n: int = 10_000,
         seed: int | None = None,
     ) -> InterventionalDistribution:
-        """Monte-Carlo draws of ``p(target | do(...), given)``."""
-        do, given = self._mapping(do, "do"), self._mapping(given, "given")
-        frame = self.sample(n, do=do, given=given, variables=[target], seed=seed)
-        codec = self.tokenizer.codecs[target]
-        cond = ", ".join([f"do({k}={v!r})" for k, v in do.items()] + [f"{k}={v!r}" for k, v in given.items()])
+        """Monte-Carlo draws of ``p(target | do(...), given)`` (``.mean()``, ``.probabilities()``, ``.plot()``)."""
+        n = _check_n(n)
+        query = self.planner.query(do, given)
+        self.planner.check_names([target], "target")
+        frame = self._sample_frame(query, n, [target], seed, None)
+        cond = query.describe()
         return InterventionalDistribution(
-            target, frame[target], discrete=isinstance(codec, CategoricalCodec), query=f"{target} | {cond}" if cond else target
+            target, frame[target], discrete=self.tokenizer.codecs[target].discrete,
+            query=f"{target} | {cond}" if cond else target,
         )
 
     def _arms(self, treatment: str, treated: Any, control: Any) -> tuple[Any, Any]:
-        self._check_names([treatment], "treatment")
-        codec = self.tokenizer.codecs[treatment]
+        self.planner.check_names([treatment], "treatment")
         if treated is None or control is None:
-            if not (isinstance(codec, CategoricalCodec) and len(codec.levels) == 2):
+            levels = self.tokenizer.codecs[treatment].binary_levels()
+            if levels is None:
                 raise ValueError(f"treatment {treatment!r} is not binary: pass treated= and control= values")
-            control = codec.levels[0] if control is None else control
-            treated = codec.levels[1] if treated is None else treated
+            control = levels[0] if control is None else control
+            treated = levels[1] if treated is None else treated
         return treated, control
 
     def _numeric_outcome(self, outcome: str) -> None:
-        self._check_names([outcome], "outcome")
-        codec = self.tokenizer.codecs[outcome]
-        if isinstance(codec, SequenceCodec):
-            raise ValueError(f"outcome {outcome!r} is a sequence; effects need a numeric outcome")
-        if isinstance(codec, CategoricalCodec) and not all(
-            isinstance(v, (int, float, bool)) for v in codec.levels
-        ):
-            raise ValueError(f"outcome {outcome!r} has non-numeric levels; use interventional_distribution()")
+        self.planner.check_names([outcome], "outcome")
+        reason = self.tokenizer.codecs[outcome].non_numeric_reason()
+        if reason is not None:
+            raise ValueError(f"outcome {outcome!r} {reason}")
 
     def _paired_effect(
         self,
@@ -568,24 +305,33 @@ class CausalEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
         the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
-        and the difference has a much smaller Monte-Carlo variance than two independent arms)."""
+        and the difference has a much smaller Monte-Carlo variance than two independent arms).
+        ``given`` is already validated."""
         if outcome == treatment:
             raise ValueError("treatment and outcome must differ")
         if treatment in given:
             raise ValueError(f"treatment {treatment!r} cannot be in given=")
         order = self.tokenizer.order
-        plans_1 = self._plans(n, {treatment: treated}, given, [outcome], clamp_ids=prefix_ids)
+        plans_1 = self.planner.plans(Query({treatment: treated}, dict(given)), n, [outcome], clamp_ids=prefix_ids)
         ids_1 = self._sample_ids(n, plans_1, seed, progress)
         shared = {p.name: ids_1[p.name] for p in plans_1 if order.index(p.name) < order.index(treatment)}
         for name, ids in shared.items():  # broadcast single clamps to rows
             if len(ids) == 1 and n > 1:
                 shared[name] = ids * n
-        plans_0 = self._plans(n, {treatment: control}, {}, [outcome], clamp_ids=shared)
+        plans_0 = self.planner.plans(Query({treatment: control}), n, [outcome], clamp_ids=shared)
         ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
         y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]
         return y1.to_numpy(dtype=np.float64), y0.to_numpy(dtype=np.float64)
+
+    @staticmethod
+    def _effect(draws: np.ndarray, estimand: str, query: str, confidence: float) -> EffectEstimate:
+        """A Monte-Carlo effect: the mean of paired outcome differences, its interval Monte-Carlo only."""
+        return EffectEstimate.from_draws(
+            draws, confidence=confidence, estimand=estimand, method="engine", query=query,
+            interval=MONTE_CARLO_INTERVAL,
+        )
 
     def ate(
         self,
@@ -598,7 +344,7 @@ class CausalEngine:
         confidence: float = 0.95,
         seed: int | None = None,
         progress: bool | None = None,
-    ) -> CausalEstimate:
+    ) -> EffectEstimate:
         """Average treatment effect ``E[Y | do(A=treated)] - E[Y | do(A=control)]``.
 
         For a binary treatment the defaults are its larger level (treated) vs its smaller level
@@ -619,22 +365,23 @@ class CausalEngine:
         confidence: float = 0.95,
         seed: int | None = None,
         progress: bool | None = None,
-    ) -> CausalEstimate:
+    ) -> EffectEstimate:
         """Conditional effect ``E[Y | do(treated), given] - E[Y | do(control), given]``.
 
         ``given`` must be closed under ancestors in the intervened graph (typically: the
         covariates that precede the treatment together with their own causes); otherwise a
         ``ValueError`` explains what is missing.
         """
+        n = _check_n(n)
+        query = self.planner.query(given=given)
         self._numeric_outcome(outcome)
         treated, control = self._arms(treatment, treated, control)
-        y1, y0 = self._paired_effect(
-            treatment, outcome, treated, control, n, self._mapping(given, "given"), None, seed, progress
-        )
-        cond = "".join(f", {k}={v!r}" for k, v in given.items())
-        name = "CATE" if given else "ATE"
-        return CausalEstimate.from_draws(
-            y1 - y0, f"{name} E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]",
+        y1, y0 = self._paired_effect(treatment, outcome, treated, control, n, query.given, None, seed, progress)
+        cond = "".join(f", {k}={v!r}" for k, v in query.given.items())
+        return self._effect(
+            y1 - y0,
+            "cate" if query.given else "ate",
+            f"E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]",
             confidence,
         )
 
@@ -651,7 +398,7 @@ class CausalEngine:
         progress: bool | None = None,
         max_rounds: int = 50,
         data: pd.DataFrame | None = None,
-    ) -> CausalEstimate:
+    ) -> EffectEstimate:
         """Effect on the treated ``E[Y(treated) - Y(control) | A = treated]``.
 
         Rows of the variables preceding the treatment are drawn from ``p(. | A=treated)`` by
@@ -663,18 +410,17 @@ class CausalEngine:
         that sample, as in the usual plug-in estimators); this is required when a context variable
         (e.g. text) precedes the treatment, since the engine does not generate those.
         """
+        n = _check_n(n)
         self._numeric_outcome(outcome)
         treated, control = self._arms(treatment, treated, control)
         order = self.tokenizer.order
         prefix = order[: order.index(treatment)]
+        formula = f"E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]"
         if data is not None:
             prefix_ids = self._observed_prefix(data, treatment, treated, prefix, n)
             m = len(next(iter(prefix_ids.values()))) if prefix_ids else n
             y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
-            return CausalEstimate.from_draws(
-                y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}] "
-                "over the observed treated rows", confidence,
-            )
+            return self._effect(y1 - y0, "att", f"{formula} over the observed treated rows", confidence)
         context = [p for p in prefix if p in self.context_variables]
         if context:
             raise ValueError(f"context variables {context} precede {treatment!r}: pass the observed rows as data=")
@@ -682,8 +428,9 @@ class CausalEngine:
         kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
         base = self.seed if seed is None else seed
         accepted = 0
+        observational = self.planner.plans(Query(), n, [treatment])
         for r in range(max_rounds):
-            ids = self._sample_ids(n, self._plans(n, {}, {}, [treatment]), base + 1000 + r, False)
+            ids = self._sample_ids(n, observational, base + 1000 + r, False)
             hits = [i for i, t in enumerate(ids[treatment]) if list(t) == target_ids]
             for p in prefix:
                 kept[p].extend(ids[p][i] for i in hits)
@@ -695,9 +442,7 @@ class CausalEngine:
         m = min(accepted, n)
         prefix_ids = {p: v[:m] for p, v in kept.items()}
         y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
-        return CausalEstimate.from_draws(
-            y1 - y0, f"ATT E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]", confidence
-        )
+        return self._effect(y1 - y0, "att", formula, confidence)
 
     def _observed_prefix(
         self, data: pd.DataFrame, treatment: str, treated: Any, prefix: Sequence[str], n: int
@@ -718,36 +463,6 @@ class CausalEngine:
             out[p] = [encoded[i] for i in reps]
         return out
 
-    def _scoring_plans(self, target: str, given: Any, do: Any) -> tuple[list[VariablePlan], int]:
-        """Clamped plans of every variable before ``target`` and the number of rows they define."""
-        self._check_names([target], "target")
-        codec = self.tokenizer.codecs[target]
-        if not isinstance(codec, (CategoricalCodec, QuantileCodec)):
-            raise ValueError(
-                f"{target!r} is a {codec.kind} variable; exact probabilities need a categorical or binned "
-                "continuous (quantile codec) target: use sample() for the others"
-            )
-        do, given = self._mapping(do, "do"), self._mapping(given, "given")
-        lengths = {len(v) for k, v in given.items() if isinstance(v, (pd.Series, np.ndarray))
-                   or (isinstance(v, list) and not isinstance(self.tokenizer.codecs.get(k), SequenceCodec))}
-        if len(lengths) > 1:
-            raise ValueError(f"per-row given= values have different lengths {sorted(lengths)}")
-        n = lengths.pop() if lengths else 1
-        if target in do or target in given:
-            raise ValueError(f"{target!r} is both the target and fixed by do=/given=")
-        order = self.tokenizer.order
-        before = order[: order.index(target)]
-        loose = [v for v in before if v not in do and v not in given]
-        if loose:
-            raise ValueError(
-                f"exact probabilities of {target!r} need every variable before it in the order "
-                f"({before}) fixed by given= or do=; {loose} are not: use sample() to marginalise them"
-            )
-        plans = self._plans(n, do, given, [target])[:-1]
-        if any(p.fixed_positions for p in plans):
-            raise ValueError("partial interventions are not supported here: use sample()")
-        return plans, n
-
     def predict_proba(
         self, target: str, given: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
@@ -762,18 +477,13 @@ class CausalEngine:
             One row per query row; columns are the categorical levels, or for a binned continuous
             variable the bins' midpoints (the mean of a value drawn in that bin).
         """
-        plans, n = self._scoring_plans(target, given, do)
+        plans, n = self.planner.scoring_plans(self.planner.query(do, given), target)
         with torch_threads(self.num_threads):
             probs = next_value_probabilities(
                 self.model, self.tokenizer, plans, target, n, batch_size=self.batch_size, progress=self.progress,
                 prefix_variables=self.prefix_variables,
             )
-        codec = self.tokenizer.codecs[target]
-        if isinstance(codec, QuantileCodec):
-            columns: list[Any] = list(0.5 * (codec.edges[:-1] + codec.edges[1:]))
-        else:
-            columns = list(codec.levels)
-        return pd.DataFrame(probs, columns=columns)
+        return pd.DataFrame(probs, columns=self.tokenizer.codecs[target].score_columns())
 
     def predict_mean(
         self, target: str, given: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None
@@ -787,60 +497,11 @@ class CausalEngine:
         return probs.to_numpy() @ np.asarray(probs.columns, dtype=np.float64)
 
 
-def _check_context_variables(graph: CausalGraph, names: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(names, str):
-        names = (names,)
-    names = tuple(names)
-    for name in names:
-        if name not in graph:
-            raise ValueError(f"context_variables: unknown variable {name!r}")
-        if graph.ancestors(name):
-            raise ValueError(f"context variable {name!r} has parents; only root variables can be context")
-    return names
-
-
-def _positions_of(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Boolean mask of the positions holding the value tokens of ``names`` (after their start token)."""
-    ids = input_ids.numpy()
-    owner = np.full(ids.shape, -1)
-    for i, name in enumerate(tokenizer.order):
-        owner[ids == tokenizer.start_ids[name]] = i
-    cols = np.where(owner >= 0, np.arange(ids.shape[1]), 0)
-    last_start = np.maximum.accumulate(cols, axis=1)
-    current = np.take_along_axis(owner, last_start, axis=1)  # variable of the latest start token
-    wanted = [tokenizer.order.index(n) for n in names]
-    return torch.from_numpy(np.isin(current, wanted) & (owner < 0))
-
-
-def _check_prefix_order(order: Sequence[str], names: Sequence[str]) -> None:
-    """The bidirectional block must be the context variables ``names`` and come first in ``order``."""
-    if set(order[: len(names)]) != set(names):
-        raise ValueError(
-            f"bidirectional_context needs the context variables {list(names)} first in the variable order "
-            f"{list(order)}; a modelled variable before them would be seen by the text block"
-        )
-    if len(names) == len(order):
-        raise ValueError("bidirectional_context: every variable is a context variable; nothing would be modelled")
-
-
-def _prefix_block(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Boolean mask of each row's bidirectional prefix: ``<bos>`` and every token of the context variables
-    ``names``, which must be the first variables of the order (so no modelled token sits inside the block)."""
-    _check_prefix_order(tokenizer.order, names)
-    first_modelled = (input_ids == tokenizer.start_ids[tokenizer.order[len(names)]]).long()
-    return first_modelled.cumsum(1) == 0
-
-
-def _check_positions(model: CausalARModel, tokenizer: CausalSequenceTokenizer) -> None:
-    """A pretrained backbone's position table must cover the longest row."""
-    cfg = model.backbone.config
-    limit = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
-    need = tokenizer.max_sequence_length()
-    if limit is not None and need > limit:
-        raise ValueError(
-            f"rows take up to {need} tokens but the backbone handles {limit} positions; lower max_text_length "
-            "or the text variables' max_length"
-        )
+def _check_n(n: Any) -> int:
+    """``n`` as a positive int, or a ``ValueError``."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(n)
 
 
 __all__ = ["CausalEngine"]

@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    GenerationMixin,
-    PreTrainedModel,
-)
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
@@ -46,7 +40,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
     def from_backbone(cls, config: CausalARConfig) -> CausalARModel:
         """Build the model; initialise from ``config.backbone_name_or_path`` when set.
 
-        The name may be an alias of :func:`hf_causal.text.backbones.resolve_backbone` (``"smollm2"``,
+        The name may be an alias of :func:`hf_causal.backbones.resolve_backbone` (``"smollm2"``,
         ``"minilm"``), a local folder or a Hub id. The weights load in float32 and the embeddings (and LM head)
         are resized to ``config.vocab_size``. A BERT-style encoder becomes a decoder (``is_decoder=True``,
         causal attention; ``AutoModelForCausalLM`` gives e.g. ``BertLMHeadModel``). Parameters the checkpoint
@@ -194,9 +188,5 @@ def _spread_new_rows(backbone: PreTrainedModel, old_size: int) -> None:
         new = old.mean(0) + old.std(0) * torch.randn(weight.shape[0] - old_size, weight.shape[1])
         weight[old_size:] = new.to(weight.dtype)
 
-
-AutoConfig.register("causal_ar", CausalARConfig, exist_ok=True)
-AutoModel.register(CausalARConfig, CausalARModel, exist_ok=True)
-AutoModelForCausalLM.register(CausalARConfig, CausalARModel, exist_ok=True)
 
 __all__ = ["CausalARModel", "prefix_lm_attention_mask"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,25 +24,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache, PreTrainedModel
 
-from .codecs import QuantileCodec
+from .planning import VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
-
-
-@dataclass
-class VariablePlan:
-    """How one variable is produced during sampling.
-
-    Attributes:
-        name: the variable.
-        clamp: global token ids of the value (without start token), one list per row or a single
-            list shared by all rows; ``None`` samples the variable.
-        fixed_positions: for a sampled sequence variable, ``{position: global id}`` tokens forced at
-            those positions (a partial intervention); the end token is forbidden before the last one.
-    """
-
-    name: str
-    clamp: Sequence[Sequence[int]] | None = None
-    fixed_positions: dict[int, int] = field(default_factory=dict)
 
 
 class _Stream:
@@ -192,7 +174,7 @@ def sample_tokens(
     for plan in plans:
         if plan.clamp is not None and len(plan.clamp) not in (1, n):
             raise ValueError(f"clamp of {plan.name!r} has {len(plan.clamp)} rows; expected 1 or {n}")
-    # a generator on the model's device keeps sampling there; on CPU the draws are those of earlier versions
+    # a generator on the model's device keeps sampling there, with no device round trip per token
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
     was_training = model.training
     model.eval()
@@ -296,17 +278,11 @@ def decode_samples(
             columns[name] = exact[name]
             continue
         codec, ids = tokenizer.codecs[name], samples[name]
-        if isinstance(codec, QuantileCodec):
+        values = None
+        if codec.single_token:
             local = np.fromiter((r[0] for r in ids), dtype=np.int64, count=len(ids)) - tokenizer.offsets[name]
-            values = codec.decode_bins(local, rng)
-            columns[name] = values.astype(np.int64) if codec.integer else values
-        elif codec.kind == "categorical":
-            local = np.fromiter((r[0] for r in ids), dtype=np.int64, count=len(ids)) - tokenizer.offsets[name]
-            levels = np.empty(len(codec.levels), dtype=object)
-            levels[:] = codec.levels
-            columns[name] = pd.Series(levels[local]).infer_objects()
-        else:
-            columns[name] = [tokenizer.decode_value(name, r, rng) for r in ids]
+            values = codec.decode_many(local, rng)
+        columns[name] = values if values is not None else [tokenizer.decode_value(name, r, rng) for r in ids]
     return pd.DataFrame(columns)
 
 

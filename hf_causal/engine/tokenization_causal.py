@@ -105,14 +105,24 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
 
     vocab_files_names: dict[str, str] = {}
     model_input_names = ["input_ids", "attention_mask"]
+    #: The ``causal_spec`` entry that marks a spec as this subclass's (``None`` for the base class).
+    spec_key: str | None = None
+    #: Subclasses by their ``spec_key``, filled as they are defined (see ``__new__``).
+    _by_spec_key: dict[str, type[CausalSequenceTokenizer]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.spec_key:
+            CausalSequenceTokenizer._by_spec_key[cls.spec_key] = cls
 
     def __new__(cls, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> CausalSequenceTokenizer:
-        # A spec with a "backbone" entry describes a tokenizer over a pretrained backbone's vocabulary: build
-        # that subclass, so CausalSequenceTokenizer.from_pretrained and AutoTokenizer load either kind.
-        if cls is CausalSequenceTokenizer and isinstance(causal_spec, Mapping) and causal_spec.get("backbone"):
-            from .tokenization_causal_backbone import BackboneCausalTokenizer
-
-            cls = BackboneCausalTokenizer
+        # A spec with a subclass's key (e.g. "backbone": a tokenizer over a pretrained backbone's vocabulary) builds
+        # that subclass, so CausalSequenceTokenizer.from_pretrained and AutoTokenizer load either kind. Subclasses
+        # announce themselves when defined, so this module never imports them.
+        if cls is CausalSequenceTokenizer and isinstance(causal_spec, Mapping):
+            for key, subclass in cls._by_spec_key.items():
+                if causal_spec.get(key):
+                    cls = subclass
         return super().__new__(cls)
 
     @classmethod
@@ -125,6 +135,12 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
     def __init__(self, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if causal_spec is None:
             raise ValueError("CausalSequenceTokenizer needs a causal_spec; build one with from_data(df, graph)")
+        unknown = [k for k in causal_spec if k not in ("graph", "codecs") and causal_spec[k]]
+        if unknown and type(self) is CausalSequenceTokenizer:
+            raise ValueError(
+                f"this tokenizer's causal_spec has {unknown} entries, which need a subclass of "
+                "CausalSequenceTokenizer that is not loaded (import hf_causal.engine)"
+            )
         for key in ("tokenizer_object", "tokenizer_file", "vocab", "merges", "post_processor",
                     "tokenizer_padding", "tokenizer_truncation", "_json_truncation", "_json_padding"):
             kwargs.pop(key, None)
@@ -217,10 +233,10 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
 
     def element_token_id(self, name: str, element: Any) -> int:
         """Global id of one element of a sequence variable (partial interventions fix single elements)."""
-        codec = self.codecs[name]
-        if not isinstance(codec, SequenceCodec) or codec.inner is None:
+        inner = getattr(self.codecs[name], "inner", None)  # a sequence's element codec
+        if inner is None:
             raise ValueError(f"variable {name!r} has no element tokens")
-        return self.offsets[name] + codec.inner.encode(element)[0]
+        return self.offsets[name] + inner.encode(element)[0]
 
     def new_token_ids(self) -> list[int]:
         """Ids whose embeddings a pretrained backbone does not know (here: all of them, the vocabulary is new)."""
@@ -248,15 +264,9 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
 
     def encode_column(self, name: str, values: Sequence[Any]) -> list[list[int]]:
         """Global ids of each value in a column (vectorised for single-token codecs)."""
-        codec = self.codecs[name]
-        if isinstance(codec, QuantileCodec):
-            arr = pd.Series(values)
-            if not pd.api.types.is_numeric_dtype(arr) or pd.api.types.is_bool_dtype(arr):
-                raise TypeError(f"variable {name!r} must hold numbers")
-            arr = arr.to_numpy(dtype=np.float64)
-            if np.isnan(arr).any():
-                raise ValueError(f"variable {name!r} has NaN values")
-            return [[self.offsets[name] + int(b)] for b in codec.bin_of(arr)]
+        local = self.codecs[name].encode_many(values)
+        if local is not None:
+            return [[self.offsets[name] + int(b)] for b in local]
         return [self.encode_value(name, v) for v in values]
 
     def encode_row_ids(self, row: Mapping[str, Any]) -> list[int]:
@@ -307,12 +317,6 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
                 buffer.append(tok)
         return out
 
-    def decode_rows(self, rows: Sequence[Sequence[int]], rng: np.random.Generator | None = None) -> pd.DataFrame:
-        """Parse many rows into a DataFrame with columns in topological order."""
-        records = [self.decode_ids(r, rng) for r in rows]
-        cols = [n for n in self.order if records and n in records[0]]
-        return pd.DataFrame.from_records(records, columns=cols)
-
     def build_inputs(self, data: pd.DataFrame) -> dict[str, Any]:
         """Padded ``input_ids``/``attention_mask``/``labels`` tensors (labels only on value tokens)."""
         import torch
@@ -331,13 +335,3 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
             "labels": torch.from_numpy(labels),
         }
 
-
-def _register() -> None:
-    from transformers import AutoTokenizer
-
-    from .configuration_causal_ar import CausalARConfig
-
-    AutoTokenizer.register(CausalARConfig, fast_tokenizer_class=CausalSequenceTokenizer, exist_ok=True)
-
-
-_register()

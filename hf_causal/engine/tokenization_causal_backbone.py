@@ -46,7 +46,7 @@ __all__ = ["BackboneCausalTokenizer", "backbone_backend", "load_backbone_tokeniz
 
 
 def load_backbone_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerFast:
-    """The fast tokenizer of a backbone: an alias of :func:`hf_causal.text.backbones.resolve_backbone`, a local
+    """The fast tokenizer of a backbone: an alias of :func:`hf_causal.backbones.resolve_backbone`, a local
     folder or a Hub id.
 
     Raises:
@@ -117,6 +117,8 @@ class BackboneCausalTokenizer(CausalSequenceTokenizer):
         causal_spec: ``{"graph": ..., "codecs": ..., "backbone": {"vocab_size": V0, "name_or_path": ...}}``.
         tokenizer_object / tokenizer_file: the backbone backend with the new tokens already added.
     """
+
+    spec_key = "backbone"
 
     def __init__(self, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if causal_spec is None or not causal_spec.get("backbone"):

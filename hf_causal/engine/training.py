@@ -1,77 +1,140 @@
-"""The engine's training loop (``accelerate``): shuffled mini-batches, AdamW, cosine schedule,
-validation-based model selection, periodic checkpoints and exact resume."""
+"""Training the engine: tokenizer and model from the data and :class:`EngineTrainingArguments`, then the shared loop.
+
+:func:`build_tokenizer_and_model` fits the value codecs and builds (or loads and resizes) the decoder;
+:func:`train_causal_model` tokenises the table once, holds out a validation split and runs
+:class:`hf_causal.core.training.TrainingLoop` with the engine's batches (end-aligned, compacted) and loss
+(constrained to each variable's value tokens). See docs/design.md §6.
+"""
 
 from __future__ import annotations
 
-import copy
-import json
-import math
+import logging
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
-from accelerate import Accelerator
-from tqdm.auto import tqdm
-from transformers import get_cosine_schedule_with_warmup
 
+from ..core.training import LoopArguments, TrainingLoop, epoch_batches
+from .adapters import add_lora
+from .configuration_causal_ar import CausalARConfig
+from .graph import CausalGraph
 from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
+from .tokenization_causal import CausalSequenceTokenizer
+from .tokenization_causal_backbone import BackboneCausalTokenizer, load_backbone_tokenizer
+from .training_args import EngineTrainingArguments
 
-STATE_FILE = "trainer_state.json"
-
-
-@dataclass
-class EngineTrainingArguments:
-    """Hyper-parameters of :meth:`CausalEngine.train` (defaults fit ~10k tabular rows in minutes on a CPU).
-
-    Attributes:
-        max_steps: optimisation steps; ``None`` chooses ``clip(20 * sqrt(n_rows), 300, 3000)`` rounded to whole epochs.
-        batch_size: rows per step.
-        learning_rate: AdamW peak learning rate (cosine decay after ``warmup_ratio`` of the steps).
-        weight_decay: AdamW weight decay.
-        warmup_ratio: share of steps with linear warm-up.
-        val_fraction: rows held out to select the best checkpoint by validation loss (0 disables).
-        eval_every: steps between validation passes (``None``: once per epoch).
-        output_dir: where checkpoints go (``None``: no checkpoints).
-        save_steps: steps between checkpoints (``None``: only at the end).
-        device: ``"cpu"``, ``"cuda"``...; ``None`` lets accelerate choose.
-        progress: show a tqdm progress bar.
-        constrained_loss: restrict each label's softmax to its variable's value tokens (the sampler's
-            constraint; see :meth:`CausalARModel.forward`'s ``loss_groups``). Off: softmax over the whole
-            vocabulary, which with a pretrained backbone's 30k-50k tokens spends much of a short run
-            learning which tokens are valid at all.
-    """
-
-    max_steps: int | None = None
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
-    val_fraction: float = 0.1
-    eval_every: int | None = None
-    output_dir: str | None = None
-    save_steps: int | None = None
-    device: str | None = None
-    progress: bool = True
-    constrained_loss: bool = True
-    history: list[dict[str, float]] = field(default_factory=list, repr=False)
-
-    def resolve_steps(self, n_rows: int) -> int:
-        """Optimisation steps for ``n_rows`` rows: ``max_steps`` if set, else whole epochs totalling about
-        ``20 * sqrt(n_rows)`` steps, clamped to 300-3000."""
-        if self.max_steps is not None:
-            if self.max_steps <= 0:
-                raise ValueError(f"max_steps must be positive, got {self.max_steps}")
-            return int(self.max_steps)
-        per_epoch = max(1, math.ceil(n_rows / self.batch_size))
-        target = min(3000, max(300, int(20 * math.sqrt(n_rows))))
-        return per_epoch * max(1, round(target / per_epoch))
+logger = logging.getLogger(__name__)
 
 
-def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    perm = torch.randperm(n, generator=g)
-    return list(perm.split(batch_size))
+def check_context_variables(graph: CausalGraph, names: Sequence[str]) -> tuple[str, ...]:
+    """The context variables as a tuple; each must be a root variable of ``graph``."""
+    for name in names:
+        if name not in graph:
+            raise ValueError(f"context_variables: unknown variable {name!r}")
+        if graph.ancestors(name):
+            raise ValueError(f"context variable {name!r} has parents; only root variables can be context")
+    return tuple(names)
+
+
+def check_prefix_order(order: Sequence[str], names: Sequence[str]) -> None:
+    """The bidirectional block must be the context variables ``names`` and come first in ``order``."""
+    if set(order[: len(names)]) != set(names):
+        raise ValueError(
+            f"bidirectional_context needs the context variables {list(names)} first in the variable order "
+            f"{list(order)}; a modelled variable before them would be seen by the text block"
+        )
+    if len(names) == len(order):
+        raise ValueError("bidirectional_context: every variable is a context variable; nothing would be modelled")
+
+
+def context_positions(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Boolean mask of the positions holding the value tokens of ``names`` (after their start token)."""
+    ids = input_ids.numpy()
+    owner = np.full(ids.shape, -1)
+    for i, name in enumerate(tokenizer.order):
+        owner[ids == tokenizer.start_ids[name]] = i
+    cols = np.where(owner >= 0, np.arange(ids.shape[1]), 0)
+    last_start = np.maximum.accumulate(cols, axis=1)
+    current = np.take_along_axis(owner, last_start, axis=1)  # variable of the latest start token
+    wanted = [tokenizer.order.index(n) for n in names]
+    return torch.from_numpy(np.isin(current, wanted) & (owner < 0))
+
+
+def prefix_block(tokenizer: CausalSequenceTokenizer, input_ids: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Boolean mask of each row's bidirectional prefix: ``<bos>`` and every token of the context variables
+    ``names``, which must be the first variables of the order (so no modelled token sits inside the block)."""
+    check_prefix_order(tokenizer.order, names)
+    first_modelled = (input_ids == tokenizer.start_ids[tokenizer.order[len(names)]]).long()
+    return first_modelled.cumsum(1) == 0
+
+
+def check_positions(model: CausalARModel, tokenizer: CausalSequenceTokenizer) -> None:
+    """A pretrained backbone's position table must cover the longest row."""
+    cfg = model.backbone.config
+    limit = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    need = tokenizer.max_sequence_length()
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"rows take up to {need} tokens but the backbone handles {limit} positions; lower max_text_length "
+            "or the text variables' max_length"
+        )
+
+
+def _resolve_vocabulary(args: EngineTrainingArguments) -> tuple[str, Any]:
+    """``("backbone", tokenizer)`` or ``("causal", None)`` for the backbone and ``vocabulary`` of ``args``."""
+    vocabulary, backbone, backbone_tokenizer = args.vocabulary, args.backbone, args.backbone_tokenizer
+    if not args.pretrained:
+        if vocabulary == "backbone" or backbone_tokenizer is not None:
+            raise ValueError("vocabulary='backbone' and backbone_tokenizer= need a pretrained backbone (name or path)")
+        return "causal", None
+    if vocabulary == "causal":
+        return "causal", None
+    if backbone_tokenizer is not None:
+        if isinstance(backbone_tokenizer, (str, os.PathLike)):
+            backbone_tokenizer = load_backbone_tokenizer(backbone_tokenizer)
+        return "backbone", backbone_tokenizer
+    try:
+        return "backbone", load_backbone_tokenizer(backbone)
+    except ValueError:
+        if vocabulary == "backbone":
+            raise
+        logger.warning("backbone %s has no tokenizer: using a new causal vocabulary (vocabulary='causal')", backbone)
+        return "causal", None
+
+
+def build_tokenizer_and_model(
+    data: pd.DataFrame, graph: CausalGraph, args: EngineTrainingArguments
+) -> tuple[CausalSequenceTokenizer, CausalARModel]:
+    """Fit the tokenizer's codecs on ``data`` and build the model (a fresh or pretrained backbone, LoRA if asked)."""
+    mode, backbone_tokenizer = _resolve_vocabulary(args)
+    codec_options = {"n_bins": args.n_bins, "continuous_codec": args.continuous_codec}
+    if mode == "backbone":
+        tokenizer: CausalSequenceTokenizer = BackboneCausalTokenizer.from_data(
+            data, graph, backbone_tokenizer=backbone_tokenizer, backbone_name_or_path=str(args.backbone),
+            max_text_length=args.max_text_length, **codec_options,
+        )
+    else:
+        tokenizer = CausalSequenceTokenizer.from_data(data, graph, **codec_options)
+    config = CausalARConfig(
+        backbone_config=dict(args.backbone) if isinstance(args.backbone, Mapping) else None,
+        backbone_name_or_path=str(args.backbone) if args.pretrained else None,
+        vocab_size=len(tokenizer),
+        max_positions=tokenizer.max_sequence_length(),
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bidirectional_context=args.bidirectional_context,
+    )
+    model = CausalARModel.from_backbone(config)
+    check_positions(model, tokenizer)
+    if args.lora is not None:
+        model.backbone = add_lora(
+            model.backbone, args.lora, tokenizer.new_token_ids(), getattr(model, "backbone_missing_keys", ())
+        )
+    return tokenizer, model
 
 
 def compact_batch(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -105,110 +168,85 @@ def compact_batch(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
     return out
 
 
+def training_inputs(
+    tokenizer: CausalSequenceTokenizer, data: pd.DataFrame, args: EngineTrainingArguments, bidirectional: bool
+) -> dict[str, torch.Tensor]:
+    """The whole table tokenised once: ids, masks, labels (none on context variables), the prefix block."""
+    inputs = tokenizer.build_inputs(data)
+    if args.context_variables:
+        inputs["labels"][context_positions(tokenizer, inputs["input_ids"], args.context_variables)] = IGNORE_INDEX
+    if bidirectional:
+        inputs["prefix_mask"] = prefix_block(tokenizer, inputs["input_ids"], args.context_variables)
+    return inputs
+
+
 @torch.no_grad()
-def _evaluate(
-    model: CausalARModel,
-    data: dict[str, torch.Tensor],
-    batch_size: int,
-    device: torch.device,
-    loss_groups: torch.Tensor | None = None,
+def validation_loss(
+    model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int, device: torch.device,
+    loss_groups: torch.Tensor | None,
 ) -> float:
-    model.eval()
+    """Mean loss per value token over ``data`` (the model is in eval mode)."""
     total, count = 0.0, 0
     for idx in torch.arange(data["input_ids"].size(0)).split(4 * batch_size):
         batch = compact_batch({k: v[idx].to(device) for k, v in data.items()})
         tokens = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
         total += float(model(**batch, loss_groups=loss_groups).loss) * tokens
         count += tokens
-    model.train()
     return total / max(count, 1)
 
 
-def _snapshot(model: torch.nn.Module, partial: bool) -> dict[str, torch.Tensor]:
-    """Weights to restore the best validation step: only the trainable ones when the rest is frozen."""
-    if not partial:
-        return copy.deepcopy(model.state_dict())
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def train_model(
+def train_causal_model(
     model: CausalARModel,
-    train_data: dict[str, torch.Tensor],
-    val_data: dict[str, torch.Tensor] | None,
+    tokenizer: CausalSequenceTokenizer,
+    data: pd.DataFrame,
     args: EngineTrainingArguments,
-    seed: int,
-    save_fn: Any = None,
-    resume_from: str | None = None,
-    loss_groups: Any = None,
+    save_fn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` in place; returns a summary (steps, losses, best validation loss).
+    """Train ``model`` in place on ``data``; returns the summary (steps, losses, best validation loss, history).
 
     Args:
-        loss_groups: the tokenizer's ``loss_groups()``; used when ``args.constrained_loss``.
-        save_fn: ``save_fn(directory)`` writes the engine (tokenizer + model) into a checkpoint.
-        resume_from: a checkpoint directory written by this loop; optimisation resumes at its step.
+        save_fn: ``save_fn(folder)`` writes a loadable engine into each checkpoint folder.
     """
-    torch.manual_seed(seed)
-    accelerator = Accelerator(cpu=args.device == "cpu")
-    n = train_data["input_ids"].size(0)
-    total_steps = args.resolve_steps(n)
-    # frozen weights (a LoRA backbone) get no optimiser state
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    partial = len(trainable) < sum(1 for _ in model.parameters())
-    optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.weight_decay)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    device = accelerator.device
+    inputs = training_inputs(tokenizer, data, args, bool(model.config.bidirectional_context))
+    n = len(data)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))
+    n_val = int(round(args.val_fraction * n)) if n >= 20 else 0
+    val = {k: v[perm[:n_val]] for k, v in inputs.items()} if n_val else None
+    train_part = {k: v[perm[n_val:]] for k, v in inputs.items()}
+    n_train = train_part["input_ids"].size(0)
+    total_steps = args.resolve_steps(n_train)
+    torch.manual_seed(args.seed)
+    loop = TrainingLoop(
+        model,
+        LoopArguments(
+            max_steps=total_steps,
+            learning_rate=args.resolved_learning_rate(),
+            weight_decay=args.weight_decay,
+            warmup_steps=int(args.warmup_ratio * total_steps),
+            warmup_from_zero=True,
+            cpu=args.device == "cpu",
+            eval_every=(args.eval_every or args.steps_per_epoch(n_train)) if val is not None else None,
+            select_best=True,
+            output_dir=None if args.output_dir is None else str(args.output_dir),
+            save_every=args.save_steps,
+            progress=args.progress,
+        ),
+    )
+    if args.resume_from_checkpoint is not None:
+        loop.resume(args.resume_from_checkpoint)
     groups = None
-    if args.constrained_loss and loss_groups is not None:
-        groups = torch.as_tensor(loss_groups, dtype=torch.long, device=device)
-    per_epoch = max(1, math.ceil(n / args.batch_size))
-    eval_every = args.eval_every or per_epoch
-    step, best_loss, best_state, history = 0, float("inf"), None, []
-    if resume_from is not None:
-        accelerator.load_state(resume_from)
-        with open(os.path.join(resume_from, STATE_FILE), encoding="utf-8") as f:
-            state = json.load(f)
-        # the best in-memory weights of the interrupted run are gone: select among the resumed steps
-        step, history = state["step"], state["history"]
-        total_steps = state["total_steps"]
-    model.train()
-    bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", disable=not args.progress)
-    running = None
-    while step < total_steps:
-        epoch, skip = divmod(step, per_epoch)
-        for idx in _batches(n, args.batch_size, seed, epoch)[skip:]:
-            batch = compact_batch({k: v[idx].to(device) for k, v in train_data.items()})
-            loss = model(**batch, loss_groups=groups).loss
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            value = float(loss.detach())
-            running = value if running is None else 0.9 * running + 0.1 * value
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.4f}")
-            if val_data is not None and (step % eval_every == 0 or step == total_steps):
-                val = _evaluate(model, val_data, args.batch_size, device, groups)
-                history.append({"step": step, "train_loss": running, "val_loss": val})
-                if val < best_loss:
-                    best_loss = val
-                    best_state = _snapshot(accelerator.unwrap_model(model), partial)
-            if args.output_dir and args.save_steps and step % args.save_steps == 0 and step < total_steps:
-                ckpt = os.path.join(args.output_dir, f"checkpoint-{step}")
-                accelerator.save_state(ckpt, safe_serialization=True)
-                if save_fn is not None:
-                    save_fn(ckpt)
-                with open(os.path.join(ckpt, STATE_FILE), "w", encoding="utf-8") as f:
-                    json.dump({"step": step, "total_steps": total_steps, "best_val_loss": best_loss,
-                               "history": history, "args": {k: v for k, v in asdict(args).items() if k != "history"}}, f)
-            if step >= total_steps:
-                break
-    bar.close()
-    model = accelerator.unwrap_model(model)
-    if best_state is not None:
-        model.load_state_dict(best_state, strict=not partial)
-    model.eval()
-    return {"steps": step, "best_val_loss": best_loss, "final_train_loss": running, "history": history}
+    if args.constrained_loss:
+        groups = torch.as_tensor(tokenizer.loss_groups(), dtype=torch.long, device=loop.device)
+
+    def batches(accelerator: Any, start: int):
+        for idx in epoch_batches(n_train, args.batch_size, args.seed, start):
+            yield compact_batch({k: v[idx].to(accelerator.device) for k, v in train_part.items()})
+
+    result = loop.run(
+        batches,
+        lambda m, batch: m(**batch, loss_groups=groups).loss,
+        evaluate=lambda m: validation_loss(m, val, args.batch_size, loop.device, groups),
+        save_fn=save_fn,
+    )
+    return {"steps": result.steps, "best_val_loss": result.best, "final_train_loss": result.smoothed_loss,
+            "history": result.history}

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
 from harness import (  # noqa: E402
     BenchDataset,
-    Estimate,
+    EffectEstimate,
     Estimator,
     EstimatorSkipped,
     FunctionEstimator,
@@ -41,10 +37,10 @@ def tiny_data() -> list[BenchDataset]:
     return [_tiny("a", 1.0, 0), _tiny("b", -0.5, 1)]
 
 
-def _fixed(X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+def _fixed(X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
     """A cheap estimator whose answers are known in advance: 0.8 on dataset a, 0.1 on b."""
     value = 0.8 if len(Y) and Y[0] == _FIRST_Y["a"] else 0.1
-    return Estimate(value=value, ci_low=value - 0.3, ci_high=value + 0.3)
+    return EffectEstimate(value=value, ci_low=value - 0.3, ci_high=value + 0.3)
 
 
 _FIRST_Y: dict[str, float] = {}
@@ -96,7 +92,7 @@ class _NeedsMissingPackage:
     name = "needs_missing"
     requires = ("a_package_that_is_not_installed_xyz",)
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         raise AssertionError("must not be called when its package is missing")
 
 
@@ -104,7 +100,7 @@ class _Quadratic:
     name = "quadratic"
     max_n = 50
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         raise AssertionError("must not be called above max_n")
 
 
@@ -153,9 +149,9 @@ class _ConstantPlugin:
 
     name = "plugin"
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         assert estimand == "att"
-        return Estimate(value=2.0)
+        return EffectEstimate(value=2.0)
 
 
 def test_plugin_protocol_on_a_registered_suite(tmp_path: Path) -> None:
@@ -189,14 +185,14 @@ class _Slow:
     name = "slow"
     timeout_s = 0.5
 
-    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> Estimate:
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
         import time
 
         if len(Y) > 70:
             time.sleep(30)
         if estimand == "att":
             raise ValueError("no att")
-        return Estimate(value=float(len(Y)))
+        return EffectEstimate(value=float(len(Y)))
 
 
 def test_time_limited_estimators_run_in_a_child(tiny_data: list[BenchDataset]) -> None:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
 from harness.peers import (  # noqa: E402
     AIPWGradientBoosting,
     CInAEstimator,
@@ -20,6 +14,7 @@ from harness.peers import (  # noqa: E402
 )
 from harness.protocol import EstimatorSkipped  # noqa: E402
 from harness.suites import SUITES, load_suite  # noqa: E402
+from support import tiny_cina_model
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +61,9 @@ def test_quadratic_solvers_skip_large_n(confounded) -> None:
 def test_cina_adapter_and_default_lineup(confounded) -> None:
     import torch
 
-    from hf_causal.cina import CInAConfig, CInAModel
 
     torch.manual_seed(0)
-    model = CInAModel(CInAConfig(hidden_size=16, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)).eval()
+    model = tiny_cina_model(hidden_size=16)
     X, T, Y = confounded
     out = CInAEstimator(model, "cina-zs").estimate(X, T, Y, "ate")
     assert np.isfinite(out.value) and out.ci_low < out.value < out.ci_high

@@ -1,13 +1,9 @@
 """The scale benchmark's memory probe measures a block's own RSS increase, not the lifetime high-water mark."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
 from scale_peers import CurrentRSSPeak  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support import tiny_cina_model
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "train"))
@@ -78,14 +79,14 @@ def test_exact_duals_match_the_model_kernel_and_distillation_moves_toward_them()
     import numpy as np
     import torch
 
-    from hf_causal.cina import CInAConfig
-    from hf_causal.cina.balancing import implied_kernel, masked_standardize
+    from hf_causal.cina.balancing import masked_standardize
     from hf_causal.cina.collate import pad_datasets
+    from hf_causal.cina.svm import implied_kernel
 
     rng = np.random.default_rng(3)
     xs = [rng.normal(size=(n, 3)) for n in (40, 25)]
     ts = [(rng.random(len(x)) < 1 / (1 + np.exp(-x[:, 0]))).astype(int) for x in xs]
-    model = CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16))
+    model = tiny_cina_model().train()
     batch = pad_datasets(xs, ts)
     targets = pretrain_cina.exact_duals(model, batch)
     assert targets.shape == (2, 40) and float(targets[1, 25:].abs().sum()) == 0.0  # padding stays 0
@@ -119,13 +120,12 @@ def test_exact_duals_in_a_thread_pool_equal_the_serial_solves():
     import numpy as np
     import torch
 
-    from hf_causal.cina import CInAConfig
     from hf_causal.cina.collate import pad_datasets
 
     rng = np.random.default_rng(5)
     xs = [rng.normal(size=(n, 2)) for n in (30, 18, 45)]
     ts = [(rng.random(len(x)) < 0.4).astype(int) for x in xs]
-    model = CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16))
+    model = tiny_cina_model().train()
     batch = pad_datasets(xs, ts)
     serial = pretrain_cina.exact_duals(model, batch)
     assert torch.equal(pretrain_cina.exact_duals(model, batch, workers=3), serial)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hf_causal.cina import fit_per_dataset, svm_dual_weights
-from hf_causal.cina.balancing import identity_scores, implied_kernel, normalize_weights_np
+from hf_causal.cina.svm import identity_scores, implied_kernel, normalize_weights_np
 
 
 def _confounded(n=400, d=5, seed=0):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import load_script
 
 datasets = pytest.importorskip("datasets")
 yaml = pytest.importorskip("yaml")
@@ -25,10 +25,7 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "dataset_scripts"
 
 
 def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"build_{name}", SCRIPTS / f"build_{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPTS / f"build_{name}.py", f"build_{name}")
 
 
 def _card_yaml(folder: Path) -> dict:
@@ -109,7 +106,7 @@ def test_lalonde_script_builds_loadable_folder(tmp_path: Path) -> None:
     assert "1,794.34" in readme and "Dehejia" in readme and "## Licence" in readme
 
 
-def test_card_only_and_push_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_card_only_writes_only_the_card(tmp_path: Path) -> None:
     module = _script("ihdp")
     module.main(
         module.make,
@@ -119,28 +116,33 @@ def test_card_only_and_push_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
     assert [p.name for p in (tmp_path / "card").iterdir()] == ["README.md"]
 
-    pushed, uploaded = [], []
-    monkeypatch.setattr(
-        datasets.DatasetDict, "push_to_hub", lambda self, repo, **kw: pushed.append((repo, kw))
-    )
-    import huggingface_hub
 
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: uploaded.append(kw))
+
+@pytest.mark.network
+def test_push_to_hub_uploads_the_written_folder(tmp_path: Path, default_endpoint: str,
+                                                monkeypatch: pytest.MonkeyPatch, recording_hub) -> None:
+    """``--push-to-hub`` sends the folder as written (every config's parquet + the card) in one dataset commit."""
+    monkeypatch.setenv("HF_TOKEN", "t")
+    module = _script("ihdp")
     module.main(
         module.make,
         "ihdp",
         ["--output-dir", str(tmp_path / "ihdp"), "--n-replications", "2", "--push-to-hub", "org/ihdp"],
         add_arguments=module.add_arguments,
     )
-    assert [(r, kw["config_name"], kw["data_dir"]) for r, kw in pushed] == [
-        ("org/ihdp", "surface_A", "surface_A"),
-        ("org/ihdp", "surface_B", "surface_B"),
-    ]
-    assert uploaded[0]["path_in_repo"] == "README.md" and uploaded[0]["repo_id"] == "org/ihdp"
+    commit = recording_hub.commits[-1]
+    assert commit["repo_type"] == "dataset" and commit["repo_id"] == "org/ihdp"
+    written = {p.relative_to(tmp_path / "ihdp").as_posix() for p in (tmp_path / "ihdp").rglob("*") if p.is_file()}
+    assert set(commit["files"]) == written
+    assert {f.split("/")[0] for f in written if f.endswith(".parquet")} == {"surface_A", "surface_B"}
+    assert commit["files"]["README.md"] == (tmp_path / "ihdp" / "README.md").read_bytes()
     dd = datasets.load_dataset(
         str(tmp_path / "ihdp"), "surface_B", split="train", cache_dir=str(tmp_path / "c")
     )
     assert dd.num_rows == 2 * 747 and sorted(set(dd["replication"])) == [0, 1]
+    with pytest.raises(ValueError, match="ORG/NAME"):
+        module.main(module.make, "ihdp", ["--output-dir", str(tmp_path / "x"), "--n-replications", "1",
+                                          "--push-to-hub", "no-slash"], add_arguments=module.add_arguments)
 
 
 def test_load_corpus_family_mode() -> None:

@@ -112,7 +112,7 @@ def test_bad_input_errors():
 
 def test_package_root_export_and_plot(tmp_path):
     import hf_causal
-    from hf_causal.discovery.plotting import plot_lagged_graph
+    from hf_causal.core.plotting import plot_lagged_graph
 
     assert hf_causal.discover_lagged_graph is discover_lagged_graph
     sim = nonlinear_var(n_vars=3, n_steps=300, max_lag=2, seed=0)

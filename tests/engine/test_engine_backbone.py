@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support import bpe_tokenizer
 
 pytest.importorskip("peft")
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoTokenizer,
     BertConfig,
@@ -33,7 +33,8 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from hf_causal.engine import CausalEngine, CausalGraph, CausalSequenceTokenizer  # noqa: E402
 from hf_causal.engine.adapters import modules_to_save_for  # noqa: E402
-from hf_causal.engine.sampling import VariablePlan, sample_tokens, torch_threads  # noqa: E402
+from hf_causal.engine.planning import VariablePlan  # noqa: E402
+from hf_causal.engine.sampling import sample_tokens, torch_threads  # noqa: E402
 from hf_causal.engine.tokenization_causal_backbone import BackboneCausalTokenizer  # noqa: E402
 
 hf_logging.set_verbosity_error()
@@ -64,13 +65,7 @@ def simulate(n: int, seed: int) -> pd.DataFrame:
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level BPE (GPT-2 style: any text encodes) with one special token, trained offline."""
     corpus = [" ".join(POSITIVE), " ".join(NEGATIVE), "the movie was good", "the film was bad", "a plot"] * 5
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[SPECIAL],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    backend.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=SPECIAL, eos_token=SPECIAL, unk_token=SPECIAL)
+    return bpe_tokenizer(corpus, vocab_size=320, special=SPECIAL)
 
 
 def tiny_model(kind: str, vocab_size: int, hidden: int = 32) -> torch.nn.Module:
@@ -331,8 +326,8 @@ def test_constrained_decoding_never_emits_invalid_tokens(lora_engines):
 def test_compacted_batches_give_the_padded_batch_loss(kind, lora_engines, data):
     """Training left-aligns rows with explicit positions and computes logits only from the first label on: the
     loss must equal the plain right-padded batch's, with and without a context-only text prefix."""
-    from hf_causal.engine.engine import _positions_of
     from hf_causal.engine.training import compact_batch
+    from hf_causal.engine.training import context_positions as _positions_of
 
     engine = lora_engines[kind]
     batch = engine.tokenizer.build_inputs(data.head(40))
@@ -413,7 +408,7 @@ def test_text_as_context_variable_effects_from_exact_predictions(tmp_path):
                                 max_steps=200, batch_size=128, eval_every=50, n_bins=16, learning_rate=1e-2,
                                 progress=False, num_threads=1, context_variables=["T"])
     # only A's and Y's tokens carry the loss
-    from hf_causal.engine.engine import _positions_of
+    from hf_causal.engine.training import context_positions as _positions_of
 
     inputs = engine.tokenizer.build_inputs(df.head(20))
     masked = _positions_of(engine.tokenizer, inputs["input_ids"], ["T"]).sum(1)
@@ -465,8 +460,8 @@ def test_prefix_lm_mask_matches_hand_built_mask():
 def test_prefix_lm_mask_passes_through_each_backbone(kind, lora_engines, data):
     """An empty prefix block through the 4D path gives the logits of the backbone's own causal mask, and a real
     block lets earlier text positions see later ones while nothing after the block leaks backwards."""
-    from hf_causal.engine.engine import _prefix_block
     from hf_causal.engine.modeling_causal_ar import prefix_lm_attention_mask
+    from hf_causal.engine.training import prefix_block as _prefix_block
 
     engine = lora_engines[kind]
     batch = engine.tokenizer.build_inputs(data.head(12))
@@ -500,7 +495,7 @@ def test_prefix_lm_mask_passes_through_each_backbone(kind, lora_engines, data):
 def test_bidirectional_context_engine_scores_as_it_was_trained(backbones, data, tmp_path):
     """predict_proba (KV-cached stream, block fed in one chunk) equals the softmax of the training forward with
     the same prefix block; the flag survives save/load; bad uses raise."""
-    from hf_causal.engine.engine import _prefix_block
+    from hf_causal.engine.training import prefix_block as _prefix_block
 
     engine = CausalEngine.train(data, GRAPH, backbone=backbones["bert"], lora={"r": 4, "lora_alpha": 8}, max_steps=4,
                                 batch_size=64, n_bins=8, learning_rate=1e-2, progress=False, num_threads=1,

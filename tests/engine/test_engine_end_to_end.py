@@ -67,7 +67,7 @@ def test_ate_matches_closed_form_and_not_the_naive_contrast(engine, data):
     truth = true_mean_y(1) - true_mean_y(0)  # 2.35
     naive = data.Y[data.A == 1].mean() - data.Y[data.A == 0].mean()  # ~3.7
     est = engine.ate(treatment="A", outcome="Y", n=N_MC)
-    assert est.ci_low < est.value < est.ci_high and est.stderr < 0.05
+    assert est.ci_low < est.value < est.ci_high and est.std_error < 0.05
     # tolerance: Monte-Carlo error plus the estimation error of 4k training rows
     assert abs(est.value - truth) < 0.2, est
     assert abs(naive - truth) > 1.0
@@ -165,7 +165,7 @@ def test_att_over_observed_treated_rows(engine, data):
     truth = float((2 + 0.5 * treated_z).mean())  # the sample ATT of these rows under the true SCM
     est = engine.att("A", "Y", data=data, n=N_MC)
     assert abs(est.value - truth) < 0.2, est
-    assert "observed treated rows" in est.estimand
+    assert est.estimand == "att" and "observed treated rows" in est.query
 
 
 def test_predict_errors(engine, data):

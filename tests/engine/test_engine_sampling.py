@@ -9,7 +9,8 @@ from hf_causal.engine.configuration_causal_ar import CausalARConfig
 from hf_causal.engine.engine import CausalEngine
 from hf_causal.engine.graph import CausalGraph
 from hf_causal.engine.modeling_causal_ar import CausalARModel
-from hf_causal.engine.sampling import VariablePlan, sample_tokens
+from hf_causal.engine.planning import VariablePlan
+from hf_causal.engine.sampling import sample_tokens
 from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
 
 MOVES = ["N", "S", "E", "W"]

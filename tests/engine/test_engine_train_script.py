@@ -1,11 +1,11 @@
 """train/train_engine.py: CSV with JSON-encoded sequences + graph JSON + YAML config, then --resume."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from support import load_script
 
 from hf_causal.engine import CausalEngine, CausalGraph
 
@@ -13,10 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "train" / "train_engine.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("train_engine_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "train_engine_script")
 
 
 def test_train_script_end_to_end(tmp_path):

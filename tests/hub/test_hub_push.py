@@ -9,8 +9,9 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 from safetensors.torch import load
+from support import tiny_cina_model
 
-from hf_causal.cina import CInAConfig, CInAModel
+from hf_causal.cina import CInAModel
 from hf_causal.cli import main
 from hf_causal.hub import push_dataset_folder, push_to_hub, remote_code_files
 
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.network
 
 
 def tiny_model() -> CInAModel:
-    torch.manual_seed(0)
-    return CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16))
+    return tiny_cina_model(seed=0).train()
 
 
 def test_push_sends_weights_code_config_and_card(recording_hub, hub_online) -> None:

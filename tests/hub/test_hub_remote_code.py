@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 from huggingface_hub import ModelCard
+from support import tiny_cina_model
 
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.discovery.configuration_forecaster import ForecasterConfig
@@ -23,9 +24,7 @@ from hf_causal.hub import (
 
 
 def tiny_model(seed: int = 0) -> CInAModel:
-    torch.manual_seed(seed)
-    config = CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)
-    return CInAModel(config).eval()
+    return tiny_cina_model(seed=seed)
 
 
 def tiny_inputs(seed: int = 1) -> dict[str, torch.Tensor]:

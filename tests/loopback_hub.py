@@ -1,4 +1,5 @@
-"""Loopback Hub fixtures: a recording upload endpoint, git mirrors served by ``olah``, fresh interpreters.
+"""Loopback Hub fixtures (a pytest plugin of tests/conftest.py): a recording upload endpoint, git mirrors served
+by ``olah``, fresh interpreters.
 
 * :class:`RecordingHub` answers the Hub HTTP calls ``HfApi.create_repo`` / ``upload_folder`` make
   (``/api/repos/create``, ``/api/validate-yaml``, ``preupload`` with every file "regular", ``commit``) and
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 
 

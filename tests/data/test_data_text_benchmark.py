@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import tiny_bert, word_tokenizer
 
 from hf_causal.data.text_benchmark import (
     KEYWORD_THEMES,
@@ -126,22 +127,12 @@ def test_rotten_tomatoes_loader() -> None:
 
 def test_cina_on_tiny_encoder_text_reduces_confounding_bias() -> None:
     """End to end: text column -> tiny BERT -> PCA -> CInA ATT, much closer to truth than naive."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
+    from hf_causal.backbones import TextEncoder, embed_text_columns
     from hf_causal.cina import CInAModel
-    from hf_causal.text import TextEncoder, embed_text_columns
 
     words = ["the", "movie", "was", "a", "film", "plot", "this", "one", "great", "awful"]
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", *words])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]")
-    torch.manual_seed(0)
-    bert = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                vocab_size=len(vocab), max_position_embeddings=16))
-    encoder = TextEncoder(bert, tokenizer)
+    tokenizer = word_tokenizer(words, specials=["[PAD]", "[UNK]"])
+    encoder = TextEncoder(tiny_bert(len(tokenizer), seed=0, max_position_embeddings=16), tokenizer)
 
     data = simulate_text_confounding(toy_corpus(1000), beta1=25.0, seed=0)
     X = embed_text_columns(data.frame[["text"]], encoder, n_components=4, progress=False)

@@ -1,11 +1,11 @@
 """LoRA-tune a text encoder through CInA's self-supervised balancing loss (no outcomes needed).
 
 The frozen CInA model scores how well treatment can be separated from the covariates (its loss is the
-penalised hinge loss of the balancing SVM, §3 of the design notes); gradients flow through the covariates
+penalised hinge loss of the balancing SVM, docs/design.md §2); gradients flow through the covariates
 into the LoRA adapters of the text encoder, so the encoder learns the treatment-relevant (confounding)
 directions of the text — the role CausalBERT's propensity head plays. Covariates are the text embeddings
 projected on a fixed PCA basis fitted once on the frozen embeddings (the same basis
-:func:`~hf_causal.text.embed_text_columns` would use), so the covariate dimension stays what CInA expects.
+:func:`~hf_causal.backbones.embed_text_columns` would use), so the covariate dimension stays what CInA expects.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .encoders import TextEncoder, validate_texts
+from ..backbones.text_encoder import TextEncoder, validate_texts
 
 __all__ = ["PCAProjection", "cina_text_loss", "finetune_text_encoder"]
 

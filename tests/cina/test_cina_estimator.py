@@ -4,16 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support import tiny_cina_model
 
-from hf_causal.cina import CInAConfig, CInAModel, OverlapWarning
-from hf_causal.cina.balancing import calibrate_to_target
-from hf_causal.cina.estimate import calibration_features, estimand_weights, standardize_columns
+from hf_causal.cina import OverlapWarning
+from hf_causal.cina.calibration import (
+    calibrate_to_target,
+    calibration_features,
+    estimand_weights,
+    standardize_columns,
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    torch.manual_seed(0)
-    return CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)).eval()
+    return tiny_cina_model(seed=0)
 
 
 def _confounded_linear(n=800, seed=0, effect=2.0):

@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support import tiny_cina_model
 from transformers import pipeline as hf_pipeline
 
 import hf_causal.pipelines as pipelines
-from hf_causal.cina import CInAConfig, CInAModel, EffectEstimate
+from hf_causal import EffectEstimate
+from hf_causal.cina import CInAModel
 
 
 @pytest.fixture(scope="module")
 def model() -> CInAModel:
-    torch.manual_seed(0)
-    return CInAModel(CInAConfig(hidden_size=8, num_layers=1, kernel_temperatures=[1.0], intermediate_size=16)).eval()
+    return tiny_cina_model(seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import load_script
 
 chess = pytest.importorskip("chess")
 
@@ -165,9 +165,7 @@ def test_simulated_rows_and_dataset_builder(tmp_path: Path) -> None:
         board.push_uci(reply)
     assert board.fen() == row.fen
 
-    spec = importlib.util.spec_from_file_location("build_engine_chess", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPT, "build_engine_chess")
     out = tmp_path / "engine_chess"
     module.main(module.make, "engine_chess", ["--output-dir", str(out), "--n-train", "200", "--n-test", "2",
                                               "--prefixes-per-length", "2"], add_arguments=module.add_arguments)

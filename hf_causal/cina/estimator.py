@@ -1,0 +1,161 @@
+"""CInA's estimator: treatment-effect estimates from balancing weights (docs/design.md §4).
+
+Estimands (say which one you want; the defaults differ across libraries):
+
+* ``"overlap"``: the raw balancing-SVM weights. They balance treated against controls, so with
+  heterogeneous effects they target an overlap-weighted population (docs/design.md §4).
+* ``"ate"``: both arms' weights are recalibrated (minimum-KL, entropy balancing with the CInA weights as
+  base weights) so that each arm's weighted covariate moments match the full sample's, up to a ridge
+  tolerance of the order of sampling noise (dual ridge ``1/n_arm``).
+* ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated moments.
+* ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control moments.
+
+Which moments (``moments=``): ``2`` (default) balances the means of the standardised covariates and of the
+squares of the non-binary ones; ``1`` balances means only. Balancing second moments removes the bias of
+outcomes that are non-linear in a covariate, at a small cost where an arm is tiny and the covariates many
+(measured in ``benchmarks/results/ate.md``).
+
+Outcome model (``outcome_model=``): ``"kernel"`` (default for ``ate``/``att``/``atc``) adds a per-arm kernel
+ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
+weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
+features or the outcome model is right); ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
+Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
+``"overlap"`` is never augmented.
+
+Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
+with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm
+least-squares regression of the outcome on the balanced features (degrees-of-freedom corrected), and a normal
+95% interval ``value +- 1.96 SE``. It ignores the bias of imperfect balance and of the outcome model, so trust
+it only where the balance table shows small SMDs after weighting.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.options import (
+    DEFAULT_ESTIMAND,
+    DEFAULT_METHOD,
+    DEFAULT_MOMENTS,
+    DEFAULT_OUTCOME_MODEL,
+    check_estimator_options,
+)
+from ..core.results import EffectEstimate
+from .calibration import (
+    calibration_features,
+    effective_sample_size,
+    estimand_weights,
+    standardize_columns,
+    standardized_mean_differences,
+)
+from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .outcome import augmented_effect, kernel_outcome_predictions
+from .per_dataset import fit_per_dataset
+
+
+class OverlapWarning(UserWarning):
+    """Raised (as a warning) when the weights concentrate on very few units: overlap is poor."""
+
+
+def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
+    """``sqrt(sum_i w_i^2 r_i^2)`` with per-arm least-squares residuals (degrees-of-freedom corrected)."""
+    var = 0.0
+    for arm in (treatment == 1, treatment == 0):
+        xa = np.column_stack([np.ones(arm.sum()), x_std[arm]])
+        coef, *_ = np.linalg.lstsq(xa, outcome[arm], rcond=None)
+        resid = outcome[arm] - xa @ coef
+        rank = np.linalg.matrix_rank(xa)
+        dof = max(arm.sum() - rank, 1)
+        var += float(np.sum(weights[arm] ** 2 * resid**2)) * arm.sum() / dof
+    return float(np.sqrt(var))
+
+
+def effect_from_weights(
+    x_std: np.ndarray,
+    treatment: np.ndarray,
+    outcome: np.ndarray,
+    base: np.ndarray,
+    estimand: str,
+    moments: int = DEFAULT_MOMENTS,
+    outcome_model: str = DEFAULT_OUTCOME_MODEL,
+) -> tuple[float, float, np.ndarray, float, str]:
+    """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
+    those :func:`estimate_effect` checked.
+
+    Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
+    """
+    features = calibration_features(x_std, moments)
+    weights, residual = estimand_weights(features, treatment, base, estimand)
+    if outcome_model == "kernel" and estimand != "overlap":
+        m1, m0, loo_residuals = kernel_outcome_predictions(x_std, features, treatment, outcome)
+        value = augmented_effect(weights, treatment, outcome, m1, m0, estimand)
+        return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, "kernel"
+    value = float(np.sum(weights * (2.0 * treatment - 1.0) * outcome))
+    return value, residual_std_error(features, treatment, outcome, weights), weights, residual, "none"
+
+
+def estimate_effect(
+    model: Any,
+    covariates: Any,
+    treatment: Any,
+    outcome: Any,
+    estimand: str = DEFAULT_ESTIMAND,
+    method: str = DEFAULT_METHOD,
+    warn_ess_fraction: float = 0.05,
+    moments: int = DEFAULT_MOMENTS,
+    outcome_model: str = DEFAULT_OUTCOME_MODEL,
+    **fit_kwargs: Any,
+) -> EffectEstimate:
+    """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments."""
+    start = time.perf_counter()
+    # the one check of the options, before any work is done
+    check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
+    x, names = encode_covariates(covariates)
+    n = x.shape[0]
+    t = validate_treatment(treatment, n)
+    y = validate_outcome(outcome, n)
+    if method == "cina-zs":
+        base = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
+    else:
+        fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
+        base = fit_per_dataset(x, t, **fit_kwargs).weights
+    value, se, weights, residual, used = effect_from_weights(
+        standardize_columns(x), t, y, base, estimand, moments, outcome_model
+    )
+    ess1 = effective_sample_size(weights[t == 1])
+    ess0 = effective_sample_size(weights[t == 0])
+    for label, ess, size in (("treated", ess1, (t == 1).sum()), ("control", ess0, (t == 0).sum())):
+        if ess < max(5.0, warn_ess_fraction * size):
+            warnings.warn(
+                f"poor overlap: the {label} weights have an effective sample size of {ess:.1f} out of {size} units; "
+                "the estimate rests on very few units and may be unreliable",
+                OverlapWarning,
+                stacklevel=3,
+            )
+    balance = pd.DataFrame(
+        {
+            "smd_before": standardized_mean_differences(x, t),
+            "smd_after": standardized_mean_differences(x, t, weights),
+        },
+        index=pd.Index(names, name="covariate"),
+    )
+    return EffectEstimate.from_standard_error(
+        value,
+        se,
+        estimand=estimand,
+        method=method,
+        weights=weights,
+        treatment=t,
+        ess_treated=ess1,
+        ess_control=ess0,
+        balance=balance,
+        n=n,
+        seconds=time.perf_counter() - start,
+        max_residual_imbalance=residual,
+        outcome_model=used,
+    )

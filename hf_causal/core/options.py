@@ -1,0 +1,37 @@
+"""Estimator options shared by the CLI, the ``treatment-effect`` pipeline and CInA's estimator.
+
+Kept free of heavy imports (no torch, no pandas) so that the command line can validate its arguments
+before it loads the model stack. What each option means: docs/design.md §4.
+"""
+
+from __future__ import annotations
+
+#: Estimands of a weighting estimate: the population ATE, the effect on the treated / the controls, and the
+#: raw balancing-SVM target (an overlap-weighted effect).
+ESTIMANDS = ("ate", "att", "atc", "overlap")
+#: ``cina-zs``: one forward pass of a pretrained model; ``cina``: per-dataset optimisation.
+METHODS = ("cina-zs", "cina")
+#: Calibrated moments: means of the standardised covariates (1), plus the squares of the non-binary ones (2).
+MOMENTS = (1, 2)
+#: ``kernel``: augment the weights with a kernel ridge outcome model; ``none``: the weighted difference only.
+OUTCOME_MODELS = ("kernel", "none")
+
+DEFAULT_ESTIMAND = "ate"
+DEFAULT_METHOD = "cina-zs"
+DEFAULT_MOMENTS = 2
+DEFAULT_OUTCOME_MODEL = "kernel"
+
+_CHOICES = {"estimand": ESTIMANDS, "method": METHODS, "moments": MOMENTS, "outcome_model": OUTCOME_MODELS}
+
+
+def check_estimator_options(**options: object) -> None:
+    """Raise a ``ValueError`` naming the first option outside its choices.
+
+    Accepts any of ``estimand``, ``method``, ``moments``, ``outcome_model`` as keywords, e.g.
+    ``check_estimator_options(estimand="ate", moments=3)`` raises ``moments must be one of (1, 2), got 3``.
+    """
+    for name, value in options.items():
+        if name not in _CHOICES:
+            raise TypeError(f"unknown estimator option {name!r}; known: {sorted(_CHOICES)}")
+        if value not in _CHOICES[name]:
+            raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")

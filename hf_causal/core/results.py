@@ -1,0 +1,211 @@
+"""``EffectEstimate``: the one result type of every effect estimator in hf-causal.
+
+CInA's weighting estimates, the causal engine's Monte-Carlo effects and means, the plug-in and doubly robust
+ATT from nuisance predictions, and the benchmark harness's peers all return it, so a value, its interval and
+its provenance read the same everywhere (docs/design.md §9):
+
+* ``value``, ``ci_low``/``ci_high`` (``None`` when the method gives no interval), ``std_error``,
+  ``confidence``;
+* ``estimand`` (``"ate"``, ``"att"``, ``"atc"``, ``"overlap"``, ``"cate"``, ``"mean"``, ``"probability"``),
+  ``method`` (who computed it), ``query`` (a readable formula such as ``E[Y|do(A=1)] - E[Y|do(A=0)]``),
+  ``interval`` (what the interval accounts for, when that is not the usual sampling error), ``n``, ``seconds``;
+* weighting diagnostics, set only by weighting estimators: ``weights``, ``treatment``, ``balance``,
+  ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def normal_quantile(confidence: float) -> float:
+    """``z`` with ``P(|N(0, 1)| <= z) = confidence``; raises ``ValueError`` outside ``(0, 1)``."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+#: The normal quantile of a two-sided 95% interval.
+Z_95 = normal_quantile(0.95)
+
+
+@dataclass
+class EffectEstimate:
+    """A treatment-effect (or interventional-quantity) estimate with its interval and provenance.
+
+    Attributes:
+        value: the point estimate.
+        ci_low, ci_high: the ``confidence`` interval, or ``None`` when the method gives none.
+        std_error: the standard error behind the interval (``None`` without one).
+        estimand: what is estimated: ``"ate"``, ``"att"``, ``"atc"``, ``"overlap"``, ``"cate"``, ``"mean"``
+            or ``"probability"``.
+        method: the estimator, e.g. ``"cina-zs"``, ``"cina"``, ``"engine"``, ``"aipw"``.
+        confidence: level of the interval.
+        n: units the estimate uses, or Monte-Carlo draws for a simulation estimate.
+        query: a readable formula of the quantity (engine queries), e.g. ``E[Y|do(A=1)] - E[Y|do(A=0)]``.
+        interval: what the interval accounts for when it is narrower than the usual sampling interval
+            (e.g. ``"Monte-Carlo error only"``); empty otherwise.
+        seconds: wall time of the estimate.
+        weights: ``(N,)`` weights, non-negative, summing to 1 within each arm (weighting estimators).
+        treatment: ``(N,)`` the 0/1 treatment the weights refer to.
+        ess_treated, ess_control: Kish effective sample sizes of each arm's weights.
+        balance: DataFrame indexed by covariate with ``smd_before`` and ``smd_after``.
+        max_residual_imbalance: largest standardised mean gap left after calibration.
+        outcome_model: the outcome model that augmented the weights (``"kernel"``) or ``"none"``.
+    """
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    std_error: float | None = None
+    estimand: str = "ate"
+    method: str = ""
+    confidence: float = 0.95
+    n: int = 0
+    query: str = ""
+    interval: str = ""
+    seconds: float = 0.0
+    weights: np.ndarray | None = field(default=None, repr=False)
+    treatment: np.ndarray | None = field(default=None, repr=False)
+    ess_treated: float | None = None
+    ess_control: float | None = None
+    balance: pd.DataFrame | None = field(default=None, repr=False)
+    max_residual_imbalance: float | None = None
+    outcome_model: str | None = None
+
+    # -- constructors ------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_standard_error(
+        cls, value: float, std_error: float, *, confidence: float = 0.95, **fields: Any
+    ) -> EffectEstimate:
+        """A normal interval ``value -/+ z * std_error``; other fields by keyword."""
+        z = normal_quantile(confidence)
+        value, std_error = float(value), float(std_error)
+        return cls(value, value - z * std_error, value + z * std_error, std_error, confidence=confidence, **fields)
+
+    @classmethod
+    def from_draws(cls, draws: np.ndarray, *, confidence: float = 0.95, **fields: Any) -> EffectEstimate:
+        """The mean of i.i.d. draws with the standard error ``sd / sqrt(n)`` (``n`` = the number of draws)."""
+        draws = np.asarray(draws, dtype=np.float64)
+        if draws.size == 0:
+            raise ValueError("no draws")
+        std_error = float(draws.std(ddof=1) / np.sqrt(draws.size)) if draws.size > 1 else float("nan")
+        fields.setdefault("n", int(draws.size))
+        return cls.from_standard_error(float(draws.mean()), std_error, confidence=confidence, **fields)
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    @property
+    def has_interval(self) -> bool:
+        """True when both interval ends are finite numbers."""
+        return (
+            self.ci_low is not None
+            and self.ci_high is not None
+            and math.isfinite(self.ci_low)
+            and math.isfinite(self.ci_high)
+        )
+
+    @property
+    def is_weighting(self) -> bool:
+        """True for a weighting estimate (it carries weights and balance diagnostics)."""
+        return self.weights is not None and self.treatment is not None
+
+    @property
+    def label(self) -> str:
+        """``ESTIMAND query`` (``"ATE E[Y|do(A=1)] - E[Y|do(A=0)]"``), or the estimand alone."""
+        return f"{self.estimand.upper()} {self.query}" if self.query else self.estimand.upper()
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        text = f"{self.label}: {self.value:.4g}"
+        if self.std_error is not None and self.has_interval:
+            pct = round(100 * self.confidence)
+            text += f" (s.e. {self.std_error:.2g}; {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}])"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-unit arrays). Weighting estimates add their balance diagnostics."""
+        out: dict[str, Any] = {
+            "estimate": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "std_error": self.std_error,
+            "estimand": self.estimand,
+            "method": self.method,
+        }
+        if self.outcome_model is not None:
+            out["outcome_model"] = self.outcome_model
+        out["n"] = self.n
+        if self.is_weighting:
+            has_balance = self.balance is not None and len(self.balance) > 0
+            out.update(
+                n_treated=int(np.asarray(self.treatment).sum()),
+                ess_treated=self.ess_treated,
+                ess_control=self.ess_control,
+                max_abs_smd_before=float(self.balance["smd_before"].abs().max()) if has_balance else None,
+                max_abs_smd_after=float(self.balance["smd_after"].abs().max()) if has_balance else None,
+            )
+        if self.query:
+            out["query"] = self.query
+        if self.confidence != 0.95:
+            out["confidence"] = self.confidence
+        if self.interval:
+            out["interval"] = self.interval
+        out["seconds"] = self.seconds
+        return out
+
+    def to_json(self) -> str:
+        """One-line JSON of :meth:`to_dict`."""
+        return json.dumps(self.to_dict())
+
+    def summary(self) -> str:
+        """A short human-readable report: the value and interval, then sizes and diagnostics."""
+        pct = round(100 * self.confidence)
+        head = f"{self.estimand.upper()} ({self.method}): {self.value:.4g}"
+        if self.has_interval:
+            head += f"  {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]"
+        lines = [head]
+        if self.query:
+            lines.append(self.query)
+        if self.is_weighting:
+            d = self.to_dict()
+            before, after = d["max_abs_smd_before"], d["max_abs_smd_after"]
+            lines.append(
+                f"n={self.n} (treated {d['n_treated']}), ESS treated {self.ess_treated:.1f}, "
+                f"control {self.ess_control:.1f}"
+            )
+            smd = "no balance table" if before is None else f"max |SMD| before {before:.3f} -> after {after:.3f}"
+            lines.append(f"{smd}; {self.seconds:.2f}s")
+        else:
+            lines.append(f"n={self.n}; {self.seconds:.2f}s")
+        if self.interval:
+            lines.append(f"interval: {self.interval}")
+        return "\n".join(lines)
+
+    # -- plots (matplotlib, imported only when plotting) ------------------------------------------------
+
+    def plot_balance(self, ax: Any = None, top: int = 30) -> Any:
+        """Love plot: absolute standardised mean differences before and after weighting."""
+        from .plotting import plot_balance
+
+        if self.balance is None:
+            raise ValueError("this estimate has no balance table (it is not a weighting estimate)")
+        return plot_balance(self.balance, ax=ax, top=top, title=f"Covariate balance ({self.method}, {self.estimand})")
+
+    def plot_weights(self, ax: Any = None, bins: int = 40) -> Any:
+        """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""
+        from .plotting import plot_weights
+
+        if not self.is_weighting:
+            raise ValueError("this estimate has no weights (it is not a weighting estimate)")
+        return plot_weights(self.weights, self.treatment, ax=ax, bins=bins)

@@ -1,0 +1,111 @@
+"""Saving and loading engines: tokenizer, model (or LoRA adapter) and the engine's own settings.
+
+A full model is written as ``config.json`` + ``model.safetensors``. With unmerged LoRA adapters only
+``config.json`` (which names the backbone), ``adapter_config.json`` and ``adapter_model.safetensors`` (adapters,
+new-token rows, newly initialised modules) are written, not the backbone's weights; loading rebuilds the
+model from the backbone plus the adapter (adapter files take precedence over a ``model.safetensors`` in the
+same folder, e.g. a training checkpoint's full state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .adapters import is_peft_model
+from .configuration_causal_ar import CausalARConfig
+from .modeling_causal_ar import CausalARModel
+from .tokenization_causal import CausalSequenceTokenizer
+
+#: The engine's own settings (seed, batch size, context variables, training summary).
+ENGINE_FILE = "engine_config.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+@dataclass
+class EngineSettings:
+    """What an engine folder stores besides its model and tokenizer."""
+
+    seed: int = 0
+    batch_size: int = 4096
+    context_variables: tuple[str, ...] = ()
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def _find_file(path: str, filename: str) -> bool:
+    """Whether ``filename`` exists in a local folder or a Hub repo ``path``."""
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, filename))
+    from transformers.utils import cached_file
+
+    try:
+        return cached_file(path, filename, _raise_exceptions_for_missing_entries=False) is not None
+    except (OSError, ValueError):
+        return False
+
+
+def save_engine(
+    path: str | os.PathLike, model: CausalARModel, tokenizer: CausalSequenceTokenizer, settings: EngineSettings
+) -> None:
+    """Write tokenizer, model (or adapter) and settings into ``path`` (module docstring)."""
+    path = str(path)
+    os.makedirs(path, exist_ok=True)
+    lora = is_peft_model(model.backbone)
+    if lora:
+        model.config.save_pretrained(path)
+        had_readme = os.path.exists(os.path.join(path, "README.md"))
+        # the new rows live in the adapter (trainable tokens): PEFT would otherwise store the whole resized
+        # embedding matrix (28M parameters for SmolLM2), although its other rows are the backbone's own
+        model.backbone.save_pretrained(path, save_embedding_layers=False)
+        if not had_readme and os.path.exists(os.path.join(path, "README.md")):
+            os.remove(os.path.join(path, "README.md"))  # PEFT's stub card names a local path
+    else:
+        model.save_pretrained(path)
+        for name in ADAPTER_FILES:  # adapters of an earlier save would take precedence when loading
+            if os.path.isfile(os.path.join(path, name)):
+                os.remove(os.path.join(path, name))
+    tokenizer.save_pretrained(path)
+    with open(os.path.join(path, ENGINE_FILE), "w", encoding="utf-8") as f:
+        json.dump({"seed": settings.seed, "batch_size": settings.batch_size, "adapter": lora,
+                   "context_variables": list(settings.context_variables), "training": settings.training},
+                  f, indent=2)
+
+
+def load_engine(
+    path: str | os.PathLike, *, trainable: bool = False, backbone: Any = None, **kwargs: Any
+) -> tuple[CausalARModel, CausalSequenceTokenizer, EngineSettings]:
+    """Model, tokenizer and settings of an engine folder (or Hub repo) written by :func:`save_engine`.
+
+    Args:
+        trainable: keep LoRA adapters trainable (resuming training).
+        backbone: for a LoRA engine, where the pretrained backbone now lives (default: the recorded one).
+        kwargs: passed to ``from_pretrained`` (``revision``, ``cache_dir`` ...).
+    """
+    path = str(path)
+    tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
+    if _find_file(path, ADAPTER_FILES[0]):
+        from peft import PeftModel
+
+        config = CausalARConfig.from_pretrained(path, **kwargs)
+        if backbone is not None:
+            config.backbone_name_or_path = str(backbone)
+        if not config.backbone_name_or_path:
+            raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
+        model = CausalARModel.from_backbone(config)
+        model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
+    else:
+        model = CausalARModel.from_pretrained(path, **kwargs)
+    stored: dict[str, Any] = {}
+    local = os.path.join(path, ENGINE_FILE)
+    if os.path.isfile(local):
+        with open(local, encoding="utf-8") as f:
+            stored = json.load(f)
+    settings = EngineSettings(
+        seed=stored.get("seed", 0),
+        batch_size=stored.get("batch_size", 4096),
+        context_variables=tuple(stored.get("context_variables", ())),
+        training=stored.get("training") or {},
+    )
+    return model, tokenizer, settings

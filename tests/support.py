@@ -1,0 +1,91 @@
+"""Factories the test folders share (imported by test modules as ``support``; fixtures live in conftest.py).
+
+* ``tiny_cina_config(**overrides)`` / ``tiny_cina_model(seed)``: the smallest useful CInA model;
+* ``word_tokenizer(words)``: a word-level fast tokenizer with BERT's special tokens (tiny text encoders);
+* ``bpe_tokenizer(corpus, vocab_size, special)``: a byte-level BPE trained offline (tiny decoder backbones);
+* ``tiny_bert(vocab_size)``: an untrained tiny BERT encoder;
+* ``load_script(path)``: a script of ``train/``, ``benchmarks/`` or ``dataset_scripts/`` as a module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The settings of the smallest CInA model the tests build (one layer, one head, width 8).
+TINY_CINA = {"hidden_size": 8, "num_layers": 1, "kernel_temperatures": [1.0], "intermediate_size": 16}
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+
+
+def tiny_cina_config(**overrides):
+    """A :class:`CInAConfig` of :data:`TINY_CINA`, with ``overrides``."""
+    from hf_causal.cina import CInAConfig
+
+    return CInAConfig(**{**TINY_CINA, **overrides})
+
+
+def tiny_cina_model(seed: int | None = None, **overrides):
+    """An untrained tiny :class:`CInAModel` in eval mode (``seed``: seed torch first)."""
+    from hf_causal.cina import CInAModel
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    return CInAModel(tiny_cina_config(**overrides)).eval()
+
+
+def word_tokenizer(words, specials=BERT_SPECIALS):
+    """A whitespace word-level fast tokenizer over ``specials + words`` (``[PAD]``/``[UNK]`` as BERT's)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate([*specials, *words])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]")
+
+
+def bpe_tokenizer(corpus, vocab_size, special, roles=("bos", "eos", "unk")):
+    """A byte-level BPE (GPT-2 style: any text encodes) trained offline on ``corpus``, with one ``special``
+    token serving the given ``roles``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[special], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **{f"{role}_token": special for role in roles})
+
+
+#: The words of the tiny text encoder's vocabulary (reviews of films, good and bad).
+REVIEW_WORDS = ["good", "bad", "movie", "film", "plot", "great", "awful", "the", "a", "was", "fun", "dull"]
+
+
+def tiny_bert(vocab_size: int, seed: int = 0, **config):
+    """An untrained tiny BERT encoder (width 32, one layer unless ``config`` says otherwise)."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    settings = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                "max_position_embeddings": 64, **config}
+    return BertModel(BertConfig(vocab_size=vocab_size, **settings))
+
+
+def load_script(path, name: str | None = None) -> ModuleType:
+    """Import the script at ``path`` (relative to the repository root, or absolute) as a module."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    spec = importlib.util.spec_from_file_location(name or f"script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
+    spec.loader.exec_module(module)
+    return module
