@@ -1,6 +1,6 @@
 # Two entry points (see README Quickstart):
 #   make demo  -> create .venv, install, zero-shot ATT on LaLonde NSW+CPS with the bundled checkpoint
-#   make test  -> create .venv, install with dev extras, ruff + pytest
+#   make test  -> create .venv, install with dev extras, ruff + import contracts + pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -27,9 +27,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -x --durations=15
 
 bench: $(STAMP)

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = write_markdown(
         records,
         out_dir / "ate.md",
-        title="Treatment-effect benchmark (issue 5)",
+        title="Treatment-effect benchmark",
         command=command,
         notes=notes,
         suite_descriptions=descriptions,

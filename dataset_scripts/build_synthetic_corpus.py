@@ -1,6 +1,6 @@
 """Build the CInA pretraining / evaluation corpus: many synthetic SCM datasets, one row per dataset.
 
-Splits are the named families of hf_causal.data.scm (train, validation, test and the ood_* test families),
+Splits are the named families of hf_causal.data.families (train, validation, test and the ood_* test families),
 written as parquet shards that stream (see hf_causal.data.corpus for the layout and columns).
 
     python dataset_scripts/build_synthetic_corpus.py --n-train 20000 --n-eval 500 \
@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 from hf_causal.data.corpus import corpus_features, family_table_markdown, write_corpus
+from hf_causal.data.families import FAMILIES
 from hf_causal.data.publish import DatasetBundle, main
-from hf_causal.data.scm import FAMILIES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

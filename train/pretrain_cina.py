@@ -6,7 +6,7 @@ Runs on CPU, one GPU, or many with ``accelerate launch``::
     accelerate launch train/pretrain_cina.py --config train/configs/cina_zs_base.yaml --output-dir ...
     python train/pretrain_cina.py --config ... --output-dir ... --resume          # continue the last checkpoint
 
-Datasets are drawn on the fly from :mod:`hf_causal.data.scm` families (every process draws different
+Datasets are drawn on the fly from :mod:`hf_causal.data.families` (every process draws different
 seeds); each step takes ``batch_size`` datasets, pads them and minimises the mean per-dataset
 penalised hinge loss (docs/design.md §2 and §5), in the package's shared training loop
 (:mod:`hf_causal.core.training`). ``supervised_weight > 0`` adds the paper's supervised variant: the
@@ -14,7 +14,7 @@ squared error of the model's effect estimate against the known ATE (in outcome-S
 ``distill_weight > 0`` adds a distillation term: the binary cross-entropy between the predicted dual
 variables and the exact SVM duals of the same dataset (libsvm on the implied kernel, computed on the fly;
 :func:`hf_causal.cina.svm.svm_dual_coefficients`). It amortises the exact per-dataset optimum, which
-the hinge loss alone reaches only slowly (v0.1, trained without it, stayed near uniform weights).
+the hinge loss alone reaches only slowly (a model trained without it stays near uniform weights).
 Writes ``log.jsonl`` (loss, validation MAE), ``checkpoint-*/`` (accelerate state) and ``final/``.
 """
 
@@ -38,7 +38,8 @@ from hf_causal.cina.calibration import calibration_features, estimand_weights, s
 from hf_causal.cina.collate import pad_datasets
 from hf_causal.cina.svm import implied_kernel, normalize_weights_np, svm_dual_coefficients
 from hf_causal.core.training import LoopArguments, TrainingLoop, resolve_mixed_precision
-from hf_causal.data.scm import generate_dataset, random_config, sample_family
+from hf_causal.data.families import random_config, sample_family
+from hf_causal.data.scm import generate_dataset
 
 DEFAULTS: dict[str, Any] = {
     "model": {},

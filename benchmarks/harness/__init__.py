@@ -1,4 +1,4 @@
-"""Reusable treatment-effect benchmark harness for hf-causal (issue 5).
+"""Reusable treatment-effect benchmark harness for hf-causal.
 
 Plug a new method in by giving it a ``name`` and an ``estimate(X, T, Y, estimand) -> EffectEstimate`` method
 (see :class:`harness.protocol.Estimator`) and running it on a named suite::

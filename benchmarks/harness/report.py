@@ -115,7 +115,7 @@ def target_table(
     peers: Sequence[str] = TARGET_PEERS,
     records: Sequence[Record] | None = None,
 ) -> str:
-    """Per suite: ``method``'s MAE against the best of ``peers`` (issue 4's target: at or below it), and the speed
+    """Per suite: ``method``'s MAE against the best of ``peers`` (the zero-shot target: at or below it), and the speed
     ratio against LinearDML. Suites where ``method`` or every peer did not run are left out.
 
     With ``records``, two more columns say whether a gap is more than noise: the paired mean difference of the
@@ -174,7 +174,7 @@ def write_markdown(
         "",
         rank_table(summary),
         "",
-        "## Zero-shot CInA against the best of IPW, AIPW, LinearDML and CausalForestDML (issue 4's target)",
+        "## Zero-shot CInA against the best of IPW, AIPW, LinearDML and CausalForestDML (the zero-shot target)",
         "",
         target_table(summary, records=records),
         "",

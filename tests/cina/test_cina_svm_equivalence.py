@@ -1,4 +1,4 @@
-"""Per-dataset CInA (attention form) reproduces the exact SVM-dual balancing weights (DESIGN.md §3)."""
+"""Per-dataset CInA (attention form) reproduces the exact SVM-dual balancing weights (docs/design.md §2)."""
 
 import numpy as np
 import pytest

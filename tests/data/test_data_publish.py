@@ -19,7 +19,8 @@ from hf_causal.data.corpus import (  # noqa: E402
     row_to_dataset,
     write_corpus,
 )
-from hf_causal.data.scm import FAMILIES, SCMConfig, generate_dataset, sample_family  # noqa: E402
+from hf_causal.data.families import FAMILIES, sample_family  # noqa: E402
+from hf_causal.data.scm import SCMConfig, generate_dataset  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "dataset_scripts"
 

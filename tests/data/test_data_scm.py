@@ -1,4 +1,4 @@
-"""Tests of the random SCM generator and the named families (hf_causal.data.scm)."""
+"""Tests of the random SCM generator (hf_causal.data.scm) and the named families (hf_causal.data.families)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from hf_causal.data.scm import (
-    COVARIATE_TYPES,
-    FAMILIES,
-    GRAPHS,
-    MECHANISMS,
-    SCMConfig,
-    dataset_seed,
-    generate_dataset,
-    random_config,
-    sample_family,
-)
+from hf_causal.data.families import FAMILIES, dataset_seed, random_config, sample_family
+from hf_causal.data.scm import COVARIATE_TYPES, GRAPHS, MECHANISMS, SCMConfig, generate_dataset
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
