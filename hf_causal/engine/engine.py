@@ -305,8 +305,8 @@ class CausalEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
         the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
-        and the difference has a much smaller Monte-Carlo variance than two independent arms).
-        ``given`` is already validated."""
+        and the difference has a much smaller Monte-Carlo variance than two independent arms); evidence
+        after the treatment is clamped in both arms. ``given`` is already validated."""
         if outcome == treatment:
             raise ValueError("treatment and outcome must differ")
         if treatment in given:
@@ -318,7 +318,8 @@ class CausalEngine:
         for name, ids in shared.items():  # broadcast single clamps to rows
             if len(ids) == 1 and n > 1:
                 shared[name] = ids * n
-        plans_0 = self.planner.plans(Query({treatment: control}), n, [outcome], clamp_ids=shared)
+        # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
+        plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
         ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
