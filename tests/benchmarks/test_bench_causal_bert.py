@@ -11,8 +11,6 @@ pytest.importorskip("tokenizers")
 from harness.causal_bert import CausalBertConfig, CausalBertModel  # noqa: E402
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast  # noqa: E402
 
-from hf_causal.core.aipw import att_estimates  # noqa: E402
-
 FILLER = ["the", "a", "movie", "film", "plot", "was", "and", "fun", "dull", "long", "short", "cast"]
 CONFOUNDER = "great"  # its presence drives both treatment and outcome
 TRUE_ATT = 1.0
@@ -103,19 +101,6 @@ def test_refit_restarts_from_pretrained_and_cross_fit(tiny_dir: str) -> None:
     est = model.cross_fit_att(texts, t, y, n_folds=2)
     assert "2-fold cross-fitted" in est["aipw"].method and est["aipw"].n == 300
     assert abs(est["aipw"].value - TRUE_ATT) < 0.35, est
-
-
-def test_att_estimates_with_true_nuisances() -> None:
-    rng = np.random.default_rng(0)
-    c = rng.random(20000) < 0.5
-    g = np.where(c, 0.7, 0.2)
-    t = (rng.random(20000) < g).astype(int)
-    y = 2.0 * t + 4.0 * c + rng.normal(size=20000)
-    est = att_estimates(t, y, g, 4.0 * c, 4.0 * c + 2.0)
-    assert est["plugin"].value == pytest.approx(2.0)
-    assert est["aipw"].value == pytest.approx(2.0, abs=0.05)
-    # AIPW corrects a wrong outcome model when the propensity is right
-    assert att_estimates(t, y, g, np.zeros(20000), np.zeros(20000))["aipw"].value == pytest.approx(2.0, abs=0.1)
 
 
 @pytest.mark.parametrize(

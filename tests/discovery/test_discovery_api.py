@@ -119,3 +119,6 @@ def test_package_root_export_and_plot(tmp_path):
     path = tmp_path / "graph.png"
     fig = plot_lagged_graph([("truth", sim.adjacency, None)], path=str(path))
     assert path.stat().st_size > 1000 and len(fig.axes) == 2
+    graph = discover_lagged_graph(sim.data, max_lag=2, max_steps=20, n_attribution_windows=50)
+    fig = graph.plot(path=str(tmp_path / "found.png"), truth=sim.adjacency)
+    assert len(fig.axes) == 4 and (tmp_path / "found.png").stat().st_size > 1000  # recovered and truth, 2 lags

@@ -135,3 +135,29 @@ def test_save_and_reload_with_auto_tokenizer(tmp_path):
         assert loaded.get_vocab() == TOK.get_vocab()
         assert loaded.encode_frame(DF.head(20)) == TOK.encode_frame(DF.head(20))
         assert loaded.graph == TOK.graph
+
+
+def test_codecs_answer_what_queries_may_do_with_their_values():
+    """Each codec says itself whether it is one token, discrete, numeric, binary, or partly intervenable;
+    the vectorised encode/decode equal the per-value ones."""
+    from hf_causal.engine.codecs import CategoricalCodec, DigitCodec, QuantileCodec, SequenceCodec
+
+    binary, colour = CategoricalCodec([0, 1], name="A"), CategoricalCodec(["red", "blue"], name="C")
+    bins = QuantileCodec([0.0, 1.0, 3.0], name="Y")
+    digits, seq = DigitCodec(0.0, 10.0, 2, name="D"), SequenceCodec(["N", "E"], max_length=3, name="S")
+    assert [c.single_token for c in (binary, bins, digits, seq)] == [True, True, False, False]
+    assert [c.discrete for c in (binary, bins, digits, seq)] == [True, False, False, False]
+    assert [c.decodes_exactly for c in (binary, bins, digits, seq)] == [True, False, False, True]
+    assert binary.binary_levels() == (0, 1) and bins.binary_levels() is None
+    assert binary.non_numeric_reason() is None and "non-numeric" in colour.non_numeric_reason()
+    assert "sequence" in seq.non_numeric_reason() and digits.non_numeric_reason() is None
+    assert seq.partial_positions({0: "N"}) and not seq.partial_positions(["N"]) and not binary.partial_positions({})
+    assert seq.list_is_one_value and not binary.list_is_one_value
+    assert bins.score_columns() == [0.5, 2.0] and colour.score_columns() == ["red", "blue"]
+    with pytest.raises(ValueError, match="one-token"):
+        digits.score_columns()
+    values = [0.2, 2.5, 1.0, 2.9]
+    assert bins.encode_many(values).tolist() == [bins.encode(v)[0] for v in values]
+    assert bins.decode_many(np.array([0, 1])).tolist() == [bins.decode([0]), bins.decode([1])]
+    assert colour.decode_many(np.array([1, 0])).tolist() == ["blue", "red"]
+    assert seq.encode_many(["N"]) is None and seq.decode_many(np.array([0])) is None

@@ -40,6 +40,7 @@ def tiny_inputs(seed: int = 1) -> dict[str, torch.Tensor]:
 def test_remote_code_closure_is_self_contained() -> None:
     names = {f.name for f in remote_code_files(CInAModel)}
     assert {"modeling_cina.py", "configuration_cina.py", "attention.py", "balancing.py"} <= names
+    assert "estimator.py" not in names  # library code, imported inside try by CInAModel.estimate
     assert "__init__.py" not in names
     assert {f.name for f in remote_code_files(CInAConfig)} == {"configuration_cina.py"}
     reqs = remote_code_requirements(CInAModel)
@@ -108,7 +109,13 @@ forecaster = AutoModel.from_pretrained({forecaster!r}, trust_remote_code=True).e
 with torch.no_grad():
     out = remote(**inputs)
     predictions = forecaster(past_values=inputs["covariates"]).predictions
+try:  # the estimator is library code: without hf_causal the remote model gives the forward pass only
+    remote.estimate(inputs["covariates"][0], inputs["treatment"][0], inputs["outcome"][0])
+    estimate_error = None
+except ImportError as err:
+    estimate_error = str(err)
 report = {{
+    "estimate_error": estimate_error,
     "forecaster_class": type(forecaster).__module__,
     "class": type(remote).__module__,
     "config_class": type(config).__module__,
@@ -157,6 +164,7 @@ def test_loads_where_hf_causal_cannot_be_imported(tmp_path, hubtools) -> None:
     assert report["config_class"].startswith("transformers_modules.")
     assert report["forecaster_class"].startswith("transformers_modules.")
     assert not report["hf_causal_imported"]
+    assert "needs hf-causal installed" in report["estimate_error"]
     assert report["registry_kept"]
     assert report["plain_auto_class"] == "hf_causal.cina.modeling_cina"
     got = torch.load(tmp_path / "outputs.pt")

@@ -1,0 +1,176 @@
+"""The shared training loop against closed forms: the schedule, least squares, exact resume, best weights."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import get_cosine_schedule_with_warmup
+
+from hf_causal.core.training import (
+    STATE_FILE,
+    LoopArguments,
+    TrainingLoop,
+    epoch_batches,
+    resolve_mixed_precision,
+    warmup_cosine,
+)
+
+
+def regression_data(n: int = 256, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``y = X b + noise``; returns the data and the least-squares coefficients (with intercept)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=gen)
+    y = x @ torch.tensor([1.5, -2.0, 0.5]) + 0.7 + 0.1 * torch.randn(n, generator=gen)
+    design = np.column_stack([x.numpy(), np.ones(n)])
+    coef, *_ = np.linalg.lstsq(design, y.numpy(), rcond=None)
+    return x, y, coef
+
+
+def linear_model(seed: int = 0) -> torch.nn.Linear:
+    torch.manual_seed(seed)
+    return torch.nn.Linear(3, 1)
+
+
+def batches_of(x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0):
+    def batches(accelerator, start):
+        for idx in epoch_batches(len(x), batch_size, seed, start):
+            yield x[idx].to(accelerator.device), y[idx].to(accelerator.device)
+
+    return batches
+
+
+def mse(model: torch.nn.Module, batch) -> torch.Tensor:
+    x, y = batch
+    return ((model(x).squeeze(-1) - y) ** 2).mean()
+
+
+def params_of(model: torch.nn.Module) -> np.ndarray:
+    return np.concatenate([model.weight.detach().numpy().ravel(), model.bias.detach().numpy()])
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 10])
+def test_warmup_from_zero_is_transformers_cosine_schedule(warmup):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    reference = get_cosine_schedule_with_warmup(opt, warmup, 100).lr_lambdas[0]
+    for step in range(101):
+        assert warmup_cosine(step, warmup, 100, warmup_from_zero=True) == pytest.approx(reference(step), abs=1e-15)
+
+
+def test_warmup_cosine_closed_form():
+    assert [warmup_cosine(s, 4, 20) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert warmup_cosine(4, 4, 20) == 1.0
+    assert warmup_cosine(12, 4, 20) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert warmup_cosine(20, 4, 20) == pytest.approx(0.0, abs=1e-15)
+    assert warmup_cosine(30, 4, 20) == pytest.approx(0.0, abs=1e-15)  # stays at the end, does not rise again
+
+
+def test_the_loop_reaches_least_squares():
+    x, y, coef = regression_data()
+    model = linear_model()
+    loop = TrainingLoop(model, LoopArguments(max_steps=400, learning_rate=0.05, weight_decay=0.0, warmup_steps=10,
+                                             cpu=True, progress=False))
+    result = loop.run(batches_of(x, y, 64), mse)
+    assert result.steps == 400 and len(result.losses) == 400 and not model.training
+    np.testing.assert_allclose(params_of(model), coef, atol=2e-3)
+
+
+def test_gradient_accumulation_matches_the_full_batch():
+    """Two micro-batches of 32 accumulated are one step on the batch of 64 (equal sizes, mean losses)."""
+    x, y, _ = regression_data(n=64)
+    runs = []
+    for micro, accumulate in ((64, 1), (32, 2)):
+        model = linear_model()
+        loop = TrainingLoop(model, LoopArguments(max_steps=5, learning_rate=0.1, weight_decay=0.0, cpu=True,
+                                                 gradient_accumulation_steps=accumulate, progress=False))
+
+        def fixed_order(accelerator, start, micro=micro):
+            while True:
+                for s in range(0, 64, micro):
+                    yield x[s: s + micro], y[s: s + micro]
+
+        loop.run(fixed_order, mse)
+        runs.append(params_of(model))
+    np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
+
+
+def test_resume_from_a_checkpoint_is_exact(tmp_path):
+    x, y, _ = regression_data()
+    args = {"max_steps": 12, "learning_rate": 0.05, "warmup_steps": 3, "cpu": True, "progress": False}
+    full = linear_model()
+    TrainingLoop(full, LoopArguments(**args)).run(batches_of(x, y, 48), mse)
+
+    saved = []
+    interrupted = linear_model()
+    loop = TrainingLoop(interrupted, LoopArguments(**args, output_dir=str(tmp_path), save_every=5))
+    loop.run(batches_of(x, y, 48), mse, save_fn=saved.append, checkpoint_state=lambda: {"stream": 7})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-5"]  # not at the last step
+    assert saved == [str(tmp_path / "checkpoint-5"), str(tmp_path / "checkpoint-10")]
+    state = json.loads((tmp_path / "checkpoint-5" / STATE_FILE).read_text())
+    assert state["step"] == 5 and state["total_steps"] == 12 and state["stream"] == 7
+
+    resumed = linear_model(seed=1)  # other initial weights: the checkpoint must overwrite them
+    again = TrainingLoop(resumed, LoopArguments(**args))
+    assert again.resume(tmp_path / "checkpoint-5") == 5
+    result = again.run(batches_of(x, y, 48), mse)
+    assert result.steps == 12 and len(result.losses) == 7
+    np.testing.assert_array_equal(params_of(resumed), params_of(full))
+    with pytest.raises(FileNotFoundError):
+        again.resume(tmp_path / "checkpoint-99")
+
+
+def test_best_weights_are_restored_and_early_stopping_waits_for_patience():
+    x, y, _ = regression_data()
+    scores = iter([5.0, 3.0, 4.0, 3.5, 2.0, 2.5, 9.0, 9.0, 9.0])
+    snapshots = {}
+    model = linear_model()
+    loop = TrainingLoop(model, LoopArguments(max_steps=9, learning_rate=0.05, cpu=True, eval_every=1,
+                                             select_best=True, progress=False))
+
+    def remember(record):
+        snapshots[record["step"]] = params_of(loop.unwrapped_model()).copy()
+
+    result = loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: next(scores), on_step=remember)
+    assert result.best == 2.0 and result.best_step == 5 and result.steps == 9
+    np.testing.assert_array_equal(params_of(model), snapshots[5])
+    assert [h["val_loss"] for h in result.history] == [5.0, 3.0, 4.0, 3.5, 2.0, 2.5, 9.0, 9.0, 9.0]
+
+    flat = iter([1.0, 0.99995, 0.5, 0.6, 0.7, 0.8])  # the second is not an improvement of more than 1e-4
+    loop = TrainingLoop(linear_model(), LoopArguments(max_steps=50, learning_rate=0.05, cpu=True, eval_every=2,
+                                                      patience=2, min_improvement=1e-4, progress=False))
+    result = loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: {"val_loss": next(flat), "other": 1.0})
+    assert result.stopped_early and result.steps == 10  # evaluations at 2..10: 0.5 at step 6, then two worse
+    assert result.best == 0.5 and result.last_metrics == {"val_loss": 0.7, "other": 1.0}
+
+
+def test_only_trainable_parameters_are_optimised():
+    x, y, _ = regression_data()
+    model = linear_model()
+    model.bias.requires_grad_(False)
+    bias = model.bias.detach().clone()
+    loop = TrainingLoop(model, LoopArguments(max_steps=20, learning_rate=0.05, cpu=True, eval_every=5,
+                                             select_best=True, progress=False))
+    assert loop.partial
+    loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: float(mse(m, (x, y)).detach()))
+    assert torch.equal(model.bias, bias) and len(loop.optimizer.param_groups[0]["params"]) == 1
+
+
+def test_epoch_batches_cover_each_epoch_and_resume_mid_epoch():
+    stream = epoch_batches(10, 4, seed=3, start_step=0)
+    first = [next(stream) for _ in range(6)]  # two epochs of 3 batches (4, 4, 2)
+    assert [len(b) for b in first] == [4, 4, 2, 4, 4, 2]
+    assert sorted(torch.cat(first[:3]).tolist()) == list(range(10))
+    resumed = epoch_batches(10, 4, seed=3, start_step=4)
+    assert all(torch.equal(next(resumed), b) for b in first[4:])
+
+
+def test_arguments_are_checked():
+    for bad in ({"max_steps": 0}, {"max_steps": True}, {"learning_rate": 0.0}, {"warmup_steps": 11},
+                {"gradient_accumulation_steps": 0}, {"eval_every": 0}, {"mixed_precision": "fp12"}):
+        with pytest.raises(ValueError):
+            LoopArguments(**{"max_steps": 10, "learning_rate": 1e-3, **bad})
+    assert resolve_mixed_precision(False) == "no" and resolve_mixed_precision("bf16") == "bf16"
+    assert resolve_mixed_precision("auto") == ("bf16" if torch.cuda.is_available() else "no")
