@@ -4,7 +4,6 @@ level and ``try`` blocks included), its module sizes and its citations of the de
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import grimp
 import pytest

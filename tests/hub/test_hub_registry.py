@@ -10,7 +10,13 @@ import sys
 import pytest
 from support import tiny_cina_model
 
-from hf_causal.hub import bundled_checkpoints, load_checkpoint, model_entry, registered_models, resolve_checkpoint
+from hf_causal.hub import (
+    bundled_checkpoints,
+    load_checkpoint,
+    model_entry,
+    registered_models,
+    resolve_checkpoint,
+)
 
 PROBE = r"""
 import json, sys
