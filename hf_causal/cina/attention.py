@@ -9,7 +9,8 @@ FlashAttention trick). Peak memory is ``O(chunk_size * M)`` instead of ``O(N * M
 On CPU the forward pass also tiles the keys (blocks of ``CPU_KEY_BLOCK``, combined with an online
 softmax: running max and sum), so that a tile of scores and its key/value block stay in cache. With
 row chunks alone, a cache-sized chunk at N = 100,000 has 10 rows and every chunk streams all N keys
-and values from memory again, which made N = 50,000 take 1.6x its quadratic share of N = 20,000 (146 s vs 84 s tiled, one thread).
+and values from memory again, so the time grew faster than quadratically in N (``benchmarks/scale_benchmark.py``
+measures it). See docs/design.md §3.4.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _chunk_rows(n_rows: int, n_keys: int, batch: int, chunk_elements: int) -> in
 
 
 def _effective_chunk(chunk_elements: int, device: torch.device) -> int:
-    # On CPU the chunk loop is memory-bound: a chunk that stays in cache is ~3x faster than a 64 MB one
+    # On CPU the chunk loop is memory-bound: a chunk that stays in cache is several times faster than a 64 MB one
     # (measured at N = 10,000 on 2 cores). GPUs prefer few large chunks, so only CPU is capped.
     return min(chunk_elements, CPU_CHUNK_ELEMENTS) if device.type == "cpu" else chunk_elements
 
