@@ -40,6 +40,7 @@ from .balancing import (
     weights_from_scaled_values,
 )
 from .configuration_cina import CInAConfig
+from .kernel_layers import KernelMessageLayer, gather_units, landmark_indices
 
 
 @dataclass
@@ -67,71 +68,6 @@ class CInAOutput(ModelOutput):
     effect: torch.Tensor | None = None
     log_h_hat: torch.Tensor | None = None
     dual: torch.Tensor | None = None
-
-
-def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
-    """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
-
-    Each arm gets its share of ``size`` (at least one landmark per non-empty arm), so the landmarks keep
-    the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    device = signs.device
-    signs, unit_mask = signs.cpu(), unit_mask.cpu()  # the seeded CPU generator draws the same landmarks anywhere
-    rows = []
-    for b in range(signs.shape[0]):
-        treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
-        control = torch.nonzero(unit_mask[b] & (signs[b] < 0)).squeeze(-1)
-        n1, n0 = len(treated), len(control)
-        low, high = max(int(n1 > 0), size - n0), min(n1, size - int(n0 > 0))
-        take = min(max(round(size * n1 / (n1 + n0)), low), high)
-        picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
-        rows.append(torch.sort(torch.cat(picks)).values)
-    return torch.stack(rows).to(device)
-
-
-def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``x[b, index[b]]`` for ``x`` of shape ``(B, N, C)`` and ``index`` of shape ``(B, M)``."""
-    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-
-
-class KernelMessageLayer(nn.Module):
-    """Pre-norm residual block: multi-head kernel smoothing (one fixed bandwidth per head) + feed-forward."""
-
-    def __init__(self, config: CInAConfig) -> None:
-        super().__init__()
-        heads = len(config.kernel_temperatures)
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(config.hidden_size)
-        self.to_values = nn.Linear(config.hidden_size, config.hidden_size * heads)
-        self.merge = nn.Linear(config.hidden_size * heads, config.hidden_size)
-        self.norm2 = nn.LayerNorm(config.hidden_size)
-        self.ffn = nn.Sequential(
-            nn.Linear(config.hidden_size, config.intermediate_size),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(config.intermediate_size, config.hidden_size),
-        )
-        self.chunk_elements = config.chunk_elements
-
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        head_keys: torch.Tensor,
-        unit_mask: torch.Tensor,
-        landmarks: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """One block; ``landmarks`` ``(heads * B, M)`` restricts the keys to those units (inference)."""
-        batch, n, width = hidden.shape
-        vals = self.to_values(self.norm1(hidden)).reshape(batch, n, self.heads, width)
-        vals = vals.permute(2, 0, 1, 3).reshape(self.heads * batch, n, width)
-        keys, mask = head_keys, unit_mask.repeat(self.heads, 1)
-        if landmarks is not None:
-            keys, vals, mask = gather_units(head_keys, landmarks), gather_units(vals, landmarks), None
-        smoothed, _ = chunked_attention(head_keys, keys, vals, mask, chunk_elements=self.chunk_elements)
-        smoothed = smoothed.reshape(self.heads, batch, n, width).permute(1, 2, 0, 3).reshape(batch, n, -1)
-        hidden = hidden + self.merge(smoothed)
-        return hidden + self.ffn(self.norm2(hidden))
 
 
 class CInAPreTrainedModel(PreTrainedModel):
@@ -187,7 +123,10 @@ class CInAModel(CInAPreTrainedModel):
         # Always a parameter so a learned value travels with the checkpoint; detached unless learned.
         self.log_balancing_temperature = nn.Parameter(torch.tensor(math.log(config.balancing_temperature)))
         self.embed = nn.Linear(1 + 2 * heads, config.hidden_size)
-        self.layers = nn.ModuleList([KernelMessageLayer(config) for _ in range(config.num_layers)])
+        self.layers = nn.ModuleList(
+            KernelMessageLayer(config.hidden_size, config.intermediate_size, heads, config.dropout, config.chunk_elements)
+            for _ in range(config.num_layers)
+        )
         self.final_norm = nn.LayerNorm(config.hidden_size)
         self.dual_head = nn.Linear(config.hidden_size, 1)
         self.offset_head = nn.Linear(config.hidden_size, 1)

@@ -18,6 +18,11 @@ train / validation / test splits) never share a seed:
 ``ood_weak_overlap``       as ``train`` but overlap in [0.001, 0.005] with confounding_strength in [2.5, 4],
                            so many propensities come close to 0 or 1.
 ``ood_large_n``            as ``train`` but N in [5000, 10000] (larger than any training dataset).
+``outcome_train``          the wider prior of CInA's in-context outcome model: N in [50, 5000], d in [1, 100]
+                           with 1-10 relevant covariates (parents of T, of Y), heteroscedastic noise
+                           (gamma in [0, 1]), overlap in [0.005, 0.1], confounding_strength in [0, 3],
+                           effect_heterogeneity in [0, 1.5]; mechanisms as ``train`` (``rff`` stays unseen).
+``outcome_validation``     as ``outcome_train``, disjoint seeds.
 =========================  =================================================================================
 """
 
@@ -36,6 +41,7 @@ __all__ = ["FAMILIES", "FamilySpec", "dataset_seed", "random_config", "sample_fa
 
 _SEED_BITS = 20  # user seeds per family: [0, 2**20)
 _INDEX_BITS = 24  # datasets per (family, seed) stream: [0, 2**24)
+
 
 @dataclass(frozen=True)
 class FamilySpec:
@@ -63,6 +69,11 @@ class FamilySpec:
     effect_mean: tuple[float, float] = (-1.0, 1.0)
     effect_heterogeneity: tuple[float, float] = (0.0, 1.0)
     noise: tuple[float, float] = (0.1, 1.0)
+    #: When set, ``(low, high)`` expected numbers of covariates that are parents of T and of Y: the parent
+    #: probabilities become ``k / d`` with ``k`` drawn in the range, so large ``d`` means many irrelevant
+    #: covariates (as in ACIC 2016); otherwise the probabilities above are used.
+    relevant_covariates: tuple[float, float] | None = None
+    noise_heteroscedasticity: tuple[float, float] = (0.0, 0.0)
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -97,6 +108,26 @@ FAMILIES: dict[str, FamilySpec] = {
             confounding_strength=(2.5, 4.0),
         ),
         FamilySpec("ood_large_n", 7, "5,000-10,000 units (train has at most 3,000)", n_units=(5000, 10000)),
+        *(
+            FamilySpec(
+                name,
+                index,
+                description,
+                n_units=(50, 5000),
+                n_covariates=(1, 100),
+                overlap=(0.005, 0.1),
+                confounding_strength=(0.0, 3.0),
+                effect_heterogeneity=(0.0, 1.5),
+                noise=(0.05, 1.5),
+                relevant_covariates=(1.0, 10.0),
+                noise_heteroscedasticity=(0.0, 1.0),
+            )
+            for name, index, description in (
+                ("outcome_train", 8, "the wide prior of the in-context outcome model: N 50-5,000, d 1-100 with "
+                 "1-10 relevant covariates, heteroscedastic noise, weak overlap"),
+                ("outcome_validation", 9, "the wide prior, disjoint seeds (validation of the outcome model)"),
+            )
+        ),
     )
 }
 
@@ -124,7 +155,7 @@ def random_config(family: str | FamilySpec, rng: np.random.Generator) -> SCMConf
     n_units = int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
     n_covariates = int(rng.integers(spec.n_covariates[0], spec.n_covariates[1] + 1))
     mix = rng.dirichlet(np.ones(len(spec.covariate_types)))
-    return SCMConfig(
+    config = SCMConfig(
         n_units=min(max(n_units, lo), hi),
         n_covariates=n_covariates,
         graph=str(spec.graphs[int(rng.integers(len(spec.graphs)))]),
@@ -141,6 +172,14 @@ def random_config(family: str | FamilySpec, rng: np.random.Generator) -> SCMConf
         effect_heterogeneity=uni(spec.effect_heterogeneity),
         noise=uni(spec.noise),
     )
+    # the wider prior's extra draws come last, so the other families keep their random streams
+    if spec.relevant_covariates is not None:
+        config.treatment_parent_prob = min(1.0, uni(spec.relevant_covariates) / n_covariates)
+        config.outcome_parent_prob = min(1.0, uni(spec.relevant_covariates) / n_covariates)
+    if spec.noise_heteroscedasticity != (0.0, 0.0):
+        config.noise_heteroscedasticity = uni(spec.noise_heteroscedasticity)
+    config.validate()
+    return config
 
 
 def dataset_seed(family: str | FamilySpec, seed: int, index: int) -> int:

@@ -23,7 +23,8 @@ Each call of :func:`generate_dataset` draws one observational dataset together w
    ``overlap`` is the smallest possible propensity (propensities lie in ``[overlap, 1 - overlap]``).
 4. **Outcome.** ``mu0(x) = m(x)`` (a standardised random function of the outcome parents, sd 1),
    ``mu1(x) = mu0(x) + effect_mean + effect_heterogeneity * h(x)`` (``h`` another standardised random
-   function of the outcome parents), ``Y = mu_T(x) + noise * N(0, 1)``.
+   function of the outcome parents), ``Y = mu_T(x) + sigma(x) N(0, 1)`` with ``sigma = noise`` or, with
+   ``noise_heteroscedasticity = gamma > 0``, ``sigma(x) ∝ exp(gamma v(x))`` scaled to root mean square ``noise``.
 
 Random functions (``mechanism``): ``linear`` (``P w``), ``mlp`` (one tanh hidden layer of 16 units),
 ``rff`` (64 random Fourier features of an RBF kernel; periodic, rough) and ``interactions`` (linear plus
@@ -156,7 +157,9 @@ class SCMConfig:
         treated_fraction: target share of treated units, in ``(0, 1)``.
         effect_mean: constant part of the treatment effect (outcome units; ``sd(mu0) = 1``).
         effect_heterogeneity: standard deviation of the varying part of the effect (>= 0).
-        noise: standard deviation of the outcome noise (>= 0).
+        noise: standard deviation of the outcome noise (>= 0); with heteroscedasticity, its root mean square.
+        noise_heteroscedasticity: ``gamma >= 0``; the noise's standard deviation at ``x`` is proportional to
+            ``exp(gamma * v(x))`` with ``v`` a standardised random function of the outcome parents (0: constant).
     """
 
     n_units: int = 1000
@@ -176,6 +179,7 @@ class SCMConfig:
     effect_mean: float = 1.0
     effect_heterogeneity: float = 0.5
     noise: float = 0.5
+    noise_heteroscedasticity: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -205,13 +209,14 @@ class SCMConfig:
             "effect_mean",
             "effect_heterogeneity",
             "noise",
+            "noise_heteroscedasticity",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"SCMConfig.{name} must be a number, got {type(value).__name__}")
             if not math.isfinite(float(value)):
                 raise ValueError(f"SCMConfig.{name} must be finite, got {value}")
-        for name in ("density", "confounding_strength", "effect_heterogeneity", "noise"):
+        for name in ("density", "confounding_strength", "effect_heterogeneity", "noise", "noise_heteroscedasticity"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SCMConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("treatment_parent_prob", "outcome_parent_prob", "prognostic_alignment"):
@@ -416,7 +421,11 @@ def generate_dataset(config: SCMConfig, seed: int) -> SyntheticDataset:
             f"could not draw >= 2 treated and >= 2 control units with n_units={n}, "
             f"treated_fraction={config.treated_fraction}; increase n_units"
         )
-    Y = np.where(T == 1, mu1, mu0) + config.noise * rng.standard_normal(n)
+    noise_sd = np.full(n, float(config.noise))
+    if config.noise_heteroscedasticity > 0:  # drawn only then, so homoscedastic SCMs keep their random stream
+        scale = np.exp(config.noise_heteroscedasticity * _random_function(mech, R[:, pa_y], rng))
+        noise_sd = config.noise * scale / math.sqrt(np.mean(scale**2))
+    Y = np.where(T == 1, mu1, mu0) + noise_sd * rng.standard_normal(n)
 
     node = [f"x{j}" for j in range(d)]
     graph = [(node[int(i)], node[j]) for j in range(d) for i in parents[j]]

@@ -171,7 +171,7 @@ def test_inference_forward_without_objective_gives_the_same_weights(model):
 
 
 def test_landmark_indices_are_real_distinct_stratified_and_seeded():
-    from hf_causal.cina.modeling_cina import landmark_indices
+    from hf_causal.cina.kernel_layers import landmark_indices
 
     x, t, _ = _data(1000, 3, 12)
     x2, t2, _ = _data(700, 3, 13)

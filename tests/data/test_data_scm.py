@@ -287,3 +287,26 @@ def test_scm_imports_without_datasets_or_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "50"
+
+
+def test_heteroscedastic_noise_keeps_its_rms_and_is_a_scale_mixture():
+    """Noise sd ∝ exp(gamma v(x)) scaled to RMS `noise`: RMS unchanged, kurtosis above the normal's 3."""
+    base = SCMConfig(n_units=40_000, n_covariates=4, noise=0.5, mechanism="linear", outcome_parent_prob=1.0)
+    for gamma, kurtosis_range in ((0.0, (2.9, 3.1)), (1.0, (4.0, 30.0))):
+        d = generate_dataset(SCMConfig(**{**base.to_dict(), "noise_heteroscedasticity": gamma}), seed=4)
+        e = d.Y - np.where(d.T == 1, d.mu1, d.mu0)
+        assert np.sqrt(np.mean(e**2)) == pytest.approx(0.5, rel=0.03)
+        kurtosis = np.mean(e**4) / np.mean(e**2) ** 2
+        assert kurtosis_range[0] < kurtosis < kurtosis_range[1], (gamma, kurtosis)
+    with pytest.raises(ValueError, match="noise_heteroscedasticity"):
+        SCMConfig(noise_heteroscedasticity=-0.1)
+
+
+def test_the_wide_prior_has_few_relevant_covariates_among_many():
+    data = list(sample_family("outcome_train", 40, seed=0, n_units=60))
+    d = np.array([len(x.params["covariate_types"]) for x in data])
+    relevant = np.array([len(x.params["outcome_parents"]) for x in data])
+    assert d.max() > 60 and relevant.mean() < 12  # expected 1-10 parents of Y (+ the forced confounder)
+    assert np.mean(relevant[d > 50] / d[d > 50]) < 0.25
+    assert any(x.params["config"]["noise_heteroscedasticity"] > 0.5 for x in data)
+    assert {f for f in FAMILIES if f.startswith("outcome_")} == {"outcome_train", "outcome_validation"}

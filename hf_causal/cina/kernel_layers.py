@@ -1,0 +1,80 @@
+"""Permutation-equivariant kernel layers shared by CInA's networks (balancing and outcome): docs/design.md §5.2.
+
+Units see each other only through the dot-product kernel of their standardised covariates, one bandwidth per
+head, so the layers work for any number of covariates and any unit order. At inference the keys may be a
+seeded, arm-stratified sample of landmark units, which makes a pass linear in N (docs/design.md §3.5).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import chunked_attention
+
+
+def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
+
+    Each arm gets its share of ``size`` (at least one landmark per non-empty arm), so the landmarks keep
+    the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    device = signs.device
+    signs, unit_mask = signs.cpu(), unit_mask.cpu()  # the seeded CPU generator draws the same landmarks anywhere
+    rows = []
+    for b in range(signs.shape[0]):
+        treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
+        control = torch.nonzero(unit_mask[b] & (signs[b] < 0)).squeeze(-1)
+        n1, n0 = len(treated), len(control)
+        low, high = max(int(n1 > 0), size - n0), min(n1, size - int(n0 > 0))
+        take = min(max(round(size * n1 / (n1 + n0)), low), high)
+        picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
+        rows.append(torch.sort(torch.cat(picks)).values)
+    return torch.stack(rows).to(device)
+
+
+def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[b, index[b]]`` for ``x`` of shape ``(B, N, C)`` and ``index`` of shape ``(B, M)``."""
+    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class KernelMessageLayer(nn.Module):
+    """Pre-norm residual block: multi-head kernel smoothing (one fixed bandwidth per head) + feed-forward."""
+
+    def __init__(
+        self, hidden_size: int, intermediate_size: int, heads: int, dropout: float = 0.0,
+        chunk_elements: int = 2**24,
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(hidden_size)
+        self.to_values = nn.Linear(hidden_size, hidden_size * heads)
+        self.merge = nn.Linear(hidden_size * heads, hidden_size)
+        self.norm2 = nn.LayerNorm(hidden_size)
+        self.ffn = nn.Sequential(
+            nn.Linear(hidden_size, intermediate_size),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(intermediate_size, hidden_size),
+        )
+        self.chunk_elements = chunk_elements
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        head_keys: torch.Tensor,
+        unit_mask: torch.Tensor,
+        landmarks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One block; ``landmarks`` ``(heads * B, M)`` restricts the keys to those units (inference)."""
+        batch, n, width = hidden.shape
+        vals = self.to_values(self.norm1(hidden)).reshape(batch, n, self.heads, width)
+        vals = vals.permute(2, 0, 1, 3).reshape(self.heads * batch, n, width)
+        keys, mask = head_keys, unit_mask.repeat(self.heads, 1)
+        if landmarks is not None:
+            keys, vals, mask = gather_units(head_keys, landmarks), gather_units(vals, landmarks), None
+        smoothed, _ = chunked_attention(head_keys, keys, vals, mask, chunk_elements=self.chunk_elements)
+        smoothed = smoothed.reshape(self.heads, batch, n, width).permute(1, 2, 0, 3).reshape(batch, n, -1)
+        hidden = hidden + self.merge(smoothed)
+        return hidden + self.ffn(self.norm2(hidden))
