@@ -1,7 +1,7 @@
 """``hf-causal`` command line.
 
 ``hf-causal estimate DATA --treatment COL --outcome COL [--covariates ...] [--model NAME_OR_PATH]
-[--estimand ate|att|atc|overlap] [--method cina-zs|cina] [--json]``
+[--estimand ate|att|atc|overlap|cate] [--method cina-zs|cina] [--output effects.csv] [--json]``
 
 ``DATA`` is a csv, parquet or jsonl file, or ``benchmark:NAME`` for a dataset packaged with
 :mod:`hf_causal.data` (e.g. ``benchmark:lalonde_nsw_cps``). Errors print one line and exit non-zero.
@@ -28,6 +28,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,6 +41,7 @@ from .core.options import (
     METHODS,
     MOMENTS,
     OUTCOME_MODELS,
+    PER_UNIT_ESTIMANDS,
 )
 
 EXIT_USAGE = 2
@@ -107,13 +109,21 @@ def _estimate(args: argparse.Namespace) -> int:
     x, t, y = split_frame(frame, treatment, outcome, covariates)
     hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
     model = CInAModel.from_pretrained(args.model)
+    if args.output and args.estimand not in PER_UNIT_ESTIMANDS:
+        raise ValueError(f"--output writes per-unit effects: use it with --estimand {PER_UNIT_ESTIMANDS[0]}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        extra = {"progress": not args.json} if args.method == "cina" else {}
-        result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
-                                outcome_model=args.outcome_model, **extra)
+        if args.estimand in PER_UNIT_ESTIMANDS:
+            outcome_model = "kernel" if args.outcome_model == "kernel" else "pretrained"
+            result = model.cate(x, t, y, outcome_model=outcome_model)
+        else:
+            extra = {"progress": not args.json} if args.method == "cina" else {}
+            result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
+                                    outcome_model=args.outcome_model, **extra)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    if result.effects is not None:
+        return _report_effects(args, frame, result)
     if args.json:
         payload = result.to_dict()
         payload["model"] = args.model
@@ -132,6 +142,37 @@ def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_effects(args: argparse.Namespace, frame: pd.DataFrame, result: Any) -> int:
+    """Print a per-unit estimate's summary (or JSON) and write the rows with their effects to ``--output``."""
+    if args.output:
+        columns = {"cate": "cate", "std_error": "cate_std_error", "ci_low": "cate_ci_low", "ci_high": "cate_ci_high"}
+        rows = frame.reset_index(drop=True).join(result.effects[list(columns)].rename(columns=columns)
+                                                 .reset_index(drop=True))
+        write_table(rows, args.output)
+    if args.json:
+        payload = result.to_dict()
+        payload.update(model=args.model, output=args.output)
+        print(json.dumps(payload))
+    else:
+        print(result.summary())
+        print(f"wrote {len(result.effects)} per-unit effects to {args.output}" if args.output
+              else "(--output effects.csv writes the per-unit effects)")
+    return 0
+
+
+def write_table(frame: pd.DataFrame, path: str) -> None:
+    """Write ``frame`` as csv, parquet or jsonl, by the extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        raise ValueError(f"unsupported output format {suffix!r}: use .csv, .parquet or .jsonl")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="hf-causal", description="Causal foundation models on the Hugging Face stack.")
@@ -142,13 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--outcome", help="outcome column")
     est.add_argument("--covariates", nargs="+", help="covariate columns (default: every other column)")
     est.add_argument("--model", default="cina-zs-base", help="bundled name, local folder or Hub id")
-    est.add_argument("--estimand", default=DEFAULT_ESTIMAND, choices=ESTIMANDS)
+    est.add_argument("--estimand", default=DEFAULT_ESTIMAND, choices=ESTIMANDS + PER_UNIT_ESTIMANDS,
+                     help="an average effect, or cate: per-unit conditional effects with intervals")
     est.add_argument("--moments", type=int, default=DEFAULT_MOMENTS, choices=MOMENTS,
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
     est.add_argument("--outcome-model", default=DEFAULT_OUTCOME_MODEL, choices=OUTCOME_MODELS,
-                     help="kernel: augment the weights with a kernel ridge outcome model (default); none: weights only")
+                     help="kernel: augment the weights with a kernel ridge outcome model (default); pretrained: "
+                     "with the checkpoint's in-context outcome network; none: weights only")
     est.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation")
+    est.add_argument("--output", help="with --estimand cate: write the rows with their effects (csv/parquet/jsonl)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(func=_estimate)
     _add_loop_commands(sub)

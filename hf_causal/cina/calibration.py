@@ -149,3 +149,42 @@ def standardize_columns(x: np.ndarray) -> np.ndarray:
     sd = x.std(0)
     keep = sd > 1e-12
     return (x[:, keep] - x[:, keep].mean(0)) / sd[keep]
+
+
+class CovariateMap:
+    """:func:`standardize_columns` and :func:`calibration_features` fitted on one dataset and applicable to new
+    rows (their centring, scaling and kept columns are the fitted dataset's): the covariate map of the outcome
+    models, which predict at rows they were not fitted on.
+
+    On the fitted rows, ``standardized(x)`` equals ``standardize_columns(x)`` and ``balanced(x)`` equals
+    ``calibration_features(standardize_columns(x), moments)``.
+    """
+
+    def __init__(self, x: np.ndarray, moments: int = 2) -> None:
+        if moments not in MOMENTS:
+            raise ValueError(f"moments must be one of {MOMENTS}, got {moments!r}")
+        x = np.asarray(x, dtype=np.float64)
+        sd = x.std(0)
+        self.keep = sd > 1e-12
+        self.mean, self.sd = x[:, self.keep].mean(0), sd[self.keep]
+        x_std = self.standardized(x)
+        self.squares = moments == 2 and x_std.shape[1] > 0
+        self.non_binary = np.array([np.unique(col).size > 2 for col in x_std.T], dtype=bool)
+        self.squares = self.squares and bool(self.non_binary.any())
+        if self.squares:
+            sq = x_std[:, self.non_binary] ** 2
+            sq_sd = sq.std(0)
+            self.sq_keep = sq_sd > 1e-12
+            self.sq_mean, self.sq_sd = sq[:, self.sq_keep].mean(0), sq_sd[self.sq_keep]
+
+    def standardized(self, x: np.ndarray) -> np.ndarray:
+        """Rows centred and scaled with the fitted statistics (constant columns dropped)."""
+        return (np.asarray(x, dtype=np.float64)[:, self.keep] - self.mean) / self.sd
+
+    def balanced(self, x: np.ndarray) -> np.ndarray:
+        """The calibration features of rows: standardised columns, plus standardised squares (``moments=2``)."""
+        x_std = self.standardized(x)
+        if not self.squares:
+            return x_std
+        sq = x_std[:, self.non_binary] ** 2
+        return np.column_stack([x_std, (sq[:, self.sq_keep] - self.sq_mean) / self.sq_sd])

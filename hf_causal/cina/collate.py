@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,3 +46,51 @@ def pad_datasets(
     if y_out is not None:
         batch_dict["outcome"] = y_out
     return batch_dict
+
+
+def pad_outcome_contexts(
+    contexts: Sequence[Any],
+    true_mu0: Sequence[np.ndarray] | None = None,
+    true_mu1: Sequence[np.ndarray] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, torch.Tensor]:
+    """Pad :class:`~hf_causal.cina.outcome_features.OutcomeContext` s to one batch for the outcome network.
+
+    Returns the keyword arguments of :meth:`InContextOutcomeNetwork.forward` (``covariates``, ``signs``, ``y``,
+    ``kernel_mu``, ``kernel_residuals``, ``unit_features``, ``unit_mask``, ``feature_mask``) and, when the true
+    surfaces are given (original units, one array per context), ``true_mu0`` / ``true_mu1`` standardised like
+    each context's outcome.
+    """
+    if not contexts:
+        raise ValueError("need at least one context")
+    rows = max(len(c.signs) for c in contexts)
+    d_max = max(c.x.shape[1] for c in contexts)
+    n_feat = contexts[0].unit_features.shape[1]
+    batch = len(contexts)
+    out = {
+        "covariates": torch.zeros(batch, rows, d_max, dtype=dtype),
+        "signs": torch.zeros(batch, rows, dtype=dtype),
+        "y": torch.zeros(batch, rows, dtype=dtype),
+        "kernel_mu": torch.zeros(batch, rows, 2, dtype=dtype),
+        "kernel_residuals": torch.zeros(batch, rows, dtype=dtype),
+        "unit_features": torch.zeros(batch, rows, n_feat, dtype=dtype),
+        "unit_mask": torch.zeros(batch, rows, dtype=torch.bool),
+        "feature_mask": torch.zeros(batch, d_max, dtype=dtype),
+    }
+    truths = {"true_mu0": true_mu0, "true_mu1": true_mu1}
+    for key, values in truths.items():
+        if values is not None:
+            out[key] = torch.zeros(batch, rows, dtype=dtype)
+    for b, c in enumerate(contexts):
+        r, d = len(c.signs), c.x.shape[1]
+        out["covariates"][b, :r, :d] = torch.as_tensor(c.x, dtype=dtype)
+        for key in ("signs", "y", "kernel_residuals"):
+            out[key][b, :r] = torch.as_tensor(getattr(c, key), dtype=dtype)
+        out["kernel_mu"][b, :r] = torch.as_tensor(c.kernel_mu, dtype=dtype)
+        out["unit_features"][b, :r] = torch.as_tensor(c.unit_features, dtype=dtype)
+        out["unit_mask"][b, :r] = True
+        out["feature_mask"][b, :d] = 1.0
+        for key, values in truths.items():
+            if values is not None:
+                out[key][b, :r] = torch.as_tensor((np.asarray(values[b]) - c.y_mean) / c.y_scale, dtype=dtype)
+    return out

@@ -36,6 +36,14 @@ class CInAConfig(PretrainedConfig):
             landmark units (a seeded sample, stratified by arm) instead of all N, so they cost
             ``O(N * landmark_units)`` instead of ``O(N^2)``. The kernel smooths are ratios of kernel sums,
             which a random subset of keys estimates consistently. ``None`` or 0: exact (all units).
+        outcome_hidden_size: width of the in-context outcome network (docs/design.md §4.8); 0 (the default of
+            older checkpoints): the model has no outcome network.
+        outcome_num_layers: kernel message-passing layers of the outcome network.
+        outcome_kernel_temperatures: its bandwidths, one head each.
+        outcome_intermediate_size: width of its feed-forward blocks.
+        outcome_unit_features: number of per-row inputs (``hf_causal.cina.outcome_features.N_UNIT_FEATURES``).
+        outcome_landmark_units: its keys are this many landmark context rows (a seeded sample stratified by arm)
+            when a dataset has more, in training and at inference (``None`` or 0: exact).
     """
 
     model_type = "cina"
@@ -54,6 +62,12 @@ class CInAConfig(PretrainedConfig):
         chunk_elements: int = 2**24,
         dropout: float = 0.0,
         landmark_units: int | None = None,
+        outcome_hidden_size: int = 0,
+        outcome_num_layers: int = 2,
+        outcome_kernel_temperatures: list[float] | tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
+        outcome_intermediate_size: int = 128,
+        outcome_unit_features: int = 16,
+        outcome_landmark_units: int | None = 256,
         **kwargs,
     ) -> None:
         if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
@@ -76,4 +90,14 @@ class CInAConfig(PretrainedConfig):
         if landmark_units is not None and int(landmark_units) < 0:
             raise ValueError(f"landmark_units must be None or >= 0, got {landmark_units}")
         self.landmark_units = int(landmark_units) if landmark_units else None
+        if outcome_hidden_size < 0 or outcome_num_layers < 0 or outcome_intermediate_size <= 0:
+            raise ValueError("outcome_hidden_size and outcome_num_layers must be >= 0, outcome_intermediate_size > 0")
+        if not outcome_kernel_temperatures or any(t <= 0 for t in outcome_kernel_temperatures):
+            raise ValueError("outcome_kernel_temperatures must be a non-empty list of positive numbers")
+        self.outcome_hidden_size = int(outcome_hidden_size)
+        self.outcome_num_layers = int(outcome_num_layers)
+        self.outcome_kernel_temperatures = [float(t) for t in outcome_kernel_temperatures]
+        self.outcome_intermediate_size = int(outcome_intermediate_size)
+        self.outcome_unit_features = int(outcome_unit_features)
+        self.outcome_landmark_units = int(outcome_landmark_units) if outcome_landmark_units else None
         super().__init__(**kwargs)

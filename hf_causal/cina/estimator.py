@@ -18,7 +18,9 @@ outcomes that are non-linear in a covariate, at a small cost where an arm is tin
 Outcome model (``outcome_model=``): ``"kernel"`` (default for ``ate``/``att``/``atc``) adds a per-arm kernel
 ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
 weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
-features or the outcome model is right); ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
+features or the outcome model is right); ``"pretrained"`` augments the same way with the checkpoint's
+in-context outcome network (:mod:`hf_causal.cina.potential_outcomes`, docs/design.md §4.8), so the estimate
+stays doubly robust; ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
 Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
 ``"overlap"`` is never augmented.
 
@@ -56,6 +58,7 @@ from .calibration import (
 from .inputs import encode_covariates, validate_outcome, validate_treatment
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
+from .potential_outcomes import PotentialOutcomes, has_outcome_network, predict_potential_outcomes
 
 
 class OverlapWarning(UserWarning):
@@ -83,18 +86,25 @@ def effect_from_weights(
     estimand: str,
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = DEFAULT_OUTCOME_MODEL,
+    potential_outcomes: PotentialOutcomes | None = None,
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
-    those :func:`estimate_effect` checked.
+    those :func:`estimate_effect` checked. ``outcome_model="pretrained"`` augments with ``potential_outcomes``
+    (the in-context network's predictions of the units' surfaces).
 
     Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
     """
     features = calibration_features(x_std, moments)
     weights, residual = estimand_weights(features, treatment, base, estimand)
-    if outcome_model == "kernel" and estimand != "overlap":
-        m1, m0, loo_residuals = kernel_outcome_predictions(x_std, features, treatment, outcome)
+    if outcome_model in ("kernel", "pretrained") and estimand != "overlap":
+        if outcome_model == "kernel":
+            m1, m0, loo_residuals = kernel_outcome_predictions(x_std, features, treatment, outcome)
+        else:
+            # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network
+            # saw each unit's own outcome, so its residuals would understate the noise
+            m1, m0, loo_residuals = potential_outcomes.mu1, potential_outcomes.mu0, potential_outcomes.kernel_residuals
         value = augmented_effect(weights, treatment, outcome, m1, m0, estimand)
-        return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, "kernel"
+        return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, outcome_model
     value = float(np.sum(weights * (2.0 * treatment - 1.0) * outcome))
     return value, residual_std_error(features, treatment, outcome, weights), weights, residual, "none"
 
@@ -119,13 +129,21 @@ def estimate_effect(
     n = x.shape[0]
     t = validate_treatment(treatment, n)
     y = validate_outcome(outcome, n)
+    potential = None
+    if outcome_model == "pretrained" and estimand != "overlap":
+        if not has_outcome_network(model):
+            raise ValueError(
+                "outcome_model='pretrained' needs a checkpoint with an in-context outcome network "
+                "(config.outcome_hidden_size > 0); this one has none: use outcome_model='kernel'"
+            )
+        potential = predict_potential_outcomes(model, x, t, y, moments=moments)
     if method == "cina-zs":
         base = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
     else:
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         base = fit_per_dataset(x, t, **fit_kwargs).weights
     value, se, weights, residual, used = effect_from_weights(
-        standardize_columns(x), t, y, base, estimand, moments, outcome_model
+        standardize_columns(x), t, y, base, estimand, moments, outcome_model, potential
     )
     ess1 = effective_sample_size(weights[t == 1])
     ess0 = effective_sample_size(weights[t == 0])

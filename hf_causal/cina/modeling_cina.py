@@ -41,6 +41,7 @@ from .balancing import (
 )
 from .configuration_cina import CInAConfig
 from .kernel_layers import KernelMessageLayer, gather_units, landmark_indices
+from .outcome_network import InContextOutcomeNetwork, reset_outcome_head
 
 
 @dataclass
@@ -82,7 +83,9 @@ class CInAPreTrainedModel(PreTrainedModel):
         if isinstance(module, CInAModel):
             with torch.no_grad():
                 module.log_balancing_temperature.fill_(math.log(module.config.balancing_temperature))
-        if isinstance(module, nn.Linear):
+        if getattr(module, "is_outcome_head", False):  # an untrained outcome network is the kernel model
+            reset_outcome_head(module)
+        elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=0.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -130,6 +133,8 @@ class CInAModel(CInAPreTrainedModel):
         self.final_norm = nn.LayerNorm(config.hidden_size)
         self.dual_head = nn.Linear(config.hidden_size, 1)
         self.offset_head = nn.Linear(config.hidden_size, 1)
+        # potential outcomes learned in context (docs/design.md §4.8); absent from checkpoints without one
+        self.outcome_network = InContextOutcomeNetwork(config) if config.outcome_hidden_size else None
         self.post_init()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -315,7 +320,8 @@ class CInAModel(CInAPreTrainedModel):
             moments: keyword-only; the calibration to ``estimand`` matches weighted means of the standardised
                 covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
             outcome_model: keyword-only; ``"kernel"`` (default) augments the weights with a per-arm kernel ridge
-                outcome model (doubly robust), ``"none"`` returns the weighted difference. Not for ``"overlap"``.
+                outcome model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome network
+                (doubly robust too), ``"none"`` returns the weighted difference. Not for ``"overlap"``.
 
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
@@ -330,6 +336,36 @@ class CInAModel(CInAPreTrainedModel):
                 "loaded with trust_remote_code gives the balancing weights of forward() only"
             ) from err
         return estimate_effect(self, covariates, treatment, outcome, estimand=estimand, method=method, **kwargs)
+
+    def cate(
+        self,
+        covariates: Any,
+        treatment: Any,
+        outcome: Any,
+        X_new: Any = None,  # noqa: N803 - the name users know from scikit-learn-style APIs
+        confidence: float = 0.95,
+        outcome_model: str = "pretrained",
+    ):
+        """Conditional effects ``E[Y(1) - Y(0) | X = x]`` per unit, with intervals (docs/design.md §4.8).
+
+        Args:
+            covariates, treatment, outcome: the dataset (as for :meth:`estimate`), the context of the
+                in-context outcome network.
+            X_new: rows to predict effects for (same covariate columns); default: the dataset's own rows.
+            confidence: level of the per-unit intervals.
+            outcome_model: ``"pretrained"`` (the checkpoint's outcome network; the kernel model when the
+                checkpoint has none) or ``"kernel"`` (the kernel ridge T-learner).
+
+        Returns:
+            :class:`hf_causal.core.results.EffectEstimate` with ``estimand="cate"``, ``value`` the mean effect
+            and ``effects`` a DataFrame (``cate``, ``std_error``, ``ci_low``, ``ci_high``, ``mu0``, ``mu1``) per
+            row; ``plot_effects(X["age"])`` draws them against a covariate.
+        """
+        try:  # library code, as for estimate()
+            from hf_causal.cina.potential_outcomes import estimate_cate
+        except ImportError as err:
+            raise ImportError("CInAModel.cate needs hf-causal installed (pip install hf-causal)") from err
+        return estimate_cate(self, covariates, treatment, outcome, X_new, confidence, outcome_model)
 
 
 # ``save_pretrained``/``push_to_hub`` copy this file and its relative imports next to the weights and write

@@ -54,16 +54,32 @@ class RBFLandmarkFeatures:
 
 @dataclass
 class RidgeFit:
-    """A ridge regression with an unpenalised intercept and its leave-one-out residuals on the training rows."""
+    """A ridge regression with an unpenalised intercept, its leave-one-out residuals and leverages on the training
+    rows, and the mean squared leave-one-out error of the chosen penalty."""
 
     coef: np.ndarray
     intercept: float
     penalty: float
     loo_residuals: np.ndarray
+    leverage: np.ndarray | None = None
+    loo_mse: float = float("nan")
+    mean_features: np.ndarray | None = None
+    eigenvalues: np.ndarray | None = None
+    eigenvectors: np.ndarray | None = None
+    n_rows: int = 0
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Predictions for rows of ``features``."""
         return features @ self.coef + self.intercept
+
+    def prediction_sd(self, features: np.ndarray) -> np.ndarray:
+        """Standard deviation of the fitted mean at rows of ``features``, with the noise variance estimated by
+        the leave-one-out error: ``sigma^2 (1/n + sum_k p_k^2 e_k / (e_k + penalty)^2)``, ``p`` the rows'
+        centred features in the Gram matrix's eigenbasis (the ridge estimate's sampling variance; its
+        shrinkage bias is not included)."""
+        projected = (features - self.mean_features) @ self.eigenvectors
+        factor = self.eigenvalues / (self.eigenvalues + self.penalty) ** 2
+        return np.sqrt(self.loo_mse * (1.0 / self.n_rows + projected**2 @ factor))
 
 
 def ridge_loo(features: np.ndarray, y: np.ndarray, penalties: tuple[float, ...] = RIDGE_PENALTIES) -> RidgeFit:
@@ -90,10 +106,95 @@ def ridge_loo(features: np.ndarray, y: np.ndarray, penalties: tuple[float, ...] 
         loo = residual / np.clip(1.0 - leverage, 1e-6, None)
         score = float(np.mean(loo**2))
         if best is None or score < best[0]:
-            best = (score, penalty, coef_eig, loo)
-    _, penalty, coef_eig, loo = best
+            best = (score, penalty, coef_eig, loo, leverage)
+    score, penalty, coef_eig, loo, leverage = best
     coef = vectors @ coef_eig
-    return RidgeFit(coef=coef, intercept=mean_y - float(mean_z @ coef), penalty=penalty, loo_residuals=loo)
+    return RidgeFit(coef=coef, intercept=mean_y - float(mean_z @ coef), penalty=penalty, loo_residuals=loo,
+                    leverage=leverage, loo_mse=score, mean_features=mean_z, eigenvalues=eig, eigenvectors=vectors,
+                    n_rows=n)
+
+
+class KernelOutcomeModel:
+    """Per-arm ridge regressions of the outcome on ``[features, RBF landmark features of x_std]``, fitted once
+    and evaluated at any rows (the outcome model of ``outcome_model="kernel"``, and the base the in-context
+    outcome network corrects; docs/design.md §4.4).
+
+    Each arm's model is fitted on at most ``max_fit_units`` of its units (a seeded sample: a 200-landmark kernel
+    model gains nothing from millions of rows, and the design matrix would not fit in memory); predictions are
+    made in chunks of ``chunk_rows``.
+
+    Attributes:
+        fits: ``(treated, control)`` :class:`RidgeFit` of each arm.
+        residuals: each training unit's out-of-sample residual under its own arm's model (leave-one-out for
+            the units a model was fitted on).
+        leverage: each training unit's leverage in its own arm's fit (0 for units outside the fit sample).
+    """
+
+    def __init__(
+        self,
+        x_std: np.ndarray,
+        features: np.ndarray,
+        treatment: np.ndarray,
+        outcome: np.ndarray,
+        n_landmarks: int = 200,
+        seed: int = 0,
+        max_fit_units: int = 50_000,
+        chunk_rows: int = 65_536,
+    ) -> None:
+        self.rbf = RBFLandmarkFeatures(x_std, n_landmarks, seed)
+        self.chunk_rows = chunk_rows
+        rng = np.random.default_rng(seed)
+        t = treatment.astype(bool)
+        n = len(outcome)
+        # one design matrix when it is small enough (the usual case); chunks of rows otherwise
+        self._design = np.column_stack([features, self.rbf(x_std)]) if n <= chunk_rows else None
+        self._x_std, self._features = x_std, features
+        fits, self.residuals, is_fitted = [], np.zeros(n), np.zeros(n, dtype=bool)
+        self.leverage = np.zeros(n)
+        for arm in (t, ~t):
+            members = np.flatnonzero(arm)
+            fitted = members if len(members) <= max_fit_units else np.sort(
+                rng.choice(members, max_fit_units, replace=False)
+            )
+            fit = ridge_loo(self._training_rows(fitted), outcome[fitted])
+            fits.append(fit)
+            self.residuals[fitted] = fit.loo_residuals
+            self.leverage[fitted] = fit.leverage
+            is_fitted[fitted] = True
+        self.fits = tuple(fits)
+        self.m1, self.m0 = self._predict_training_rows()
+        for arm, pred in ((t, self.m1), (~t, self.m0)):
+            unfitted = arm & ~is_fitted  # units outside the fit sample: their residuals are out-of-sample already
+            self.residuals[unfitted] = outcome[unfitted] - pred[unfitted]
+
+    def _training_rows(self, index: np.ndarray | slice) -> np.ndarray:
+        if self._design is not None:
+            return self._design[index]
+        return self.design(self._x_std[index], self._features[index])
+
+    def _predict_training_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self._x_std)
+        m1, m0 = np.empty(n), np.empty(n)
+        for start in range(0, n, self.chunk_rows):
+            rows = slice(start, start + self.chunk_rows)
+            block = self._training_rows(rows)
+            m1[rows], m0[rows] = self.fits[0].predict(block), self.fits[1].predict(block)
+        return m1, m0
+
+    def design(self, x_std: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The regression's inputs for rows given as standardised covariates and balanced features."""
+        return np.column_stack([features, self.rbf(x_std)])
+
+    def predict(self, x_std: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(m1, m0, sd1, sd0)`` at new rows: both arms' predictions and their sampling standard deviations."""
+        out = [np.empty(len(x_std)) for _ in range(4)]
+        for start in range(0, len(x_std), self.chunk_rows):
+            rows = slice(start, start + self.chunk_rows)
+            block = self.design(x_std[rows], features[rows])
+            treated, control = self.fits
+            out[0][rows], out[1][rows] = treated.predict(block), control.predict(block)
+            out[2][rows], out[3][rows] = treated.prediction_sd(block), control.prediction_sd(block)
+        return out[0], out[1], out[2], out[3]
 
 
 def kernel_outcome_predictions(
@@ -106,43 +207,14 @@ def kernel_outcome_predictions(
     max_fit_units: int = 50_000,
     chunk_rows: int = 65_536,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-arm outcome models on ``[features, RBF landmark features of x_std]``.
-
-    Each arm's model is fitted on at most ``max_fit_units`` of its units (a seeded sample: a 200-landmark kernel
-    model gains nothing from millions of rows, and the design matrix would not fit in memory); predictions are
-    made for every unit in chunks of ``chunk_rows``.
+    """Per-arm outcome models (:class:`KernelOutcomeModel`) evaluated on their own units.
 
     Returns ``(m1, m0, residuals)``: predictions of both arms' models for every unit, and each unit's
     out-of-sample residual under its own arm's model (leave-one-out for the units it was fitted on), for the
     standard error.
     """
-    rbf = RBFLandmarkFeatures(x_std, n_landmarks, seed)
-    rng = np.random.default_rng(seed)
-    t = treatment.astype(bool)
-    n = len(outcome)
-    # one design matrix when it is small enough (the usual case); chunks of rows otherwise
-    design = np.column_stack([features, rbf(x_std)]) if n <= chunk_rows else None
-
-    def rows_of(index: np.ndarray | slice) -> np.ndarray:
-        return design[index] if design is not None else np.column_stack([features[index], rbf(x_std[index])])
-
-    fits, residuals, is_fitted = [], np.zeros(n), np.zeros(n, dtype=bool)
-    for arm in (t, ~t):
-        members = np.flatnonzero(arm)
-        fitted = members if len(members) <= max_fit_units else np.sort(rng.choice(members, max_fit_units, replace=False))
-        fit = ridge_loo(rows_of(fitted), outcome[fitted])
-        fits.append(fit)
-        residuals[fitted] = fit.loo_residuals
-        is_fitted[fitted] = True
-    m1, m0 = np.empty(n), np.empty(n)
-    for start in range(0, n, chunk_rows):
-        rows = slice(start, start + chunk_rows)
-        block = rows_of(rows)
-        m1[rows], m0[rows] = fits[0].predict(block), fits[1].predict(block)
-    for arm, pred in ((t, m1), (~t, m0)):
-        unfitted = arm & ~is_fitted  # units outside the fit sample: their residuals are out-of-sample already
-        residuals[unfitted] = outcome[unfitted] - pred[unfitted]
-    return m1, m0, residuals
+    model = KernelOutcomeModel(x_std, features, treatment, outcome, n_landmarks, seed, max_fit_units, chunk_rows)
+    return model.m1, model.m0, model.residuals
 
 
 def target_population(treatment: np.ndarray, estimand: str) -> np.ndarray:

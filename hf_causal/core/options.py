@@ -13,8 +13,11 @@ ESTIMANDS = ("ate", "att", "atc", "overlap")
 METHODS = ("cina-zs", "cina")
 #: Calibrated moments: means of the standardised covariates (1), plus the squares of the non-binary ones (2).
 MOMENTS = (1, 2)
-#: ``kernel``: augment the weights with a kernel ridge outcome model; ``none``: the weighted difference only.
-OUTCOME_MODELS = ("kernel", "none")
+#: ``kernel``: augment the weights with a kernel ridge outcome model; ``pretrained``: with the checkpoint's
+#: in-context outcome network (which corrects the kernel model); ``none``: the weighted difference only.
+OUTCOME_MODELS = ("kernel", "pretrained", "none")
+#: Per-unit estimands (conditional effects, ``CInAModel.cate``), offered by the command line beside ESTIMANDS.
+PER_UNIT_ESTIMANDS = ("cate",)
 
 DEFAULT_ESTIMAND = "ate"
 DEFAULT_METHOD = "cina-zs"

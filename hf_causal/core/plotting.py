@@ -2,6 +2,7 @@
 
 * :func:`plot_balance` -- love plot of standardised mean differences before and after weighting (CInA);
 * :func:`plot_weights` -- histogram of balancing weights per arm (CInA);
+* :func:`plot_effects` -- per-unit effects with their intervals against a covariate (CInA's CATE);
 * :func:`plot_interventional_distribution` -- one or more interventional distributions (the engine);
 * :func:`plot_lagged_graph` -- lagged causal graphs as heat maps, one per lag (discovery).
 
@@ -72,6 +73,33 @@ def plot_weights(weights: np.ndarray, treatment: np.ndarray, ax: Any = None, bin
     ax.set_ylabel("units")
     ax.set_yscale("log")
     ax.legend()
+    return ax
+
+
+def plot_effects(effects: pd.DataFrame, covariate: Any, ax: Any = None) -> Any:
+    """Per-unit effects against a covariate: points with interval bars, sorted by the covariate, and a zero line.
+
+    Args:
+        effects: one row per unit with ``cate``, ``ci_low``, ``ci_high``.
+        covariate: the rows' covariate values (array or Series; a Series' name labels the axis).
+        ax: axes to draw on (default: a new figure).
+    """
+    values = np.asarray(covariate, dtype=np.float64).reshape(-1)
+    if len(values) != len(effects):
+        raise ValueError(f"covariate has {len(values)} values for {len(effects)} effects")
+    missing = {"cate", "ci_low", "ci_high"} - set(effects.columns)
+    if missing:
+        raise ValueError(f"effects lack the columns {sorted(missing)}")
+    plt = pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    order = np.argsort(values, kind="stable")
+    x, cate = values[order], effects["cate"].to_numpy()[order]
+    low, high = effects["ci_low"].to_numpy()[order], effects["ci_high"].to_numpy()[order]
+    ax.errorbar(x, cate, yerr=[cate - low, high - cate], fmt="o", markersize=2, alpha=0.5, elinewidth=0.5)
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(str(getattr(covariate, "name", None) or "covariate"))
+    ax.set_ylabel("effect (CATE)")
     return ax
 
 

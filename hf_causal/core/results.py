@@ -10,7 +10,8 @@ its provenance read the same everywhere (docs/design.md §9):
   ``method`` (who computed it), ``query`` (a readable formula such as ``E[Y|do(A=1)] - E[Y|do(A=0)]``),
   ``interval`` (what the interval accounts for, when that is not the usual sampling error), ``n``, ``seconds``;
 * weighting diagnostics, set only by weighting estimators: ``weights``, ``treatment``, ``balance``,
-  ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``.
+  ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``;
+* per-unit effects with their intervals (``effects``), set by conditional-effect estimators.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ class EffectEstimate:
         ess_treated, ess_control: Kish effective sample sizes of each arm's weights.
         balance: DataFrame indexed by covariate with ``smd_before`` and ``smd_after``.
         max_residual_imbalance: largest standardised mean gap left after calibration.
-        outcome_model: the outcome model that augmented the weights (``"kernel"``) or ``"none"``.
+        outcome_model: the outcome model that augmented the weights (``"kernel"``, ``"pretrained"``) or
+            ``"none"``; for per-unit effects, the one that predicted them.
+        effects: per-unit effects (``estimand="cate"``): one row per unit with ``cate``, ``std_error``,
+            ``ci_low``, ``ci_high`` (and ``mu0``, ``mu1``); ``value`` is then their mean.
     """
 
     value: float
@@ -79,6 +83,7 @@ class EffectEstimate:
     balance: pd.DataFrame | None = field(default=None, repr=False)
     max_residual_imbalance: float | None = None
     outcome_model: str | None = None
+    effects: pd.DataFrame | None = field(default=None, repr=False)
 
     # -- constructors ------------------------------------------------------------------------------------
 
@@ -188,6 +193,12 @@ class EffectEstimate:
             lines.append(f"{smd}; {self.seconds:.2f}s")
         else:
             lines.append(f"n={self.n}; {self.seconds:.2f}s")
+        if self.effects is not None and len(self.effects):
+            e = self.effects
+            lines.append(
+                f"{len(e)} per-unit effects: quartiles {e['cate'].quantile(0.25):.4g}, {e['cate'].median():.4g}, "
+                f"{e['cate'].quantile(0.75):.4g}; median {pct}% interval width {(e['ci_high'] - e['ci_low']).median():.4g}"
+            )
         if self.interval:
             lines.append(f"interval: {self.interval}")
         return "\n".join(lines)
@@ -201,6 +212,15 @@ class EffectEstimate:
         if self.balance is None:
             raise ValueError("this estimate has no balance table (it is not a weighting estimate)")
         return plot_balance(self.balance, ax=ax, top=top, title=f"Covariate balance ({self.method}, {self.estimand})")
+
+    def plot_effects(self, covariate: Any, ax: Any = None) -> Any:
+        """Per-unit effects with their intervals against a covariate's values for the same rows (an array, or a
+        pandas Series, whose name labels the axis), e.g. ``est.plot_effects(X["age"])``."""
+        from .plotting import plot_effects
+
+        if self.effects is None:
+            raise ValueError("this estimate has no per-unit effects (use the cate estimand)")
+        return plot_effects(self.effects, covariate, ax=ax)
 
     def plot_weights(self, ax: Any = None, bins: int = 40) -> Any:
         """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""

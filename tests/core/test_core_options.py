@@ -8,7 +8,14 @@ import sys
 import pytest
 
 from hf_causal.cli import build_parser
-from hf_causal.core.options import ESTIMANDS, METHODS, MOMENTS, OUTCOME_MODELS, check_estimator_options
+from hf_causal.core.options import (
+    ESTIMANDS,
+    METHODS,
+    MOMENTS,
+    OUTCOME_MODELS,
+    PER_UNIT_ESTIMANDS,
+    check_estimator_options,
+)
 
 
 def test_bad_options_are_named():
@@ -23,7 +30,8 @@ def test_bad_options_are_named():
 
 def test_the_cli_offers_exactly_these_choices():
     actions = {a.dest: a for a in build_parser()._subparsers._group_actions[0].choices["estimate"]._actions}
-    assert tuple(actions["estimand"].choices) == ESTIMANDS and tuple(actions["method"].choices) == METHODS
+    assert tuple(actions["estimand"].choices) == ESTIMANDS + PER_UNIT_ESTIMANDS
+    assert tuple(actions["method"].choices) == METHODS
     assert tuple(actions["moments"].choices) == MOMENTS and tuple(actions["outcome_model"].choices) == OUTCOME_MODELS
 
 

@@ -1,0 +1,57 @@
+"""train/pretrain_outcome.py: the tiny config end to end; an exact resume (model, optimiser, data stream); a
+checkpoint that keeps the balancing weights it started from and adds the outcome network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from support import load_script
+
+from hf_causal.cina import CInAModel
+
+CONFIG = "train/configs/cina_outcome_tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script("train/pretrain_outcome.py", "pretrain_outcome_script")
+
+
+def losses(folder) -> list[float]:
+    return [json.loads(line)["loss"] for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+def test_pretraining_adds_an_outcome_network_to_the_same_balancing_weights(script, tmp_path):
+    assert script.main(["--config", CONFIG, "--output-dir", str(tmp_path), "--no-progress"]) == 0
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    evals = [r for r in log if "val_loss" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert {"pehe", "pehe_kernel", "ate_error", "ate_error_kernel", "effect_coverage"} <= set(evals[0])
+    final = CInAModel.from_pretrained(tmp_path / "final")
+    base = CInAModel.from_pretrained("cina-zs-base")
+    assert final.outcome_network is not None and final.config.outcome_hidden_size == 16
+    for name, tensor in base.state_dict().items():  # the balancing part is frozen
+        assert torch.equal(final.state_dict()[name], tensor), name
+    assert any(float(p.abs().sum()) > 0 for p in final.outcome_network.head.parameters())
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    t = (rng.random(200) < 0.5).astype(int)
+    y = x[:, 0] + t + rng.normal(size=200)
+    assert final.estimate(x, t, y, outcome_model="pretrained").outcome_model == "pretrained"
+
+
+def test_resume_continues_the_data_stream_exactly(script, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert script.main(["--config", CONFIG, "--output-dir", str(full), "--no-progress"]) == 0
+    # a run stopped after step 2 (its checkpoint; the warm-up covers both steps, so its learning rates are
+    # those of the full run), then resumed: its log continues with the full run's losses
+    assert script.main(["--config", CONFIG, "--output-dir", str(part), "--no-progress",
+                        "--set", "train.max_steps=2"]) == 0
+    assert script.main(["--config", CONFIG, "--output-dir", str(part), "--no-progress", "--resume"]) == 0
+    assert losses(part) == pytest.approx(losses(full), rel=1e-5)
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        script.main(["--config", CONFIG, "--output-dir", str(tmp_path / "empty"), "--no-progress", "--resume"])

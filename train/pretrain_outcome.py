@@ -1,0 +1,286 @@
+"""Pretrain CInA's in-context outcome network on the wide synthetic prior (docs/design.md §4.8 and §5.5).
+
+Runs on CPU, one GPU, or many with ``accelerate launch``::
+
+    python train/pretrain_outcome.py --config train/configs/cina_outcome_base.yaml --output-dir outputs/outcome
+    python train/pretrain_outcome.py --config ... --output-dir outputs/outcome --resume   # continue the last checkpoint
+
+The balancing part of the model comes from ``init_from`` (default: the bundled ``cina-zs-base``) and stays frozen,
+so the finished checkpoint has the same balancing weights with an outcome network added: one ``from_pretrained``
+loads both, and the ablation of the outcome model compares like with like.
+
+Each step draws ``batch_size`` datasets from ``data.family`` (``outcome_train``), subsamples them to at most
+``max_units`` rows, hides the treatment and outcome of some rows (new rows, as ``cate(X_new=...)`` sees them),
+fits the kernel outcome model on the context rows and trains the network to predict the *true* surfaces
+``mu0`` and ``mu1`` of every row with calibrated spreads (:func:`hf_causal.cina.outcome_network.outcome_loss`).
+Datasets are a function of ``(seed, process, step, slot)``, so ``--resume`` continues the data stream exactly
+where it stopped. The shared training loop (:mod:`hf_causal.core.training`) checkpoints model, optimiser,
+scheduler and RNG state into ``checkpoint-<step>/`` with a loadable model in ``checkpoint-<step>/pretrained``;
+``log.jsonl`` holds every step's loss and the validation curve (PEHE and effect errors of the network against
+the kernel model it starts from, interval coverage), and ``final/`` the finished model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from accelerate.utils import set_seed
+
+from hf_causal.cina import CInAConfig, CInAModel
+from hf_causal.cina.collate import pad_outcome_contexts
+from hf_causal.cina.outcome_features import N_UNIT_FEATURES, outcome_context
+from hf_causal.cina.outcome_network import outcome_loss
+from hf_causal.core.training import LoopArguments, TrainingLoop, resolve_mixed_precision
+from hf_causal.data.families import random_config, sample_family
+from hf_causal.data.scm import SyntheticDataset, generate_dataset
+
+DEFAULTS: dict[str, Any] = {
+    "init_from": "cina-zs-base",
+    "model": {"outcome_hidden_size": 64, "outcome_num_layers": 2, "outcome_intermediate_size": 128},
+    "data": {
+        "family": "outcome_train",
+        "validation_family": "outcome_validation",
+        "n_validation": 64,
+        "max_units": 1000,
+        "new_row_probability": 0.3,
+        "seed": 0,
+    },
+    "train": {
+        "batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "warmup_steps": 200,
+        "max_steps": 20000,
+        "eval_every": 500,
+        "save_every": 500,
+        "mixed_precision": "auto",
+        "max_grad_norm": 1.0,
+    },
+}
+
+
+def load_config(path: str | None, overrides: list[str]) -> dict[str, Any]:
+    """Merge defaults, a YAML/JSON config file and ``section.key=value`` (or top-level ``key=value``) overrides."""
+    cfg = json.loads(json.dumps(DEFAULTS))
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        for key, values in loaded.items():
+            if isinstance(values, dict):
+                cfg.setdefault(key, {}).update(values)
+            else:
+                cfg[key] = values
+    for item in overrides:
+        key, _, raw = item.partition("=")
+        section, _, name = key.partition(".")
+        if name:
+            cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
+        elif section in cfg and not isinstance(cfg[section], dict):
+            cfg[section] = yaml.safe_load(raw)
+        else:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+    return cfg
+
+
+def subsample(d: SyntheticDataset, max_units: int, rng: np.random.Generator) -> SyntheticDataset:
+    """At most ``max_units`` rows of ``d`` (a uniform sample), keeping at least 3 units per arm when it has them."""
+    if d.n_units <= max_units:
+        return d
+    keep = np.sort(rng.choice(d.n_units, size=max_units, replace=False))
+    return SyntheticDataset(d.X[keep], d.feature_names, d.T[keep], d.Y[keep], d.mu0[keep], d.mu1[keep],
+                            d.propensity[keep], d.graph, d.params)
+
+
+def training_example(d: SyntheticDataset, rng: np.random.Generator, new_row_probability: float) -> dict[str, Any] | None:
+    """The context, new rows and truths of one dataset, or ``None`` when an arm has fewer than 3 context units."""
+    n = d.n_units
+    is_new = np.zeros(n, dtype=bool)
+    if rng.random() < new_row_probability and n >= 40:
+        is_new[rng.choice(n, size=int(rng.uniform(0.1, 0.3) * n), replace=False)] = True
+    ctx = ~is_new
+    if min(int(d.T[ctx].sum()), int((1 - d.T[ctx]).sum())) < 3:
+        return None
+    order = np.concatenate([np.flatnonzero(ctx), np.flatnonzero(is_new)])  # context rows first
+    context = outcome_context(d.X[ctx], d.T[ctx], d.Y[ctx], x_new=d.X[is_new] if is_new.any() else None)
+    return {"context": context, "mu0": d.mu0[order], "mu1": d.mu1[order]}
+
+
+class DatasetStream:
+    """Batches of training examples as a function of ``(seed, process, step)``: a resumed run continues the
+    stream exactly where it stopped."""
+
+    def __init__(self, family: str, seed: int, process_index: int, max_units: int, new_row_probability: float) -> None:
+        self.family, self.seed, self.process = family, int(seed), int(process_index)
+        self.max_units, self.new_row_probability = int(max_units), float(new_row_probability)
+
+    def batch(self, step: int, size: int) -> list[dict[str, Any]]:
+        rng = np.random.default_rng([self.seed, self.process, int(step), 1009])
+        out: list[dict[str, Any]] = []
+        while len(out) < size:
+            config = random_config(self.family, rng)
+            config.n_units = min(config.n_units, 4 * self.max_units)  # larger draws are subsampled anyway
+            example = training_example(
+                subsample(generate_dataset(config, int(rng.integers(2**62))), self.max_units, rng),
+                rng,
+                self.new_row_probability,
+            )
+            if example is not None:
+                out.append(example)
+        return out
+
+
+def to_batch(examples: list[dict[str, Any]], device: torch.device) -> dict[str, torch.Tensor]:
+    batch = pad_outcome_contexts([e["context"] for e in examples], [e["mu0"] for e in examples],
+                                 [e["mu1"] for e in examples])
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def loss_of(network: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    inputs = {k: v for k, v in batch.items() if not k.startswith("true_")}
+    out = network(**inputs)
+    return outcome_loss(out, batch["true_mu0"], batch["true_mu1"], batch["unit_mask"]).mean()
+
+
+@torch.no_grad()
+def evaluate(network: torch.nn.Module, examples: list[dict[str, Any]], device: torch.device) -> dict[str, float]:
+    """Validation: loss; sqrt-PEHE and plug-in ATE error of the network and of the kernel model it corrects (in
+    outcome SDs, mean over datasets); coverage of the network's 95% intervals of the effect."""
+    was_training = network.training
+    network.eval()
+    rows: dict[str, list[float]] = {k: [] for k in ("val_loss", "pehe", "pehe_kernel", "ate_error",
+                                                     "ate_error_kernel", "effect_coverage")}
+    for start in range(0, len(examples), 8):
+        part = examples[start: start + 8]
+        batch = to_batch(part, device)
+        inputs = {k: v for k, v in batch.items() if not k.startswith("true_")}
+        out = network(**inputs, landmark_units=0)
+        losses = outcome_loss(out, batch["true_mu0"], batch["true_mu1"], batch["unit_mask"])
+        for b, loss in enumerate(losses.tolist()):
+            mask = batch["unit_mask"][b]
+            truth = (batch["true_mu1"][b] - batch["true_mu0"][b])[mask]
+            net = (out.mu1[b] - out.mu0[b])[mask]
+            kernel = (batch["kernel_mu"][b, :, 1] - batch["kernel_mu"][b, :, 0])[mask]
+            sd = torch.sqrt(torch.exp(2 * out.log_sd0[b]) + torch.exp(2 * out.log_sd1[b]))[mask]
+            rows["val_loss"].append(loss)
+            rows["pehe"].append(float(((net - truth) ** 2).mean().sqrt()))
+            rows["pehe_kernel"].append(float(((kernel - truth) ** 2).mean().sqrt()))
+            rows["ate_error"].append(float((net.mean() - truth.mean()).abs()))
+            rows["ate_error_kernel"].append(float((kernel.mean() - truth.mean()).abs()))
+            rows["effect_coverage"].append(float(((net - truth).abs() <= 1.96 * sd).float().mean()))
+    network.train(was_training)
+    return {k: float(np.mean(v)) for k, v in rows.items()}
+
+
+def build_model(cfg: dict[str, Any]) -> CInAModel:
+    """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``."""
+    base = CInAModel.from_pretrained(cfg["init_from"]) if cfg.get("init_from") else None
+    settings = base.config.to_dict() if base is not None else {}
+    for key in ("architectures", "auto_map", "transformers_version", "model_type", "dtype", "torch_dtype"):
+        settings.pop(key, None)
+    settings.update(cfg["model"], outcome_unit_features=N_UNIT_FEATURES)
+    model = CInAModel(CInAConfig(**settings))
+    if base is not None:
+        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("outcome_network.") for k in missing):
+            raise ValueError(f"{cfg['init_from']} does not fit the configured model: {unexpected or missing}")
+    model.outcome_network.reset_head()
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("outcome_network."))
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML/JSON config file (see train/configs/cina_outcome_*.yaml)")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-* in output-dir")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="config overrides")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.config, args.set)
+    tcfg, dcfg = cfg["train"], cfg["data"]
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(int(dcfg["seed"]))
+    model = build_model(cfg)
+    network = model.outcome_network
+    loop = TrainingLoop(
+        network,
+        LoopArguments(
+            max_steps=int(tcfg["max_steps"]),
+            learning_rate=float(tcfg["learning_rate"]),
+            weight_decay=float(tcfg["weight_decay"]),
+            warmup_steps=int(tcfg["warmup_steps"]),
+            max_grad_norm=float(tcfg["max_grad_norm"]),
+            gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
+            mixed_precision=resolve_mixed_precision(tcfg["mixed_precision"]),
+            eval_every=int(tcfg["eval_every"]),
+            output_dir=str(out_dir),
+            save_every=int(tcfg["save_every"]),
+            save_last=True,
+            progress=not args.no_progress,
+            description="pretrain outcome network",
+        ),
+    )
+    accelerator = loop.accelerator
+    if args.resume:
+        checkpoints = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        if not checkpoints:
+            raise SystemExit(f"--resume: no checkpoint-* folder in {out_dir}")
+        accelerator.print(f"resumed from {checkpoints[-1]} at step {loop.resume(checkpoints[-1])}")
+    stream = DatasetStream(dcfg["family"], int(dcfg["seed"]), accelerator.process_index, int(dcfg["max_units"]),
+                           float(dcfg["new_row_probability"]))
+    rng = np.random.default_rng([int(dcfg["seed"]), 77])
+    validation = []
+    for d in sample_family(dcfg["validation_family"], int(dcfg["n_validation"]), seed=int(dcfg["seed"])):
+        example = training_example(subsample(d, int(dcfg["max_units"]), rng), rng, float(dcfg["new_row_probability"]))
+        if example is not None:
+            validation.append(example)
+    (out_dir / "train_config.json").write_text(json.dumps(cfg, indent=2))
+    log_path = out_dir / "log.jsonl"
+    micro = int(tcfg["batch_size"])
+    accumulation = int(tcfg["gradient_accumulation_steps"])
+
+    def batches(acc: Any, start: int):
+        step = start
+        while True:
+            for k in range(accumulation):
+                yield to_batch(stream.batch(step * accumulation + k, micro), acc.device)
+            step += 1
+
+    def log(record: dict[str, Any]) -> None:
+        if "val_loss" in record:
+            accelerator.print(json.dumps(record))
+        if accelerator.is_main_process:
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def save_pretrained(folder: str) -> None:  # a from_pretrained-ready snapshot next to the training state
+        model.save_pretrained(str(Path(folder) / "pretrained"))
+
+    started = time.time()
+    loop.run(
+        batches,
+        loss_of,
+        evaluate=lambda net: evaluate(loop.unwrapped_model(), validation, accelerator.device),
+        on_step=log,
+        save_fn=save_pretrained,
+    )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model.save_pretrained(str(out_dir / "final"))
+        accelerator.print(f"saved {out_dir / 'final'} after {loop.step} steps in {time.time() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
