@@ -315,6 +315,27 @@ class CInAEstimator:
         return EffectEstimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
 
 
+class UniformBaseWeights:
+    """The zero-shot estimator with uniform base weights in place of the balancing network's: the ablation that
+    says what the pretrained balancing network adds (calibration, outcome model and interval unchanged)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.config = model.config
+        self.outcome_network = getattr(model, "outcome_network", None)
+
+    def balancing_weights(self, covariates: Any, treatment: Any) -> np.ndarray:
+        """``1 / n_arm`` within each arm."""
+        t = np.asarray(treatment).astype(bool)
+        return np.where(t, 1.0 / t.sum(), 1.0 / (~t).sum())
+
+    def estimate(self, covariates: Any, treatment: Any, outcome: Any, **kwargs: Any) -> Any:
+        """:func:`hf_causal.cina.estimator.estimate_effect` with these base weights."""
+        from hf_causal.cina.estimator import estimate_effect
+
+        return estimate_effect(self, covariates, treatment, outcome, **kwargs)
+
+
 # -- CInA checkpoint resolution ------------------------------------------------------------------
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -399,8 +420,12 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         estimators += [
             CInAEstimator(model, "cina"),
             CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none"),
-            CInAEstimator(model, "cina-zs"),
+            CInAEstimator(model, "cina-zs", name="cina_zs_kernel", outcome_model="kernel"),
+            CInAEstimator(UniformBaseWeights(model), "cina-zs", name="cina_zs_uniform"),
         ]
+        if getattr(model, "outcome_network", None) is not None:
+            estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
+        estimators.append(CInAEstimator(model, "cina-zs"))
     if include is not None:
         unknown = set(include) - {e.name for e in estimators}
         if unknown:

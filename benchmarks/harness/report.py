@@ -75,7 +75,9 @@ def suite_table(summary: pd.DataFrame, suite: str) -> str:
 
 
 def rank_table(
-    summary: pd.DataFrame, methods: Sequence[str] = ("cina_zs", "cina_zs_weights", "cina_per_dataset", "svm_dual")
+    summary: pd.DataFrame,
+    methods: Sequence[str] = ("cina_zs", "cina_zs_pretrained", "cina_zs_kernel", "cina_zs_uniform", "cina_zs_weights",
+                              "cina_per_dataset", "svm_dual"),
 ) -> str:
     """Per suite: the best method by MAE and the MAE rank of each of ``methods`` (1 = best)."""
     lines = ["| suite | best by MAE | " + " | ".join(f"rank of {m}" for m in methods) + " |"]
@@ -107,6 +109,54 @@ def paired_difference(records: Sequence[Record], suite: str, method: str, peer: 
         return float("nan"), float("nan"), 0, 0
     se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
     return float(diff.mean()), se, int((diff < 0).sum()), int(diff.size)
+
+
+#: The ablations of the zero-shot estimator: (variant, baseline, what the comparison isolates).
+ABLATIONS = (
+    ("cina_zs_pretrained", "cina_zs_kernel", "pretrained outcome network vs kernel ridge (same balancing weights)"),
+    ("cina_zs", "cina_zs_uniform", "balancing network vs uniform base weights (same default estimator)"),
+)
+#: Suites pooled in the ablation table: held-out synthetic data the outcome network was not trained on.
+OOD_SUITES = ("ood_mechanism", "ood_dense_graph", "ood_strong_confounding", "ood_weak_overlap", "ood_large_n")
+
+
+def pooled_difference(records: Sequence[Record], suites: Sequence[str], method: str, peer: str) -> tuple[float, float, int, int]:
+    """:func:`paired_difference` over the datasets of several suites pooled (one paired difference per dataset)."""
+    errors: dict[str, dict[tuple[str, str], float]] = {method: {}, peer: {}}
+    for r in records:
+        if r.suite in suites and r.method in errors and r.abs_error is not None:
+            errors[r.method][(r.suite, r.dataset)] = r.abs_error
+    common = sorted(set(errors[method]) & set(errors[peer]))
+    diff = np.array([errors[method][k] - errors[peer][k] for k in common])
+    if diff.size == 0:
+        return float("nan"), float("nan"), 0, 0
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+    return float(diff.mean()), se, int((diff < 0).sum()), int(diff.size)
+
+
+def ablation_table(records: Sequence[Record], ablations: Sequence[tuple[str, str, str]] = ABLATIONS,
+                   pooled: Sequence[str] = OOD_SUITES) -> str:
+    """Per ablation, per suite and pooled over ``pooled``: the paired mean of |error of the variant| − |error of
+    the baseline| ± its SE (negative: the learned part helps), the variant's wins, and ``|mean| / SE``."""
+    suites = list(dict.fromkeys(r.suite for r in records))
+    lines = []
+    for variant, baseline, what in ablations:
+        if not any(r.method == variant for r in records) or not any(r.method == baseline for r in records):
+            continue
+        lines += [f"**{what}** (`{variant}` − `{baseline}`)", "",
+                  "| suite | paired Δ abs. error ± SE | variant closer | Δ / SE |", "|---|---|---|---|"]
+        rows = [(suite, paired_difference(records, suite, variant, baseline)) for suite in suites]
+        rows.append((f"pooled: {', '.join(s for s in pooled if s in suites)}",
+                     pooled_difference(records, pooled, variant, baseline)))
+        for label, (mean, se, wins, n) in rows:
+            if n == 0:
+                continue
+            ratio = f"{mean / se:+.1f}" if np.isfinite(se) and se > 0 else "–"
+            spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
+            sign = "+" if mean >= 0 else "−"
+            lines.append(f"| {label} | {sign}{_fmt(abs(mean))}{spread} | {wins} / {n} | {ratio} |")
+        lines.append("")
+    return "\n".join(lines) if lines else "No ablation pair ran."
 
 
 def target_table(
@@ -177,6 +227,10 @@ def write_markdown(
         "## Zero-shot CInA against the best of IPW, AIPW, LinearDML and CausalForestDML (the zero-shot target)",
         "",
         target_table(summary, records=records),
+        "",
+        "## Ablations: what each learned part adds (same datasets, same run)",
+        "",
+        ablation_table(records),
         "",
     ]
     for suite in summary["suite"].unique():

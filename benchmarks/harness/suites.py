@@ -111,7 +111,7 @@ def _synthetic_loader(suite: str, family: str) -> Loader:
                 Y=np.asarray(ds.Y, dtype=np.float64),
                 truth=ds.ate,
                 estimand="ate",
-                meta={"d": int(ds.X.shape[1])},
+                meta={"d": int(ds.X.shape[1]), "mu0": ds.mu0, "mu1": ds.mu1},
             )
 
     return load
@@ -138,7 +138,10 @@ def _frame_dataset(suite: str, name: str, replication: int, estimand: str, max_c
     truth = bench.true_ate if estimand == "ate" else bench.true_att
     if truth is None:
         raise ValueError(f"benchmark {name!r} has no true {estimand}")
-    return BenchDataset(suite, f"{name}-{replication}", X, T, Y, float(truth), estimand, {"d": int(X.shape[1])})
+    meta: dict[str, Any] = {"d": int(X.shape[1])}
+    if bench.mu0 is not None and max_controls is None:  # per-unit truth: the CATE benchmark's
+        meta.update(mu0=np.asarray(bench.mu0, dtype=np.float64), mu1=np.asarray(bench.mu1, dtype=np.float64))
+    return BenchDataset(suite, f"{name}-{replication}", X, T, Y, float(truth), estimand, meta)
 
 
 def _replicated_loader(suite: str, name: str, first: int) -> Loader:

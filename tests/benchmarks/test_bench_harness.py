@@ -245,3 +245,48 @@ def test_target_table_paired_columns_match_hand_computation(tiny_data: list[Benc
     assert "| 1 / 2 |" in row
     # a peer that never ran on the suite is not compared
     assert paired_difference(records, "tiny", "cina_zs", "linear_dml")[3] == 0
+
+
+def test_ablation_table_pools_the_ood_suites() -> None:
+    """Per suite and pooled over suites: the paired Δ of a learned part against its ablation, by hand."""
+    from harness.protocol import Record
+    from harness.report import ablation_table, pooled_difference
+
+    # |errors| of (variant, baseline) on three datasets per suite
+    errors = {"ood_mechanism": [(0.1, 0.2), (0.2, 0.4), (0.0, 0.3)], "ood_large_n": [(0.3, 0.1), (0.2, 0.2), (0.4, 0.1)],
+              "ihdp_b": [(0.5, 0.5), (0.6, 0.5), (0.5, 0.6)]}
+    records = [
+        Record(suite=suite, dataset=f"d{i}", method=method, estimand="ate", n=100, truth=1.0, status="ok",
+               estimate=1.0 + pair[k])
+        for suite, pairs in errors.items() for i, pair in enumerate(pairs)
+        for k, method in enumerate(("cina_zs_pretrained", "cina_zs_kernel"))
+    ]
+    diffs = np.array([a - b for s in ("ood_mechanism", "ood_large_n") for a, b in errors[s]])
+    mean, se, wins, n = pooled_difference(records, ("ood_mechanism", "ood_large_n"), "cina_zs_pretrained",
+                                          "cina_zs_kernel")
+    assert n == 6 and wins == int((diffs < 0).sum()) == 3
+    assert mean == pytest.approx(diffs.mean()) and se == pytest.approx(diffs.std(ddof=1) / np.sqrt(6))
+    table = ablation_table(records).splitlines()
+    assert table[0].startswith("**pretrained outcome network vs kernel ridge")
+    assert any(line.startswith("| ood_mechanism | −0.2 ± ") and "| 3 / 3 |" in line for line in table)
+    pooled = next(line for line in table if line.startswith("| pooled: ood_mechanism, ood_large_n |"))
+    assert "| 3 / 6 |" in pooled
+    assert ablation_table(records[:1]) == "No ablation pair ran."
+
+
+def test_uniform_base_weights_ablation_uses_the_same_estimator() -> None:
+    from harness.peers import UniformBaseWeights
+    from support import tiny_cina_model
+
+    from hf_causal.cina.estimator import effect_from_weights, standardize_columns
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    t = (rng.random(300) < 1 / (1 + np.exp(-x[:, 0]))).astype(int)
+    y = x[:, 0] + t + rng.normal(size=300)
+    uniform = UniformBaseWeights(tiny_cina_model(seed=0))
+    base = uniform.balancing_weights(x, t)
+    assert base[t == 1].sum() == pytest.approx(1.0) and np.ptp(base[t == 0]) == 0
+    est = uniform.estimate(x, t, y, estimand="ate")
+    value, se, *_ = effect_from_weights(standardize_columns(x), t, y, base, "ate")
+    assert est.value == pytest.approx(value) and est.std_error == pytest.approx(se)

@@ -1,0 +1,47 @@
+"""The CATE benchmark's scoring: sqrt(PEHE) and coverage against known effects, paired differences by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from harness.suites import BenchDataset
+from support import load_script
+
+cate_benchmark = load_script("benchmarks/cate_benchmark.py", "cate_benchmark_script")
+
+
+def dataset(n: int = 400, seed: int = 0) -> BenchDataset:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = (rng.random(n) < 0.5).astype(int)
+    mu0, mu1 = x[:, 0], x[:, 0] + 1 + x[:, 1]
+    y = np.where(t == 1, mu1, mu0) + 0.1 * rng.normal(size=n)
+    return BenchDataset("toy", f"toy-{seed}", x, t, y, float(np.mean(mu1 - mu0)), "ate", {"mu0": mu0, "mu1": mu1})
+
+
+def test_pehe_and_coverage_are_computed_against_the_true_effects():
+    data = dataset()
+    tau = data.meta["mu1"] - data.meta["mu0"]
+
+    def off_by_half(X, T, Y):  # every effect 0.5 too high, intervals ±1 around it
+        est = tau + 0.5
+        return est, np.column_stack([est - 1.0, est + 1.0])
+
+    record = cate_benchmark.run_one("half", off_by_half, data)
+    assert record.status == "ok" and record.pehe == pytest.approx(0.5) and record.coverage == 1.0
+    gb = cate_benchmark.run_one("gb_t_learner", cate_benchmark.gb_t_learner, data)
+    assert gb.pehe < 0.5 and gb.coverage is None
+    broken = cate_benchmark.run_one("broken", lambda X, T, Y: 1 / 0, data)
+    assert broken.status == "error" and "ZeroDivisionError" in broken.note
+
+
+def test_paired_differences_and_summary_by_hand():
+    Rec = cate_benchmark.CateRecord
+    records = [Rec("s", f"d{i}", m, 100, 3, pehe=p, seconds=0.1) for i, (a, b) in enumerate([(0.2, 0.5), (0.4, 0.3), (0.1, 0.4)])
+               for m, p in (("cina_zs", a), ("gb_t_learner", b))]
+    mean, se, wins, n = cate_benchmark.paired(records, ["s"], "cina_zs", "gb_t_learner")
+    diffs = np.array([-0.3, 0.1, -0.3])
+    assert (wins, n) == (2, 3) and mean == pytest.approx(diffs.mean())
+    assert se == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
+    summary = cate_benchmark.summarise(records)
+    assert summary["s"]["cina_zs"]["mean"] == pytest.approx(0.7 / 3) and summary["s"]["gb_t_learner"]["ran"] == 3
