@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             output_dir=str(out_dir),
             save_every=int(tcfg["save_every"]),
             save_last=True,
+            skip_nonfinite=True,
             progress=not args.no_progress,
             description="pretrain outcome network",
         ),

@@ -157,7 +157,10 @@ class CovariateMap:
     models, which predict at rows they were not fitted on.
 
     On the fitted rows, ``standardized(x)`` equals ``standardize_columns(x)`` and ``balanced(x)`` equals
-    ``calibration_features(standardize_columns(x), moments)``.
+    ``calibration_features(standardize_columns(x), moments)``. Other rows are clipped, column by column, to the
+    range the fitted rows span: an outcome model fitted on that range is not asked to extrapolate beyond it (a
+    covariate value far outside it, or the square of one whose fitted squares barely vary, would otherwise send a
+    linear prediction to any size).
     """
 
     def __init__(self, x: np.ndarray, moments: int = 2) -> None:
@@ -167,7 +170,9 @@ class CovariateMap:
         sd = x.std(0)
         self.keep = sd > 1e-12
         self.mean, self.sd = x[:, self.keep].mean(0), sd[self.keep]
+        self.low, self.high = None, None
         x_std = self.standardized(x)
+        self.low, self.high = x_std.min(0), x_std.max(0)
         self.squares = moments == 2 and x_std.shape[1] > 0
         self.non_binary = np.array([np.unique(col).size > 2 for col in x_std.T], dtype=bool)
         self.squares = self.squares and bool(self.non_binary.any())
@@ -176,10 +181,13 @@ class CovariateMap:
             sq_sd = sq.std(0)
             self.sq_keep = sq_sd > 1e-12
             self.sq_mean, self.sq_sd = sq[:, self.sq_keep].mean(0), sq_sd[self.sq_keep]
+            scaled = (sq[:, self.sq_keep] - self.sq_mean) / self.sq_sd
+            self.sq_low, self.sq_high = scaled.min(0), scaled.max(0)
 
     def standardized(self, x: np.ndarray) -> np.ndarray:
-        """Rows centred and scaled with the fitted statistics (constant columns dropped)."""
-        return (np.asarray(x, dtype=np.float64)[:, self.keep] - self.mean) / self.sd
+        """Rows centred and scaled with the fitted statistics (constant columns dropped, clipped to the fitted range)."""
+        z = (np.asarray(x, dtype=np.float64)[:, self.keep] - self.mean) / self.sd
+        return z if self.low is None else np.clip(z, self.low, self.high)
 
     def balanced(self, x: np.ndarray) -> np.ndarray:
         """The calibration features of rows: standardised columns, plus standardised squares (``moments=2``)."""
@@ -187,4 +195,5 @@ class CovariateMap:
         if not self.squares:
             return x_std
         sq = x_std[:, self.non_binary] ** 2
-        return np.column_stack([x_std, (sq[:, self.sq_keep] - self.sq_mean) / self.sq_sd])
+        scaled = np.clip((sq[:, self.sq_keep] - self.sq_mean) / self.sq_sd, self.sq_low, self.sq_high)
+        return np.column_stack([x_std, scaled])

@@ -77,6 +77,8 @@ class LoopArguments:
         output_dir: where checkpoints go (``checkpoint-<step>``); ``None``: no checkpoints.
         save_every: optimiser steps between checkpoints (``None``: none).
         save_last: also write a checkpoint at the last step when it falls on ``save_every``.
+        skip_nonfinite: skip the optimiser step of a batch whose loss is NaN or infinite (counted in the result)
+            instead of letting it poison the weights; for training on randomly drawn data.
         progress: show a progress bar.
         description: the progress bar's label.
     """
@@ -98,6 +100,7 @@ class LoopArguments:
     output_dir: str | None = None
     save_every: int | None = None
     save_last: bool = False
+    skip_nonfinite: bool = False
     progress: bool = True
     description: str = "training"
 
@@ -131,6 +134,7 @@ class LoopResult:
         best_step: the step of that evaluation (``None`` without evaluations).
         last_metrics: the metrics of the last evaluation (empty without one).
         stopped_early: whether early stopping ended the run.
+        skipped_batches: micro-batches whose non-finite loss was skipped (``skip_nonfinite``).
     """
 
     steps: int
@@ -141,6 +145,7 @@ class LoopResult:
     best_step: int | None = None
     last_metrics: dict[str, float] = field(default_factory=dict)
     stopped_early: bool = False
+    skipped_batches: int = 0
 
 
 Batches = Callable[[Accelerator, int], Iterable[Any]]
@@ -271,6 +276,10 @@ class TrainingLoop:
             for batch in batches(acc, self.step):
                 with acc.accumulate(self.model):
                     loss = loss_fn(self.model, batch)
+                    if args.skip_nonfinite and not bool(torch.isfinite(loss.detach())):
+                        result.skipped_batches += 1
+                        self.optimizer.zero_grad(set_to_none=True)
+                        continue
                     acc.backward(loss)
                     if args.max_grad_norm is not None and acc.sync_gradients:
                         acc.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)

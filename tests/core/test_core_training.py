@@ -174,3 +174,22 @@ def test_arguments_are_checked():
             LoopArguments(**{"max_steps": 10, "learning_rate": 1e-3, **bad})
     assert resolve_mixed_precision(False) == "no" and resolve_mixed_precision("bf16") == "bf16"
     assert resolve_mixed_precision("auto") == ("bf16" if torch.cuda.is_available() else "no")
+
+
+def test_nonfinite_batches_are_skipped_when_asked():
+    x, y, _ = regression_data()
+    poisoned = y.clone()
+    poisoned[:32] = float("nan")
+
+    def batches(accelerator, start):
+        while True:
+            yield x[:32], poisoned[:32]  # NaN
+            yield x[32:64], y[32:64]
+
+    model = linear_model()
+    result = TrainingLoop(model, LoopArguments(max_steps=6, learning_rate=0.05, cpu=True, skip_nonfinite=True,
+                                               progress=False)).run(batches, mse)
+    assert result.skipped_batches == 6 and result.steps == 6 and np.isfinite(params_of(model)).all()
+    unguarded = linear_model()
+    TrainingLoop(unguarded, LoopArguments(max_steps=2, learning_rate=0.05, cpu=True, progress=False)).run(batches, mse)
+    assert not np.isfinite(params_of(unguarded)).all()
