@@ -189,27 +189,41 @@ class QuantileCodec(ValueCodec):
     Args:
         edges: increasing bin edges (``len(edges) - 1`` bins); values outside are clipped.
         integer: round decoded values (integer variables with many distinct values).
+        means: the training values' mean within each bin: what a bin stands for in exact expectations
+            (:meth:`score_columns`). A bin's midpoint is a poor stand-in for the wide tail bins of skewed data;
+            codecs saved without means use the midpoints.
     """
 
     kind = "quantile"
     single_token = True
     decodes_exactly = False
 
-    def __init__(self, edges: Sequence[float], integer: bool = False, name: str = "") -> None:
+    def __init__(
+        self, edges: Sequence[float], integer: bool = False, name: str = "", means: Sequence[float] | None = None
+    ) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
         if self.edges.ndim != 1 or len(self.edges) < 2 or np.any(np.diff(self.edges) < 0):
             raise ValueError(f"variable {name!r}: edges must be an increasing list of >= 2 numbers")
         self.integer = bool(integer)
         self.name = name
+        self.means = None if means is None else np.asarray(means, dtype=np.float64)
+        if self.means is not None and self.means.shape != (len(self.edges) - 1,):
+            raise ValueError(f"variable {name!r}: means must hold one number per bin")
 
     @classmethod
     def fit(cls, values: np.ndarray, n_bins: int, integer: bool = False, name: str = "") -> QuantileCodec:
-        """Edges at the empirical quantiles of ``values`` (ties merged)."""
+        """Edges at the empirical quantiles of ``values`` (ties merged), and each bin's mean value."""
         values = np.asarray(values, dtype=np.float64)
         edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
         if len(edges) == 1:
             edges = np.array([edges[0], edges[0]])
-        return cls(edges, integer=integer, name=name)
+        codec = cls(edges, integer=integer, name=name)
+        bins = codec.bin_of(values)
+        counts = np.bincount(bins, minlength=len(edges) - 1)
+        sums = np.bincount(bins, weights=values, minlength=len(edges) - 1)
+        midpoints = 0.5 * (edges[:-1] + edges[1:])
+        codec.means = np.where(counts > 0, sums / np.maximum(counts, 1), midpoints)
+        return codec
 
     def token_names(self) -> list[str]:
         return [f"bin{i}" for i in range(len(self.edges) - 1)]
@@ -252,11 +266,16 @@ class QuantileCodec(ValueCodec):
         return values.astype(np.int64) if self.integer else values
 
     def score_columns(self) -> list[Any]:
-        """Each bin's midpoint: the mean of a value drawn uniformly in that bin."""
+        """Each bin's mean training value (its midpoint for codecs saved without means)."""
+        if self.means is not None:
+            return list(self.means)
         return list(0.5 * (self.edges[:-1] + self.edges[1:]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "edges": self.edges.tolist(), "integer": self.integer, "name": self.name}
+        out = {"kind": self.kind, "edges": self.edges.tolist(), "integer": self.integer, "name": self.name}
+        if self.means is not None:
+            out["means"] = self.means.tolist()
+        return out
 
 
 class DigitCodec(ValueCodec):

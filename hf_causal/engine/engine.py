@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core.results import EffectEstimate
 from .adapters import is_peft_model, merged_backbone
+from .effects import EffectQueries, check_n
+from .exact import DEFAULT_MAX_SUPPORT
 from .graph import CausalGraph
-from .interventional import MONTE_CARLO_INTERVAL, InterventionalDistribution
+from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
 from .planning import Query, QueryPlanner
 from .sampling import decode_samples, next_value_probabilities, sample_tokens, torch_threads
@@ -39,7 +40,7 @@ from .training import (
 from .training_args import EngineTrainingArguments
 
 
-class CausalEngine:
+class CausalEngine(EffectQueries):
     """The user object tying a :class:`CausalGraph`, a :class:`CausalSequenceTokenizer` and a
     :class:`~hf_causal.engine.modeling_causal_ar.CausalARModel`.
 
@@ -81,6 +82,9 @@ class CausalEngine:
         self.training_summary = training_summary or {}
         self.context_variables = tuple(context_variables)
         self.planner = QueryPlanner(tokenizer, self.context_variables)
+        #: Queries whose free variables take at most this many configurations are answered exactly by
+        #: enumeration when ``exact`` is left to the engine (docs/design.md §7.6).
+        self.max_exact_support = DEFAULT_MAX_SUPPORT
 
     @property
     def graph(self) -> CausalGraph:
@@ -249,7 +253,7 @@ class CausalEngine:
         Returns:
             A DataFrame with one column per generated variable, in topological order.
         """
-        n = _check_n(n)
+        n = check_n(n)
         query = self.planner.query(do, given)
         targets = list(variables) if variables is not None else list(self.tokenizer.order)
         frame = self._sample_frame(query, n, targets, seed, progress)
@@ -265,7 +269,7 @@ class CausalEngine:
         seed: int | None = None,
     ) -> InterventionalDistribution:
         """Monte-Carlo draws of ``p(target | do(...), given)`` (``.mean()``, ``.probabilities()``, ``.plot()``)."""
-        n = _check_n(n)
+        n = check_n(n)
         query = self.planner.query(do, given)
         self.planner.check_names([target], "target")
         frame = self._sample_frame(query, n, [target], seed, None)
@@ -274,195 +278,6 @@ class CausalEngine:
             target, frame[target], discrete=self.tokenizer.codecs[target].discrete,
             query=f"{target} | {cond}" if cond else target,
         )
-
-    def _arms(self, treatment: str, treated: Any, control: Any) -> tuple[Any, Any]:
-        self.planner.check_names([treatment], "treatment")
-        if treated is None or control is None:
-            levels = self.tokenizer.codecs[treatment].binary_levels()
-            if levels is None:
-                raise ValueError(f"treatment {treatment!r} is not binary: pass treated= and control= values")
-            control = levels[0] if control is None else control
-            treated = levels[1] if treated is None else treated
-        return treated, control
-
-    def _numeric_outcome(self, outcome: str) -> None:
-        self.planner.check_names([outcome], "outcome")
-        reason = self.tokenizer.codecs[outcome].non_numeric_reason()
-        if reason is not None:
-            raise ValueError(f"outcome {outcome!r} {reason}")
-
-    def _paired_effect(
-        self,
-        treatment: str,
-        outcome: str,
-        treated: Any,
-        control: Any,
-        n: int,
-        given: Mapping[str, Any],
-        prefix_ids: Mapping[str, list[list[int]]] | None,
-        seed: int | None,
-        progress: bool | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
-        the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
-        and the difference has a much smaller Monte-Carlo variance than two independent arms); evidence
-        after the treatment is clamped in both arms. ``given`` is already validated."""
-        if outcome == treatment:
-            raise ValueError("treatment and outcome must differ")
-        if treatment in given:
-            raise ValueError(f"treatment {treatment!r} cannot be in given=")
-        order = self.tokenizer.order
-        plans_1 = self.planner.plans(Query({treatment: treated}, dict(given)), n, [outcome], clamp_ids=prefix_ids)
-        ids_1 = self._sample_ids(n, plans_1, seed, progress)
-        shared = {p.name: ids_1[p.name] for p in plans_1 if order.index(p.name) < order.index(treatment)}
-        for name, ids in shared.items():  # broadcast single clamps to rows
-            if len(ids) == 1 and n > 1:
-                shared[name] = ids * n
-        # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
-        plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
-        ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
-        rng = np.random.default_rng(self.seed if seed is None else seed)
-        y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
-        y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]
-        return y1.to_numpy(dtype=np.float64), y0.to_numpy(dtype=np.float64)
-
-    @staticmethod
-    def _effect(draws: np.ndarray, estimand: str, query: str, confidence: float) -> EffectEstimate:
-        """A Monte-Carlo effect: the mean of paired outcome differences, its interval Monte-Carlo only."""
-        return EffectEstimate.from_draws(
-            draws, confidence=confidence, estimand=estimand, method="engine", query=query,
-            interval=MONTE_CARLO_INTERVAL,
-        )
-
-    def ate(
-        self,
-        treatment: str,
-        outcome: str,
-        *,
-        treated: Any = None,
-        control: Any = None,
-        n: int = 10_000,
-        confidence: float = 0.95,
-        seed: int | None = None,
-        progress: bool | None = None,
-    ) -> EffectEstimate:
-        """Average treatment effect ``E[Y | do(A=treated)] - E[Y | do(A=control)]``.
-
-        For a binary treatment the defaults are its larger level (treated) vs its smaller level
-        (control), e.g. 1 vs 0. The interval reflects Monte-Carlo error only.
-        """
-        return self.cate(treatment, outcome, given={}, treated=treated, control=control, n=n,
-                         confidence=confidence, seed=seed, progress=progress)
-
-    def cate(
-        self,
-        treatment: str,
-        outcome: str,
-        given: Mapping[str, Any],
-        *,
-        treated: Any = None,
-        control: Any = None,
-        n: int = 10_000,
-        confidence: float = 0.95,
-        seed: int | None = None,
-        progress: bool | None = None,
-    ) -> EffectEstimate:
-        """Conditional effect ``E[Y | do(treated), given] - E[Y | do(control), given]``.
-
-        ``given`` must be closed under ancestors in the intervened graph (typically: the
-        covariates that precede the treatment together with their own causes); otherwise a
-        ``ValueError`` explains what is missing.
-        """
-        n = _check_n(n)
-        query = self.planner.query(given=given)
-        self._numeric_outcome(outcome)
-        treated, control = self._arms(treatment, treated, control)
-        y1, y0 = self._paired_effect(treatment, outcome, treated, control, n, query.given, None, seed, progress)
-        cond = "".join(f", {k}={v!r}" for k, v in query.given.items())
-        return self._effect(
-            y1 - y0,
-            "cate" if query.given else "ate",
-            f"E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]",
-            confidence,
-        )
-
-    def att(
-        self,
-        treatment: str,
-        outcome: str,
-        *,
-        treated: Any = None,
-        control: Any = None,
-        n: int = 10_000,
-        confidence: float = 0.95,
-        seed: int | None = None,
-        progress: bool | None = None,
-        max_rounds: int = 50,
-        data: pd.DataFrame | None = None,
-    ) -> EffectEstimate:
-        """Effect on the treated ``E[Y(treated) - Y(control) | A = treated]``.
-
-        Rows of the variables preceding the treatment are drawn from ``p(. | A=treated)`` by
-        rejection (observational sampling up to the treatment), then both arms are sampled with
-        that prefix clamped: the prefix contains ``pa(A)``, so ``Y(a)`` is independent of ``A`` given it.
-
-        With ``data`` (observed rows holding the treatment and every variable before it in the order),
-        the prefix is instead the observed treated rows, each repeated to make ``n`` draws (the ATT of
-        that sample, as in the usual plug-in estimators); this is required when a context variable
-        (e.g. text) precedes the treatment, since the engine does not generate those.
-        """
-        n = _check_n(n)
-        self._numeric_outcome(outcome)
-        treated, control = self._arms(treatment, treated, control)
-        order = self.tokenizer.order
-        prefix = order[: order.index(treatment)]
-        formula = f"E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]"
-        if data is not None:
-            prefix_ids = self._observed_prefix(data, treatment, treated, prefix, n)
-            m = len(next(iter(prefix_ids.values()))) if prefix_ids else n
-            y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
-            return self._effect(y1 - y0, "att", f"{formula} over the observed treated rows", confidence)
-        context = [p for p in prefix if p in self.context_variables]
-        if context:
-            raise ValueError(f"context variables {context} precede {treatment!r}: pass the observed rows as data=")
-        target_ids = self.tokenizer.encode_value(treatment, treated)
-        kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
-        base = self.seed if seed is None else seed
-        accepted = 0
-        observational = self.planner.plans(Query(), n, [treatment])
-        for r in range(max_rounds):
-            ids = self._sample_ids(n, observational, base + 1000 + r, False)
-            hits = [i for i, t in enumerate(ids[treatment]) if list(t) == target_ids]
-            for p in prefix:
-                kept[p].extend(ids[p][i] for i in hits)
-            accepted += len(hits)
-            if accepted >= n:
-                break
-        if accepted == 0:
-            raise ValueError(f"the model never samples {treatment}={treated!r}; the ATT is not estimable")
-        m = min(accepted, n)
-        prefix_ids = {p: v[:m] for p, v in kept.items()}
-        y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
-        return self._effect(y1 - y0, "att", formula, confidence)
-
-    def _observed_prefix(
-        self, data: pd.DataFrame, treatment: str, treated: Any, prefix: Sequence[str], n: int
-    ) -> dict[str, list[list[int]]]:
-        """Token ids of the observed treated rows' prefix variables, cycled to ``max(n, rows)`` rows."""
-        if not isinstance(data, pd.DataFrame):
-            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        missing = [c for c in [treatment, *prefix] if c not in data.columns]
-        if missing:
-            raise ValueError(f"data lacks the columns {missing} (the treatment and the variables before it)")
-        rows = data[data[treatment] == treated]
-        if rows.empty:
-            raise ValueError(f"data has no rows with {treatment}={treated!r}")
-        reps = np.resize(np.arange(len(rows)), max(n, len(rows)))
-        out = {}
-        for p in prefix:
-            encoded = self.tokenizer.encode_column(p, rows[p].tolist())
-            out[p] = [encoded[i] for i in reps]
-        return out
 
     def predict_proba(
         self, target: str, given: Mapping[str, Any] | None = None, do: Mapping[str, Any] | None = None
@@ -476,7 +291,7 @@ class CausalEngine:
 
         Returns:
             One row per query row; columns are the categorical levels, or for a binned continuous
-            variable the bins' midpoints (the mean of a value drawn in that bin).
+            variable the bins' mean training values (midpoints for codecs saved without them).
         """
         plans, n = self.planner.scoring_plans(self.planner.query(do, given), target)
         with torch_threads(self.num_threads):
@@ -491,18 +306,12 @@ class CausalEngine:
     ) -> np.ndarray:
         """Exact ``E[target | do(...), given]`` per row (see :meth:`predict_proba`; numeric targets only).
 
-        For a binned continuous target this is the mean of the dequantised value (uniform within a bin).
+        For a binned continuous target each bin stands for its mean training value (docs/design.md §7.6).
         """
         self._numeric_outcome(target)
         probs = self.predict_proba(target, given=given, do=do)
         return probs.to_numpy() @ np.asarray(probs.columns, dtype=np.float64)
 
-
-def _check_n(n: Any) -> int:
-    """``n`` as a positive int, or a ``ValueError``."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return int(n)
 
 
 __all__ = ["CausalEngine"]

@@ -12,6 +12,8 @@ from ..core.results import EffectEstimate
 
 #: What the engine's intervals account for (docs/design.md §7).
 MONTE_CARLO_INTERVAL = "Monte-Carlo error of the draws only, not the fitted model's error"
+#: What an enumerated (exact) answer's zero-width interval means.
+EXACT_INTERVAL = "exact given the model (enumerated, no Monte-Carlo error); the fitted model's error is not included"
 
 
 @dataclass(frozen=True)

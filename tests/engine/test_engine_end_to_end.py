@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hf_causal import CausalEngine, CausalGraph
+from hf_causal.engine.interventional import EXACT_INTERVAL
 
 PZ = np.array([0.5, 0.3, 0.2])
 PA = np.array([0.2, 0.45, 0.8])
@@ -66,10 +67,15 @@ def engine(data, tmp_path_factory):
 def test_ate_matches_closed_form_and_not_the_naive_contrast(engine, data):
     truth = true_mean_y(1) - true_mean_y(0)  # 2.35
     naive = data.Y[data.A == 1].mean() - data.Y[data.A == 0].mean()  # ~3.7
-    est = engine.ate(treatment="A", outcome="Y", n=N_MC)
-    assert est.ci_low < est.value < est.ci_high and est.std_error < 0.05
-    # tolerance: Monte-Carlo error plus the estimation error of 4k training rows
+    est = engine.ate(treatment="A", outcome="Y")  # Z and A take one token each: enumerated exactly
+    assert est.interval == EXACT_INTERVAL and est.n == 3
+    sampled = engine.ate(treatment="A", outcome="Y", n=N_MC, exact=False)
+    assert sampled.ci_low < sampled.value < sampled.ci_high and sampled.std_error < 0.05
+    # tolerance: the estimation error of 4k training rows (plus Monte-Carlo error for the sampled one)
     assert abs(est.value - truth) < 0.2, est
+    assert abs(sampled.value - truth) < 0.2, sampled
+    # draws are uniform within a bin while enumeration stands a bin for its mean: nearly the same number
+    assert abs(sampled.value - est.value) < 4 * sampled.std_error + 0.05
     assert abs(naive - truth) > 1.0
 
 

@@ -1,0 +1,291 @@
+"""The engine's effect queries: average, conditional and on-the-treated effects, and interventional means.
+
+:class:`EffectQueries` is the part of :class:`~hf_causal.engine.engine.CausalEngine` that combines planned,
+sampled or enumerated conditionals into effects (docs/design.md §7.6-7.7); the engine class supplies
+``planner``, ``tokenizer``, ``model``, ``seed``, ``context_variables``, ``prefix_variables``,
+``max_exact_support``, ``num_threads``, ``batch_size`` and ``_sample_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.results import EffectEstimate
+from .exact import enumeration_support, exact_mean
+from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
+from .planning import Query
+from .sampling import decode_samples, torch_threads
+
+
+def check_n(n: Any) -> int:
+    """``n`` as a positive int, or a ``ValueError``."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(n)
+
+
+
+class EffectQueries:
+    """Effects from the engine's model: exact by enumeration where a query allows it, else paired Monte Carlo."""
+
+    def _arms(self, treatment: str, treated: Any, control: Any) -> tuple[Any, Any]:
+        self.planner.check_names([treatment], "treatment")
+        if treated is None or control is None:
+            levels = self.tokenizer.codecs[treatment].binary_levels()
+            if levels is None:
+                raise ValueError(f"treatment {treatment!r} is not binary: pass treated= and control= values")
+            control = levels[0] if control is None else control
+            treated = levels[1] if treated is None else treated
+        return treated, control
+
+    def _numeric_outcome(self, outcome: str) -> None:
+        self.planner.check_names([outcome], "outcome")
+        reason = self.tokenizer.codecs[outcome].non_numeric_reason()
+        if reason is not None:
+            raise ValueError(f"outcome {outcome!r} {reason}")
+
+    def _exact_plans(self, query: Query, target: str, exact: bool | None) -> tuple[list, int] | None:
+        """The plans of ``query`` up to ``target`` when it is answered by enumeration, else ``None``.
+
+        ``exact=None`` enumerates when the query allows it and its support is at most ``max_exact_support``;
+        ``True`` requires it (a ``ValueError`` says why it cannot); ``False`` never enumerates."""
+        if exact is False:
+            return None
+        if self.prefix_variables:
+            reason, support, plans = "the engine attends to a bidirectional text block", None, []
+        else:
+            plans = self.planner.plans(query, 1, [target])
+            support = enumeration_support(self.tokenizer, plans, target)
+            reason = ("a variable drawn before the target (or the target) is not one token, or the evidence varies "
+                      "per row") if support is None else None
+        if reason is None and support > self.max_exact_support and exact is None:
+            return None
+        if reason is not None:
+            if exact:
+                raise ValueError(f"exact=True: {target!r} cannot be enumerated here: {reason}; use exact=False")
+            return None
+        return plans, int(support)
+
+    def _exact_mean(self, plans: list, target: str) -> float:
+        with torch_threads(self.num_threads):
+            return exact_mean(self.model, self.tokenizer, plans, target, batch_size=self.batch_size)
+
+    def interventional_mean(
+        self,
+        target: str,
+        do: Mapping[str, Any] | None = None,
+        given: Mapping[str, Any] | None = None,
+        *,
+        exact: bool | None = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+    ) -> EffectEstimate:
+        """``E[target | do(...), given]`` of a numeric target: exact by enumeration when the query allows it (see
+        ``exact`` in :meth:`cate`), else the mean of ``n`` Monte-Carlo draws."""
+        query = self.planner.query(do, given)
+        self._numeric_outcome(target)
+        cond = query.describe()
+        label = f"E[{target} | {cond}]" if cond else f"E[{target}]"
+        enumerated = self._exact_plans(query, target, exact)
+        if enumerated is not None:
+            plans, support = enumerated
+            return self._exact_estimate(self._exact_mean(plans, target), "mean", label, support, confidence)
+        return self.interventional_distribution(target, do=query.do, given=query.given, n=n, seed=seed).mean(confidence)
+
+    @staticmethod
+    def _exact_estimate(value: float, estimand: str, query: str, support: int, confidence: float) -> EffectEstimate:
+        return EffectEstimate(
+            value, value, value, 0.0, estimand=estimand, method="engine", confidence=confidence, n=support,
+            query=query, interval=EXACT_INTERVAL,
+        )
+
+    def _paired_effect(
+        self,
+        treatment: str,
+        outcome: str,
+        treated: Any,
+        control: Any,
+        n: int,
+        given: Mapping[str, Any],
+        prefix_ids: Mapping[str, list[list[int]]] | None,
+        seed: int | None,
+        progress: bool | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
+        the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
+        and the difference has a much smaller Monte-Carlo variance than two independent arms); evidence
+        after the treatment is clamped in both arms. ``given`` is already validated."""
+        if outcome == treatment:
+            raise ValueError("treatment and outcome must differ")
+        if treatment in given:
+            raise ValueError(f"treatment {treatment!r} cannot be in given=")
+        order = self.tokenizer.order
+        plans_1 = self.planner.plans(Query({treatment: treated}, dict(given)), n, [outcome], clamp_ids=prefix_ids)
+        ids_1 = self._sample_ids(n, plans_1, seed, progress)
+        shared = {p.name: ids_1[p.name] for p in plans_1 if order.index(p.name) < order.index(treatment)}
+        for name, ids in shared.items():  # broadcast single clamps to rows
+            if len(ids) == 1 and n > 1:
+                shared[name] = ids * n
+        # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
+        plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
+        ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
+        y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]
+        return y1.to_numpy(dtype=np.float64), y0.to_numpy(dtype=np.float64)
+
+    @staticmethod
+    def _effect(draws: np.ndarray, estimand: str, query: str, confidence: float) -> EffectEstimate:
+        """A Monte-Carlo effect: the mean of paired outcome differences, its interval Monte-Carlo only."""
+        return EffectEstimate.from_draws(
+            draws, confidence=confidence, estimand=estimand, method="engine", query=query,
+            interval=MONTE_CARLO_INTERVAL,
+        )
+
+    def ate(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+        exact: bool | None = None,
+    ) -> EffectEstimate:
+        """Average treatment effect ``E[Y | do(A=treated)] - E[Y | do(A=control)]``.
+
+        For a binary treatment the defaults are its larger level (treated) vs its smaller level
+        (control), e.g. 1 vs 0. Exact by enumeration where the query allows it (see :meth:`cate`); otherwise
+        the interval reflects Monte-Carlo error only.
+        """
+        return self.cate(treatment, outcome, given={}, treated=treated, control=control, n=n,
+                         confidence=confidence, seed=seed, progress=progress, exact=exact)
+
+    def cate(
+        self,
+        treatment: str,
+        outcome: str,
+        given: Mapping[str, Any],
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+        exact: bool | None = None,
+    ) -> EffectEstimate:
+        """Conditional effect ``E[Y | do(treated), given] - E[Y | do(control), given]``.
+
+        ``given`` must be closed under ancestors in the intervened graph (typically: the
+        covariates that precede the treatment together with their own causes); otherwise a
+        ``ValueError`` explains what is missing.
+
+        ``exact``: ``None`` (default) answers by enumeration, with no Monte-Carlo error, when every variable
+        drawn before the outcome takes one token (categorical, binary, quantile-binned), the evidence is one
+        value per variable and the configurations number at most :attr:`max_exact_support` (65,536 by
+        default); otherwise by ``n`` paired Monte-Carlo draws. ``True`` insists on enumeration (an error
+        says why it cannot), ``False`` always samples. An exact estimate has a zero-width interval: it is
+        exact *given the model*; the model's own error is not included.
+        """
+        n = check_n(n)
+        query = self.planner.query(given=given)
+        self._numeric_outcome(outcome)
+        treated, control = self._arms(treatment, treated, control)
+        cond = "".join(f", {k}={v!r}" for k, v in query.given.items())
+        label = f"E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]"
+        estimand = "cate" if query.given else "ate"
+        if treatment in query.given:
+            raise ValueError(f"treatment {treatment!r} cannot be in given=")
+        arms = [self._exact_plans(Query({treatment: arm}, dict(query.given)), outcome, exact) for arm in (treated, control)]
+        if all(a is not None for a in arms):
+            value = self._exact_mean(arms[0][0], outcome) - self._exact_mean(arms[1][0], outcome)
+            return self._exact_estimate(value, estimand, label, arms[0][1], confidence)
+        y1, y0 = self._paired_effect(treatment, outcome, treated, control, n, query.given, None, seed, progress)
+        return self._effect(y1 - y0, estimand, label, confidence)
+
+    def att(
+        self,
+        treatment: str,
+        outcome: str,
+        *,
+        treated: Any = None,
+        control: Any = None,
+        n: int = 10_000,
+        confidence: float = 0.95,
+        seed: int | None = None,
+        progress: bool | None = None,
+        max_rounds: int = 50,
+        data: pd.DataFrame | None = None,
+    ) -> EffectEstimate:
+        """Effect on the treated ``E[Y(treated) - Y(control) | A = treated]``.
+
+        Rows of the variables preceding the treatment are drawn from ``p(. | A=treated)`` by
+        rejection (observational sampling up to the treatment), then both arms are sampled with
+        that prefix clamped: the prefix contains ``pa(A)``, so ``Y(a)`` is independent of ``A`` given it.
+
+        With ``data`` (observed rows holding the treatment and every variable before it in the order),
+        the prefix is instead the observed treated rows, each repeated to make ``n`` draws (the ATT of
+        that sample, as in the usual plug-in estimators); this is required when a context variable
+        (e.g. text) precedes the treatment, since the engine does not generate those.
+        """
+        n = check_n(n)
+        self._numeric_outcome(outcome)
+        treated, control = self._arms(treatment, treated, control)
+        order = self.tokenizer.order
+        prefix = order[: order.index(treatment)]
+        formula = f"E[{outcome}({treated!r}) - {outcome}({control!r}) | {treatment}={treated!r}]"
+        if data is not None:
+            prefix_ids = self._observed_prefix(data, treatment, treated, prefix, n)
+            m = len(next(iter(prefix_ids.values()))) if prefix_ids else n
+            y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
+            return self._effect(y1 - y0, "att", f"{formula} over the observed treated rows", confidence)
+        context = [p for p in prefix if p in self.context_variables]
+        if context:
+            raise ValueError(f"context variables {context} precede {treatment!r}: pass the observed rows as data=")
+        target_ids = self.tokenizer.encode_value(treatment, treated)
+        kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
+        base = self.seed if seed is None else seed
+        accepted = 0
+        observational = self.planner.plans(Query(), n, [treatment])
+        for r in range(max_rounds):
+            ids = self._sample_ids(n, observational, base + 1000 + r, False)
+            hits = [i for i, t in enumerate(ids[treatment]) if list(t) == target_ids]
+            for p in prefix:
+                kept[p].extend(ids[p][i] for i in hits)
+            accepted += len(hits)
+            if accepted >= n:
+                break
+        if accepted == 0:
+            raise ValueError(f"the model never samples {treatment}={treated!r}; the ATT is not estimable")
+        m = min(accepted, n)
+        prefix_ids = {p: v[:m] for p, v in kept.items()}
+        y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
+        return self._effect(y1 - y0, "att", formula, confidence)
+
+    def _observed_prefix(
+        self, data: pd.DataFrame, treatment: str, treated: Any, prefix: Sequence[str], n: int
+    ) -> dict[str, list[list[int]]]:
+        """Token ids of the observed treated rows' prefix variables, cycled to ``max(n, rows)`` rows."""
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        missing = [c for c in [treatment, *prefix] if c not in data.columns]
+        if missing:
+            raise ValueError(f"data lacks the columns {missing} (the treatment and the variables before it)")
+        rows = data[data[treatment] == treated]
+        if rows.empty:
+            raise ValueError(f"data has no rows with {treatment}={treated!r}")
+        reps = np.resize(np.arange(len(rows)), max(n, len(rows)))
+        out = {}
+        for p in prefix:
+            encoded = self.tokenizer.encode_column(p, rows[p].tolist())
+            out[p] = [encoded[i] for i in reps]
+        return out
