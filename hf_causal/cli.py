@@ -41,6 +41,7 @@ from .core.options import (
     MOMENTS,
     OUTCOME_MODELS,
 )
+from .data.inputs import read_data_file, split_frame, validate_inputs
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -79,25 +80,10 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
             "name": data.name,
         }
         return data.frame, meta
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {source}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path), {}
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path), {}
-    if suffix in (".jsonl", ".ndjson"):
-        return pd.read_json(path, lines=True), {}
-    raise ValueError(f"unsupported data format {suffix!r}: use .csv, .parquet or .jsonl")
+    return read_data_file(source), {}
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as hf_logging
-
-    from .cina import CInAModel
-    from .cina.inputs import split_frame
-
     frame, meta = read_table(args.data)
     treatment = args.treatment or meta.get("treatment")
     outcome = args.outcome or meta.get("outcome")
@@ -105,6 +91,12 @@ def _estimate(args: argparse.Namespace) -> int:
         raise ValueError("--treatment and --outcome are required for a data file")
     covariates = args.covariates or meta.get("covariates")
     x, t, y = split_frame(frame, treatment, outcome, covariates)
+    validate_inputs(x, t, y)  # numpy and pandas only: bad input fails before torch and transformers load
+
+    from transformers.utils import logging as hf_logging
+
+    from .cina import CInAModel
+
     hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
     model = CInAModel.from_pretrained(args.model)
     with warnings.catch_warnings(record=True) as caught:

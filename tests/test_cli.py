@@ -3,7 +3,10 @@ non-zero exit), and ``train / evaluate / push / cards`` (delegation, cards from 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -71,11 +74,60 @@ def test_errors_are_one_line_and_nonzero(checkpoint, data_files, capsys, argv, m
     assert err.startswith("hf-causal estimate: error:") and message in err and len(err.splitlines()) == 1
 
 
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("hf-causal estimate: error: ")
+    return err
+
+
 def test_missing_file_and_format(checkpoint, tmp_path, capsys):
-    assert main(["estimate", str(tmp_path / "missing.csv"), "--treatment", "t", "--outcome", "y"]) != 0
+    missing = tmp_path / "missing.csv"
+    assert main(["estimate", str(missing), "--treatment", "t", "--outcome", "y"]) == 1
+    assert _one_line_error(capsys) == f"hf-causal estimate: error: data file not found: {missing}"
     (tmp_path / "data.xlsx").write_text("x")
-    assert main(["estimate", str(tmp_path / "data.xlsx"), "--treatment", "t", "--outcome", "y"]) != 0
-    assert "unsupported data format" in capsys.readouterr().err
+    assert main(["estimate", str(tmp_path / "data.xlsx"), "--treatment", "t", "--outcome", "y"]) == 1
+    assert "unsupported data format '.xlsx'" in _one_line_error(capsys)
+
+
+def test_random_bytes_and_repeated_headers_are_one_line_errors(data_files, tmp_path, capsys):
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(bytes(np.random.default_rng(0).integers(128, 256, 4000, dtype=np.uint8)))
+    assert main(["estimate", str(noise), "--treatment", "t", "--outcome", "y"]) == 1
+    assert f"{noise} is not a readable CSV file" in _one_line_error(capsys)
+    frame = pd.read_csv(data_files / "d.csv")
+    dup = tmp_path / "dup.csv"
+    frame.rename(columns={"x2": "x1"}).to_csv(dup, index=False)  # x1 twice: pandas would read x1, x1.1
+    assert main(["estimate", str(dup), "--treatment", "treated", "--outcome", "y"]) == 1
+    assert "duplicate column names ['x1']" in _one_line_error(capsys)
+
+
+def test_bad_input_fails_before_the_model_stack_is_imported(tmp_path):
+    """The file is read and checked with pandas alone: torch and transformers load only to estimate."""
+    code = (
+        "import sys; from hf_causal.cli import main\n"
+        f"rc = main(['estimate', {str(tmp_path / 'missing.csv')!r}, '--treatment', 't', '--outcome', 'y'])\n"
+        "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "False", "False"], out.stderr
+    assert out.stderr.strip().endswith("missing.csv") and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("causaldata") is None, reason="LaLonde ships in causaldata")
+@pytest.mark.parametrize("numeric", [False, True])
+def test_lalonde_with_its_sample_label_is_refused(tmp_path, capsys, numeric):
+    """NSW+CPS exported with its ``sample`` column (nsw/cps, i.e. the treatment): an error, not ATT 718."""
+    from hf_causal.data import load_benchmark_frame
+
+    frame = load_benchmark_frame("lalonde_nsw_cps").frame
+    if numeric:
+        frame = frame.assign(sample=(frame["sample"] == "nsw").astype(int))
+    frame.to_csv(tmp_path / "lalonde.csv", index=False)
+    assert main(["estimate", str(tmp_path / "lalonde.csv"), "--treatment", "treat", "--outcome", "re78",
+                 "--estimand", "att"]) == 1
+    err = _one_line_error(capsys)
+    assert "covariate 'sample'" in err and "determines the treatment" in err
 
 
 def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):

@@ -86,6 +86,8 @@ def standardized_mean_differences(
 
     With ``weights`` (normalised within each arm) the means are weighted; the denominator stays the
     unweighted pooled SD so that before/after values are comparable (the usual love-plot convention).
+    A column that is constant within each arm has no pooled SD: its SMD is 0 when both arms hold the same
+    value and infinite (signed) when they differ, since then the arms do not overlap at all.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(treatment).astype(bool)
@@ -96,7 +98,10 @@ def standardized_mean_differences(
         m1 = (w[t, None] * x[t]).sum(0) / w[t].sum()
         m0 = (w[~t, None] * x[~t]).sum(0) / w[~t].sum()
     sd = np.sqrt(0.5 * (x[t].var(0) + x[~t].var(0)))
-    return np.where(sd > 1e-12, (m1 - m0) / np.where(sd > 1e-12, sd, 1.0), 0.0)
+    gap = m1 - m0
+    # no spread within the arms: any difference between them is a complete separation, never "balanced"
+    degenerate = np.where(np.abs(gap) > 1e-12, np.copysign(np.inf, gap), 0.0)
+    return np.where(sd > 1e-12, gap / np.where(sd > 1e-12, sd, 1.0), degenerate)
 
 
 def estimand_weights(

@@ -53,7 +53,7 @@ from .calibration import (
     standardize_columns,
     standardized_mean_differences,
 )
-from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .inputs import validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
 
@@ -115,10 +115,8 @@ def estimate_effect(
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
-    x, names = encode_covariates(covariates)
+    x, names, t, y = validate_inputs(covariates, treatment, outcome)
     n = x.shape[0]
-    t = validate_treatment(treatment, n)
-    y = validate_outcome(outcome, n)
     if method == "cina-zs":
         base = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
     else:

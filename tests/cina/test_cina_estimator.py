@@ -12,6 +12,7 @@ from hf_causal.cina.calibration import (
     calibration_features,
     estimand_weights,
     standardize_columns,
+    standardized_mean_differences,
 )
 
 
@@ -132,6 +133,25 @@ def test_no_overlap_warns(tiny_model):
     y = x.sum(1) + t
     with pytest.warns(OverlapWarning, match="effective sample size"):
         tiny_model.estimate(x, t, y, estimand="att")
+
+
+def test_a_column_that_separates_the_arms_never_reads_as_balanced():
+    t = np.array([1, 1, 1, 0, 0, 0, 0])
+    x = np.column_stack([t.astype(float), np.full(7, 2.0), [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0]])
+    smd = standardized_mean_differences(x, t)
+    assert smd[0] == np.inf and smd[1] == 0.0  # separated (no spread in either arm) vs. constant everywhere
+    assert smd[2] == pytest.approx((2.0 - 2.5) / np.sqrt(0.5 * (np.var([1, 2, 3]) + np.var([1, 2, 3, 4]))))
+    assert standardized_mean_differences(-x, t)[0] == -np.inf
+    assert standardized_mean_differences(x, t, np.full(7, 0.25))[0] == np.inf
+
+
+def test_a_covariate_that_labels_the_treatment_stops_the_estimate(tiny_model):
+    x, t, y = _confounded_linear(n=200, seed=9)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(sample=np.where(t == 1, "nsw", "cps"))
+    with pytest.raises(ValueError, match=r"covariate 'sample' \(one-hot \['sample=cps', 'sample=nsw'\]\) determines"):
+        tiny_model.estimate(frame, t, y, estimand="att")
+    with pytest.raises(ValueError, match="covariate 'x3' determines the treatment"):
+        tiny_model.estimate(np.column_stack([x, t]), t, y, method="cina")
 
 
 def _confounded_quadratic(n=3000, seed=0, effect=1.0):
