@@ -130,6 +130,29 @@ def test_lalonde_with_its_sample_label_is_refused(tmp_path, capsys, numeric):
     assert "covariate 'sample'" in err and "determines the treatment" in err
 
 
+def test_unsupported_estimates_say_so_in_json_and_summary(checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(800, 2))
+    t = (x.sum(1) > 0).astype(int)  # separated by x1 + x2, by neither alone
+    pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "t": t, "y": x[:, 0] + 2 * t + rng.normal(size=800)}).to_csv(
+        tmp_path / "sep.csv", index=False)
+    argv = ["estimate", str(tmp_path / "sep.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
+            "--estimand", "att"]
+    assert main([*argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["supported"] is False and "imbalanced" in payload["support_issue"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"NOT SUPPORTED BY THE DATA: {payload['support_issue']}"
+
+
+def test_the_json_of_a_supported_estimate_says_so(checkpoint, data_files, capsys):
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", checkpoint, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["supported"] is True and "support_issue" not in payload
+
+
 def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
     """Treatment depends on |x|, outcome on x**2 (effect 1): without an outcome model only --moments 2 removes
     the bias; the default kernel outcome model removes it with either."""

@@ -50,8 +50,10 @@ from .calibration import (
     calibration_features,
     effective_sample_size,
     estimand_weights,
+    imbalance_tolerance,
     standardize_columns,
     standardized_mean_differences,
+    support_issue,
 )
 from .inputs import validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
@@ -142,6 +144,8 @@ def estimate_effect(
         },
         index=pd.Index(names, name="covariate"),
     )
+    issue = support_issue(dict(zip(names, balance["smd_after"])), {"treated": ess1, "control": ess0}, residual,
+                          imbalance_tolerance(int(t.sum()), int(n - t.sum())))
     return EffectEstimate.from_standard_error(
         value,
         se,
@@ -156,4 +160,6 @@ def estimate_effect(
         seconds=time.perf_counter() - start,
         max_residual_imbalance=residual,
         outcome_model=used,
+        supported=not issue,
+        support_issue=issue,
     )

@@ -10,7 +10,10 @@ its provenance read the same everywhere (docs/design.md §9):
   ``method`` (who computed it), ``query`` (a readable formula such as ``E[Y|do(A=1)] - E[Y|do(A=0)]``),
   ``interval`` (what the interval accounts for, when that is not the usual sampling error), ``n``, ``seconds``;
 * weighting diagnostics, set only by weighting estimators: ``weights``, ``treatment``, ``balance``,
-  ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``.
+  ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``;
+* ``supported`` and ``support_issue``: whether the estimator's overlap diagnostics passed, and if not why
+  (``None`` where an estimator does not assess them). An unsupported estimate still carries its number, but
+  the summary and ``to_dict()`` say it is not supported by the data.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class EffectEstimate:
         balance: DataFrame indexed by covariate with ``smd_before`` and ``smd_after``.
         max_residual_imbalance: largest standardised mean gap left after calibration.
         outcome_model: the outcome model that augmented the weights (``"kernel"``) or ``"none"``.
+        supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not
+            support the estimate: it extrapolates, or rests on very few units), ``None`` when not assessed.
+        support_issue: why the estimate is not supported (one line); empty otherwise.
     """
 
     value: float
@@ -79,6 +85,8 @@ class EffectEstimate:
     balance: pd.DataFrame | None = field(default=None, repr=False)
     max_residual_imbalance: float | None = None
     outcome_model: str | None = None
+    supported: bool | None = None
+    support_issue: str = ""
 
     # -- constructors ------------------------------------------------------------------------------------
 
@@ -130,8 +138,16 @@ class EffectEstimate:
         text = f"{self.label}: {self.value:.4g}"
         if self.std_error is not None and self.has_interval:
             pct = round(100 * self.confidence)
-            text += f" (s.e. {self.std_error:.2g}; {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}])"
+            text += f" (s.e. {self.std_error:.2g}; {pct}% {self.interval_label} [{self.ci_low:.4g}, {self.ci_high:.4g}])"
+        if self.supported is False:
+            text += " [not supported by the data]"
         return text
+
+    @property
+    def interval_label(self) -> str:
+        """``"CI"`` for a sampling interval; ``"interval"`` when ``interval`` says it covers less (e.g. Monte-Carlo
+        error only), so that it is not read as a confidence interval for the quantity."""
+        return "interval" if self.interval else "CI"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-unit arrays). Weighting estimates add their balance diagnostics."""
@@ -155,6 +171,10 @@ class EffectEstimate:
                 max_abs_smd_before=float(self.balance["smd_before"].abs().max()) if has_balance else None,
                 max_abs_smd_after=float(self.balance["smd_after"].abs().max()) if has_balance else None,
             )
+        if self.supported is not None:
+            out["supported"] = self.supported
+            if not self.supported:
+                out["support_issue"] = self.support_issue
         if self.query:
             out["query"] = self.query
         if self.confidence != 0.95:
@@ -173,8 +193,10 @@ class EffectEstimate:
         pct = round(100 * self.confidence)
         head = f"{self.estimand.upper()} ({self.method}): {self.value:.4g}"
         if self.has_interval:
-            head += f"  {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]"
+            head += f"  {pct}% {self.interval_label} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
         lines = [head]
+        if self.supported is False:
+            lines.append(f"NOT SUPPORTED BY THE DATA: {self.support_issue or 'the overlap diagnostics failed'}")
         if self.query:
             lines.append(self.query)
         if self.is_weighting:
@@ -189,7 +211,7 @@ class EffectEstimate:
         else:
             lines.append(f"n={self.n}; {self.seconds:.2f}s")
         if self.interval:
-            lines.append(f"interval: {self.interval}")
+            lines.append(f"the interval covers {self.interval}")
         return "\n".join(lines)
 
     # -- plots (matplotlib, imported only when plotting) ------------------------------------------------
