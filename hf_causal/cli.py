@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, FileNotFoundError, ImportError, KeyError, CommandError) as err:
+    except (ValueError, TypeError, OSError, ImportError, KeyError, CommandError) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"hf-causal {args.command}: error: {message}", file=sys.stderr)
         return EXIT_FAILURE

@@ -153,6 +153,54 @@ def test_the_json_of_a_supported_estimate_says_so(checkpoint, data_files, capsys
     assert payload["supported"] is True and "support_issue" not in payload
 
 
+def _broken_checkpoint(path, what):
+    tiny_cina_model(seed=0).save_pretrained(path)
+    if what == "truncated":
+        data = (path / "model.safetensors").read_bytes()
+        (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif what == "garbage":
+        (path / "model.safetensors").write_bytes(b"not a safetensors file at all")
+    elif what == "config":
+        (path / "config.json").write_text('{"model_type": "cina", "hidden_size": 8,,}')
+    else:  # pickled
+        (path / "model.safetensors").rename(path / "pytorch_model.bin")
+
+
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("truncated", "model.safetensors is not a readable safetensors file"),
+        ("garbage", "model.safetensors is not a readable safetensors file"),
+        ("config", "config.json is not valid JSON"),
+        ("pickled", "holds pickled weights only (pytorch_model.bin)"),
+    ],
+)
+def test_a_broken_model_folder_is_one_line_naming_the_file(data_files, tmp_path, capsys, what, message):
+    _broken_checkpoint(tmp_path / "ckpt", what)
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", str(tmp_path / "ckpt")]) == 1
+    err = _one_line_error(capsys)
+    assert message in err and str(tmp_path / "ckpt") in err
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("./no_such_folder", "model folder not found: ./no_such_folder"),
+        ("no_such_folder", "'no_such_folder' is not a local folder or a bundled checkpoint (cina-zs-base), and "
+                           "the Hub is offline"),
+    ],
+)
+def test_an_unknown_model_fails_fast_in_one_line(data_files, capsys, name, message):
+    import time
+
+    start = time.perf_counter()
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", name]) == 1
+    assert message in _one_line_error(capsys)
+    assert time.perf_counter() - start < 20
+
+
 def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
     """Treatment depends on |x|, outcome on x**2 (effect 1): without an outcome model only --moments 2 removes
     the bias; the default kernel outcome model removes it with either."""

@@ -164,7 +164,17 @@ class CInAPreTrainedModel(PreTrainedModel):
         else:
             pretrained_model_name_or_path = resolve_checkpoint(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except (ValueError, TypeError, KeyError, RuntimeError) as err:
+            if not os.path.isdir(pretrained_model_name_or_path):
+                raise
+            # a readable folder whose config values or tensor shapes do not make this model: say which folder
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"{pretrained_model_name_or_path} (config.json, model.safetensors) does not load as a "
+                f"{cls.__name__}: {reason}"
+            ) from err
 
 
 class CInAModel(CInAPreTrainedModel):
@@ -381,7 +391,8 @@ class CInAModel(CInAPreTrainedModel):
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
             ``weights``, ``ess_treated``, ``ess_control`` and ``balance`` (docs/design.md §4 says how the
-            interval is computed).
+            interval is computed); ``supported`` is ``False``, with the reason in ``support_issue``, when the
+            overlap diagnostics fail (docs/design.md §4.7).
         """
         try:  # the estimator is library code: a checkpoint loaded as remote code gives the forward pass only
             from hf_causal.cina.estimator import estimate_effect

@@ -54,8 +54,8 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         if getattr(AutoConfig.from_pretrained(path), "is_decoder", None) is False:
             extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders
         try:
-            backbone, info = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch.float32, output_loading_info=True, **extra
+            backbone, info = AutoModelForCausalLM.from_pretrained(  # safetensors only: never unpickle weights
+                path, dtype=torch.float32, output_loading_info=True, use_safetensors=True, **extra
             )
         except ValueError as err:
             raise ValueError(
