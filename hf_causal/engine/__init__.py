@@ -26,7 +26,7 @@ from .engine import CausalEngine
 from .graph import VARIABLE_TYPES, CausalGraph, Variable
 from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
-from .planning import Query, QueryPlanner, VariablePlan
+from .planning import OutOfRangeWarning, Query, QueryPlanner, VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer
 from .training_args import EngineTrainingArguments
@@ -48,6 +48,7 @@ __all__ = [
     "CausalSequenceTokenizer",
     "EngineTrainingArguments",
     "InterventionalDistribution",
+    "OutOfRangeWarning",
     "Query",
     "QueryPlanner",
     "Variable",
