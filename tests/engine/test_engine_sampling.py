@@ -1,5 +1,6 @@
 """Constrained, KV-cached, batched sampling checked on an untrained model (any logits must work)."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -188,3 +189,18 @@ def test_digit_codecs_know_their_range_too(engine):
         vocab_size=len(tok), max_positions=tok.max_sequence_length())), tok, num_threads=1)
     with pytest.warns(OutOfRangeWarning, match="do 'Y'"):
         eng.sample(2, do={"Y": df.Y.min() - 5.0})
+
+
+def test_sampling_passes_the_kv_cache_under_the_backbones_own_name(engine):
+    """transformers renamed ``past_key_values`` to ``cache`` and warns on every forward call that uses the old
+    name; sampling (one call per sampled variable and batch) must not flood the output with FutureWarnings."""
+    from hf_causal.engine.modeling_causal_ar import cache_keyword
+
+    eng, _ = engine
+    parameters = inspect.signature(type(eng.model.backbone).forward).parameters
+    assert cache_keyword(eng.model.backbone) in parameters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        draws = eng.sample(50, seed=0)
+        eng.ate("S", "Y", treated=["N"], control=[], n=20)
+    assert len(draws) == 50
