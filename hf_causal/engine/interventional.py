@@ -11,7 +11,10 @@ import pandas as pd
 from ..core.results import EffectEstimate
 
 #: What the engine's intervals account for (docs/design.md §7).
-MONTE_CARLO_INTERVAL = "Monte-Carlo error of the draws only, not the fitted model's error"
+MONTE_CARLO_INTERVAL = (
+    "Monte-Carlo error of the draws only, not the fitted model's estimation error "
+    "(EngineEnsemble.bootstrap gives an interval that includes it)"
+)
 
 
 @dataclass(frozen=True)
