@@ -64,6 +64,12 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         self.post_init()
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+        """``PreTrainedModel.from_pretrained`` from safetensors only (pickled weights could run code when loaded)."""
+        kwargs.setdefault("use_safetensors", True)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    @classmethod
     def from_backbone(cls, config: CausalARConfig) -> CausalARModel:
         """Build the model; initialise from ``config.backbone_name_or_path`` when set.
 

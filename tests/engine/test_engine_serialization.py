@@ -58,3 +58,10 @@ def test_a_sound_folder_loads_and_a_missing_one_is_named(folder, tmp_path):
     assert json.loads((folder / "engine_config.json").read_text())["seed"] == 0
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         CausalEngine.from_pretrained(tmp_path / "nowhere")
+
+
+def test_the_model_class_alone_refuses_pickled_weights(folder):
+    torch.save(CausalARModel.from_pretrained(folder).state_dict(), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(OSError, match="safetensors"):
+        CausalARModel.from_pretrained(folder)
