@@ -11,7 +11,7 @@ See docs/design.md §5.
 
 Cost. Up to :data:`EXACT_MAX_UNITS` units the kernel is exact and precomputed (an ``N x N`` matrix, at most
 128 MB), so each of the few hundred L-BFGS evaluations is a matrix-vector product. Above it (fixed keys), the
-exact kernel would be recomputed in chunks at every evaluation (``O(N^2)`` each, hours at ``N = 16,000``), so
+exact kernel would be recomputed in chunks at every evaluation (``O(N^2)`` each), so
 the objective instead uses the Nystrom approximation of the implied kernel on ``landmark_units`` landmark units
 (:func:`nystrom_features`, docs/design.md §5.1): one exact ``O(N^2)`` pass for the row sums, then ``O(N M)``
 time and memory per evaluation. The result is then the exact SVM of the approximated kernel.
@@ -98,7 +98,8 @@ def fit_per_dataset(
         treatment: ``(N,)`` binary treatment.
         lambda0: size-free regularisation, ``lambda = lambda0 / N**2`` (see :class:`CInAConfig`).
         temperature: kernel temperature ``t`` of the identity keys (``s_ij = t x_i . x_j / d``).
-        learn_keys: also learn a linear key map (initialised at the identity) jointly with ``V``.
+        learn_keys: also learn a linear key map (initialised at the identity) jointly with ``V``; the keys then
+            change at every step, so the kernel is exact and recomputed in chunks (``O(N^2)`` per evaluation).
         covariate_clip: clip standardised covariates to ``[-clip, clip]`` (0: off), as the model does.
         smoothing_schedule: hinge smoothing widths, annealed in order (L-BFGS at each).
         max_iter: L-BFGS iterations per stage.
