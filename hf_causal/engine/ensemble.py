@@ -34,8 +34,8 @@ BOOTSTRAP_INTERVAL = (
 
 
 class EngineEnsemble:
-    """Engines trained on bootstrap resamples of one table; :meth:`ate`, :meth:`cate` and :meth:`att` combine
-    their answers into an :class:`~hf_causal.core.results.EffectEstimate` whose interval includes the
+    """Engines trained on bootstrap resamples of one table; :meth:`ate`, :meth:`cate`, :meth:`att` and
+    :meth:`mean` combine their answers into an :class:`~hf_causal.core.results.EffectEstimate` whose interval includes the
     estimation error (module docstring).
 
     Args:
@@ -127,3 +127,18 @@ class EngineEnsemble:
     def att(self, treatment: str, outcome: str, *, confidence: float = 0.95, **kwargs: Any) -> EffectEstimate:
         """:meth:`CausalEngine.att` of every engine, combined (with ``data=``, over the observed treated rows)."""
         return self._each("att", treatment, outcome, confidence=confidence, **kwargs)
+
+    def mean(
+        self,
+        target: str,
+        do: dict[str, Any] | None = None,
+        given: dict[str, Any] | None = None,
+        *,
+        n: int = 10_000,
+        confidence: float = 0.95,
+    ) -> EffectEstimate:
+        """``E[target | do(...), given]`` (:meth:`CausalEngine.interventional_distribution` ``.mean()``) of every
+        engine, combined."""
+        normal_quantile(confidence)
+        means = [e.interventional_distribution(target, do, given, n=n).mean() for e in self.engines]
+        return self._combine(means, confidence)

@@ -43,6 +43,10 @@ def test_the_bootstrap_interval_is_the_spread_of_the_engines_answers(ensemble):
     assert est.std_error > 2 * max(m.std_error for m in members)
     assert all("Monte-Carlo error of the draws only" in m.interval for m in members)
     assert est.ci_low < 2.0 < est.ci_high  # the simulated effect
+    means = [e.interventional_distribution("Y", do={"A": 1}, n=500).mean().value for e in ensemble.engines]
+    mean = ensemble.mean("Y", do={"A": 1}, n=500)
+    assert mean.value == pytest.approx(np.mean(means)) and mean.std_error == pytest.approx(np.std(means, ddof=1))
+    assert mean.estimand == "mean" and "bootstrap over 3 engines" in mean.interval
 
 
 def test_each_engine_saw_its_own_resample(ensemble, tmp_path):
