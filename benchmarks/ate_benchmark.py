@@ -7,7 +7,7 @@ CInA and zero-shot CInA on the same datasets in the same process, and writes
 ``benchmarks/harness`` (plug in new methods there; see its ``__init__``).
 
     python benchmarks/ate_benchmark.py --quick                       # minutes: tiny suites, writes to /tmp
-    python benchmarks/ate_benchmark.py                               # every suite at its issue-5 size
+    python benchmarks/ate_benchmark.py                               # every suite at its default size
     python benchmarks/ate_benchmark.py --suites ihdp_b=30 acic2016 --budget-minutes 30
     python benchmarks/ate_benchmark.py --workers 2 --budget-minutes 27   # suites split over 2 processes
     python benchmarks/ate_benchmark.py --from-records run.jsonl          # rebuild the report only

@@ -10,7 +10,11 @@ Importing this module registers the task with ``transformers.pipelines.PIPELINE_
     result.value, result.ci_low, result.ci_high          # an EffectEstimate
     estimator((X, T, Y), return_dict=True)               # its JSON-ready dict
 
-:func:`pipeline` does the same and also accepts the bundled checkpoint name (``"cina-zs-base"``).
+:func:`pipeline` does the same and also accepts the bundled checkpoint name (``"cina-zs-base"``), offline.
+``transformers.pipeline`` resolves a bare name on the Hub before any hf-causal code runs, so it takes a folder
+(``hf_causal.hub.bundled_checkpoints()["cina-zs-base"]`` is the bundled one) or a Hub id, never a bundled name.
+Importing this module registers every hf-causal model type, so a folder loads with the library's classes, without
+a trust-remote-code prompt.
 
 Inputs (one dataset per call; a list of them gives a list of results):
 
@@ -163,6 +167,10 @@ class TreatmentEffectPipeline(Pipeline):
 
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=TreatmentEffectPipeline, pt_model=AutoModel, type="multimodal")
+# Every wing's model types with the Auto classes, so that ``transformers.pipeline(TASK, model=FOLDER)`` loads an
+# hf-causal folder with the library's classes: its config.json also names remote code (auto_map), which
+# transformers would otherwise ask to trust, interactively.
+registered_models()
 
 
 def pipeline(
@@ -188,7 +196,6 @@ def pipeline(
         name = resolve_checkpoint(model)
         if os.path.isdir(name):  # a bundled name or a local folder: the library's classes, offline, no prompt
             model = load_checkpoint(name)
-        else:  # a Hub id: transformers resolves it once every wing has registered its model types
-            registered_models()
+        else:  # a Hub id, which resolve_checkpoint found on the Hub or in its cache
             model = name
     return hf_pipeline(task, model=model, **kwargs)

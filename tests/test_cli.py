@@ -3,7 +3,10 @@ non-zero exit), and ``train / evaluate / push / cards`` (delegation, cards from 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -71,11 +74,131 @@ def test_errors_are_one_line_and_nonzero(checkpoint, data_files, capsys, argv, m
     assert err.startswith("hf-causal estimate: error:") and message in err and len(err.splitlines()) == 1
 
 
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("hf-causal estimate: error: ")
+    return err
+
+
 def test_missing_file_and_format(checkpoint, tmp_path, capsys):
-    assert main(["estimate", str(tmp_path / "missing.csv"), "--treatment", "t", "--outcome", "y"]) != 0
+    missing = tmp_path / "missing.csv"
+    assert main(["estimate", str(missing), "--treatment", "t", "--outcome", "y"]) == 1
+    assert _one_line_error(capsys) == f"hf-causal estimate: error: data file not found: {missing}"
     (tmp_path / "data.xlsx").write_text("x")
-    assert main(["estimate", str(tmp_path / "data.xlsx"), "--treatment", "t", "--outcome", "y"]) != 0
-    assert "unsupported data format" in capsys.readouterr().err
+    assert main(["estimate", str(tmp_path / "data.xlsx"), "--treatment", "t", "--outcome", "y"]) == 1
+    assert "unsupported data format '.xlsx'" in _one_line_error(capsys)
+
+
+def test_random_bytes_and_repeated_headers_are_one_line_errors(data_files, tmp_path, capsys):
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(bytes(np.random.default_rng(0).integers(128, 256, 4000, dtype=np.uint8)))
+    assert main(["estimate", str(noise), "--treatment", "t", "--outcome", "y"]) == 1
+    assert f"{noise} is not a readable CSV file" in _one_line_error(capsys)
+    frame = pd.read_csv(data_files / "d.csv")
+    dup = tmp_path / "dup.csv"
+    frame.rename(columns={"x2": "x1"}).to_csv(dup, index=False)  # x1 twice: pandas would read x1, x1.1
+    assert main(["estimate", str(dup), "--treatment", "treated", "--outcome", "y"]) == 1
+    assert "duplicate column names ['x1']" in _one_line_error(capsys)
+
+
+def test_bad_input_fails_before_the_model_stack_is_imported(tmp_path):
+    """The file is read and checked with pandas alone: torch and transformers load only to estimate."""
+    code = (
+        "import sys; from hf_causal.cli import main\n"
+        f"rc = main(['estimate', {str(tmp_path / 'missing.csv')!r}, '--treatment', 't', '--outcome', 'y'])\n"
+        "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "False", "False"], out.stderr
+    assert out.stderr.strip().endswith("missing.csv") and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("causaldata") is None, reason="LaLonde ships in causaldata")
+@pytest.mark.parametrize("numeric", [False, True])
+def test_lalonde_with_its_sample_label_is_refused(tmp_path, capsys, numeric):
+    """NSW+CPS exported with its ``sample`` column (nsw/cps, i.e. the treatment): an error, not ATT 718."""
+    from hf_causal.data import load_benchmark_frame
+
+    frame = load_benchmark_frame("lalonde_nsw_cps").frame
+    if numeric:
+        frame = frame.assign(sample=(frame["sample"] == "nsw").astype(int))
+    frame.to_csv(tmp_path / "lalonde.csv", index=False)
+    assert main(["estimate", str(tmp_path / "lalonde.csv"), "--treatment", "treat", "--outcome", "re78",
+                 "--estimand", "att"]) == 1
+    err = _one_line_error(capsys)
+    assert "covariate 'sample'" in err and "determines the treatment" in err
+
+
+def test_unsupported_estimates_say_so_in_json_and_summary(checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(800, 2))
+    t = (x.sum(1) > 0).astype(int)  # separated by x1 + x2, by neither alone
+    pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "t": t, "y": x[:, 0] + 2 * t + rng.normal(size=800)}).to_csv(
+        tmp_path / "sep.csv", index=False)
+    argv = ["estimate", str(tmp_path / "sep.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
+            "--estimand", "att"]
+    assert main([*argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["supported"] is False and "imbalanced" in payload["support_issue"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"NOT SUPPORTED BY THE DATA: {payload['support_issue']}"
+
+
+def test_the_json_of_a_supported_estimate_says_so(checkpoint, data_files, capsys):
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", checkpoint, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["supported"] is True and "support_issue" not in payload
+
+
+def _broken_checkpoint(path, what):
+    tiny_cina_model(seed=0).save_pretrained(path)
+    if what == "truncated":
+        data = (path / "model.safetensors").read_bytes()
+        (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif what == "garbage":
+        (path / "model.safetensors").write_bytes(b"not a safetensors file at all")
+    elif what == "config":
+        (path / "config.json").write_text('{"model_type": "cina", "hidden_size": 8,,}')
+    else:  # pickled
+        (path / "model.safetensors").rename(path / "pytorch_model.bin")
+
+
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("truncated", "model.safetensors is not a readable safetensors file"),
+        ("garbage", "model.safetensors is not a readable safetensors file"),
+        ("config", "config.json is not valid JSON"),
+        ("pickled", "holds pickled weights only (pytorch_model.bin)"),
+    ],
+)
+def test_a_broken_model_folder_is_one_line_naming_the_file(data_files, tmp_path, capsys, what, message):
+    _broken_checkpoint(tmp_path / "ckpt", what)
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", str(tmp_path / "ckpt")]) == 1
+    err = _one_line_error(capsys)
+    assert message in err and str(tmp_path / "ckpt") in err
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("./no_such_folder", "model folder not found: ./no_such_folder"),
+        ("no_such_folder", "'no_such_folder' is not a local folder or a bundled checkpoint (cina-zs-base), and "
+                           "the Hub is offline"),
+    ],
+)
+def test_an_unknown_model_fails_fast_in_one_line(data_files, capsys, name, message):
+    import time
+
+    start = time.perf_counter()
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", name]) == 1
+    assert message in _one_line_error(capsys)
+    assert time.perf_counter() - start < 20
 
 
 def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):

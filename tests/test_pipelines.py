@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,3 +85,40 @@ def test_clear_errors(model, frame) -> None:
         pipelines.pipeline("text-generation", model=model)
     with pytest.raises(TypeError, match="estimate"):
         pipelines.TreatmentEffectPipeline(torch.nn.Linear(2, 2))
+
+
+def test_the_bundled_name_loads_offline(frame) -> None:
+    estimator = pipelines.pipeline("treatment-effect", model="cina-zs-base")
+    bundled = CInAModel.from_pretrained("cina-zs-base")
+    got = estimator(frame, treatment="treat", outcome="outcome").value
+    assert got == bundled.estimate(frame[["age", "score"]], frame["treat"], frame["outcome"]).value
+
+
+def _fresh_python(code: str, offline: bool) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_transformers_pipeline_loads_a_folder_without_a_trust_remote_code_prompt() -> None:
+    """The bundled folder's config.json names remote code (auto_map); importing hf_causal.pipelines registers the
+    library's classes, so transformers uses them instead of asking (a prompt that blocks a script)."""
+    from hf_causal.hub import bundled_checkpoints
+
+    folder = str(bundled_checkpoints()["cina-zs-base"])
+    code = ("import hf_causal.pipelines\nfrom transformers import pipeline\n"
+            f"print(type(pipeline('treatment-effect', model={folder!r}).model).__name__)")
+    out = _fresh_python(code, offline=True)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "CInAModel", out.stderr[-2000:]
+    assert "trust_remote_code" not in out.stderr and "custom code" not in out.stderr
+
+
+def test_hf_causal_pipeline_never_asks_the_hub_for_the_bundled_name() -> None:
+    code = ("import time; t = time.perf_counter()\nimport hf_causal\n"
+            "p = hf_causal.pipeline('treatment-effect', model='cina-zs-base')\n"
+            "print(type(p.model).__name__, round(time.perf_counter() - t, 1))")
+    out = _fresh_python(code, offline=False)  # online mode: a Hub lookup would retry for a minute here
+    assert out.returncode == 0 and out.stdout.split()[-2] == "CInAModel", out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 30

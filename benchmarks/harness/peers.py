@@ -405,7 +405,7 @@ def load_cina_model(spec: str | None = None, run_dir: str | os.PathLike = "outpu
 
 
 def default_estimators(model: Any | None = None, include: list[str] | None = None) -> list[Any]:
-    """The issue-5 line-up, in report order (``include`` keeps only those names)."""
+    """The ATE benchmark's line-up, in report order (``include`` keeps only those names)."""
     lambda0 = float(getattr(getattr(model, "config", None), "lambda0", 1.0))
     estimators: list[Any] = [
         NaiveDifference(),

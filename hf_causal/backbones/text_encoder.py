@@ -86,13 +86,14 @@ class TextEncoder(nn.Module):
                 (``target_modules`` defaults to ``["query", "value"]``, the BERT attention projections).
             max_length: truncation length in tokens.
             normalize: L2-normalise the pooled embeddings.
-            **model_kwargs: passed to ``AutoModel.from_pretrained``.
+            **model_kwargs: passed to ``AutoModel.from_pretrained`` (weights load from safetensors only).
         """
         from transformers import AutoModel, AutoTokenizer
 
         from .offline import resolve_backbone
 
         path = resolve_backbone(name_or_path)
+        model_kwargs.setdefault("use_safetensors", True)  # never unpickle downloaded weights
         model = AutoModel.from_pretrained(path, **model_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path)
         encoder = cls(model, tokenizer, max_length=max_length, normalize=normalize)

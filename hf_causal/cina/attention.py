@@ -10,7 +10,7 @@ On CPU the forward pass also tiles the keys (blocks of ``CPU_KEY_BLOCK``, combin
 softmax: running max and sum), so that a tile of scores and its key/value block stay in cache. With
 row chunks alone, a cache-sized chunk at N = 100,000 has 10 rows and every chunk streams all N keys
 and values from memory again, so the time grew faster than quadratically in N (``benchmarks/scale_benchmark.py``
-measures it). See docs/design.md §3.4.
+measures it). See docs/design.md §3.4. :func:`landmark_indices` draws the landmark units of §3.5 and §5.1.
 """
 
 from __future__ import annotations
@@ -168,3 +168,24 @@ def chunked_attention(
         return _ChunkedAttention.apply(
             query.to(dtype), key.to(dtype), value.to(dtype), key_bias, float(scale), int(chunk_elements)
         )
+
+
+def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
+
+    Each arm gets its share of ``size`` (at least one landmark per non-empty arm), so the landmarks keep
+    the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    device = signs.device
+    signs, unit_mask = signs.cpu(), unit_mask.cpu()  # the seeded CPU generator draws the same landmarks anywhere
+    rows = []
+    for b in range(signs.shape[0]):
+        treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
+        control = torch.nonzero(unit_mask[b] & (signs[b] < 0)).squeeze(-1)
+        n1, n0 = len(treated), len(control)
+        low, high = max(int(n1 > 0), size - n0), min(n1, size - int(n0 > 0))
+        take = min(max(round(size * n1 / (n1 + n0)), low), high)
+        picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
+        rows.append(torch.sort(torch.cat(picks)).values)
+    return torch.stack(rows).to(device)

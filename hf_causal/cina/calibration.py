@@ -86,6 +86,8 @@ def standardized_mean_differences(
 
     With ``weights`` (normalised within each arm) the means are weighted; the denominator stays the
     unweighted pooled SD so that before/after values are comparable (the usual love-plot convention).
+    A column that is constant within each arm has no pooled SD: its SMD is 0 when both arms hold the same
+    value and infinite (signed) when they differ, since then the arms do not overlap at all.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(treatment).astype(bool)
@@ -96,7 +98,69 @@ def standardized_mean_differences(
         m1 = (w[t, None] * x[t]).sum(0) / w[t].sum()
         m0 = (w[~t, None] * x[~t]).sum(0) / w[~t].sum()
     sd = np.sqrt(0.5 * (x[t].var(0) + x[~t].var(0)))
-    return np.where(sd > 1e-12, (m1 - m0) / np.where(sd > 1e-12, sd, 1.0), 0.0)
+    gap = m1 - m0
+    # no spread within the arms: any difference between them is a complete separation, never "balanced"
+    degenerate = np.where(np.abs(gap) > 1e-12, np.copysign(np.inf, gap), 0.0)
+    return np.where(sd > 1e-12, gap / np.where(sd > 1e-12, sd, 1.0), degenerate)
+
+
+#: Smallest absolute standardised mean difference after weighting that counts as imbalanced (the love plot's
+#: reference line; docs/design.md §4.7). Small arms tolerate more: see :func:`imbalance_tolerance`.
+BALANCED_SMD = 0.1
+#: Fewest effective units an arm's weights may rest on before the estimate counts as unsupported.
+MIN_EFFECTIVE_UNITS = 5.0
+
+
+def imbalance_tolerance(n_treated: int, n_control: int) -> float:
+    """The largest |SMD| after weighting that the diagnostics accept: ``max(0.1, 2 sqrt(1/N1 + 1/N0))``.
+
+    ``sqrt(1/N1 + 1/N0)`` is the standard error of a difference in means of a standardised covariate between
+    arms of these sizes: a randomised trial's chance imbalance, which the calibration deliberately leaves
+    (its ridge balances to within sampling noise, docs/design.md §4.2), so a small dataset must not count
+    as unsupported for it.
+    """
+    return max(BALANCED_SMD, 2.0 * math.sqrt(1.0 / max(n_treated, 1) + 1.0 / max(n_control, 1)))
+
+
+def support_issue(
+    smd_after: dict[str, float],
+    ess: dict[str, float],
+    residual_imbalance: float = 0.0,
+    tolerance: float = BALANCED_SMD,
+) -> str:
+    """Why the overlap diagnostics of a weighting estimate fail, in one line; ``""`` when they pass.
+
+    They fail when an arm's weights rest on fewer than :data:`MIN_EFFECTIVE_UNITS` effective units, when a
+    covariate's weighted |SMD| exceeds ``tolerance`` (:func:`imbalance_tolerance`), or when the calibration
+    left a standardised moment (a mean or, with ``moments=2``, a square) further than that from its target:
+    the arms do not overlap enough for the weights to compare like with like, so the estimate extrapolates
+    (docs/design.md §4.6-§4.7).
+
+    Args:
+        smd_after: ``{covariate: SMD after weighting}``.
+        ess: ``{arm label: Kish effective sample size}``.
+        residual_imbalance: the calibration's largest residual standardised gap.
+        tolerance: the largest acceptable |SMD| after weighting.
+    """
+    reasons = [
+        f"the {arm} weights rest on {value:.1f} effective units (fewer than {MIN_EFFECTIVE_UNITS:g})"
+        for arm, value in ess.items()
+        if value < MIN_EFFECTIVE_UNITS
+    ]
+    worst = max(smd_after, key=lambda k: abs(smd_after[k]), default=None)
+    if worst is not None and not abs(smd_after[worst]) <= tolerance:
+        reasons.append(
+            f"weighting leaves {worst!r} imbalanced (|SMD| {abs(smd_after[worst]):.2f} after weighting, "
+            f"above {tolerance:.2g})"
+        )
+    elif residual_imbalance > tolerance:
+        reasons.append(
+            f"the calibration cannot match the target moments (largest standardised gap {residual_imbalance:.2f}, "
+            f"above {tolerance:.2g})"
+        )
+    if not reasons:
+        return ""
+    return "; ".join(reasons) + ": the arms do not overlap enough, so the estimate extrapolates"
 
 
 def estimand_weights(

@@ -52,10 +52,12 @@ from .calibration import (
     calibration_features,
     effective_sample_size,
     estimand_weights,
+    imbalance_tolerance,
     standardize_columns,
     standardized_mean_differences,
+    support_issue,
 )
-from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .inputs import validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
 from .potential_outcomes import PotentialOutcomes, has_outcome_network, predict_potential_outcomes
@@ -125,10 +127,8 @@ def estimate_effect(
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
-    x, names = encode_covariates(covariates)
+    x, names, t, y = validate_inputs(covariates, treatment, outcome)
     n = x.shape[0]
-    t = validate_treatment(treatment, n)
-    y = validate_outcome(outcome, n)
     potential = None
     if outcome_model == "pretrained" and estimand != "overlap":
         if not has_outcome_network(model):
@@ -162,6 +162,8 @@ def estimate_effect(
         },
         index=pd.Index(names, name="covariate"),
     )
+    issue = support_issue(dict(zip(names, balance["smd_after"])), {"treated": ess1, "control": ess0}, residual,
+                          imbalance_tolerance(int(t.sum()), int(n - t.sum())))
     return EffectEstimate.from_standard_error(
         value,
         se,
@@ -176,4 +178,6 @@ def estimate_effect(
         seconds=time.perf_counter() - start,
         max_residual_imbalance=residual,
         outcome_model=used,
+        supported=not issue,
+        support_issue=issue,
     )

@@ -10,28 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import chunked_attention
-
-
-def landmark_indices(signs: torch.Tensor, unit_mask: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
-    """``(B, size)`` indices of landmark units: a seeded sample without replacement, stratified by arm.
-
-    Each arm gets its share of ``size`` (at least one landmark per non-empty arm), so the landmarks keep
-    the dataset's treated fraction up to rounding. Every dataset must have more than ``size`` real units.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    device = signs.device
-    signs, unit_mask = signs.cpu(), unit_mask.cpu()  # the seeded CPU generator draws the same landmarks anywhere
-    rows = []
-    for b in range(signs.shape[0]):
-        treated = torch.nonzero(unit_mask[b] & (signs[b] > 0)).squeeze(-1)
-        control = torch.nonzero(unit_mask[b] & (signs[b] < 0)).squeeze(-1)
-        n1, n0 = len(treated), len(control)
-        low, high = max(int(n1 > 0), size - n0), min(n1, size - int(n0 > 0))
-        take = min(max(round(size * n1 / (n1 + n0)), low), high)
-        picks = [arm[torch.randperm(len(arm), generator=generator)[:k]] for arm, k in ((treated, take), (control, size - take))]
-        rows.append(torch.sort(torch.cat(picks)).values)
-    return torch.stack(rows).to(device)
+from .attention import chunked_attention, landmark_indices
 
 
 def gather_units(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .attention import chunked_attention
+from .attention import chunked_attention, landmark_indices
 from .balancing import (
     balancing_layer,
     balancing_objective,
@@ -40,7 +40,7 @@ from .balancing import (
     weights_from_scaled_values,
 )
 from .configuration_cina import CInAConfig
-from .kernel_layers import KernelMessageLayer, gather_units, landmark_indices
+from .kernel_layers import KernelMessageLayer, gather_units
 from .outcome_network import InContextOutcomeNetwork, reset_outcome_head
 
 
@@ -103,7 +103,17 @@ class CInAPreTrainedModel(PreTrainedModel):
         else:
             pretrained_model_name_or_path = resolve_checkpoint(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except (ValueError, TypeError, KeyError, RuntimeError) as err:
+            if not os.path.isdir(pretrained_model_name_or_path):
+                raise
+            # a readable folder whose config values or tensor shapes do not make this model: say which folder
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"{pretrained_model_name_or_path} (config.json, model.safetensors) does not load as a "
+                f"{cls.__name__}: {reason}"
+            ) from err
 
 
 class CInAModel(CInAPreTrainedModel):
@@ -326,7 +336,8 @@ class CInAModel(CInAPreTrainedModel):
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,
             ``weights``, ``ess_treated``, ``ess_control`` and ``balance`` (docs/design.md §4 says how the
-            interval is computed).
+            interval is computed); ``supported`` is ``False``, with the reason in ``support_issue``, when the
+            overlap diagnostics fail (docs/design.md §4.7).
         """
         try:  # the estimator is library code: a checkpoint loaded as remote code gives the forward pass only
             from hf_causal.cina.estimator import estimate_effect

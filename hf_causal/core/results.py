@@ -12,6 +12,9 @@ its provenance read the same everywhere (docs/design.md §9):
 * weighting diagnostics, set only by weighting estimators: ``weights``, ``treatment``, ``balance``,
   ``ess_treated``, ``ess_control``, ``max_residual_imbalance``, ``outcome_model``;
 * per-unit effects with their intervals (``effects``), set by conditional-effect estimators.
+* ``supported`` and ``support_issue``: whether the estimator's overlap diagnostics passed, and if not why
+  (``None`` where an estimator does not assess them). An unsupported estimate still carries its number, but
+  the summary and ``to_dict()`` say it is not supported by the data.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ class EffectEstimate:
             ``"none"``; for per-unit effects, the one that predicted them.
         effects: per-unit effects (``estimand="cate"``): one row per unit with ``cate``, ``std_error``,
             ``ci_low``, ``ci_high`` (and ``mu0``, ``mu1``); ``value`` is then their mean.
+        supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not
+            support the estimate: it extrapolates, or rests on very few units), ``None`` when not assessed.
+        support_issue: why the estimate is not supported (one line); empty otherwise.
     """
 
     value: float
@@ -84,6 +90,8 @@ class EffectEstimate:
     max_residual_imbalance: float | None = None
     outcome_model: str | None = None
     effects: pd.DataFrame | None = field(default=None, repr=False)
+    supported: bool | None = None
+    support_issue: str = ""
 
     # -- constructors ------------------------------------------------------------------------------------
 
@@ -135,8 +143,16 @@ class EffectEstimate:
         text = f"{self.label}: {self.value:.4g}"
         if self.std_error is not None and self.has_interval:
             pct = round(100 * self.confidence)
-            text += f" (s.e. {self.std_error:.2g}; {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}])"
+            text += f" (s.e. {self.std_error:.2g}; {pct}% {self.interval_label} [{self.ci_low:.4g}, {self.ci_high:.4g}])"
+        if self.supported is False:
+            text += " [not supported by the data]"
         return text
+
+    @property
+    def interval_label(self) -> str:
+        """``"CI"`` for a sampling interval; ``"interval"`` when ``interval`` says it covers less (e.g. Monte-Carlo
+        error only), so that it is not read as a confidence interval for the quantity."""
+        return "interval" if self.interval else "CI"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-unit arrays). Weighting estimates add their balance diagnostics."""
@@ -160,6 +176,10 @@ class EffectEstimate:
                 max_abs_smd_before=float(self.balance["smd_before"].abs().max()) if has_balance else None,
                 max_abs_smd_after=float(self.balance["smd_after"].abs().max()) if has_balance else None,
             )
+        if self.supported is not None:
+            out["supported"] = self.supported
+            if not self.supported:
+                out["support_issue"] = self.support_issue
         if self.query:
             out["query"] = self.query
         if self.confidence != 0.95:
@@ -178,8 +198,10 @@ class EffectEstimate:
         pct = round(100 * self.confidence)
         head = f"{self.estimand.upper()} ({self.method}): {self.value:.4g}"
         if self.has_interval:
-            head += f"  {pct}% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]"
+            head += f"  {pct}% {self.interval_label} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
         lines = [head]
+        if self.supported is False:
+            lines.append(f"NOT SUPPORTED BY THE DATA: {self.support_issue or 'the overlap diagnostics failed'}")
         if self.query:
             lines.append(self.query)
         if self.is_weighting:
@@ -200,7 +222,7 @@ class EffectEstimate:
                 f"{e['cate'].quantile(0.75):.4g}; median {pct}% interval width {(e['ci_high'] - e['ci_low']).median():.4g}"
             )
         if self.interval:
-            lines.append(f"interval: {self.interval}")
+            lines.append(f"the interval covers {self.interval}")
         return "\n".join(lines)
 
     # -- plots (matplotlib, imported only when plotting) ------------------------------------------------

@@ -17,16 +17,18 @@ be tuned with LoRA (PEFT); the adapter saves and loads on its own and merges int
 Modules: ``graph`` (the DAG), ``codecs`` and ``tokenization_causal*`` (rows as tokens, docs/design.md §6),
 ``configuration_causal_ar`` / ``modeling_causal_ar`` (the decoder; shipped as Hub remote code), ``adapters``
 (LoRA), ``training_args`` / ``training`` (fitting), ``serialization`` (folders), ``planning`` and ``sampling``
-(queries, docs/design.md §7), ``interventional`` (distributions), ``engine`` (``CausalEngine``).
+(queries, docs/design.md §7), ``interventional`` (distributions), ``engine`` (``CausalEngine``), ``ensemble``
+(``EngineEnsemble``: bootstrap intervals that include the model's estimation error, §7.8).
 """
 
 from ..hub.registry import register_model
 from .configuration_causal_ar import CausalARConfig
 from .engine import CausalEngine
+from .ensemble import EngineEnsemble
 from .graph import VARIABLE_TYPES, CausalGraph, Variable
 from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
-from .planning import Query, QueryPlanner, VariablePlan
+from .planning import OutOfRangeWarning, Query, QueryPlanner, VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer
 from .training_args import EngineTrainingArguments
@@ -46,8 +48,10 @@ __all__ = [
     "CausalEngine",
     "CausalGraph",
     "CausalSequenceTokenizer",
+    "EngineEnsemble",
     "EngineTrainingArguments",
     "InterventionalDistribution",
+    "OutOfRangeWarning",
     "Query",
     "QueryPlanner",
     "Variable",

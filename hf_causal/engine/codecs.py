@@ -38,6 +38,20 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
+def _range_note(values: Sequence[Any], low: float, high: float) -> str | None:
+    """Why some numeric ``values`` lie outside ``[low, high]``, the range seen in training; ``None`` if none do."""
+    arr = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    outside = (arr < low) | (arr > high)  # NaN and non-numbers compare False: encode() reports those
+    if not outside.any():
+        return None
+    worst = arr[outside][np.argmax(np.abs(arr[outside] - 0.5 * (low + high)))]
+    count = f"{int(outside.sum())} of {arr.size} values lie" if arr.size > 1 else "the value lies"
+    return (
+        f"{count} outside the range seen in training [{low:.6g}, {high:.6g}] (e.g. {worst:.6g}): the model has "
+        "no data there and encodes such a value as the nearest edge, so the answer is that of the edge"
+    )
+
+
 def _token_text(value: Any) -> str:
     text = "".join("_" if ch.isspace() else ch for ch in str(value))
     return text or "_"
@@ -100,6 +114,11 @@ class ValueCodec:
     def partial_positions(self, value: Any) -> bool:
         """Whether ``value`` is a partial intervention ``{position: element}`` on this variable."""
         return False
+
+    def out_of_range(self, values: Sequence[Any]) -> str | None:
+        """Why some of ``values`` lie outside what training saw, which the codec would silently clamp (numeric
+        codecs: their edges), or ``None``. Values the codec cannot encode at all are :meth:`encode`'s to refuse."""
+        return None
 
     def score_columns(self) -> list[Any]:
         """The value each local token stands for in exact probabilities (``single_token`` codecs only)."""
@@ -265,6 +284,9 @@ class QuantileCodec(ValueCodec):
         values = self.decode_bins(local, rng)
         return values.astype(np.int64) if self.integer else values
 
+    def out_of_range(self, values: Sequence[Any]) -> str | None:
+        return _range_note(values, float(self.edges[0]), float(self.edges[-1]))
+
     def score_columns(self) -> list[Any]:
         """Each bin's mean training value (its midpoint for codecs saved without means)."""
         if self.means is not None:
@@ -318,6 +340,9 @@ class DigitCodec(ValueCodec):
         u = 0.0 if span == 0 else (float(value) - self.low) / span
         cell = int(min(max(math.floor(u * self._cells()), 0), self._cells() - 1))
         return [int(d) for d in str(cell).zfill(self.n_digits)]
+
+    def out_of_range(self, values: Sequence[Any]) -> str | None:
+        return _range_note(values, self.low, self.high)
 
     def decode(self, local: Sequence[int], rng: np.random.Generator | None = None) -> Any:
         cell = int("".join(str(int(d)) for d in local))

@@ -40,6 +40,8 @@ class EffectQueries:
                 raise ValueError(f"treatment {treatment!r} is not binary: pass treated= and control= values")
             control = levels[0] if control is None else control
             treated = levels[1] if treated is None else treated
+        for value in (treated, control):
+            self.planner.check_range("do", treatment, value)
         return treated, control
 
     def _numeric_outcome(self, outcome: str) -> None:
@@ -286,6 +288,7 @@ class EffectQueries:
         reps = np.resize(np.arange(len(rows)), max(n, len(rows)))
         out = {}
         for p in prefix:
+            self.planner.check_range("data", p, rows[p])
             encoded = self.tokenizer.encode_column(p, rows[p].tolist())
             out[p] = [encoded[i] for i in reps]
         return out

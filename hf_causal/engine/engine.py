@@ -55,6 +55,9 @@ class CausalEngine(EffectQueries):
         num_threads: torch intra-op threads while sampling (``None``: torch's setting). Tiny models
             run fastest on one thread when the machine is shared.
         context_variables: variables trained as context only (see :meth:`train`): queries must give them.
+        out_of_range: what a query does with a numeric ``do=`` / ``given=`` value outside the range seen in
+            training, which the model can only clamp to the edge: ``"warn"`` (an ``OutOfRangeWarning``, the
+            default), ``"raise"`` (a ``ValueError``) or ``"ignore"``.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class CausalEngine(EffectQueries):
         num_threads: int | None = None,
         training_summary: dict[str, Any] | None = None,
         context_variables: Sequence[str] = (),
+        out_of_range: str = "warn",
     ) -> None:
         if not isinstance(tokenizer, CausalSequenceTokenizer):
             raise TypeError("tokenizer must be a CausalSequenceTokenizer")
@@ -81,7 +85,7 @@ class CausalEngine(EffectQueries):
         self.num_threads = num_threads
         self.training_summary = training_summary or {}
         self.context_variables = tuple(context_variables)
-        self.planner = QueryPlanner(tokenizer, self.context_variables)
+        self.planner = QueryPlanner(tokenizer, self.context_variables, out_of_range)
         #: Queries whose free variables take at most this many configurations are answered exactly by
         #: enumeration when ``exact`` is left to the engine (docs/design.md §7.6).
         self.max_exact_support = DEFAULT_MAX_SUPPORT
@@ -184,6 +188,7 @@ class CausalEngine(EffectQueries):
         device: str | None = None,
         num_threads: int | None = None,
         backbone: str | os.PathLike | None = None,
+        out_of_range: str = "warn",
         **kwargs: Any,
     ) -> CausalEngine:
         """Load an engine written by :meth:`save_pretrained` (a local folder or a Hub repo id).
@@ -193,12 +198,13 @@ class CausalEngine(EffectQueries):
             num_threads: torch intra-op threads for queries (``None``: torch's setting).
             backbone: for a LoRA engine, where the pretrained backbone now lives (default: the name or path
                 recorded at training time, e.g. ``"smollm2"``).
+            out_of_range: see the class (``"warn"``, ``"raise"`` or ``"ignore"``).
             kwargs: passed to ``from_pretrained`` (``revision``, ``cache_dir`` ...).
         """
         model, tokenizer, settings = load_engine(str(path), backbone=backbone, **kwargs)
         engine = cls(model, tokenizer, seed=settings.seed, batch_size=settings.batch_size,
                      training_summary=settings.training, context_variables=settings.context_variables,
-                     num_threads=num_threads)
+                     num_threads=num_threads, out_of_range=out_of_range)
         if device is not None:
             engine.model = engine.model.to(device)
         return engine

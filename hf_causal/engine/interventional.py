@@ -11,9 +11,15 @@ import pandas as pd
 from ..core.results import EffectEstimate
 
 #: What the engine's intervals account for (docs/design.md §7).
-MONTE_CARLO_INTERVAL = "Monte-Carlo error of the draws only, not the fitted model's error"
+MONTE_CARLO_INTERVAL = (
+    "Monte-Carlo error of the draws only, not the fitted model's estimation error "
+    "(EngineEnsemble.bootstrap gives an interval that includes it)"
+)
 #: What an enumerated (exact) answer's zero-width interval means.
-EXACT_INTERVAL = "exact given the model (enumerated, no Monte-Carlo error); the fitted model's error is not included"
+EXACT_INTERVAL = (
+    "exact given the model (enumerated, no Monte-Carlo error); not the fitted model's estimation error "
+    "(EngineEnsemble.bootstrap gives an interval that includes it)"
+)
 
 
 @dataclass(frozen=True)

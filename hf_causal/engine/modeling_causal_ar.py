@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import torch
@@ -11,6 +13,31 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
 
 IGNORE_INDEX = -100
+#: The output field holding the KV cache: ``cache`` in recent transformers, ``past_key_values`` before.
+CACHE_FIELD = "cache" if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {}) else "past_key_values"
+
+
+@functools.cache
+def _cache_keyword_of(model_class: type) -> str:
+    parameters = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def cache_keyword(backbone: torch.nn.Module) -> str:
+    """The keyword under which ``backbone.forward`` takes the KV cache.
+
+    Recent transformers renamed ``past_key_values`` to ``cache`` and warn (a ``FutureWarning``) on every call
+    that uses the old name, which during sampling is every forward pass; older versions know only the old name.
+    A PEFT wrapper passes keywords through to the model it wraps, whose signature decides.
+    """
+    base = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
+    return _cache_keyword_of(type(base))
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache of a model output, read from whichever field this transformers version has (no warning)."""
+    fields = getattr(output, "__dataclass_fields__", {})
+    return getattr(output, "cache" if "cache" in fields else "past_key_values", None)
 
 
 class CausalARModel(PreTrainedModel, GenerationMixin):
@@ -37,6 +64,12 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         self.post_init()
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+        """``PreTrainedModel.from_pretrained`` from safetensors only (pickled weights could run code when loaded)."""
+        kwargs.setdefault("use_safetensors", True)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    @classmethod
     def from_backbone(cls, config: CausalARConfig) -> CausalARModel:
         """Build the model; initialise from ``config.backbone_name_or_path`` when set.
 
@@ -54,8 +87,8 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         if getattr(AutoConfig.from_pretrained(path), "is_decoder", None) is False:
             extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders
         try:
-            backbone, info = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch.float32, output_loading_info=True, **extra
+            backbone, info = AutoModelForCausalLM.from_pretrained(  # safetensors only: never unpickle weights
+                path, dtype=torch.float32, output_loading_info=True, use_safetensors=True, **extra
             )
         except ValueError as err:
             raise ValueError(
@@ -92,6 +125,9 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
     ) -> CausalLMOutputWithPast:
         """Next-token logits; ``loss`` when ``labels`` are given (``-100`` entries ignored).
 
+        ``past_key_values`` (or ``cache``, its newer name) is the KV cache; it reaches the backbone under the name
+        its transformers version expects (:func:`cache_keyword`), and comes back in the output's cache field.
+
         ``loss_groups`` (``(vocab,)`` long, from the tokenizer's ``loss_groups()``) restricts each label's
         softmax to the tokens of its own group (a variable's value tokens), the same constraint the sampler
         applies; labels in group -1 keep the full softmax. The loss is then the likelihood of the
@@ -100,6 +136,9 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         ``prefix_mask`` (``(batch, new tokens)`` bool) marks a prefix block whose tokens attend to each other in
         both directions (a prefix LM, see :func:`prefix_lm_attention_mask`); every other token stays causal.
         """
+        if past_key_values is None:
+            past_key_values = kwargs.pop("cache", None)
+        kwargs.pop("cache", None)
         if prefix_mask is not None and bool(prefix_mask.any()):
             past = 0 if past_key_values is None else int(past_key_values.get_seq_length())
             attention_mask = prefix_lm_attention_mask(
@@ -109,9 +148,9 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
+            **{cache_keyword(self.backbone): past_key_values},
             **kwargs,
         )
         loss = None
@@ -123,7 +162,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             if loss_groups is not None:
                 logits = restrict_to_groups(logits, target, loss_groups.to(logits.device))
             loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
-        return CausalLMOutputWithPast(loss=loss, logits=out.logits, past_key_values=out.past_key_values)
+        return CausalLMOutputWithPast(loss=loss, logits=out.logits, **{CACHE_FIELD: output_cache(out)})
 
 
 def prefix_lm_attention_mask(

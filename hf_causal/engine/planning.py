@@ -5,10 +5,13 @@ variable both intervened on and conditioned on); everything after that works on 
 :meth:`QueryPlanner.plans` then decides, variable by variable in the topological order, whether it is clamped
 (intervened on, given, or an observed prefix) or sampled, and stops after the last variable the query needs.
 Conditioning is exact only for evidence closed under ancestors in the intervened graph (docs/design.md §7).
+A numeric value outside the range seen in training is reported (:class:`OutOfRangeWarning`, or a ``ValueError``
+with ``out_of_range="raise"``): the codecs would otherwise clamp it to their edge without a word (§7.1).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +21,13 @@ import pandas as pd
 
 from .graph import CausalGraph
 from .tokenization_causal import CausalSequenceTokenizer
+
+#: What a query does with a ``do=`` / ``given=`` value outside the range seen in training.
+OUT_OF_RANGE_ACTIONS = ("warn", "raise", "ignore")
+
+
+class OutOfRangeWarning(UserWarning):
+    """A query value lies outside the range seen in training: the model extrapolates (it clamps to the edge)."""
 
 
 @dataclass
@@ -55,11 +65,18 @@ class QueryPlanner:
     Args:
         tokenizer: the engine's tokenizer.
         context_variables: variables trained as context only: a query must give them.
+        out_of_range: ``"warn"`` (default), ``"raise"`` or ``"ignore"`` a numeric value outside the range seen
+            in training (:meth:`check_range`).
     """
 
-    def __init__(self, tokenizer: CausalSequenceTokenizer, context_variables: Sequence[str] = ()) -> None:
+    def __init__(
+        self, tokenizer: CausalSequenceTokenizer, context_variables: Sequence[str] = (), out_of_range: str = "warn"
+    ) -> None:
+        if out_of_range not in OUT_OF_RANGE_ACTIONS:
+            raise ValueError(f"out_of_range must be one of {OUT_OF_RANGE_ACTIONS}, got {out_of_range!r}")
         self.tokenizer = tokenizer
         self.context_variables = tuple(context_variables)
+        self.out_of_range = out_of_range
 
     @property
     def graph(self) -> CausalGraph:
@@ -92,7 +109,24 @@ class QueryPlanner:
         both = set(checked["do"]) & set(checked["given"])
         if both:
             raise ValueError(f"variables {sorted(both)} are both intervened on and conditioned on")
+        for role in ("do", "given"):
+            for name, value in checked[role].items():
+                self.check_range(role, name, value)
         return Query(checked["do"], checked["given"])
+
+    def check_range(self, role: str, name: str, value: Any) -> None:
+        """Warn about (or, with ``out_of_range="raise"``, refuse) numeric values of ``name`` outside the range
+        seen in training; ``value`` is one value or, as in :meth:`is_per_row`, one per row."""
+        codec = self.tokenizer.codecs[name]
+        if self.out_of_range == "ignore" or codec.partial_positions(value):
+            return
+        note = codec.out_of_range(list(value) if self.is_per_row(name, value) else [value])
+        if note is None:
+            return
+        message = f"{role} {name!r}: {note}"
+        if self.out_of_range == "raise":
+            raise ValueError(message)
+        warnings.warn(message, OutOfRangeWarning, stacklevel=4)
 
     def is_per_row(self, name: str, value: Any) -> bool:
         """Whether ``value`` holds one value per row (a Series, an array, or a list unless a list is one value)."""

@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache, PreTrainedModel
 
+from .modeling_causal_ar import output_cache
 from .planning import VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
 
@@ -80,7 +81,7 @@ class _Stream:
                 logits_to_keep=1 if only_last else 0,
                 prefix_mask=prefix if bool(prefix.any()) else None,
             )
-            self.cache = out.past_key_values
+            self.cache = output_cache(out)
             self.position = self.position + valid.sum(1)
             rows = torch.arange(self.batch, device=self.device)
             new = (out.logits[:, -1] if only_last else out.logits[rows, last]).float()

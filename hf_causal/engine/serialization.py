@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..hub.checkpoints import check_checkpoint_folder, read_json_file, resolve_checkpoint
 from .adapters import is_peft_model
 from .configuration_causal_ar import CausalARConfig
 from .modeling_causal_ar import CausalARModel
@@ -22,6 +23,8 @@ from .tokenization_causal import CausalSequenceTokenizer
 #: The engine's own settings (seed, batch size, context variables, training summary).
 ENGINE_FILE = "engine_config.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+#: JSON files of an engine folder besides config.json, checked before anything loads.
+ENGINE_JSON_FILES = ("tokenizer_config.json", ENGINE_FILE, ADAPTER_FILES[0])
 
 
 @dataclass
@@ -78,30 +81,43 @@ def load_engine(
 ) -> tuple[CausalARModel, CausalSequenceTokenizer, EngineSettings]:
     """Model, tokenizer and settings of an engine folder (or Hub repo) written by :func:`save_engine`.
 
+    Weights load from safetensors only. A missing folder, unreadable JSON, corrupt or pickled weights raise a
+    one-line ``ValueError`` / ``FileNotFoundError`` naming the file (:mod:`hf_causal.hub.checkpoints`).
+
     Args:
         trainable: keep LoRA adapters trainable (resuming training).
         backbone: for a LoRA engine, where the pretrained backbone now lives (default: the recorded one).
         kwargs: passed to ``from_pretrained`` (``revision``, ``cache_dir`` ...).
     """
-    path = str(path)
-    tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
-    if _find_file(path, ADAPTER_FILES[0]):
-        from peft import PeftModel
+    path = resolve_checkpoint(str(path))  # a missing folder or an unknown Hub id fails here, in one line
+    local = os.path.isdir(path)
+    if local:  # unreadable JSON, corrupt or pickled weights: one line naming the file
+        check_checkpoint_folder(path, json_files=ENGINE_JSON_FILES)
+    try:
+        tokenizer = CausalSequenceTokenizer.from_pretrained(path, **kwargs)
+        if _find_file(path, ADAPTER_FILES[0]):
+            if not _find_file(path, ADAPTER_FILES[1]):
+                raise ValueError(f"{path} has {ADAPTER_FILES[0]} but no {ADAPTER_FILES[1]}; hf-causal loads "
+                                 "safetensors only")
+            from peft import PeftModel
 
-        config = CausalARConfig.from_pretrained(path, **kwargs)
-        if backbone is not None:
-            config.backbone_name_or_path = str(backbone)
-        if not config.backbone_name_or_path:
-            raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
-        model = CausalARModel.from_backbone(config)
-        model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
-    else:
-        model = CausalARModel.from_pretrained(path, **kwargs)
+            config = CausalARConfig.from_pretrained(path, **kwargs)
+            if backbone is not None:
+                config.backbone_name_or_path = str(backbone)
+            if not config.backbone_name_or_path:
+                raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
+            model = CausalARModel.from_backbone(config)
+            model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
+        else:
+            model = CausalARModel.from_pretrained(path, use_safetensors=True, **kwargs)
+    except (ValueError, TypeError, KeyError, RuntimeError) as err:
+        if not local or str(err).startswith(path):
+            raise
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} does not load as a causal engine: {reason}") from err
     stored: dict[str, Any] = {}
-    local = os.path.join(path, ENGINE_FILE)
-    if os.path.isfile(local):
-        with open(local, encoding="utf-8") as f:
-            stored = json.load(f)
+    if local and os.path.isfile(os.path.join(path, ENGINE_FILE)):
+        stored = read_json_file(os.path.join(path, ENGINE_FILE))
     settings = EngineSettings(
         seed=stored.get("seed", 0),
         batch_size=stored.get("batch_size", 4096),

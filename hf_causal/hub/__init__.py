@@ -7,9 +7,11 @@
 * :mod:`hf_causal.hub.transfer` -- :func:`save_for_hub`, :func:`push_to_hub`, :func:`push_folder`,
   :func:`push_dataset_folder` (the one way datasets are pushed), :func:`pull`, :func:`load_checkpoint`.
 * :mod:`hf_causal.hub.registry` -- :func:`register_model`, filled by each wing when imported.
-* :mod:`hf_causal.hub.checkpoints` -- bundled checkpoint names (``"cina-zs-base"``) resolved in one place.
+* :mod:`hf_causal.hub.checkpoints` -- bundled checkpoint names (``"cina-zs-base"``), folders and Hub ids resolved
+  and checked in one place, before anything loads.
 
-Nothing here needs network access except ``push_*`` and ``pull``.
+Nothing here needs network access except ``push_*``, ``pull`` and the existence check of a Hub id in
+:func:`resolve_checkpoint` (one request, skipped when ``HF_HUB_OFFLINE`` is set).
 """
 
 from .cards import build_model_card, eval_results_from_dict, results_from_benchmark_records, write_model_card

@@ -262,4 +262,8 @@ def load_config(folder: Path) -> PretrainedConfig:
         raise ValueError(f"{path} is not valid JSON: {err.msg} (line {err.lineno})") from err
     if model_type:
         model_entry(model_type)  # imports the wing that registers this config class with AutoConfig
-    return AutoConfig.from_pretrained(str(folder))
+    try:
+        return AutoConfig.from_pretrained(str(folder))
+    except (ValueError, TypeError, KeyError) as err:  # a value the config class refuses: say which file
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not a valid {model_type or 'model'} config: {reason}") from err

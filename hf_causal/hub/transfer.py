@@ -32,6 +32,7 @@ def load_checkpoint(path: str | os.PathLike, **kwargs: Any) -> PreTrainedModel:
     model_class = model_class_for(config)
     if model_class is None:
         raise ValueError(f"model type {config.model_type!r} in {folder} is not an hf-causal model")
+    kwargs.setdefault("use_safetensors", True)
     return model_class.from_pretrained(str(folder), config=config, **kwargs)
 
 

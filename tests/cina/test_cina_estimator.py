@@ -11,7 +11,9 @@ from hf_causal.cina.calibration import (
     calibrate_to_target,
     calibration_features,
     estimand_weights,
+    imbalance_tolerance,
     standardize_columns,
+    standardized_mean_differences,
 )
 
 
@@ -131,7 +133,63 @@ def test_no_overlap_warns(tiny_model):
     t[100:103] = 0
     y = x.sum(1) + t
     with pytest.warns(OverlapWarning, match="effective sample size"):
-        tiny_model.estimate(x, t, y, estimand="att")
+        res = tiny_model.estimate(x, t, y, estimand="att")
+    assert res.supported is False and "effective units" in res.support_issue
+    assert res.to_dict()["supported"] is False and "NOT SUPPORTED BY THE DATA" in res.summary()
+
+
+def test_a_column_that_separates_the_arms_never_reads_as_balanced():
+    t = np.array([1, 1, 1, 0, 0, 0, 0])
+    x = np.column_stack([t.astype(float), np.full(7, 2.0), [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0]])
+    smd = standardized_mean_differences(x, t)
+    assert smd[0] == np.inf and smd[1] == 0.0  # separated (no spread in either arm) vs. constant everywhere
+    assert smd[2] == pytest.approx((2.0 - 2.5) / np.sqrt(0.5 * (np.var([1, 2, 3]) + np.var([1, 2, 3, 4]))))
+    assert standardized_mean_differences(-x, t)[0] == -np.inf
+    assert standardized_mean_differences(x, t, np.full(7, 0.25))[0] == np.inf
+
+
+def test_a_covariate_that_labels_the_treatment_stops_the_estimate(tiny_model):
+    x, t, y = _confounded_linear(n=200, seed=9)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(sample=np.where(t == 1, "nsw", "cps"))
+    with pytest.raises(ValueError, match=r"covariate 'sample' \(one-hot \['sample=cps', 'sample=nsw'\]\) determines"):
+        tiny_model.estimate(frame, t, y, estimand="att")
+    with pytest.raises(ValueError, match="covariate 'x3' determines the treatment"):
+        tiny_model.estimate(np.column_stack([x, t]), t, y, method="cina")
+
+
+def _separated_by_a_combination(n=1000, seed=0, effect=2.0):
+    """Treated iff x0 + x1 > 0: no single covariate separates the arms, their combination does (no overlap)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    t = (x.sum(1) > 0).astype(int)
+    return x, t, x[:, 0] + effect * t + rng.normal(size=n)
+
+
+def test_failed_overlap_diagnostics_mark_the_estimate_unsupported(tiny_model):
+    x, t, y = _separated_by_a_combination()
+    with pytest.warns(OverlapWarning):
+        res = tiny_model.estimate(x, t, y, estimand="att")
+    worst = res.balance["smd_after"].abs().max()
+    assert worst > imbalance_tolerance(int(t.sum()), int((1 - t).sum()))  # the diagnostics do fail
+    assert res.supported is False and "imbalanced" in res.support_issue
+    assert res.to_dict()["support_issue"] == res.support_issue
+    rng = np.random.default_rng(1)  # the same outcome with overlapping arms: supported, and near the truth
+    t_ok = (rng.random(1000) < 1 / (1 + np.exp(-x.sum(1)))).astype(int)
+    ok = tiny_model.estimate(x, t_ok, x[:, 0] + 2.0 * t_ok + rng.normal(size=1000), estimand="att")
+    assert ok.supported is True and ok.support_issue == "" and abs(ok.value - 2.0) < 0.3
+
+
+def test_small_randomised_samples_are_not_flagged_for_chance_imbalance(tiny_model):
+    """The calibration balances to within sampling noise only, so the tolerance grows as the arms shrink."""
+    assert imbalance_tolerance(10_000, 10_000) == 0.1
+    assert imbalance_tolerance(30, 30) == pytest.approx(2 * np.sqrt(2 / 30))
+    flagged = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(60, 8))
+        t = np.r_[np.ones(30), np.zeros(30)].astype(int)
+        flagged += tiny_model.estimate(x, t, x[:, 0] + t + rng.normal(size=60), estimand="att").supported is False
+    assert flagged == 0
 
 
 def _confounded_quadratic(n=3000, seed=0, effect=1.0):
@@ -253,3 +311,19 @@ def test_outcome_models_fit_on_a_subsample_above_max_fit_units():
     assert exact_out_of_sample.sum() == len(y) - 800  # everyone but the 2 x 400 fitted units
     # a model fitted on 400 units per arm still fits the product term: predictions agree with the full fit
     assert np.corrcoef(sub[0], full[0])[0, 1] > 0.9 and np.corrcoef(sub[1], full[1])[0, 1] > 0.9
+
+
+def test_per_dataset_above_the_exact_size_uses_landmarks_and_recovers_the_effect(tiny_model):
+    """N = 5,000 (above EXACT_MAX_UNITS): the Nystrom kernel keeps each L-BFGS step O(N), and the estimate is as
+    good as the exact path's on this design."""
+    from hf_causal.cina.per_dataset import EXACT_MAX_UNITS
+
+    x, t, y = _confounded_linear(n=5000, seed=11)
+    assert len(t) > EXACT_MAX_UNITS
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small mat-vecs: a second thread only waits when CI's other core is busy
+    try:
+        res = tiny_model.estimate(x, t, y, estimand="att", method="cina")
+    finally:
+        torch.set_num_threads(threads)
+    assert abs(res.value - 2.0) < 0.15 and res.ci_low < 2.0 < res.ci_high and res.supported

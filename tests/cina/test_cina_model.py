@@ -55,8 +55,9 @@ def test_rejects_pickled_only_checkpoint(tmp_path):
 def test_corrupt_checkpoint_fails_loudly(model, tmp_path):
     model.save_pretrained(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(Exception):  # noqa: B017 - safetensors raises its own error type
+    with pytest.raises(ValueError, match=r"model.safetensors is not a readable safetensors file") as err:
         CInAModel.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_permutation_equivariance(model):
@@ -171,7 +172,7 @@ def test_inference_forward_without_objective_gives_the_same_weights(model):
 
 
 def test_landmark_indices_are_real_distinct_stratified_and_seeded():
-    from hf_causal.cina.kernel_layers import landmark_indices
+    from hf_causal.cina.attention import landmark_indices
 
     x, t, _ = _data(1000, 3, 12)
     x2, t2, _ = _data(700, 3, 13)

@@ -51,3 +51,32 @@ def test_weights_reduce_imbalance():
     assert gap_after < 0.3 * gap_before
     assert np.all(w >= 0)
     np.testing.assert_allclose([w[t == 1].sum(), w[t == 0].sum()], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("landmarks", [30, 60])
+def test_landmark_fit_is_the_exact_svm_of_the_nystrom_kernel(landmarks):
+    """Above its exact size, per-dataset CInA optimises the SVM of the Nystrom approximation of the implied kernel
+    on landmark units (docs/design.md §5.1): libsvm on that kernel, built densely here, gives the same weights."""
+    import torch
+
+    from hf_causal.cina.attention import landmark_indices
+
+    lambda0 = 3.0
+    x, t = _confounded(n=300, d=4, seed=4)
+    x_std = (x - x.mean(0)) / x.std(0)
+    kernel = implied_kernel(identity_scores(x_std))
+    signs = torch.as_tensor(2.0 * t - 1.0)[None]
+    idx = landmark_indices(signs, torch.ones_like(signs, dtype=torch.bool), landmarks)[0].numpy()
+    nystrom = kernel[:, idx] @ np.linalg.pinv(kernel[np.ix_(idx, idx)], rcond=1e-10, hermitian=True) @ kernel[idx]
+    reference = svm_dual_weights(nystrom, t, lambda0 / len(t) ** 2)
+    fit = fit_per_dataset(x, t, lambda0=lambda0, landmark_units=landmarks)
+    gap = np.abs(fit.weights - reference).sum()
+    assert gap < 1e-2
+    exact = svm_dual_weights(kernel, t, lambda0 / len(t) ** 2)
+    assert np.abs(reference - exact).sum() > 5 * gap  # the match is to the approximated kernel, not the exact one
+
+
+def test_small_datasets_keep_the_exact_kernel():
+    x, t = _confounded(n=200, seed=5)
+    exact = fit_per_dataset(x, t, lambda0=3.0, landmark_units=0)
+    np.testing.assert_array_equal(fit_per_dataset(x, t, lambda0=3.0).weights, exact.weights)

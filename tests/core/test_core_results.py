@@ -80,7 +80,28 @@ def test_simulation_estimates_say_what_their_interval_covers():
                                     interval="Monte-Carlo error only")
     assert est.label == "ATE E[Y|do(A=1)] - E[Y|do(A=0)]"
     assert str(est).startswith("ATE E[Y|do(A=1)] - E[Y|do(A=0)]: 4.5 (s.e. ")
+    assert "95% interval [" in str(est) and "CI" not in str(est)  # not presented as a confidence interval
     lines = est.summary().splitlines()
-    assert lines[0].startswith("ATE (engine): 4.5  95% CI [") and lines[-1] == "interval: Monte-Carlo error only"
+    assert lines[0].startswith("ATE (engine): 4.5  95% interval [")
+    assert lines[-1] == "the interval covers Monte-Carlo error only"
     d = est.to_dict()
     assert d["query"] == est.query and d["interval"] == "Monte-Carlo error only" and d["n"] == 10
+    assert "supported" not in d  # the engine does not assess overlap
+
+
+def test_an_unsupported_estimate_says_so_in_its_summary_and_its_json():
+    issue = "weighting leaves 'age' imbalanced (|SMD| 0.71 after weighting, above 0.1)"
+    est = weighting_estimate()
+    est.supported, est.support_issue = False, issue
+    d = est.to_dict()
+    assert list(d) == ["estimate", "ci_low", "ci_high", "std_error", "estimand", "method", "outcome_model", "n",
+                       "n_treated", "ess_treated", "ess_control", "max_abs_smd_before", "max_abs_smd_after",
+                       "supported", "support_issue", "seconds"]
+    assert d["supported"] is False and d["support_issue"] == issue
+    assert json.loads(est.to_json())["supported"] is False
+    assert est.summary().splitlines()[1] == f"NOT SUPPORTED BY THE DATA: {issue}"
+    assert str(est).endswith("[not supported by the data]")
+    est.supported, est.support_issue = True, ""
+    d = est.to_dict()
+    assert d["supported"] is True and "support_issue" not in d
+    assert "NOT SUPPORTED" not in est.summary() and "not supported" not in str(est)

@@ -75,3 +75,15 @@ def test_config_and_input_errors():
     with pytest.raises(ValueError, match="context_length"):
         model(torch.randn(2, 6, 3))
     assert np.isfinite(model(torch.randn(1, 1, 3)).predictions.detach().numpy()).all()
+
+
+def test_pickled_weights_are_never_loaded(tmp_path):
+    """A folder with ``pytorch_model.bin`` only (a pickle, which can run code when loaded) is refused by the class
+    and through the Auto classes, although torch could read it."""
+    model = _model(2)
+    model.save_pretrained(tmp_path)
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    (tmp_path / "model.safetensors").unlink()
+    for load in (CausalForecasterModel.from_pretrained, AutoModel.from_pretrained):
+        with pytest.raises(OSError, match="safetensors"):
+            load(tmp_path)

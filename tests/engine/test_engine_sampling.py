@@ -1,5 +1,8 @@
 """Constrained, KV-cached, batched sampling checked on an untrained model (any logits must work)."""
 
+import inspect
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,7 @@ from hf_causal.engine.configuration_causal_ar import CausalARConfig
 from hf_causal.engine.engine import CausalEngine
 from hf_causal.engine.graph import CausalGraph
 from hf_causal.engine.modeling_causal_ar import CausalARModel
-from hf_causal.engine.planning import VariablePlan
+from hf_causal.engine.planning import OutOfRangeWarning, VariablePlan
 from hf_causal.engine.sampling import sample_tokens
 from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
 
@@ -149,3 +152,55 @@ def test_pretrained_backbone_path_is_pluggable(tmp_path):
     eng.save_pretrained(tmp_path / "engine")
     again = CausalEngine.from_pretrained(tmp_path / "engine")
     pd.testing.assert_frame_equal(again.sample(20, seed=0), eng.sample(20, seed=0))
+
+
+def test_values_outside_the_training_range_are_reported_not_silently_clamped(engine):
+    """A quantile codec encodes Y=100 as its top bin, exactly as Y=max: the answer is the edge's, so say so."""
+    eng, df = engine
+    lo, hi = df.Y.min(), df.Y.max()
+    given = {"X": "a", "S": ["N"]}
+    edge = eng.predict_mean("D", given={**given, "Y": float(hi)})
+    with pytest.warns(OutOfRangeWarning, match=rf"given 'Y': the value lies outside the range seen in training "
+                                               rf"\[{lo:.6g}, {hi:.6g}\] \(e.g. 100\)"):
+        far = eng.predict_mean("D", given={**given, "Y": 100.0})
+    np.testing.assert_array_equal(far, edge)  # what the warning says: the edge's answer
+    with pytest.warns(OutOfRangeWarning, match="2 of 3 values lie outside"):
+        eng.sample(3, given={"X": ["a"] * 3, "S": pd.Series([["N"]] * 3), "Y": np.array([0.0, -1e9, 1e9])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        eng.sample(3, given={**given, "Y": float(lo)})  # the range's own edges are inside
+    strict = CausalEngine(eng.model, eng.tokenizer, num_threads=1, out_of_range="raise")
+    with pytest.raises(ValueError, match="given 'Y': the value lies outside the range seen in training"):
+        strict.sample(3, given={**given, "Y": 1e9})
+    with pytest.raises(ValueError, match="out_of_range must be one of"):
+        CausalEngine(eng.model, eng.tokenizer, out_of_range="clip")
+
+
+def test_digit_codecs_know_their_range_too(engine):
+    _, df = engine
+    g = CausalGraph({"X": "categorical", "Y": "continuous"}, [("X", "Y")])
+    tok = CausalSequenceTokenizer.from_data(df, g, continuous_codec="digits", n_digits=3)
+    codec = tok.codecs["Y"]
+    assert codec.out_of_range([df.Y.min(), df.Y.max(), 0.0]) is None
+    assert "outside the range seen in training" in codec.out_of_range([df.Y.max() + 1.0])
+    assert tok.codecs["X"].out_of_range(["a", "zzz"]) is None  # unknown levels are encode()'s to refuse
+    eng = CausalEngine(CausalARModel(CausalARConfig(
+        backbone_config={"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2},
+        vocab_size=len(tok), max_positions=tok.max_sequence_length())), tok, num_threads=1)
+    with pytest.warns(OutOfRangeWarning, match="do 'Y'"):
+        eng.sample(2, do={"Y": df.Y.min() - 5.0})
+
+
+def test_sampling_passes_the_kv_cache_under_the_backbones_own_name(engine):
+    """transformers renamed ``past_key_values`` to ``cache`` and warns on every forward call that uses the old
+    name; sampling (one call per sampled variable and batch) must not flood the output with FutureWarnings."""
+    from hf_causal.engine.modeling_causal_ar import cache_keyword
+
+    eng, _ = engine
+    parameters = inspect.signature(type(eng.model.backbone).forward).parameters
+    assert cache_keyword(eng.model.backbone) in parameters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        draws = eng.sample(50, seed=0)
+        eng.ate("S", "Y", treated=["N"], control=[], n=20)
+    assert len(draws) == 50

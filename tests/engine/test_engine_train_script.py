@@ -38,5 +38,44 @@ def test_train_script_end_to_end(tmp_path):
     assert loaded.tokenizer.codecs["S"].max_length == 2
     assert all(set(s) <= {"x"} for s in loaded.sample(20, seed=0).S)
     assert engine.training_summary["steps"] == 6
-    resumed = script.main([*argv, "--resume"])
+
+
+def test_resume_continues_an_interrupted_run_exactly(tmp_path, monkeypatch):
+    """A run stopped after checkpoint-3 and resumed trains steps 4-6 only (not 1-6 again), and ends with the
+    uninterrupted run's weights: the checkpoint restores weights, optimiser, schedule and batch order."""
+    import shutil
+
+    import torch
+
+    from hf_causal.engine import training
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2, 150)
+    pd.DataFrame({"A": a, "Y": a + rng.normal(size=150)}).to_csv(tmp_path / "rows.csv", index=False)
+    CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")]).to_json(tmp_path / "graph.json")
+    (tmp_path / "cfg.yaml").write_text(
+        "seed: 3\nmax_steps: 6\nsave_steps: 3\nprogress: false\nnum_threads: 1\nn_bins: 8\nbatch_size: 16\n"
+        "backbone: {model_type: gpt2, n_embd: 16, n_layer: 1, n_head: 2, tie_word_embeddings: false}\n"
+    )
+    common = ["--data", str(tmp_path / "rows.csv"), "--graph", str(tmp_path / "graph.json"),
+              "--config", str(tmp_path / "cfg.yaml")]
+    script = _load_script()
+    starts = []
+    real_batches = training.epoch_batches
+
+    def recording_batches(n, batch_size, seed, start_step):
+        starts.append(start_step)
+        return real_batches(n, batch_size, seed, start_step)
+
+    monkeypatch.setattr(training, "epoch_batches", recording_batches)
+    full = script.main([*common, "--output-dir", str(tmp_path / "full")])
+    assert starts == [0]
+    shutil.copytree(tmp_path / "full" / "checkpoint-3", tmp_path / "stopped" / "checkpoint-3")  # the run so far
+    resumed = script.main([*common, "--output-dir", str(tmp_path / "stopped"), "--resume"])
+    assert starts == [0, 3]  # the resumed run started at step 3
     assert resumed.training_summary["steps"] == 6
+    after = resumed.model.state_dict()
+    for name, value in full.model.state_dict().items():
+        assert torch.equal(value, after[name]), name
+    changed = CausalEngine.from_pretrained(tmp_path / "full" / "checkpoint-3").model.state_dict()
+    assert any(not torch.equal(value, changed[name]) for name, value in after.items())  # steps 4-6 did train

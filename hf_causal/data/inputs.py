@@ -1,0 +1,269 @@
+"""User data for effect estimation: reading tables, validating and encoding covariates, treatment and outcome.
+
+numpy and pandas only (torch tensors are accepted without importing torch), so that the command line can read
+and check its input before it loads the model stack. Every problem is a ``ValueError`` or ``TypeError`` whose
+one-line message names the file, column or values at fault:
+
+* :func:`read_data_file` -- a csv / parquet / jsonl file (duplicate column names and unreadable files refused);
+* :func:`split_frame`, :func:`encode_covariates`, :func:`validate_treatment`, :func:`validate_outcome`;
+* :func:`check_arms_overlap` -- a covariate whose values in the two arms do not overlap determines the treatment,
+  so no effect is identified without extrapolation (docs/design.md §4.7).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MIN_UNITS_PER_ARM = 5
+MAX_CATEGORY_LEVELS = 100
+
+
+def _to_numpy(values: Any, name: str) -> np.ndarray:
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor, without importing torch
+        values = values.detach().cpu().numpy()
+    if isinstance(values, (pd.Series, pd.DataFrame)):
+        values = values.to_numpy()
+    try:
+        return np.asarray(values)
+    except Exception as err:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} could not be converted to an array: {err}") from err
+
+
+def _as_vector(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
+    """Turn covariates into a float64 ``(N, d)`` matrix and column names.
+
+    pandas: numeric and boolean columns are kept; ``category``/``object``/string columns are one-hot
+    encoded (``col=level``); anything else (dates, mixed objects) raises ``TypeError`` naming the column.
+    numpy/torch: must be numeric, 1-D (one covariate) or 2-D.
+
+    Raises:
+        ValueError: NaN/inf values (naming the columns), empty input.
+        TypeError: columns that cannot be encoded.
+    """
+    if isinstance(covariates, pd.Series):
+        covariates = covariates.to_frame()
+    if isinstance(covariates, pd.DataFrame):
+        frame = covariates
+        if frame.shape[1] == 0:
+            raise ValueError("no covariates given")
+        _check_unique_columns(frame.columns, "covariates")
+        parts: list[pd.DataFrame] = []
+        for col in frame.columns:
+            series = frame[col]
+            if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+                parts.append(series.astype("float64").to_frame(str(col)))
+            elif isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+                if series.isna().any():
+                    raise ValueError(f"covariate column {col!r} has missing values")
+                levels = series.astype(str)
+                if levels.nunique() > MAX_CATEGORY_LEVELS:
+                    raise TypeError(
+                        f"covariate column {col!r} is non-numeric with {levels.nunique()} distinct values; "
+                        f"encode it yourself (one-hot is capped at {MAX_CATEGORY_LEVELS} levels)"
+                    )
+                dummies = pd.get_dummies(levels, prefix=str(col), prefix_sep="=", dtype="float64")
+                parts.append(dummies)
+            else:
+                raise TypeError(f"covariate column {col!r} has dtype {series.dtype}, which cannot be encoded")
+        encoded = pd.concat(parts, axis=1)
+        values = encoded.to_numpy(dtype=np.float64)
+        names = [str(c) for c in encoded.columns]
+    else:
+        arr = _to_numpy(covariates, "covariates")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"covariates must be numeric, got dtype {arr.dtype}; pass a DataFrame to one-hot encode")
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"covariates must be 2-D (units, features), got shape {arr.shape}")
+        values = arr.astype(np.float64)
+        names = [f"x{i}" for i in range(values.shape[1])]
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"covariates are empty (shape {values.shape})")
+    bad = ~np.isfinite(values).all(axis=0)
+    if bad.any():
+        cols = [names[i] for i in np.flatnonzero(bad)][:5]
+        raise ValueError(f"covariates contain NaN or infinite values in columns {cols}")
+    return values, names
+
+
+def validate_treatment(treatment: Any, n: int) -> np.ndarray:
+    """Return treatment as an int64 0/1 vector of length ``n`` or raise a ``ValueError`` saying why."""
+    arr = _as_vector(_to_numpy(treatment, "treatment"), "treatment")
+    if arr.shape[0] != n:
+        raise ValueError(f"treatment has {arr.shape[0]} entries but covariates have {n} rows")
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "iuf":
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError("treatment contains NaN or infinite values")
+        levels = np.unique(arr)
+        if not set(levels.tolist()) <= {0, 1}:
+            raise ValueError(
+                f"treatment must be binary 0/1, got values {levels[:6].tolist()}{'...' if len(levels) > 6 else ''}"
+            )
+        arr = arr.astype(np.int64)
+    else:
+        raise ValueError(f"treatment must be binary 0/1 or boolean, got dtype {arr.dtype}")
+    n1 = int(arr.sum())
+    n0 = n - n1
+    if n1 == 0 or n0 == 0:
+        raise ValueError(f"treatment has a single arm ({n1} treated, {n0} controls): no effect can be estimated")
+    if min(n1, n0) < MIN_UNITS_PER_ARM:
+        raise ValueError(
+            f"too few units per arm ({n1} treated, {n0} controls); at least {MIN_UNITS_PER_ARM} of each are needed"
+        )
+    return arr
+
+
+def validate_outcome(outcome: Any, n: int) -> np.ndarray:
+    """Return a finite float64 outcome vector of length ``n`` or raise."""
+    arr = _as_vector(_to_numpy(outcome, "outcome"), "outcome")
+    if arr.shape[0] != n:
+        raise ValueError(f"outcome has {arr.shape[0]} entries but covariates have {n} rows")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"outcome must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError("outcome contains NaN or infinite values")
+    return arr
+
+
+def split_frame(
+    frame: pd.DataFrame, treatment: str, outcome: str, covariates: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Pick treatment, outcome and covariate columns (default: every other column) out of a DataFrame."""
+    _check_unique_columns(frame.columns, "the data")
+    missing = [c for c in [treatment, outcome, *(covariates or [])] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns not found in the data: {missing}; available: {list(frame.columns)[:20]}")
+    if covariates is None:
+        covariates = [c for c in frame.columns if c not in (treatment, outcome)]
+    if not covariates:
+        raise ValueError("no covariate columns left after removing treatment and outcome")
+    return frame[list(covariates)], frame[treatment], frame[outcome]
+
+
+def validate_inputs(covariates: Any, treatment: Any, outcome: Any) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Encode and check one dataset: ``(x, names, t, y)`` as :func:`encode_covariates`, :func:`validate_treatment`
+    and :func:`validate_outcome` return them, after :func:`check_arms_overlap`."""
+    x, names = encode_covariates(covariates)
+    t = validate_treatment(treatment, x.shape[0])
+    y = validate_outcome(outcome, x.shape[0])
+    check_arms_overlap(x, t, names, covariate_sources(covariates, names))
+    return x, names, t, y
+
+
+def _check_unique_columns(columns: pd.Index, where: str) -> None:
+    """Duplicate names make a column ambiguous (pandas returns both, or renames one ``x.1`` when reading a csv)."""
+    duplicated = pd.Index(columns)[pd.Index(columns).duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"{where} has duplicate column names {duplicated[:5]}: rename them so each column is unique")
+
+
+DATA_FORMATS = {".csv": "CSV", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def read_data_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a csv, parquet or jsonl file (by suffix) into a DataFrame.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unsupported suffix; a file its reader cannot parse (not text, not parquet, malformed
+            lines), naming the file; duplicate column names (pandas would silently rename a repeated csv header
+            ``x`` to ``x.1`` and use both as covariates).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    kind = DATA_FORMATS.get(suffix)
+    if kind is None:
+        raise ValueError(f"unsupported data format {suffix!r} of {path}: use .csv, .parquet or .jsonl")
+    try:
+        if kind == "CSV":
+            frame = pd.read_csv(path)
+            # the header as written: read_csv has already renamed repeated names
+            columns = pd.Index(pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0])
+        elif kind == "parquet":
+            frame = pd.read_parquet(path)
+            columns = frame.columns
+        else:
+            frame = pd.read_json(path, lines=True)
+            columns = frame.columns
+    except (ValueError, OSError) as err:  # decoding, parser, Arrow and JSON errors all derive from these
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not a readable {kind} file ({reason})") from err
+    _check_unique_columns(columns, str(path))
+    return frame
+
+
+def covariate_sources(covariates: Any, names: Sequence[str]) -> list[str]:
+    """The input column each encoded covariate comes from (``"col=level"`` -> ``"col"``; arrays: the name itself)."""
+    if isinstance(covariates, pd.Series):
+        covariates = covariates.to_frame()
+    if not isinstance(covariates, pd.DataFrame):
+        return list(names)
+    columns = [str(c) for c in covariates.columns]
+    known = set(columns)
+    sources = []
+    for name in names:
+        if name in known:
+            sources.append(name)
+        else:  # a one-hot column: the longest input column it is prefixed by
+            sources.append(max((c for c in columns if name.startswith(f"{c}=")), key=len, default=name))
+    return sources
+
+
+def _describe_values(values: np.ndarray) -> str:
+    low, high = float(values.min()), float(values.max())
+    return f"all {low:.4g}" if low == high else f"in [{low:.4g}, {high:.4g}]"
+
+
+def check_arms_overlap(x: np.ndarray, treatment: np.ndarray, names: Sequence[str], sources: Sequence[str] | None = None) -> None:
+    """Raise ``ValueError`` when one covariate separates the arms: its treated values and its control values
+    do not overlap (``max`` of one arm below ``min`` of the other), so the covariate determines the treatment.
+
+    Then every unit lacks a counterpart in the other arm, no weighting can balance that covariate (its SMD
+    stays infinite for a 0/1 column, large otherwise) and any effect estimate is pure extrapolation
+    (docs/design.md §4.7). The message names the input column (for a one-hot group, the column and its
+    encoded levels) and each arm's values.
+
+    Args:
+        x: ``(N, d)`` encoded covariates (:func:`encode_covariates`).
+        treatment: ``(N,)`` 0/1 treatment with both arms present (:func:`validate_treatment`).
+        names: the encoded column names.
+        sources: the input column of each encoded column (:func:`covariate_sources`); default ``names``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(treatment).astype(bool)
+    x1, x0 = x[t], x[~t]
+    separated = np.flatnonzero((x1.max(0) < x0.min(0)) | (x0.max(0) < x1.min(0)))
+    if separated.size == 0:
+        return
+    sources = list(names) if sources is None else list(sources)
+    column = sources[separated[0]]
+    encoded = [names[j] for j in separated if sources[j] == column]
+    j = separated[0]
+    detail = f"treated {_describe_values(x1[:, j])}, controls {_describe_values(x0[:, j])}"
+    where = f"covariate {column!r}" if encoded == [column] else f"covariate {column!r} (one-hot {encoded[:4]})"
+    others = sorted({sources[k] for k in separated} - {column})
+    also = f"; also {others[:5]}" if others else ""
+    raise ValueError(
+        f"{where} determines the treatment: its values in the two arms do not overlap ({names[j]}: {detail}), so "
+        f"no effect can be estimated from these data without extrapolation; drop it if it labels the treatment{also}"
+    )
