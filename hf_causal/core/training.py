@@ -22,12 +22,17 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 #: Written into every checkpoint folder: the step, the planned total, the evaluation history.
 STATE_FILE = "trainer_state.json"
+#: The best evaluation's trainable weights, in a checkpoint of a run that selects them.
+BEST_WEIGHTS_FILE = "best_weights.safetensors"
 
 MIXED_PRECISION_MODES = ("no", "fp16", "bf16", "fp8")
+#: Learning-rate schedules of :class:`LoopArguments`.
+SCHEDULES = ("cosine", "plateau")
 
 
 def resolve_mixed_precision(value: Any) -> str:
@@ -54,6 +59,18 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, warmup_from_ze
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def warmup_plateau(
+    step: int, warmup_steps: int, cooldown_start: int | None, cooldown_steps: int, warmup_from_zero: bool = False
+) -> float:
+    """Learning-rate factor of the ``"plateau"`` schedule: linear warm-up, then the peak rate until the cool-down
+    starts (``None``: not yet), then a linear decay to 0 over ``cooldown_steps``."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps) if warmup_from_zero else (step + 1) / warmup_steps
+    if cooldown_start is None or step < cooldown_start:
+        return 1.0
+    return max(0.0, 1.0 - (step - cooldown_start) / max(1, cooldown_steps))
+
+
 @dataclass
 class LoopArguments:
     """Settings of :class:`TrainingLoop`.
@@ -71,7 +88,14 @@ class LoopArguments:
         eval_every: optimiser steps between evaluations (the last step is always evaluated); ``None``: never.
         select_best: restore the weights of the best evaluation (by ``monitor``, lower is better) at the end.
         monitor: the evaluation metric that selects the best weights and drives early stopping.
-        patience: stop after this many evaluations without an improvement (``None``: no early stopping).
+        patience: stop after this many evaluations without an improvement (``None``: no early stopping); with the
+            ``"plateau"`` schedule, start the cool-down instead.
+        schedule: ``"cosine"`` (warm-up, then cosine decay to 0 at ``max_steps``) or ``"plateau"`` (warm-up, the
+            peak rate until ``monitor`` stalls for ``patience`` evaluations, then a linear cool-down over
+            ``cooldown_fraction`` of the steps so far, and stop). A run that stops on a stall under the cosine
+            schedule ends on weights taken at a high learning rate; the cool-down averages that noise out. The
+            cool-down also starts when it would otherwise end after ``max_steps``.
+        cooldown_fraction: the cool-down's length as a share of the steps before it.
         min_improvement: an evaluation improves on the best one when it is lower by more than this; only
             an improvement moves the best weights and resets the patience count.
         output_dir: where checkpoints go (``checkpoint-<step>``); ``None``: no checkpoints.
@@ -96,6 +120,8 @@ class LoopArguments:
     select_best: bool = False
     monitor: str = "val_loss"
     patience: int | None = None
+    schedule: str = "cosine"
+    cooldown_fraction: float = 0.25
     min_improvement: float = 0.0
     output_dir: str | None = None
     save_every: int | None = None
@@ -113,6 +139,10 @@ class LoopArguments:
             raise ValueError(f"warmup_steps must be in [0, max_steps], got {self.warmup_steps}")
         if int(self.gradient_accumulation_steps) < 1:
             raise ValueError(f"gradient_accumulation_steps must be >= 1, got {self.gradient_accumulation_steps}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 < self.cooldown_fraction <= 1:
+            raise ValueError(f"cooldown_fraction must be in (0, 1], got {self.cooldown_fraction}")
         for name in ("eval_every", "save_every", "patience"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
@@ -174,12 +204,22 @@ class TrainingLoop:
         self.partial = len(trainable) < sum(1 for _ in model.parameters())
         optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.weight_decay)
         total = args.max_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: warmup_cosine(s, args.warmup_steps, total, args.warmup_from_zero)
-        )
+        #: the step the plateau schedule's cool-down started at (``None``: not yet) and its length
+        self.cooldown_start: int | None = None
+        self.cooldown_steps = 0
+        if args.schedule == "plateau":
+            def factor(s: int) -> float:
+                return warmup_plateau(s, args.warmup_steps, self.cooldown_start, self.cooldown_steps,
+                                      args.warmup_from_zero)
+        else:
+            def factor(s: int) -> float:
+                return warmup_cosine(s, args.warmup_steps, total, args.warmup_from_zero)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        #: the trainable weights of the best evaluation so far (``select_best``), kept in checkpoints
+        self.best_state: dict[str, torch.Tensor] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -203,8 +243,13 @@ class TrainingLoop:
             with open(state_file, encoding="utf-8") as f:
                 state = json.load(f)
             self.step, self.history = int(state["step"]), list(state.get("history", []))
+            self.cooldown_start = state.get("cooldown_start")
+            self.cooldown_steps = int(state.get("cooldown_steps", 0))
         else:  # a checkpoint without the state file: the step is in the folder name
             self.step = int(os.path.basename(os.path.normpath(path)).rsplit("-", 1)[-1])
+        best_file = os.path.join(path, BEST_WEIGHTS_FILE)
+        if os.path.isfile(best_file):
+            self.best_state = load_file(best_file, device=str(self.device))
         return self.step
 
     def save_checkpoint(self, save_fn: Callable[[str], None] | None, best: float, extra: dict[str, Any]) -> str:
@@ -214,12 +259,29 @@ class TrainingLoop:
         if self.accelerator.is_main_process:
             if save_fn is not None:
                 save_fn(folder)
-            state = {"step": self.step, "total_steps": self.args.max_steps, "best": best, "history": self.history}
+            state = {"step": self.step, "total_steps": self.args.max_steps, "best": best, "history": self.history,
+                     "cooldown_start": self.cooldown_start, "cooldown_steps": self.cooldown_steps}
             state["args"] = {k: v for k, v in asdict(self.args).items()}
             state.update(extra)
             with open(os.path.join(folder, STATE_FILE), "w", encoding="utf-8") as f:
                 json.dump(state, f, default=str)
+            if self.best_state is not None:  # so that a resumed run still ends on the best weights
+                save_file({k: v.contiguous() for k, v in self.best_state.items()}, os.path.join(folder, BEST_WEIGHTS_FILE))
         return folder
+
+    def _replay_history(self, result: LoopResult) -> int:
+        """Best value, its step and the evaluations since the last improvement, from ``self.history`` (a resumed
+        run continues early stopping where it left off); returns that count."""
+        bad = 0
+        for record in self.history:
+            value = record.get(self.args.monitor)
+            if value is None:
+                continue
+            if value < result.best - self.args.min_improvement:
+                result.best, result.best_step, bad = value, int(record["step"]), 0
+            else:
+                bad += 1
+        return bad
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         model = self.unwrapped_model()
@@ -228,6 +290,29 @@ class TrainingLoop:
         return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
     # -- the loop ----------------------------------------------------------------------------------------
+
+    def _start_cooldown(self) -> None:
+        """Begin the plateau schedule's cool-down now (once): ``cooldown_fraction`` of the steps so far, at least
+        one, ending by ``max_steps``."""
+        if self.cooldown_start is not None:
+            return
+        self.cooldown_start = self.step
+        wanted = max(1, round(self.args.cooldown_fraction * self.step))
+        self.cooldown_steps = max(1, min(wanted, self.args.max_steps - self.step))
+
+    def _postfix(self, result: LoopResult, bad_evaluations: int) -> dict[str, str]:
+        """The progress bar's note: the loss, the last and best evaluation, and what early stopping waits for."""
+        note = {"loss": f"{result.smoothed_loss:.4f}"}
+        if result.best_step is not None:
+            last = result.last_metrics.get(self.args.monitor)
+            if last is not None:
+                note[self.args.monitor] = f"{last:.4f}"
+            note["best"] = f"{result.best:.4f}@{result.best_step}"
+            if self.cooldown_start is not None:  # what the run waits for: the end of the cool-down
+                note["cooling"] = f"{self.step - self.cooldown_start}/{self.cooldown_steps}"
+            elif self.args.patience is not None:  # ... or an improvement, before the stop / the cool-down
+                note["stalled"] = f"{bad_evaluations}/{self.args.patience}"
+        return note
 
     def _evaluate(self, evaluate: EvaluateFn) -> dict[str, float]:
         was_training = self.model.training
@@ -267,8 +352,9 @@ class TrainingLoop:
         """
         args, acc = self.args, self.accelerator
         result = LoopResult(steps=self.step, history=self.history)
-        best_state = None
-        bad_evaluations = 0
+        bad_evaluations = self._replay_history(result)
+        plateau = args.schedule == "plateau"
+        result.stopped_early = not plateau and args.patience is not None and bad_evaluations >= args.patience
         bar = tqdm(total=args.max_steps, initial=self.step, desc=args.description, unit="step", disable=not args.progress)
         self.model.train()
         started = time.perf_counter()
@@ -294,9 +380,15 @@ class TrainingLoop:
                 smoothed = result.smoothed_loss
                 result.smoothed_loss = value if smoothed is None else 0.9 * smoothed + 0.1 * value
                 bar.update(1)
-                bar.set_postfix(loss=f"{result.smoothed_loss:.4f}")
+                bar.set_postfix(self._postfix(result, bad_evaluations), refresh=False)
                 record: dict[str, Any] = {"step": self.step, "loss": value, "seconds": time.perf_counter() - started}
                 last = self.step >= args.max_steps
+                if plateau:
+                    if self.cooldown_start is None and self.step * (1 + args.cooldown_fraction) >= args.max_steps:
+                        self._start_cooldown()  # so that it ends by max_steps
+                    cooled = self.cooldown_start is not None and self.step >= self.cooldown_start + self.cooldown_steps
+                    if cooled:  # the cool-down is over: evaluate and stop
+                        result.stopped_early, last = not last, True
                 if evaluate is not None and args.eval_every is not None and (self.step % args.eval_every == 0 or last):
                     metrics = self._evaluate(evaluate)
                     record.update(metrics)
@@ -305,11 +397,15 @@ class TrainingLoop:
                     if metrics[args.monitor] < result.best - args.min_improvement:
                         result.best, result.best_step, bad_evaluations = metrics[args.monitor], self.step, 0
                         if args.select_best:
-                            best_state = self._snapshot()
+                            self.best_state = self._snapshot()
                     else:
                         bad_evaluations += 1
                     if args.patience is not None and bad_evaluations >= args.patience:
-                        result.stopped_early = True
+                        if plateau:
+                            self._start_cooldown()
+                        else:
+                            result.stopped_early = True
+                    bar.set_postfix(self._postfix(result, bad_evaluations))
                 if on_step is not None:
                     on_step(record)
                 due = args.save_every is not None and self.step % args.save_every == 0 and (args.save_last or not last)
@@ -320,8 +416,8 @@ class TrainingLoop:
         bar.close()
         result.steps = self.step
         model = self.unwrapped_model()
-        if best_state is not None:
-            model.load_state_dict(best_state, strict=not self.partial)
+        if args.select_best and self.best_state is not None:
+            model.load_state_dict(self.best_state, strict=not self.partial)
         model.eval()
         return result
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
-#: A small GPT-2 trained from scratch: fits ~10k tabular rows in a few minutes on a laptop CPU.
+#: The GPT-2 trained from scratch when the size is not derived from the data (:func:`sized_backbone`).
 DEFAULT_BACKBONE: dict[str, Any] = {
     "model_type": "gpt2",
     "n_embd": 128,
@@ -19,6 +19,22 @@ DEFAULT_BACKBONE: dict[str, Any] = {
     "attn_pdrop": 0.0,
     "tie_word_embeddings": False,
 }
+
+#: Up to this many variables a table gets the small model of :func:`sized_backbone`.
+SMALL_TABLE_VARIABLES = 8
+
+
+def sized_backbone(n_variables: int, max_tokens: int) -> dict[str, Any]:
+    """A from-scratch GPT-2 sized to the table (docs/design.md §6.8): 64 wide and 2 layers for up to
+    :data:`SMALL_TABLE_VARIABLES` variables of one token each, :data:`DEFAULT_BACKBONE` (128 wide, 3 layers) for
+    more variables or for rows of sequences and texts (``max_tokens`` above two tokens per variable plus one).
+
+    Why: training cost grows with width squared times depth, and a table of a few one-token variables needs
+    little capacity per token; ``benchmarks/results/engine.md`` records the cost and accuracy of this choice.
+    """
+    if n_variables <= SMALL_TABLE_VARIABLES and max_tokens <= 2 * n_variables + 1:
+        return {**DEFAULT_BACKBONE, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 128}
+    return dict(DEFAULT_BACKBONE)
 
 
 def resolve_backbone_name(name_or_path: str) -> str:
@@ -93,4 +109,4 @@ class CausalARConfig(PretrainedConfig):
         return cfg
 
 
-__all__ = ["CausalARConfig", "DEFAULT_BACKBONE", "resolve_backbone_name"]
+__all__ = ["CausalARConfig", "DEFAULT_BACKBONE", "resolve_backbone_name", "sized_backbone"]

@@ -3,7 +3,7 @@
 :class:`EffectQueries` is the part of :class:`~hf_causal.engine.engine.CausalEngine` that combines planned,
 sampled or enumerated conditionals into effects (docs/design.md §7.6-7.7); the engine class supplies
 ``planner``, ``tokenizer``, ``model``, ``seed``, ``context_variables``, ``prefix_variables``,
-``max_exact_support``, ``num_threads``, ``batch_size`` and ``_sample_ids``.
+``max_exact_support``, ``num_threads``, ``batch_size`` and ``_sample_ids`` and ``_tables``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from ..core.results import EffectEstimate
 from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
 from .planning import Query
-from .sampling import decode_samples, torch_threads
+from .sampling import decode_samples, join_rows, repeat_rows, torch_threads
+
+
+def _rows_equal(ids: np.ndarray | Sequence[Sequence[int]], target: np.ndarray) -> np.ndarray:
+    """Which rows of ids equal ``target`` exactly (a boolean vector)."""
+    if isinstance(ids, np.ndarray):
+        if ids.shape[1] != len(target):
+            return np.zeros(len(ids), dtype=bool)
+        return (ids == target[None, :]).all(1)
+    return np.fromiter((list(t) == target.tolist() for t in ids), dtype=bool, count=len(ids))
 
 
 def check_n(n: Any) -> int:
@@ -26,7 +35,6 @@ def check_n(n: Any) -> int:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     return int(n)
-
 
 
 class EffectQueries:
@@ -114,7 +122,7 @@ class EffectQueries:
         control: Any,
         n: int,
         given: Mapping[str, Any],
-        prefix_ids: Mapping[str, list[list[int]]] | None,
+        prefix_ids: Mapping[str, np.ndarray | list[list[int]]] | None,
         seed: int | None,
         progress: bool | None,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -127,15 +135,22 @@ class EffectQueries:
         if treatment in given:
             raise ValueError(f"treatment {treatment!r} cannot be in given=")
         order = self.tokenizer.order
+        before = set(order[: order.index(treatment)])
         plans_1 = self.planner.plans(Query({treatment: treated}, dict(given)), n, [outcome], clamp_ids=prefix_ids)
-        ids_1 = self._sample_ids(n, plans_1, seed, progress)
-        shared = {p.name: ids_1[p.name] for p in plans_1 if order.index(p.name) < order.index(treatment)}
-        for name, ids in shared.items():  # broadcast single clamps to rows
-            if len(ids) == 1 and n > 1:
-                shared[name] = ids * n
-        # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
-        plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
-        ids_0 = self._sample_ids(n, plans_0, None if seed is None else seed + 1, progress)
+        plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=prefix_ids)
+        tables_1 = self._tables(plans_1, n)
+        tables_0 = self._tables(plans_0, n) if tables_1 is not None else None
+        seed_0 = None if seed is None else seed + 1
+        if tables_0 is not None:  # both arms from tables, the shared variables drawn once
+            ids_1 = self._sample_ids(n, plans_1, seed, progress, tables=tables_1)
+            shared = {p.name: ids_1[p.name] for p in plans_1 if p.name in before and p.clamp is None}
+            ids_0 = self._sample_ids(n, plans_0, seed_0, progress, tables=tables_0, fixed=shared)
+        else:
+            ids_1 = self._sample_ids(n, plans_1, seed, progress)
+            shared = {p.name: repeat_rows(ids_1[p.name], n) for p in plans_1 if p.name in before}
+            # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
+            plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
+            ids_0 = self._sample_ids(n, plans_0, seed_0, progress)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
         y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]
@@ -253,29 +268,30 @@ class EffectQueries:
         context = [p for p in prefix if p in self.context_variables]
         if context:
             raise ValueError(f"context variables {context} precede {treatment!r}: pass the observed rows as data=")
-        target_ids = self.tokenizer.encode_value(treatment, treated)
-        kept: dict[str, list[list[int]]] = {p: [] for p in prefix}
+        target_ids = np.asarray(self.tokenizer.encode_value(treatment, treated))
+        kept: dict[str, list] = {p: [] for p in prefix}
         base = self.seed if seed is None else seed
         accepted = 0
         observational = self.planner.plans(Query(), n, [treatment])
+        tables = self._tables(observational, n)
         for r in range(max_rounds):
-            ids = self._sample_ids(n, observational, base + 1000 + r, False)
-            hits = [i for i, t in enumerate(ids[treatment]) if list(t) == target_ids]
+            ids = self._sample_ids(n, observational, base + 1000 + r, False, tables=tables)
+            hits = np.flatnonzero(_rows_equal(ids[treatment], target_ids))
             for p in prefix:
-                kept[p].extend(ids[p][i] for i in hits)
+                kept[p].append(ids[p][hits] if isinstance(ids[p], np.ndarray) else [ids[p][i] for i in hits])
             accepted += len(hits)
             if accepted >= n:
                 break
         if accepted == 0:
             raise ValueError(f"the model never samples {treatment}={treated!r}; the ATT is not estimable")
         m = min(accepted, n)
-        prefix_ids = {p: v[:m] for p, v in kept.items()}
+        prefix_ids = {p: join_rows(v)[:m] for p, v in kept.items()}
         y1, y0 = self._paired_effect(treatment, outcome, treated, control, m, {}, prefix_ids or None, seed, progress)
         return self._effect(y1 - y0, "att", formula, confidence)
 
     def _observed_prefix(
         self, data: pd.DataFrame, treatment: str, treated: Any, prefix: Sequence[str], n: int
-    ) -> dict[str, list[list[int]]]:
+    ) -> dict[str, np.ndarray | list[list[int]]]:
         """Token ids of the observed treated rows' prefix variables, cycled to ``max(n, rows)`` rows."""
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -286,9 +302,12 @@ class EffectQueries:
         if rows.empty:
             raise ValueError(f"data has no rows with {treatment}={treated!r}")
         reps = np.resize(np.arange(len(rows)), max(n, len(rows)))
-        out = {}
+        out: dict[str, np.ndarray | list[list[int]]] = {}
         for p in prefix:
             self.planner.check_range("data", p, rows[p])
             encoded = self.tokenizer.encode_column(p, rows[p].tolist())
-            out[p] = [encoded[i] for i in reps]
+            if self.tokenizer.codecs[p].single_token:
+                out[p] = np.asarray(encoded, dtype=np.int64)[reps]
+            else:
+                out[p] = [encoded[i] for i in reps]
         return out

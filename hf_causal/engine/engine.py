@@ -22,12 +22,19 @@ import torch
 
 from .adapters import is_peft_model, merged_backbone
 from .effects import EffectQueries, check_n
-from .exact import DEFAULT_MAX_SUPPORT
+from .exact import (
+    DEFAULT_MAX_SUPPORT,
+    TABLE_STREAM,
+    TABULATE_ALWAYS,
+    ConditionalTables,
+    conditional_tables,
+    tabulation_size,
+)
 from .graph import CausalGraph
 from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
 from .planning import Query, QueryPlanner
-from .sampling import decode_samples, next_value_probabilities, sample_tokens, torch_threads
+from .sampling import decode_samples, next_value_probabilities, repeat_rows, sample_tokens, torch_threads
 from .serialization import EngineSettings, load_engine, save_engine
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer
@@ -210,12 +217,34 @@ class CausalEngine(EffectQueries):
         return engine
 
     # ---------------------------------------------------------------------------- sampling core
-    def _sample_ids(self, n: int, plans: list, seed: int | None, progress: bool | None) -> dict[str, list[list[int]]]:
+    def _tables(self, plans: list, n: int) -> ConditionalTables | None:
+        """The model's conditional tables for ``plans`` when drawing from them is cheaper than running the network
+        per row (docs/design.md §7.4): every free variable one token, one clamp per variable, and at most
+        ``max(n, TABULATE_ALWAYS)`` (and :attr:`max_exact_support`) sequences to score; else ``None``."""
+        if self.prefix_variables:
+            return None
+        size = tabulation_size(self.tokenizer, plans)
+        if size is None or size > min(self.max_exact_support, max(n, TABULATE_ALWAYS)):
+            return None
+        with torch_threads(self.num_threads):
+            return conditional_tables(self.model, self.tokenizer, plans, batch_size=self.batch_size)
+
+    def _sample_ids(
+        self, n: int, plans: list, seed: int | None, progress: bool | None, tables: ConditionalTables | None = None,
+        fixed: Mapping[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray | list[list[int]]]:
+        """Token ids of ``n`` draws following ``plans``: from the conditional tables when they apply (``tables``,
+        or built here), else from the network's KV-cached sampler. ``fixed``: ids of free variables already drawn
+        (tables only)."""
+        seed = self.seed if seed is None else seed
+        tables = tables if tables is not None else (None if fixed else self._tables(plans, n))
+        if tables is not None:
+            drawn = tables.sample(n, np.random.default_rng([seed, TABLE_STREAM]), fixed=fixed)
+            return {p.name: drawn[p.name] if p.clamp is None else repeat_rows(np.asarray(p.clamp), n) for p in plans}
         with torch_threads(self.num_threads):
             return sample_tokens(
-                self.model, self.tokenizer, plans, n, batch_size=self.batch_size,
-                seed=self.seed if seed is None else seed, progress=self.progress if progress is None else progress,
-                prefix_variables=self.prefix_variables,
+                self.model, self.tokenizer, plans, n, batch_size=self.batch_size, seed=seed,
+                progress=self.progress if progress is None else progress, prefix_variables=self.prefix_variables,
             )
 
     def _sample_frame(

@@ -15,7 +15,7 @@ forward call per *sampled* variable.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -92,13 +92,17 @@ class _Stream:
 
 
 def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
-    """Sample one id per row among ``allowed`` (a boolean vocabulary mask)."""
-    masked = logits.masked_fill(~allowed, float("-inf"))
+    """Sample one global id per row among the ``allowed`` ids (sorted, the variable's valid tokens here).
+
+    Gumbel-max over the allowed columns only: ``argmax(logit / T + Gumbel noise)`` is a draw from the softmax
+    restricted to them, without a softmax or a multinomial over the whole vocabulary."""
+    restricted = logits[:, allowed]
     if temperature <= 0:
-        return masked.argmax(-1)
-    probs = torch.softmax(masked / temperature, dim=-1)
+        return allowed[restricted.argmax(-1)]
     # the generator lives on the model's device (see sample_tokens): no device round trip per token
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    u = torch.rand(restricted.shape, generator=generator, device=restricted.device, dtype=restricted.dtype)
+    gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
+    return allowed[(restricted / temperature + gumbel).argmax(-1)]
 
 
 def _sample_batch(
@@ -109,13 +113,12 @@ def _sample_batch(
     generator: torch.Generator,
     temperature: float,
     prefix_variables: Collection[str] = (),
-) -> dict[str, list[list[int]]]:
+) -> dict[str, np.ndarray | list[list[int]]]:
     device = next(model.parameters()).device
     batch = rows.stop - rows.start
-    vocab = model.config.vocab_size
     stream = _Stream(model, batch, device, tokenizer.pad_token_id)
     stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
-    out: dict[str, list[list[int]]] = {}
+    out: dict[str, np.ndarray | list[list[int]]] = {}
     for plan in plans:
         name, codec = plan.name, tokenizer.codecs[plan.name]
         in_prefix = name in prefix_variables
@@ -130,13 +133,13 @@ def _sample_batch(
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         picked: list[torch.Tensor] = []
         for position in range(codec.length()):
-            allowed = torch.zeros(vocab, dtype=torch.bool, device=device)
-            allowed[torch.as_tensor(tokenizer.allowed_ids(name, position), device=device)] = True
+            allowed_ids = tokenizer.allowed_ids(name, position)
             if end_id is not None and position < min_length:
-                allowed[end_id] = False
+                allowed_ids = allowed_ids[allowed_ids != end_id]
             if position in plan.fixed_positions:
                 token = torch.full((batch,), plan.fixed_positions[position], dtype=torch.long, device=device)
             else:
+                allowed = torch.as_tensor(allowed_ids, dtype=torch.long, device=device)
                 token = _draw(stream.next_logits(), allowed, temperature, generator)
             token = torch.where(done, torch.full_like(token, tokenizer.pad_token_id), token)
             picked.append(token)
@@ -146,8 +149,8 @@ def _sample_batch(
                 if bool(done.all()):
                     break
         mat = torch.stack(picked, dim=1).cpu().numpy()
-        if end_id is None:  # fixed length: no padding to strip
-            out[name] = mat.tolist()
+        if end_id is None:  # fixed length: no padding to strip, the matrix is the answer
+            out[name] = mat
         else:
             pad = tokenizer.pad_token_id
             out[name] = [[int(t) for t in row if t != pad] for row in mat]
@@ -165,8 +168,9 @@ def sample_tokens(
     temperature: float = 1.0,
     progress: bool = False,
     prefix_variables: Collection[str] = (),
-) -> dict[str, list[list[int]]]:
-    """Sample ``n`` rows following ``plans``; returns each variable's global ids per row.
+) -> dict[str, np.ndarray | list[list[int]]]:
+    """Sample ``n`` rows following ``plans``; returns each variable's global ids per row: an ``(n, length)``
+    array for a fixed-length value (one-token variables, digits), one list per row for a variable-length one.
 
     ``prefix_variables``: clamped variables that, with ``<bos>``, form the model's bidirectional prefix block
     (they must come first in the order; see ``CausalARModel.forward``)."""
@@ -179,7 +183,7 @@ def sample_tokens(
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
     was_training = model.training
     model.eval()
-    result: dict[str, list[list[int]]] = {p.name: [] for p in plans}
+    parts: dict[str, list] = {p.name: [] for p in plans}
     try:
         starts = range(0, n, batch_size)
         for start in tqdm(starts, desc="sampling", unit="batch", disable=not progress or len(starts) < 2):
@@ -188,10 +192,28 @@ def sample_tokens(
                 prefix_variables,
             )
             for name, ids in part.items():
-                result[name].extend(ids)
+                parts[name].append(ids)
     finally:
         model.train(was_training)
-    return result
+    return {name: join_rows(chunks) for name, chunks in parts.items()}
+
+
+def join_rows(chunks: Sequence[np.ndarray | list[list[int]]]) -> np.ndarray | list[list[int]]:
+    """Concatenate per-batch id rows: arrays stay one array (fixed-length values), lists one list."""
+    if all(isinstance(c, np.ndarray) for c in chunks):
+        return np.concatenate(chunks, axis=0)
+    return [list(r) for c in chunks for r in c]
+
+
+def repeat_rows(ids: np.ndarray | Sequence[Sequence[int]], n: int) -> np.ndarray | list[list[int]]:
+    """A single row of ids repeated ``n`` times (rows already ``n`` long are returned as they are)."""
+    if len(ids) == n:
+        return ids
+    if len(ids) != 1:
+        raise ValueError(f"expected 1 or {n} rows of ids, got {len(ids)}")
+    if isinstance(ids, np.ndarray):
+        return np.repeat(ids, n, axis=0)
+    return [list(ids[0])] * n
 
 
 @torch.inference_mode()
@@ -241,26 +263,31 @@ def next_value_probabilities(
 
 def _clamped_tokens(
     tokenizer: CausalSequenceTokenizer, plan: VariablePlan, rows: slice
-) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | list[list[int]]]:
     """Right-padded ``(tokens, valid)`` of a clamped plan's value ids for ``rows``, and the ids themselves."""
     batch = rows.stop - rows.start
     if len(plan.clamp) == 1:  # one clamp for every row (a do() value): broadcast, no per-row loop
-        shared = list(plan.clamp[0])
-        ids = torch.tensor(shared, dtype=torch.long).expand(batch, -1).clone()
-        return ids, torch.ones_like(ids), [shared] * batch
-    chosen = [list(plan.clamp[i]) for i in range(rows.start, rows.stop)]
-    width = max(len(c) for c in chosen)
+        shared = np.asarray(plan.clamp[0], dtype=np.int64).reshape(1, -1)
+        chosen = np.repeat(shared, batch, axis=0)
+        ids = torch.from_numpy(chosen.copy())
+        return ids, torch.ones_like(ids), chosen
+    if isinstance(plan.clamp, np.ndarray):  # per-row ids of a fixed-length value
+        chosen = np.asarray(plan.clamp[rows], dtype=np.int64)
+        ids = torch.from_numpy(chosen.copy())
+        return ids, torch.ones_like(ids), chosen
+    chosen_rows = [list(plan.clamp[i]) for i in range(rows.start, rows.stop)]
+    width = max(len(c) for c in chosen_rows)
     tokens = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
     valid = torch.zeros((batch, width), dtype=torch.long)
-    for i, c in enumerate(chosen):
+    for i, c in enumerate(chosen_rows):
         tokens[i, : len(c)] = torch.tensor(c, dtype=torch.long)
         valid[i, : len(c)] = 1
-    return tokens, valid, chosen
+    return tokens, valid, chosen_rows
 
 
 def decode_samples(
     tokenizer: CausalSequenceTokenizer,
-    samples: dict[str, list[list[int]]],
+    samples: Mapping[str, np.ndarray | list[list[int]]],
     rng: np.random.Generator,
     exact: dict[str, list[object]] | None = None,
 ) -> pd.DataFrame:
@@ -281,8 +308,11 @@ def decode_samples(
         codec, ids = tokenizer.codecs[name], samples[name]
         values = None
         if codec.single_token:
-            local = np.fromiter((r[0] for r in ids), dtype=np.int64, count=len(ids)) - tokenizer.offsets[name]
-            values = codec.decode_many(local, rng)
+            if isinstance(ids, np.ndarray):
+                first = ids[:, 0].astype(np.int64)
+            else:
+                first = np.fromiter((r[0] for r in ids), dtype=np.int64, count=len(ids))
+            values = codec.decode_many(first - tokenizer.offsets[name], rng)
         columns[name] = values if values is not None else [tokenizer.decode_value(name, r, rng) for r in ids]
     return pd.DataFrame(columns)
 

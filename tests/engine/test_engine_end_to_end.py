@@ -58,8 +58,8 @@ def data():
 @pytest.fixture(scope="module")
 def engine(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("engine_run")
-    return CausalEngine.train(
-        data, GRAPH, seed=0, backbone=SMALL, n_bins=32, max_steps=400, learning_rate=3e-3,
+    return CausalEngine.train(  # a fixed length (no stop on a stall), so that step 300 is checkpointed
+        data, GRAPH, seed=0, backbone=SMALL, n_bins=32, max_steps=400, learning_rate=3e-3, patience=None,
         progress=False, num_threads=1, output_dir=str(out), save_steps=300,
     )
 
@@ -133,7 +133,7 @@ def test_checkpoints_are_loadable_engines_and_resume(engine, data, tmp_path_fact
     assert ckpts, "no checkpoint written"
     CausalEngine.from_pretrained(ckpts[0])
     resumed = CausalEngine.train(
-        data, GRAPH, seed=0, backbone=SMALL, n_bins=32, max_steps=400, learning_rate=3e-3,
+        data, GRAPH, seed=0, backbone=SMALL, n_bins=32, max_steps=400, learning_rate=3e-3, patience=None,
         progress=False, num_threads=1, resume_from_checkpoint=str(ckpts[0]),
     )
     assert resumed.training_summary["steps"] == 400
