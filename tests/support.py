@@ -4,7 +4,8 @@
 * ``word_tokenizer(words)``: a word-level fast tokenizer with BERT's special tokens (tiny text encoders);
 * ``bpe_tokenizer(corpus, vocab_size, special)``: a byte-level BPE trained offline (tiny decoder backbones);
 * ``tiny_bert(vocab_size)``: an untrained tiny BERT encoder;
-* ``load_script(path)``: a script of ``train/``, ``benchmarks/`` or ``dataset_scripts/`` as a module.
+* ``load_script(path)``: a script of ``train/``, ``benchmarks/`` or ``dataset_scripts/`` as a module;
+* ``random_engine(df, graph, n_bins, sharpen)``: an untrained engine whose conditionals differ by prefix.
 """
 
 from __future__ import annotations
@@ -89,3 +90,23 @@ def load_script(path, name: str | None = None) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
     spec.loader.exec_module(module)
     return module
+
+
+def random_engine(df, graph, n_bins: int = 8, sharpen: float = 40.0, seed: int = 0, batch_size: int = 256):
+    """An untrained small engine on ``df``'s codecs, its LM head scaled by ``sharpen`` so that the random
+    conditionals differ clearly between prefixes (any logits must work for the exact and table paths)."""
+    from hf_causal.engine.configuration_causal_ar import CausalARConfig
+    from hf_causal.engine.engine import CausalEngine
+    from hf_causal.engine.modeling_causal_ar import CausalARModel
+    from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
+
+    tok = CausalSequenceTokenizer.from_data(df, graph, n_bins=n_bins)
+    torch.manual_seed(seed)
+    cfg = CausalARConfig(
+        backbone_config={"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 2, "n_inner": 64},
+        vocab_size=len(tok), max_positions=tok.max_sequence_length(),
+    )
+    model = CausalARModel(cfg)
+    with torch.no_grad():
+        model.backbone.lm_head.weight.mul_(sharpen)
+    return CausalEngine(model, tok, seed=0, batch_size=batch_size, num_threads=1)

@@ -20,7 +20,6 @@ Writes ``log.jsonl`` (loss, validation MAE), ``checkpoint-*/`` (accelerate state
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,14 +29,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from accelerate.utils import set_seed
 
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.calibration import calibration_features, estimand_weights, standardize_columns
 from hf_causal.cina.collate import pad_datasets
 from hf_causal.cina.svm import implied_kernel, normalize_weights_np, svm_dual_coefficients
-from hf_causal.core.training import LoopArguments, TrainingLoop, resolve_mixed_precision
+from hf_causal.core.run_config import load_run_config, loop_arguments, newest_checkpoint, run_parser
+from hf_causal.core.training import TrainingLoop
 from hf_causal.data.families import random_config, sample_family
 from hf_causal.data.scm import generate_dataset
 
@@ -60,23 +59,6 @@ DEFAULTS: dict[str, Any] = {
         "max_grad_norm": 1.0,
     },
 }
-
-
-def load_config(path: str | None, overrides: list[str]) -> dict[str, Any]:
-    """Merge defaults, a YAML/JSON config file and ``section.key=value`` overrides."""
-    cfg = json.loads(json.dumps(DEFAULTS))
-    if path:
-        text = Path(path).read_text()
-        loaded = yaml.safe_load(text) or {}
-        for section, values in loaded.items():
-            cfg.setdefault(section, {}).update(values or {})
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        section, _, name = key.partition(".")
-        if not name:
-            raise ValueError(f"override {item!r} must look like section.key=value")
-        cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
-    return cfg
 
 
 class DatasetStream:
@@ -177,46 +159,21 @@ def evaluate(model: CInAModel, datasets, device: torch.device, exact: list[np.nd
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML/JSON config file (see train/configs/)")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-* in output-dir")
-    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="config overrides")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-
-    cfg = load_config(args.config, args.set)
+    args = run_parser(__doc__, "train/configs/").parse_args(argv)
+    cfg = load_run_config(DEFAULTS, args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(int(dcfg["seed"]))
     model = CInAModel(CInAConfig(**cfg["model"]))
-    max_steps = int(tcfg["max_steps"])
     loop = TrainingLoop(
         model,
-        LoopArguments(
-            max_steps=max_steps,
-            learning_rate=float(tcfg["learning_rate"]),
-            weight_decay=float(tcfg["weight_decay"]),
-            warmup_steps=int(tcfg["warmup_steps"]),
-            max_grad_norm=float(tcfg["max_grad_norm"]),
-            gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
-            mixed_precision=resolve_mixed_precision(tcfg["mixed_precision"]),
-            eval_every=int(tcfg["eval_every"]),
-            output_dir=str(out_dir),
-            save_every=int(tcfg["save_every"]),
-            save_last=True,
-            progress=not args.no_progress,
-            description="pretrain CInA",
-        ),
+        loop_arguments(tcfg, out_dir, progress=not args.no_progress, description="pretrain CInA"),
     )
     accelerator = loop.accelerator
     if args.resume:
-        checkpoints = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        if not checkpoints:
-            raise SystemExit(f"--resume: no checkpoint-* folder in {out_dir}")
-        step = loop.resume(checkpoints[-1])
-        accelerator.print(f"resumed from {checkpoints[-1]} at step {step}")
+        checkpoint = newest_checkpoint(out_dir)
+        accelerator.print(f"resumed from {checkpoint} at step {loop.resume(checkpoint)}")
 
     stream = DatasetStream(dcfg["family"], int(dcfg["seed"]) + loop.step, accelerator.process_index, int(dcfg["max_units"]))
     validation = list(sample_family(dcfg["validation_family"], int(dcfg["n_validation"]), seed=int(dcfg["seed"])))

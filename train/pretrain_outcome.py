@@ -22,7 +22,6 @@ the kernel model it starts from, interval coverage), and ``final/`` the finished
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -31,14 +30,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from accelerate.utils import set_seed
 
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.collate import pad_outcome_contexts
 from hf_causal.cina.outcome_features import N_UNIT_FEATURES, outcome_context
 from hf_causal.cina.outcome_network import outcome_loss
-from hf_causal.core.training import LoopArguments, TrainingLoop, resolve_mixed_precision
+from hf_causal.core.run_config import load_run_config, loop_arguments, newest_checkpoint, run_parser
+from hf_causal.core.training import TrainingLoop
 from hf_causal.data.families import random_config, sample_family
 from hf_causal.data.scm import SyntheticDataset, generate_dataset
 
@@ -66,28 +65,6 @@ DEFAULTS: dict[str, Any] = {
         "max_grad_norm": 1.0,
     },
 }
-
-
-def load_config(path: str | None, overrides: list[str]) -> dict[str, Any]:
-    """Merge defaults, a YAML/JSON config file and ``section.key=value`` (or top-level ``key=value``) overrides."""
-    cfg = json.loads(json.dumps(DEFAULTS))
-    if path:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        for key, values in loaded.items():
-            if isinstance(values, dict):
-                cfg.setdefault(key, {}).update(values)
-            else:
-                cfg[key] = values
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        section, _, name = key.partition(".")
-        if name:
-            cfg.setdefault(section, {})[name] = yaml.safe_load(raw)
-        elif section in cfg and not isinstance(cfg[section], dict):
-            cfg[section] = yaml.safe_load(raw)
-        else:
-            raise ValueError(f"override {item!r} must look like section.key=value")
-    return cfg
 
 
 def subsample(d: SyntheticDataset, max_units: int, rng: np.random.Generator) -> SyntheticDataset:
@@ -198,15 +175,8 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML/JSON config file (see train/configs/cina_outcome_*.yaml)")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-* in output-dir")
-    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="config overrides")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-
-    cfg = load_config(args.config, args.set)
+    args = run_parser(__doc__, "train/configs/cina_outcome_*.yaml").parse_args(argv)
+    cfg = load_run_config(DEFAULTS, args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,29 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     network = model.outcome_network
     loop = TrainingLoop(
         network,
-        LoopArguments(
-            max_steps=int(tcfg["max_steps"]),
-            learning_rate=float(tcfg["learning_rate"]),
-            weight_decay=float(tcfg["weight_decay"]),
-            warmup_steps=int(tcfg["warmup_steps"]),
-            max_grad_norm=float(tcfg["max_grad_norm"]),
-            gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
-            mixed_precision=resolve_mixed_precision(tcfg["mixed_precision"]),
-            eval_every=int(tcfg["eval_every"]),
-            output_dir=str(out_dir),
-            save_every=int(tcfg["save_every"]),
-            save_last=True,
-            skip_nonfinite=True,
-            progress=not args.no_progress,
-            description="pretrain outcome network",
-        ),
+        loop_arguments(tcfg, out_dir, progress=not args.no_progress, description="pretrain outcome network", skip_nonfinite=True),
     )
     accelerator = loop.accelerator
     if args.resume:
-        checkpoints = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        if not checkpoints:
-            raise SystemExit(f"--resume: no checkpoint-* folder in {out_dir}")
-        accelerator.print(f"resumed from {checkpoints[-1]} at step {loop.resume(checkpoints[-1])}")
+        checkpoint = newest_checkpoint(out_dir)
+        accelerator.print(f"resumed from {checkpoint} at step {loop.resume(checkpoint)}")
     stream = DatasetStream(dcfg["family"], int(dcfg["seed"]), accelerator.process_index, int(dcfg["max_units"]),
                            float(dcfg["new_row_probability"]))
     rng = np.random.default_rng([int(dcfg["seed"]), 77])

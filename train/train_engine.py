@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from hf_causal.core.run_config import newest_checkpoint
 from hf_causal.engine import CausalEngine, CausalGraph
 
 
@@ -58,10 +59,7 @@ def main(argv: list[str] | None = None) -> CausalEngine:
     df = load_table(args.data, graph)
     resume = None
     if args.resume:
-        ckpts = sorted(Path(args.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-        if not ckpts:
-            raise SystemExit(f"--resume: no checkpoint-* in {args.output_dir}")
-        resume = str(ckpts[-1])
+        resume = str(newest_checkpoint(args.output_dir))
         print(f"resuming from {resume}")
     engine = CausalEngine.train(df, graph, output_dir=args.output_dir, resume_from_checkpoint=resume, **config)
     print(f"saved {engine} to {args.output_dir}: {engine.training_summary}")

@@ -20,6 +20,7 @@ measurable gain in accuracy. See docs/design.md §4.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -198,22 +199,15 @@ class KernelOutcomeModel:
 
 
 def kernel_outcome_predictions(
-    x_std: np.ndarray,
-    features: np.ndarray,
-    treatment: np.ndarray,
-    outcome: np.ndarray,
-    n_landmarks: int = 200,
-    seed: int = 0,
-    max_fit_units: int = 50_000,
-    chunk_rows: int = 65_536,
+    x_std: np.ndarray, features: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, **options: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-arm outcome models (:class:`KernelOutcomeModel`) evaluated on their own units.
+    """Per-arm outcome models (:class:`KernelOutcomeModel`, ``options`` its settings) evaluated on their own units.
 
     Returns ``(m1, m0, residuals)``: predictions of both arms' models for every unit, and each unit's
     out-of-sample residual under its own arm's model (leave-one-out for the units it was fitted on), for the
     standard error.
     """
-    model = KernelOutcomeModel(x_std, features, treatment, outcome, n_landmarks, seed, max_fit_units, chunk_rows)
+    model = KernelOutcomeModel(x_std, features, treatment, outcome, **options)
     return model.m1, model.m0, model.residuals
 
 

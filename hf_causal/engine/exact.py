@@ -18,6 +18,7 @@ tables is sampling from the model without running it per row.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,21 @@ TABULATE_ALWAYS = 4096
 TABLE_STREAM = 7
 
 
+def _free_sizes(tokenizer: CausalSequenceTokenizer, plans: Sequence[VariablePlan]) -> list[int] | None:
+    """Numbers of values of the free (sampled) variables of ``plans`` in order, or ``None`` when one is not one
+    token, a clamp varies per row or a sequence is partially fixed."""
+    sizes = []
+    for plan in plans:
+        if plan.fixed_positions or (plan.clamp is not None and len(plan.clamp) != 1):
+            return None
+        if plan.clamp is None:
+            codec = tokenizer.codecs[plan.name]
+            if not codec.single_token:
+                return None
+            sizes.append(codec.size)
+    return sizes
+
+
 def enumeration_support(tokenizer: CausalSequenceTokenizer, plans: Sequence[VariablePlan], target: str) -> int | None:
     """Configurations of the free variables before ``target`` in ``plans``, or ``None`` when the query cannot be
     enumerated (a free variable or the target is not one token, evidence varies per row, or a partial
@@ -46,20 +62,8 @@ def enumeration_support(tokenizer: CausalSequenceTokenizer, plans: Sequence[Vari
     target_codec = tokenizer.codecs[target]
     if not target_codec.single_token or target_codec.non_numeric_reason() is not None:
         return None
-    support = 1
-    for plan in plans:
-        if plan.name == target:
-            continue
-        if plan.fixed_positions:
-            return None
-        if plan.clamp is None:
-            codec = tokenizer.codecs[plan.name]
-            if not codec.single_token:
-                return None
-            support *= codec.size
-        elif len(plan.clamp) != 1:
-            return None
-    return support
+    sizes = _free_sizes(tokenizer, [p for p in plans if p.name != target])
+    return None if sizes is None else math.prod(sizes)  # Python ints: 20 binned variables overflow int64
 
 
 class _Layout:
@@ -85,7 +89,7 @@ class _Layout:
         self.template = np.array(columns, dtype=np.int64)
         self.values = [np.asarray(tokenizer.allowed_ids(p.name, 0), dtype=np.int64) for p in self.free]
         self.sizes = [len(v) for v in self.values]
-        self.support = int(np.prod(self.sizes)) if self.sizes else 1
+        self.support = math.prod(self.sizes)
 
     def ids(self, index: np.ndarray) -> np.ndarray:
         """Token ids of the configurations ``index`` (row-major over the free variables, the first slowest)."""
@@ -147,19 +151,10 @@ def exact_mean(
 def tabulation_size(tokenizer: CausalSequenceTokenizer, plans: Sequence[VariablePlan]) -> int | None:
     """Sequences :func:`conditional_tables` scores for ``plans`` (one per configuration of the free variables before
     each free variable), or ``None`` when a free variable is not one token or a clamp varies per row."""
-    size, prefix = 0, 1
-    for plan in plans:
-        if plan.fixed_positions:
-            return None
-        if plan.clamp is None:
-            codec = tokenizer.codecs[plan.name]
-            if not codec.single_token:
-                return None
-            size += prefix
-            prefix *= codec.size
-        elif len(plan.clamp) != 1:
-            return None
-    return size
+    sizes = _free_sizes(tokenizer, plans)
+    if sizes is None:
+        return None
+    return sum(math.prod(sizes[:j]) for j in range(len(sizes)))
 
 
 @dataclass

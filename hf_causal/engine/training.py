@@ -25,6 +25,7 @@ from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer, load_backbone_tokenizer
 from .training_args import EngineTrainingArguments
+from .value_embeddings import init_ordered_bin_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ def build_tokenizer_and_model(
         bidirectional_context=args.bidirectional_context,
     )
     model = CausalARModel.from_backbone(config)
+    if not args.pretrained and args.ordered_bins:  # a pretrained table already means something: keep it
+        init_ordered_bin_embeddings(model, tokenizer, args.seed)
     check_positions(model, tokenizer)
     if args.lora is not None:
         model.backbone = add_lora(
@@ -250,9 +253,19 @@ def train_causal_model(
     if args.constrained_loss:
         groups = torch.as_tensor(tokenizer.loss_groups(), dtype=torch.long, device=loop.device)
 
+    # a table without padding (one-token values, fixed-length sequences) is laid out once, as tensors on the
+    # device; batches are then row slices of it (ragged rows are re-laid per batch, see compact_batch)
+    laid_out = compact_batch(train_part) if bool(train_part["attention_mask"].all()) else None
+    if laid_out is not None:
+        keep = laid_out.pop("logits_to_keep")
+        laid_out = {k: v.to(loop.device) for k, v in laid_out.items()}
+
     def batches(accelerator: Any, start: int):
         for idx in epoch_batches(n_train, args.batch_size, args.seed, start):
-            yield compact_batch({k: v[idx].to(accelerator.device) for k, v in train_part.items()})
+            if laid_out is not None:
+                yield {**{k: v[idx.to(accelerator.device)] for k, v in laid_out.items()}, "logits_to_keep": keep}
+            else:
+                yield compact_batch({k: v[idx].to(accelerator.device) for k, v in train_part.items()})
 
     result = loop.run(
         batches,

@@ -65,13 +65,16 @@ def test_bf16_run_with_threaded_distillation(tmp_path):
 
 
 def test_bad_override_is_rejected():
+    from hf_causal.core.run_config import load_run_config
+    from hf_causal.core.training import resolve_mixed_precision
+
     with pytest.raises(ValueError, match="section.key=value"):
-        pretrain_cina.load_config(None, ["max_steps=3"])
+        load_run_config(pretrain_cina.DEFAULTS, None, ["max_steps=3"])
     with pytest.raises(ValueError, match="mixed_precision"):
-        pretrain_cina.resolve_mixed_precision("bf61")
+        resolve_mixed_precision("bf61")
     # YAML turns a bare `no` into False; it still means no mixed precision
-    assert pretrain_cina.load_config(None, ["train.mixed_precision=no"])["train"]["mixed_precision"] is False
-    assert pretrain_cina.resolve_mixed_precision(False) == "no"
+    cfg = load_run_config(pretrain_cina.DEFAULTS, None, ["train.mixed_precision=no"])
+    assert cfg["train"]["mixed_precision"] is False and resolve_mixed_precision(False) == "no"
 
 
 def test_exact_duals_match_the_model_kernel_and_distillation_moves_toward_them():

@@ -4,28 +4,15 @@ against paired Monte Carlo on the same (untrained: any logits must work) model."
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from support import random_engine
 
 from hf_causal.engine.codecs import QuantileCodec, ValueCodec
-from hf_causal.engine.configuration_causal_ar import CausalARConfig
-from hf_causal.engine.engine import CausalEngine
 from hf_causal.engine.graph import CausalGraph
 from hf_causal.engine.interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
-from hf_causal.engine.modeling_causal_ar import CausalARModel
-from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
 
 
 def _engine(df, graph, seed=0):
-    tok = CausalSequenceTokenizer.from_data(df, graph, n_bins=8)
-    torch.manual_seed(seed)
-    cfg = CausalARConfig(
-        backbone_config={"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 2, "n_inner": 64},
-        vocab_size=len(tok), max_positions=tok.max_sequence_length(),
-    )
-    model = CausalARModel(cfg)
-    with torch.no_grad():  # sharpen the random conditionals so that arms and strata differ
-        model.backbone.lm_head.weight.mul_(40.0)
-    return CausalEngine(model, tok, seed=0, batch_size=256, num_threads=1)
+    return random_engine(df, graph, n_bins=8, sharpen=40.0, seed=seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from support import random_engine
 
-from hf_causal.engine.configuration_causal_ar import DEFAULT_BACKBONE, CausalARConfig, sized_backbone
+from hf_causal.engine.configuration_causal_ar import DEFAULT_BACKBONE, sized_backbone
 from hf_causal.engine.engine import CausalEngine
 from hf_causal.engine.exact import conditional_tables, tabulation_size
 from hf_causal.engine.graph import CausalGraph
-from hf_causal.engine.modeling_causal_ar import CausalARModel
 from hf_causal.engine.planning import Query
 from hf_causal.engine.sampling import _draw
-from hf_causal.engine.tokenization_causal import CausalSequenceTokenizer
 from hf_causal.engine.training_args import EngineTrainingArguments
 
 GRAPH = CausalGraph({"X": "categorical", "M": "binary", "A": "binary", "Y": "continuous"},
@@ -26,16 +25,7 @@ def engine():
     n = 400
     df = pd.DataFrame({"X": rng.choice(["a", "b", "c"], n), "M": rng.integers(0, 2, n),
                        "A": rng.integers(0, 2, n), "Y": rng.gamma(2.0, 1.0, n)})
-    tok = CausalSequenceTokenizer.from_data(df, GRAPH, n_bins=6)
-    torch.manual_seed(0)
-    cfg = CausalARConfig(
-        backbone_config={"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 2, "n_inner": 64},
-        vocab_size=len(tok), max_positions=tok.max_sequence_length(),
-    )
-    model = CausalARModel(cfg)
-    with torch.no_grad():  # sharpen the random conditionals so that they differ by prefix
-        model.backbone.lm_head.weight.mul_(20.0)
-    return CausalEngine(model, tok, seed=0, batch_size=512, num_threads=1)
+    return random_engine(df, GRAPH, n_bins=6, sharpen=20.0, batch_size=512)
 
 
 def test_tables_are_the_models_one_pass_conditionals(engine):
@@ -122,3 +112,19 @@ def test_training_stops_when_the_held_out_nll_stalls():
     assert summary["stopped_early"] and summary["steps"] < summary["max_steps"] == 3000
     assert engine.model.config.backbone_config["n_embd"] == 64  # sized to a two-variable table
     assert len(engine.tokenizer.codecs["Y"].edges) - 1 == 20  # Rice bins for 1,000 rows
+
+
+def test_a_table_without_padding_is_laid_out_once_with_the_same_batches(engine):
+    from hf_causal.engine.training import compact_batch
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"X": rng.choice(["a", "b", "c"], 50), "M": rng.integers(0, 2, 50),
+                       "A": rng.integers(0, 2, 50), "Y": rng.gamma(2.0, 1.0, 50)})
+    inputs = engine.tokenizer.build_inputs(df)
+    assert bool(inputs["attention_mask"].all())
+    whole = compact_batch(inputs)
+    idx = torch.tensor([7, 3, 41, 0])
+    per_batch = compact_batch({k: v[idx] for k, v in inputs.items()})
+    assert whole["logits_to_keep"] == per_batch["logits_to_keep"]
+    for key in ("input_ids", "attention_mask", "position_ids", "labels"):
+        assert torch.equal(whole[key][idx], per_batch[key]), key
