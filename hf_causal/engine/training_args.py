@@ -40,6 +40,8 @@ class EngineTrainingArguments:
             clipped to 16-64 (43 bins for 10,000 rows): each bin's conditional is learned from its own rows, and
             bins with too few rows make noisier effects than slightly coarser ones (docs/design.md §6.8).
         continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
+        ordered_bins: start a from-scratch model's binned-number embeddings at a smooth function of the bin's
+            position, so that neighbouring bins start alike (:mod:`hf_causal.engine.value_embeddings`).
         context_variables: root variables that every query will give (``given=``), typically a text confounder:
             their tokens are context only, with no loss, so training spends its capacity on the mechanisms the
             queries need instead of on modelling the text itself. Such a variable can never be sampled:
@@ -88,6 +90,7 @@ class EngineTrainingArguments:
     max_text_length: int = 64
     n_bins: int | None = None
     continuous_codec: str = "quantile"
+    ordered_bins: bool = True
     context_variables: Sequence[str] = ()
     bidirectional_context: bool = False
     seed: int = 0

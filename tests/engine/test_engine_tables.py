@@ -128,3 +128,30 @@ def test_a_table_without_padding_is_laid_out_once_with_the_same_batches(engine):
     assert whole["logits_to_keep"] == per_batch["logits_to_keep"]
     for key in ("input_ids", "attention_mask", "position_ids", "labels"):
         assert torch.equal(whole[key][idx], per_batch[key]), key
+
+
+def test_binned_numbers_start_with_ordered_embeddings():
+    from hf_causal.engine.training import build_tokenizer_and_model
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"A": rng.integers(0, 2, 500), "Y": rng.normal(size=500)})
+    graph = CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")])
+    torch.manual_seed(0)
+    tok, model = build_tokenizer_and_model(df, graph, EngineTrainingArguments(n_bins=32, seed=0))
+    torch.manual_seed(0)  # the same initialisation otherwise
+    random_tok, random_model = build_tokenizer_and_model(df, graph, EngineTrainingArguments(n_bins=32, seed=0,
+                                                                                            ordered_bins=False))
+    ids = torch.arange(32) + tok.offsets["Y"]
+    pairs = ((model.backbone.get_input_embeddings().weight, random_model.backbone.get_input_embeddings().weight),
+             (model.backbone.lm_head.weight, random_model.backbone.lm_head.weight))
+    for table, plain in ((t.detach(), p.detach()) for t, p in pairs):
+        rows = torch.nn.functional.normalize(table[ids], dim=1)
+        cosine = rows @ rows.T
+        neighbours = torch.diagonal(cosine, 1).mean()
+        far = cosine[:8, -8:].mean()
+        assert neighbours > 0.8 and far < 0.3  # bin b starts near bin b+1, far from the other end
+        assert table[ids].std() == pytest.approx(plain.std().item(), rel=0.2)  # the backbone's own scale
+        other = torch.tensor(tok.offsets["A"])  # a binary variable's rows are left as initialised
+        assert torch.equal(table[other], plain[other])
+        plain_rows = torch.nn.functional.normalize(plain[ids], dim=1)
+        assert torch.diagonal(plain_rows @ plain_rows.T, 1).abs().mean() < 0.3  # without: unrelated
