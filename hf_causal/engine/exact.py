@@ -68,8 +68,9 @@ def enumeration_support(tokenizer: CausalSequenceTokenizer, plans: Sequence[Vari
 
 class _Layout:
     """The token layout shared by every configuration of a query's free variables up to ``upto``: ``<bos>``,
-    then each variable's start token and value tokens (clamped values fixed, free ones filled per configuration),
-    then ``upto``'s start token, whose logits give ``upto``'s conditional."""
+    then each variable's start token (none in the compact layout) and value tokens (clamped values fixed, free
+    ones filled per configuration), then ``upto``'s start token: the last column's logits give ``upto``'s
+    conditional, and those of the column before a free value its own."""
 
     def __init__(self, tokenizer: CausalSequenceTokenizer, plans: Sequence[VariablePlan], upto: str) -> None:
         columns: list[int] = [tokenizer.bos_token_id]
@@ -78,14 +79,14 @@ class _Layout:
         for plan in plans:
             if plan.name == upto:
                 break
-            columns.append(tokenizer.start_ids[plan.name])
+            columns.extend(tokenizer.lead_ids(plan.name))
             if plan.clamp is None:
                 self.free.append(plan)
                 self.positions.append(len(columns))
                 columns.append(-1)
             else:
                 columns.extend(int(i) for i in plan.clamp[0])
-        columns.append(tokenizer.start_ids[upto])
+        columns.extend(tokenizer.lead_ids(upto))
         self.template = np.array(columns, dtype=np.int64)
         self.values = [np.asarray(tokenizer.allowed_ids(p.name, 0), dtype=np.int64) for p in self.free]
         self.sizes = [len(v) for v in self.values]

@@ -122,7 +122,8 @@ def _sample_batch(
     for plan in plans:
         name, codec = plan.name, tokenizer.codecs[plan.name]
         in_prefix = name in prefix_variables
-        stream.push(torch.full((batch,), tokenizer.start_ids[name], dtype=torch.long), prefix=in_prefix)
+        for lead in tokenizer.lead_ids(name):  # its <start_VAR> (none in the compact layout)
+            stream.push(torch.full((batch,), lead, dtype=torch.long), prefix=in_prefix)
         if plan.clamp is not None:
             tokens, valid, chosen = _clamped_tokens(tokenizer, plan, rows)
             stream.push(tokens, valid, prefix=in_prefix)
@@ -250,10 +251,12 @@ def next_value_probabilities(
             stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
             for plan in prefix:
                 in_prefix = plan.name in prefix_variables
-                stream.push(torch.full((batch,), tokenizer.start_ids[plan.name], dtype=torch.long), prefix=in_prefix)
+                for lead in tokenizer.lead_ids(plan.name):
+                    stream.push(torch.full((batch,), lead, dtype=torch.long), prefix=in_prefix)
                 tokens, valid, _ = _clamped_tokens(tokenizer, plan, rows)
                 stream.push(tokens, valid, prefix=in_prefix)
-            stream.push(torch.full((batch,), tokenizer.start_ids[target], dtype=torch.long))
+            for lead in tokenizer.lead_ids(target):
+                stream.push(torch.full((batch,), lead, dtype=torch.long))
             logits = stream.next_logits()[:, local_ids.to(device)]
             out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     finally:

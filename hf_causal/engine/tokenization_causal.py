@@ -35,6 +35,8 @@ from .graph import CausalGraph
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 IGNORE_INDEX = -100
+#: Row layouts: ``"marked"`` puts ``<start_VAR>`` before every value, ``"compact"`` none (one-token variables only).
+LAYOUTS = ("marked", "compact")
 
 
 def _sorted_unique(values: Sequence[Any]) -> list[Any]:
@@ -105,6 +107,8 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
 
     vocab_files_names: dict[str, str] = {}
     model_input_names = ["input_ids", "attention_mask"]
+    #: rows without ``<start_VAR>`` tokens (set from ``causal_spec["layout"]``; subclasses keep the marked layout)
+    compact = False
     #: The ``causal_spec`` entry that marks a spec as this subclass's (``None`` for the base class).
     spec_key: str | None = None
     #: Subclasses by their ``spec_key``, filled as they are defined (see ``__new__``).
@@ -135,7 +139,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
     def __init__(self, causal_spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if causal_spec is None:
             raise ValueError("CausalSequenceTokenizer needs a causal_spec; build one with from_data(df, graph)")
-        unknown = [k for k in causal_spec if k not in ("graph", "codecs") and causal_spec[k]]
+        unknown = [k for k in causal_spec if k not in ("graph", "codecs", "layout") and causal_spec[k]]
         if unknown and type(self) is CausalSequenceTokenizer:
             raise ValueError(
                 f"this tokenizer's causal_spec has {unknown} entries, which need a subclass of "
@@ -149,6 +153,12 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         self.codecs: dict[str, ValueCodec] = {
             n: ValueCodec.from_dict(causal_spec["codecs"][n]) for n in self.order
         }
+        layout = causal_spec.get("layout") or "marked"
+        if layout not in LAYOUTS:
+            raise ValueError(f"causal_spec layout must be one of {LAYOUTS}, got {layout!r}")
+        self.compact = layout == "compact"
+        if self.compact and not all(c.single_token for c in self.codecs.values()):
+            raise ValueError("the compact layout needs every variable to take one token (no sequences, text, digits)")
         vocab = [PAD, BOS, EOS, UNK] + [f"<start_{n}>" for n in self.order]
         self.start_ids: dict[str, int] = {n: 4 + i for i, n in enumerate(self.order)}
         self.offsets: dict[str, int] = {}
@@ -180,6 +190,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         continuous_codec: str = "quantile",
         n_digits: int = 3,
         max_levels: int = 64,
+        layout: str = "marked",
         **kwargs: Any,
     ) -> CausalSequenceTokenizer:
         """Fit the value codecs of every variable of ``graph`` on ``data``.
@@ -191,6 +202,9 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
             continuous_codec: ``"quantile"`` (one token, default) or ``"digits"`` (``n_digits`` tokens).
             n_digits: digits per value with the digit codec.
             max_levels: integer variables with at most this many distinct values are categorical.
+            layout: ``"marked"`` (a ``<start_VAR>`` before every value), ``"compact"`` (none: every variable must
+                take one token, and a row costs half the tokens; docs/design.md §6.1) or ``"auto"`` (compact when
+                every fitted codec takes one token).
         """
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -203,12 +217,18 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
             raise ValueError("data is empty")
         defaults = {"n_bins": n_bins, "continuous_codec": continuous_codec, "n_digits": n_digits,
                     "max_levels": max_levels}
-        codecs = {
-            n: fit_codec(n, v.type, data[n], v.options, defaults).to_dict() for n, v in graph.variables.items()
-        }
-        return cls(causal_spec={"graph": graph.to_dict(), "codecs": codecs}, **kwargs)
+        fitted = {n: fit_codec(n, v.type, data[n], v.options, defaults) for n, v in graph.variables.items()}
+        if layout == "auto":
+            layout = "compact" if all(c.single_token for c in fitted.values()) else "marked"
+        codecs = {n: c.to_dict() for n, c in fitted.items()}
+        return cls(causal_spec={"graph": graph.to_dict(), "codecs": codecs, "layout": layout}, **kwargs)
 
     # ------------------------------------------------------------------------------------ access
+    def lead_ids(self, name: str) -> list[int]:
+        """The structure tokens before ``name``'s value: its ``<start_VAR>``, or none in the compact layout (every
+        variable one token, so a position names its variable; docs/design.md §6.1)."""
+        return [] if self.compact else [self.start_ids[name]]
+
     def value_ids(self, name: str) -> range:
         """Global ids of the value tokens of ``name``."""
         return range(self.offsets[name], self.offsets[name] + self.codecs[name].size)
@@ -244,7 +264,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
 
     def max_sequence_length(self) -> int:
         """Longest token sequence of a row (``<bos>`` included)."""
-        return 1 + sum(1 + self.codecs[n].length() for n in self.order)
+        return 1 + sum(len(self.lead_ids(n)) + self.codecs[n].length() for n in self.order)
 
     # ------------------------------------------------------------------------------- value codec
     def encode_value(self, name: str, value: Any) -> list[int]:
@@ -275,7 +295,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         for n in self.order:
             if n not in row:
                 raise ValueError(f"row lacks variable {n!r}")
-            ids.append(self.start_ids[n])
+            ids.extend(self.lead_ids(n))
             ids.extend(self.encode_value(n, row[n]))
         return ids
 
@@ -289,7 +309,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         for r in range(len(data)):
             ids = [self.bos_token_id]
             for n, col in zip(self.order, columns):
-                ids.append(self.start_ids[n])
+                ids.extend(self.lead_ids(n))
                 ids.extend(col[r])
             rows.append(ids)
         return rows
@@ -301,6 +321,15 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
     def decode_ids(self, ids: Sequence[int], rng: np.random.Generator | None = None) -> dict[str, Any]:
         """Parse one row's ids back into ``{variable: value}`` (variables absent from ``ids`` are omitted)."""
         out: dict[str, Any] = {}
+        if self.compact:  # one value token per variable: each token's owner names it
+            for tok in map(int, ids):
+                if tok in (self.bos_token_id, self.pad_token_id, self.eos_token_id):
+                    continue
+                owner = int(self._token_owner[tok]) if 0 <= tok < len(self._token_owner) else -1
+                if owner < 0:
+                    raise ValueError(f"token {tok} is no value token")
+                out[self.order[owner]] = self.decode_value(self.order[owner], [tok], rng)
+            return out
         current: str | None = None
         buffer: list[int] = []
         start_to_name = {i: n for n, i in self.start_ids.items()}
@@ -321,13 +350,24 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         """Padded ``input_ids``/``attention_mask``/``labels`` tensors (labels only on value tokens)."""
         import torch
 
-        rows = self.encode_frame(data)
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
+        if all(self.codecs[n].single_token for n in self.order):
+            missing = [n for n in self.order if n not in data.columns]
+            if missing:
+                raise ValueError(f"data lacks the graph variables {missing}")
+            columns = [np.full((len(data), 1), self.bos_token_id, dtype=np.int64)]
+            for n in self.order:  # one token per value: the table is a matrix, built column by column
+                columns += [np.full((len(data), 1), lead, dtype=np.int64) for lead in self.lead_ids(n)]
+                columns.append(np.asarray(self.encode_column(n, data[n].tolist()), dtype=np.int64).reshape(-1, 1))
+            ids = np.concatenate(columns, axis=1)
+            mask = np.ones_like(ids)
+        else:
+            rows = self.encode_frame(data)
+            width = max(len(r) for r in rows)
+            ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for i, r in enumerate(rows):
+                ids[i, : len(r)] = r
+                mask[i, : len(r)] = 1
         labels = np.where(self.is_value_token(ids) & (mask == 1), ids, IGNORE_INDEX)
         return {
             "input_ids": torch.from_numpy(ids),

@@ -118,7 +118,9 @@ def build_tokenizer_and_model(
             max_text_length=args.max_text_length, **codec_options,
         )
     else:
-        tokenizer = CausalSequenceTokenizer.from_data(data, graph, **codec_options)
+        # one-token variables only, no context block: rows without <start_VAR> tokens, half as long (§6.1)
+        layout = args.layout if args.layout != "auto" or not args.context_variables else "marked"
+        tokenizer = CausalSequenceTokenizer.from_data(data, graph, layout=layout, **codec_options)
     if isinstance(args.backbone, Mapping):
         backbone_config: dict[str, Any] | None = dict(args.backbone)
     elif args.backbone is None:  # from scratch, sized to the table

@@ -40,6 +40,9 @@ class EngineTrainingArguments:
             clipped to 16-64 (43 bins for 10,000 rows): each bin's conditional is learned from its own rows, and
             bins with too few rows make noisier effects than slightly coarser ones (docs/design.md §6.8).
         continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
+        layout: ``"auto"`` (default) drops the ``<start_VAR>`` tokens when every variable takes one token and
+            there are no context variables (``"compact"``: a row costs half the tokens, so training and the network
+            sampler run about twice as fast); ``"marked"`` keeps them (docs/design.md §6.1).
         ordered_bins: start a from-scratch model's binned-number embeddings at a smooth function of the bin's
             position, so that neighbouring bins start alike (:mod:`hf_causal.engine.value_embeddings`).
         context_variables: root variables that every query will give (``given=``), typically a text confounder:
@@ -90,6 +93,7 @@ class EngineTrainingArguments:
     max_text_length: int = 64
     n_bins: int | None = None
     continuous_codec: str = "quantile"
+    layout: str = "auto"
     ordered_bins: bool = True
     context_variables: Sequence[str] = ()
     bidirectional_context: bool = False
@@ -120,6 +124,10 @@ class EngineTrainingArguments:
             raise ValueError("lora= needs a pretrained backbone (an alias, a folder or a Hub id)")
         if self.vocabulary not in VOCABULARIES:
             raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {self.vocabulary!r}")
+        if self.layout not in ("auto", "marked", "compact"):
+            raise ValueError(f"layout must be 'auto', 'marked' or 'compact', got {self.layout!r}")
+        if self.layout == "compact" and self.context_variables:
+            raise ValueError("layout='compact' cannot hold context variables (they need their <start_VAR> block)")
         if self.continuous_codec not in CONTINUOUS_CODECS:
             raise ValueError(f"continuous_codec must be 'quantile' or 'digits', got {self.continuous_codec!r}")
         if not 0 <= self.val_fraction < 1:
