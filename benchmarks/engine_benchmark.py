@@ -1,25 +1,30 @@
-"""Benchmark of the autoregressive causal engine against closed-form truth and DoWhy ``gcm``.
+"""Benchmark of the autoregressive causal engine against closed-form truth and DoWhy ``gcm``, in one run.
 
-For each synthetic SCM (``benchmarks/engine_scms.py``; confounded, so the naive contrast is wrong):
+For each synthetic SCM (``benchmarks/engine_scms.py``; confounded, so the naive contrast is wrong) and seed:
 
-* the engine is trained with its defaults (``CausalEngine.train(df, graph, seed=s)``) and asked for
-  ``E[Y | do(A=a)]`` and the ATE by Monte-Carlo sampling;
-* DoWhy ``gcm`` gets the same data and graph: ``auto.assign_causal_mechanisms`` (quality GOOD),
-  ``fit``, then ``interventional_samples`` for ``do(A=1)`` and ``do(A=0)``;
-* errors are against the exact interventional means; times are wall-clock on this machine.
+* the engine is trained with its defaults (``CausalEngine.train(df, graph, seed=s)``: a model sized to the
+  table, stopped on held-out NLL) and asked for the ATE and ``E[Y | do(A=a)]`` with its defaults (exact by
+  enumeration where the query allows it, else paired Monte Carlo), and for a Monte-Carlo ATE from 10^4 draws;
+* DoWhy ``gcm`` gets the same data and graph: ``auto.assign_causal_mechanisms`` (quality GOOD), ``fit``, then
+  ``interventional_samples`` for both arms;
+* the oracle row is the g-formula with the true outcome mechanism's sample means where the SCM has discrete
+  confounders only, and the truth itself otherwise (an error of 0 is the floor);
+* errors are against the exact interventional means; times are wall-clock on this machine, one torch thread.
 
-It also measures sampled rows/second and compares the two continuous codecs (quantile bins vs
-digits). Results go to ``benchmarks/results/engine.md``.
+The 20-variable SCM (``wide20``) also asks a mediator query: the controlled direct effect with the mediator
+``M`` held at 1, ``do(A=1, M=1)`` vs ``do(A=0, M=1)``. Sampling speed is measured for the engine's default path
+(conditional tables where the support is small, the network's KV-cached sampler otherwise), for the network
+sampler alone, and for DoWhy. Results go to ``benchmarks/results/engine.md``.
 
-    python benchmarks/engine_benchmark.py            # full: 10k training rows per SCM
-    python benchmarks/engine_benchmark.py --quick    # a couple of minutes
+    python benchmarks/engine_benchmark.py --threads 1              # 3 seeds, every SCM (about an hour on a CPU)
+    python benchmarks/engine_benchmark.py --quick                  # a few minutes
+    python benchmarks/engine_benchmark.py --device cuda            # adds the GPU speed columns
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from typing import Any
@@ -30,31 +35,50 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engine_scms import SCM, SCMS  # noqa: E402
+from engine_report import write_report  # noqa: E402
+from engine_scms import LARGE_SCMS, MEDIATOR_QUERY, SCM, SCMS, wide_truth  # noqa: E402
 
 from hf_causal import CausalEngine  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "engine.md")
+ALL_SCMS = {**SCMS, **LARGE_SCMS}
+#: Training rows per SCM (the large one is fitted on more rows, as a user with 20 variables would have).
+DEFAULT_ROWS = {"mixed": 10_000, "discrete": 10_000, "nonlinear": 10_000, "wide20": 20_000}
 
 
-def _engine_run(scm: SCM, df: pd.DataFrame, seed: int, args: argparse.Namespace, **train_kwargs: Any) -> dict[str, Any]:
+def _paired(y1: np.ndarray, y0: np.ndarray) -> tuple[float, float]:
+    diff = y1 - y0
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def engine_run(scm: SCM, df: pd.DataFrame, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Train with the defaults and answer the benchmark's queries; times of each part."""
     t0 = time.perf_counter()
-    engine = CausalEngine.train(
-        df, scm.graph, seed=seed, progress=False, num_threads=args.threads, device=args.device,
-        max_steps=args.max_steps, **train_kwargs,
-    )
-    t_train = time.perf_counter() - t0
+    engine = CausalEngine.train(df, scm.graph, seed=seed, progress=args.progress, num_threads=args.threads,
+                                device=args.device, max_steps=args.max_steps)
+    out: dict[str, Any] = {"engine": engine, "t_train": time.perf_counter() - t0,
+                           "steps": engine.training_summary.get("steps"),
+                           "params": sum(p.numel() for p in engine.model.parameters())}
     t0 = time.perf_counter()
     ate = engine.ate("A", "Y", n=args.mc)
-    means = [engine.interventional_distribution("Y", do={"A": a}, n=args.mc).mean() for a in (0, 1)]
-    t_query = time.perf_counter() - t0
-    return {
-        "engine": engine, "ate": ate.value, "ate_se": ate.std_error, "mean0": means[0].value, "mean1": means[1].value,
-        "t_train": t_train, "t_query": t_query, "steps": engine.training_summary.get("steps"),
-    }
+    out.update(ate=ate.value, ate_se=ate.std_error, t_query=time.perf_counter() - t0,
+               exact=ate.std_error == 0.0)
+    for a in (0, 1):
+        out[f"mean{a}"] = engine.interventional_mean("Y", do={"A": a}, n=args.mc, seed=seed).value
+    t0 = time.perf_counter()
+    mc = engine.ate("A", "Y", n=10_000, exact=False, seed=seed)
+    out.update(mc_ate=mc.value, mc_se=mc.std_error, t_mc_ate=time.perf_counter() - t0)
+    if scm.name in LARGE_SCMS:
+        t0 = time.perf_counter()
+        draws = {arm: engine.sample(args.mc, do=do, variables=["Y"], seed=seed)["Y"].to_numpy(float)
+                 for arm, do in (("treated", MEDIATOR_QUERY.treated), ("control", MEDIATOR_QUERY.control))}
+        out["cde"], out["cde_se"] = _paired(draws["treated"], draws["control"])
+        out["t_cde"] = time.perf_counter() - t0
+    return out
 
 
-def _dowhy_run(scm: SCM, df: pd.DataFrame, seed: int, mc: int) -> dict[str, Any] | None:
+def dowhy_run(scm: SCM, df: pd.DataFrame, seed: int, mc: int) -> dict[str, Any] | None:
+    """DoWhy gcm on the same data and graph, or ``None`` when it is not installed."""
     try:
         import networkx as nx
         from dowhy import gcm
@@ -66,215 +90,122 @@ def _dowhy_run(scm: SCM, df: pd.DataFrame, seed: int, mc: int) -> dict[str, Any]
     model = gcm.StructuralCausalModel(nx.DiGraph(scm.graph.edges))
     gcm.auto.assign_causal_mechanisms(model, df, quality=gcm.auto.AssignmentQuality.GOOD)
     gcm.fit(model, df)
-    t_fit = time.perf_counter() - t0
+    out: dict[str, Any] = {"t_fit": time.perf_counter() - t0, "model": model}
+
+    def arm(do: dict[str, float]) -> np.ndarray:
+        interventions = {k: (lambda _, v=v: v) for k, v in do.items()}
+        return gcm.interventional_samples(model, interventions, num_samples_to_draw=mc)["Y"].to_numpy(float)
+
     t0 = time.perf_counter()
-    y = {a: gcm.interventional_samples(model, {"A": lambda _, a=a: a}, num_samples_to_draw=mc)["Y"].to_numpy(float)
-         for a in (0, 1)}
-    t_query = time.perf_counter() - t0
+    y = {a: arm({"A": a}) for a in (0, 1)}
+    out["t_query"] = time.perf_counter() - t0
     se = float(np.sqrt(y[1].var(ddof=1) / mc + y[0].var(ddof=1) / mc))
-    return {"ate": float(y[1].mean() - y[0].mean()), "ate_se": se, "mean0": float(y[0].mean()),
-            "mean1": float(y[1].mean()), "t_fit": t_fit, "t_query": t_query, "model": model}
-
-
-def _rows_per_second(engine: CausalEngine, n: int, do: dict[str, Any] | None) -> float:
-    engine.sample(min(n, 512), do=do, seed=1)  # warm-up
-    t0 = time.perf_counter()
-    engine.sample(n, do=do, seed=2)
-    return n / (time.perf_counter() - t0)
-
-
-def _on_gpu(engine: CausalEngine) -> bool:
-    return next(engine.model.parameters()).device.type == "cuda"
-
-
-def _gpu_speed(engine: CausalEngine, args: argparse.Namespace) -> dict[str, float]:
-    """Extra GPU speed figures: ``do()`` rows/s at a large batch, and the same model on this machine's CPU."""
-    out: dict[str, float] = {}
-    default_batch = engine.batch_size
-    engine.batch_size = args.large_batch
-    out["engine_do_large"] = _rows_per_second(engine, 4 * args.large_batch, {"A": 1})
-    engine.batch_size = default_batch
-    engine.model.to("cpu")
-    out["engine_do_cpu"] = _rows_per_second(engine, args.mc, {"A": 1})
-    engine.model.to("cuda")
+    out.update(ate=float(y[1].mean() - y[0].mean()), ate_se=se, mean0=float(y[0].mean()), mean1=float(y[1].mean()))
+    if scm.name in LARGE_SCMS:
+        treated, control = arm(MEDIATOR_QUERY.treated), arm(MEDIATOR_QUERY.control)
+        out["cde"] = float(treated.mean() - control.mean())
+        out["cde_se"] = float(np.sqrt(treated.var(ddof=1) / mc + control.var(ddof=1) / mc))
     return out
 
 
-def _machine_line(args: argparse.Namespace) -> str:
-    gpu = (f"GPU: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})." if torch.cuda.is_available()
-           else "GPU: not measured (no GPU in this run).")
-    return (f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores visible (shared with other jobs), "
-            f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} torch thread(s), device "
-            f"{args.device or 'auto'}. {gpu}")
+def oracle_ate(scm: SCM, df: pd.DataFrame) -> float | None:
+    """The g-formula with cell means when every confounder is discrete (the best any fit of these rows can do
+    without knowing the mechanism's form); ``None`` otherwise."""
+    parents = [p for p in scm.graph.parents("Y") if p != "A"]
+    if scm.name in LARGE_SCMS or any(scm.graph[p].type == "continuous" for p in parents):
+        return None
+    cells = df.groupby(parents + ["A"])["Y"].mean()
+    weights = df.groupby(parents).size() / len(df)
+    return float(sum(w * (cells.loc[(*np.atleast_1d(k), 1)] - cells.loc[(*np.atleast_1d(k), 0)])
+                     for k, w in weights.items()))
+
+
+def rows_per_second(engine: CausalEngine, n: int, do: dict[str, Any] | None, tables: bool = True) -> float:
+    """Rows of ``engine.sample`` per second (after a warm-up); ``tables=False`` forces the network sampler."""
+    saved = engine.max_exact_support
+    engine.max_exact_support = saved if tables else 0
+    try:
+        engine.sample(min(n, 512), do=do, seed=1)
+        t0 = time.perf_counter()
+        engine.sample(n, do=do, seed=2)
+        return n / (time.perf_counter() - t0)
+    finally:
+        engine.max_exact_support = saved
+
+
+def dowhy_rows_per_second(model: Any, n: int, do: dict[str, Any] | None) -> float:
+    from dowhy import gcm
+
+    t0 = time.perf_counter()
+    if do is None:
+        gcm.draw_samples(model, num_samples=n)
+    else:
+        gcm.interventional_samples(model, {k: (lambda _, v=v: v) for k, v in do.items()}, num_samples_to_draw=n)
+    return n / (time.perf_counter() - t0)
+
+
+def speed_run(name: str, engine: CausalEngine, dowhy: dict[str, Any] | None, args: argparse.Namespace) -> dict:
+    n = args.speed_rows
+    out: dict[str, Any] = {"scm": name}
+    for label, do in (("obs", None), ("do", {"A": 1})):
+        out[f"engine_{label}"] = rows_per_second(engine, n, do)
+        out[f"network_{label}"] = rows_per_second(engine, min(n, 20_000), do, tables=False)
+        if dowhy is not None:
+            out[f"dowhy_{label}"] = dowhy_rows_per_second(dowhy["model"], n, do)
+    if torch.cuda.is_available() and next(engine.model.parameters()).device.type == "cuda":
+        saved = engine.batch_size
+        engine.batch_size = args.large_batch
+        out["gpu_network_do"] = rows_per_second(engine, 4 * args.large_batch, {"A": 1}, tables=False)
+        engine.batch_size = saved
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2k rows, 300 steps, fewer draws")
-    parser.add_argument("--n-train", type=int, default=10_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--scms", nargs="+", default=list(SCMS), choices=list(SCMS))
-    parser.add_argument("--mc", type=int, default=20_000, help="Monte-Carlo draws per query")
+    parser.add_argument("--quick", action="store_true", help="2k rows, one seed, small SCMs only")
+    parser.add_argument("--n-train", type=int, default=None, help="rows per SCM (default: DEFAULT_ROWS)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--scms", nargs="+", default=list(ALL_SCMS), choices=list(ALL_SCMS))
+    parser.add_argument("--mc", type=int, default=20_000, help="Monte-Carlo draws per sampled query")
+    parser.add_argument("--speed-rows", type=int, default=100_000, help="rows per sampling-speed measurement")
     parser.add_argument("--max-steps", type=int, default=None, help="default: the engine's own default")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's setting)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (DoWhy runs single-threaded too)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-dowhy", action="store_true")
-    parser.add_argument("--no-codecs", action="store_true", help="skip the quantile-vs-digits comparison")
-    parser.add_argument("--large-batch", type=int, default=65_536,
-                        help="on a GPU, also time do() sampling at this batch size (rows per forward)")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--large-batch", type=int, default=65_536, help="on a GPU, rows per forward for speed")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.n_train, args.mc, args.max_steps = 2000, 5000, args.max_steps or 300
+        args.n_train, args.mc, args.seeds, args.speed_rows = 2000, 5000, args.seeds[:1], 20_000
+        args.scms = [s for s in args.scms if s in SCMS]
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
-    rows, codec_rows, speed_rows = [], [], []
+    rows, speed_rows = [], []
     for name in args.scms:
-        scm = SCMS[name]
+        scm = ALL_SCMS[name]
         for seed in args.seeds:
-            df = scm.simulate(args.n_train, seed)
-            naive = df.Y[df.A == 1].mean() - df.Y[df.A == 0].mean()
-            eng = _engine_run(scm, df, seed, args)
-            dw = None if args.no_dowhy else _dowhy_run(scm, df, seed, args.mc)
-            row = {"scm": name, "seed": seed, "truth": scm.ate, "naive": naive, **{f"engine_{k}": v for k, v in eng.items() if k != "engine"}}
+            n_train = args.n_train or DEFAULT_ROWS[name]
+            df = scm.simulate(n_train, seed)
+            row: dict[str, Any] = {"scm": name, "seed": seed, "n_train": n_train, "truth": scm.ate,
+                                   "truth0": scm.mean_do(0), "truth1": scm.mean_do(1),
+                                   "naive": float(df.Y[df.A == 1].mean() - df.Y[df.A == 0].mean()),
+                                   "oracle": oracle_ate(scm, df)}
+            if name in LARGE_SCMS:
+                row["truth_cde"] = wide_truth(MEDIATOR_QUERY.treated) - wide_truth(MEDIATOR_QUERY.control)
+            eng = engine_run(scm, df, seed, args)
+            dw = None if args.no_dowhy else dowhy_run(scm, df, seed, args.mc)
+            row.update({f"engine_{k}": v for k, v in eng.items() if k != "engine"})
             if dw is not None:
                 row.update({f"dowhy_{k}": v for k, v in dw.items() if k != "model"})
             rows.append(row)
-            print(f"[{name} seed={seed}] truth {scm.ate:.3f} naive {naive:.3f} engine {eng['ate']:.3f} "
-                  f"({eng['t_train']:.0f}s train)" + (f" dowhy {dw['ate']:.3f} ({dw['t_fit']:.0f}s fit)" if dw else ""),
-                  flush=True)
+            print(f"[{name} seed={seed}] truth {scm.ate:.3f} naive {row['naive']:.3f} engine {eng['ate']:.3f} "
+                  f"({eng['t_train']:.1f}s train, {eng['steps']} steps)"
+                  + (f" dowhy {dw['ate']:.3f} ({dw['t_fit']:.1f}s fit)" if dw else ""), flush=True)
             if seed == args.seeds[0]:
-                speed = {"scm": name}
-                speed["engine_obs"] = _rows_per_second(eng["engine"], args.mc, None)
-                speed["engine_do"] = _rows_per_second(eng["engine"], args.mc, {"A": 1})
-                if dw is not None:
-                    speed["dowhy_do"] = 2 * args.mc / dw["t_query"]
-                if _on_gpu(eng["engine"]):
-                    speed.update(_gpu_speed(eng["engine"], args))
-                speed_rows.append(speed)
-                if not args.no_codecs and scm.graph["Y"].type == "continuous":
-                    entry = {"scm": name, "quantile-64": eng, "quantile-64_do_rows_s": speed["engine_do"]}
-                    for label, kwargs in (("quantile-32", {"n_bins": 32}), ("digits-3", {"continuous_codec": "digits"})):
-                        run = _engine_run(scm, df, seed, args, **kwargs)
-                        entry[label] = run
-                        entry[f"{label}_do_rows_s"] = _rows_per_second(run["engine"], args.mc, {"A": 1})
-                    codec_rows.append(entry)
-    write_report(args, rows, speed_rows, codec_rows)
-
-
-def _fmt(v: float, d: int = 3) -> str:
-    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"
-
-
-def write_report(args: argparse.Namespace, rows: list[dict], speed_rows: list[dict], codec_rows: list[dict]) -> None:
-    has_dw = any("dowhy_ate" in r for r in rows)
-    lines = [
-        "# Autoregressive causal engine: accuracy and speed",
-        "",
-        f"Written by `benchmarks/engine_benchmark.py{' --quick' if args.quick else ''}` "
-        f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        _machine_line(args),
-        f"Training rows per SCM: {args.n_train}; Monte-Carlo draws per query: {args.mc}; seeds: {args.seeds}; "
-        f"engine steps: {'default' if args.max_steps is None else args.max_steps}.",
-        "",
-        "SCMs (exact interventional means known in closed form):",
-        "",
-    ]
-    lines += [f"- **{s}**: `{SCMS[s].description}`" for s in dict.fromkeys(r["scm"] for r in rows)]
-    lines += [
-        "",
-        "## ATE against the truth",
-        "",
-        "|SCM|seed|true ATE|naive|engine ATE (MC s.e.)|engine abs. error|"
-        + ("DoWhy gcm ATE (MC s.e.)|DoWhy abs. error|" if has_dw else "")
-        + "engine train s|engine query s|" + ("DoWhy fit s|DoWhy query s|" if has_dw else ""),
-        "|---|---|---|---|---|---|" + ("---|---|" if has_dw else "") + "---|---|" + ("---|---|" if has_dw else ""),
-    ]
-    for r in rows:
-        line = (f"|{r['scm']}|{r['seed']}|{_fmt(r['truth'])}|{_fmt(r['naive'])}|{_fmt(r['engine_ate'])} ({_fmt(r['engine_ate_se'])})"
-                f"|{_fmt(abs(r['engine_ate'] - r['truth']))}|")
-        if has_dw:
-            line += f"{_fmt(r['dowhy_ate'])} ({_fmt(r['dowhy_ate_se'])})|{_fmt(abs(r['dowhy_ate'] - r['truth']))}|"
-        line += f"{r['engine_t_train']:.1f}|{r['engine_t_query']:.1f}|"
-        if has_dw:
-            line += f"{r['dowhy_t_fit']:.1f}|{r['dowhy_t_query']:.1f}|"
-        lines.append(line)
-    lines += ["", "Interventional means `E[Y | do(A=a)]` (truth / engine / DoWhy):", ""]
-    lines += ["|SCM|seed|a|truth|engine|" + ("DoWhy|" if has_dw else ""), "|---|---|---|---|---|" + ("---|" if has_dw else "")]
-    for r in rows:
-        scm = SCMS[r["scm"]]
-        for a in (0, 1):
-            lines.append(f"|{r['scm']}|{r['seed']}|{a}|{_fmt(scm.mean_do(a))}|{_fmt(r[f'engine_mean{a}'])}|"
-                         + (f"{_fmt(r[f'dowhy_mean{a}'])}|" if has_dw else ""))
-    if len(args.seeds) > 1:
-        lines += ["", "Mean absolute ATE error over seeds:", ""]
-        for s in dict.fromkeys(r["scm"] for r in rows):
-            sub = [r for r in rows if r["scm"] == s]
-            e = np.mean([abs(r["engine_ate"] - r["truth"]) for r in sub])
-            d = np.mean([abs(r["dowhy_ate"] - r["truth"]) for r in sub]) if has_dw else float("nan")
-            lines.append(f"- {s}: engine {e:.3f}" + (f", DoWhy {d:.3f}" if has_dw else ""))
-    gpu = any("engine_do_cpu" in s for s in speed_rows)
-    lines += [
-        "",
-        f"## Sampling speed (rows per second, {'GPU' if gpu else 'CPU'})",
-        "",
-        "Engine: batched (4096 rows), KV-cached, constrained ancestral sampling of whole rows. "
-        "`do` rows generate only the variables the query needs. DoWhy: `interventional_samples` (both arms)"
-        + (" on this machine's CPU." if has_dw else "."),
-        "",
-    ]
-    if gpu:
-        lines += [
-            f"On the GPU the model is also timed at {args.large_batch:,} rows per batch, and copied to this "
-            "machine's CPU (same weights, same thread setting) for the CPU column; ratios are within this run.",
-            "",
-        ]
-    header = "|SCM|engine, observational rows/s|engine, do(A=1) rows/s|"
-    rule = "|---|---|---|"
-    if gpu:
-        header += f"engine do(A=1), batch {args.large_batch:,}|engine do(A=1) on CPU|GPU ÷ CPU (best batch)|"
-        rule += "---|---|---|"
-    if has_dw:
-        header += "DoWhy do() rows/s|" + ("engine GPU ÷ DoWhy|" if gpu else "")
-        rule += "---|" + ("---|" if gpu else "")
-    lines += [header, rule]
-    for s in speed_rows:
-        line = f"|{s['scm']}|{s['engine_obs']:,.0f}|{s['engine_do']:,.0f}|"
-        best = max(s["engine_do"], s.get("engine_do_large", 0.0))
-        if gpu:
-            line += f"{s['engine_do_large']:,.0f}|{s['engine_do_cpu']:,.0f}|{best / s['engine_do_cpu']:.1f}×|"
-        if has_dw:
-            line += f"{s['dowhy_do']:,.0f}|" + (f"{best / s['dowhy_do']:.2f}×|" if gpu else "")
-        lines.append(line)
-    if codec_rows:
-        lines += [
-            "",
-            "## Continuous codec: quantile bins vs digits",
-            "",
-            "quantile-K: K quantile bins, one token per value, uniform within-bin dequantisation. digits-3: three digit "
-            "tokens of the min-max scaled value (1000 equal cells). Same data, seed and steps.",
-            "",
-            "|SCM|codec|ATE abs. error|mean abs. error of E[Y\\|do(A=a)]|train s|do() rows/s|",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in codec_rows:
-            scm = SCMS[c["scm"]]
-            for codec in ("quantile-64", "quantile-32", "digits-3"):
-                r = c[codec]
-                merr = np.mean([abs(r[f"mean{a}"] - scm.mean_do(a)) for a in (0, 1)])
-                lines.append(f"|{c['scm']}|{codec}|{abs(r['ate'] - scm.ate):.3f}|{merr:.3f}|{r['t_train']:.0f}|"
-                             f"{c[f'{codec}_do_rows_s']:,.0f}|")
-    lines += [
-        "",
-        "Notes: the engine's standard errors are Monte-Carlo only (they do not include the estimation error of "
-        "the fitted model), so the error against the truth is dominated by finite training data. The engine's "
-        "ATE shares every variable that precedes the treatment between the two arms (common random numbers), "
-        "which is why its Monte-Carlo s.e. is smaller than DoWhy's two independent arms.",
-        "",
-    ]
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+                speed_rows.append(speed_run(name, eng["engine"], dw, args))
+    write_report(args, rows, speed_rows, ALL_SCMS)
 
 
 if __name__ == "__main__":
