@@ -24,6 +24,7 @@ sampler alone, and for DoWhy. Results go to ``benchmarks/results/engine.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -175,6 +176,9 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--large-batch", type=int, default=65_536, help="on a GPU, rows per forward for speed")
     parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--records", default=None,
+                        help="jsonl of finished runs: appended as each seed finishes, and runs already in it are "
+                             "skipped, so a stopped benchmark resumes where it stopped")
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.mc, args.seeds, args.speed_rows = 2000, 5000, args.seeds[:1], 20_000
@@ -182,10 +186,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
-    rows, speed_rows = [], []
+    rows, speed_rows = load_records(args.records)
+    done = {(r["scm"], r["seed"]) for r in rows}
     for name in args.scms:
         scm = ALL_SCMS[name]
         for seed in args.seeds:
+            if (name, seed) in done:
+                continue
             n_train = args.n_train or DEFAULT_ROWS[name]
             df = scm.simulate(n_train, seed)
             row: dict[str, Any] = {"scm": name, "seed": seed, "n_train": n_train, "truth": scm.ate,
@@ -203,9 +210,34 @@ def main() -> None:
             print(f"[{name} seed={seed}] truth {scm.ate:.3f} naive {row['naive']:.3f} engine {eng['ate']:.3f} "
                   f"({eng['t_train']:.1f}s train, {eng['steps']} steps)"
                   + (f" dowhy {dw['ate']:.3f} ({dw['t_fit']:.1f}s fit)" if dw else ""), flush=True)
-            if seed == args.seeds[0]:
-                speed_rows.append(speed_run(name, eng["engine"], dw, args))
-    write_report(args, rows, speed_rows, ALL_SCMS)
+            speed = speed_run(name, eng["engine"], dw, args) if seed == args.seeds[0] else None
+            if speed is not None:
+                speed_rows.append(speed)
+            append_record(args.records, row, speed)
+    wanted = set(args.scms)
+    write_report(args, [r for r in rows if r["scm"] in wanted and r["seed"] in args.seeds],
+                 [r for r in speed_rows if r["scm"] in wanted], ALL_SCMS)
+
+
+def load_records(path: str | None) -> tuple[list[dict], list[dict]]:
+    """The runs and speed rows a previous, stopped invocation wrote to ``path`` (empty lists if none)."""
+    rows: list[dict] = []
+    speed_rows: list[dict] = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                rows.append(record["run"])
+                if record.get("speed") is not None:
+                    speed_rows.append(record["speed"])
+    return rows, speed_rows
+
+
+def append_record(path: str | None, row: dict, speed: dict | None) -> None:
+    """Append one finished run (and its speed row) to the records file, if there is one."""
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"run": row, "speed": speed}, default=float) + "\n")
 
 
 if __name__ == "__main__":
