@@ -15,7 +15,8 @@ squares of the non-binary ones; ``1`` balances means only. Balancing second mome
 outcomes that are non-linear in a covariate, at a small cost where an arm is tiny and the covariates many
 (measured in ``benchmarks/results/ate.md``).
 
-Outcome model (``outcome_model=``): ``"kernel"`` (default for ``ate``/``att``/``atc``) adds a per-arm kernel
+Outcome model (``outcome_model=``): ``"auto"`` (default) is ``"pretrained"`` when the checkpoint has an
+in-context outcome network (the bundled ``cina-zs-base`` has) and ``"kernel"`` otherwise. ``"kernel"`` adds a per-arm kernel
 ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
 weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
 features or the outcome model is right); ``"pretrained"`` augments the same way with the checkpoint's
@@ -87,7 +88,7 @@ def effect_from_weights(
     base: np.ndarray,
     estimand: str,
     moments: int = DEFAULT_MOMENTS,
-    outcome_model: str = DEFAULT_OUTCOME_MODEL,
+    outcome_model: str = "kernel",
     potential_outcomes: PotentialOutcomes | None = None,
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
@@ -130,6 +131,8 @@ def estimate_effect(
     x, names, t, y = validate_inputs(covariates, treatment, outcome)
     n = x.shape[0]
     potential = None
+    if outcome_model == "auto":
+        outcome_model = "pretrained" if has_outcome_network(model) and estimand != "overlap" else "kernel"
     if outcome_model == "pretrained" and estimand != "overlap":
         if not has_outcome_network(model):
             raise ValueError(

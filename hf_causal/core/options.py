@@ -14,15 +14,16 @@ METHODS = ("cina-zs", "cina")
 #: Calibrated moments: means of the standardised covariates (1), plus the squares of the non-binary ones (2).
 MOMENTS = (1, 2)
 #: ``kernel``: augment the weights with a kernel ridge outcome model; ``pretrained``: with the checkpoint's
-#: in-context outcome network (which corrects the kernel model); ``none``: the weighted difference only.
-OUTCOME_MODELS = ("kernel", "pretrained", "none")
+#: in-context outcome network (which corrects the kernel model); ``auto``: ``pretrained`` when the checkpoint
+#: has an outcome network, else ``kernel``; ``none``: the weighted difference only.
+OUTCOME_MODELS = ("auto", "kernel", "pretrained", "none")
 #: Per-unit estimands (conditional effects, ``CInAModel.cate``), offered by the command line beside ESTIMANDS.
 PER_UNIT_ESTIMANDS = ("cate",)
 
 DEFAULT_ESTIMAND = "ate"
 DEFAULT_METHOD = "cina-zs"
 DEFAULT_MOMENTS = 2
-DEFAULT_OUTCOME_MODEL = "kernel"
+DEFAULT_OUTCOME_MODEL = "auto"
 
 _CHOICES = {"estimand": ESTIMANDS, "method": METHODS, "moments": MOMENTS, "outcome_model": OUTCOME_MODELS}
 
