@@ -121,15 +121,15 @@ def estimate_effect(
 
     With column names for ``treatment`` and ``outcome`` the first argument is a table to stream (a parquet path,
     a DataFrame, a dataset or an iterator of chunks; :func:`hf_causal.cina.streaming.estimate_stream`, to which
-    the remaining keywords go). Otherwise the arrays are checked in memory and run through the same chunked
+    the remaining keywords go, ``columns=`` naming the covariate columns). Otherwise the arrays are checked in memory and run through the same chunked
     passes (docs/design.md §4.9), so both forms give the same estimate.
     """
     if isinstance(treatment, str) and isinstance(outcome, str):
         from .streaming import estimate_stream
 
-        return estimate_stream(model, covariates, treatment, outcome, estimand=estimand, method=method,
-                               moments=moments, outcome_model=outcome_model, warn_ess_fraction=warn_ess_fraction,
-                               **fit_kwargs)
+        return estimate_stream(model, covariates, treatment, outcome, fit_kwargs.pop("columns", None),
+                               estimand=estimand, method=method, moments=moments, outcome_model=outcome_model,
+                               warn_ess_fraction=warn_ess_fraction, **fit_kwargs)
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)

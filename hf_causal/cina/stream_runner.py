@@ -165,6 +165,15 @@ def run_partition(
     return PartitionResult(partial, rows, k + 1 if rows else 0, treated, store)
 
 
+def set_arm_counts(infos: Sequence[PartitionInfo], results: Sequence[PartitionResult]) -> None:
+    """Fill in the treated and control rows before each partition from a pass's results (ranks within an arm,
+    which the seeded samples are drawn by, need them)."""
+    treated = rows = 0
+    for info, result in zip(infos, results):
+        info.treated_before, info.control_before = treated, rows - treated
+        treated, rows = treated + result.treated, rows + result.rows
+
+
 class LocalRunner:
     """Runs passes partition after partition in this process (a tqdm bar per pass with ``progress``)."""
 
@@ -217,11 +226,8 @@ class LocalRunner:
         return partial, results
 
     def set_arm_counts(self, results: Sequence[PartitionResult]) -> None:
-        """After the scan: the treated and control rows before each partition (what ranks within an arm need)."""
-        treated = rows = 0
-        for info, result in zip(self.infos, results):
-            info.treated_before, info.control_before = treated, rows - treated
-            treated, rows = treated + result.treated, rows + result.rows
+        """After the scan: the treated and control rows before each partition."""
+        set_arm_counts(self.infos, results)
 
     def cleanup(self) -> None:
         if self._folder is not None:
