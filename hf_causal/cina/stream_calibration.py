@@ -24,8 +24,11 @@ def exp_sums(features: np.ndarray, base: np.ndarray, gamma: np.ndarray, target: 
     """One chunk's share of the dual at ``gamma``: rows of the arm with positive base weight only (a unit with
     base weight 0 keeps weight 0)."""
     keep = base > 0
-    centred = features[keep] - target
-    return ExpSums.of(centred @ gamma, base[keep], centred)
+    if keep.all():
+        centred, base = features - target, base
+    else:
+        centred, base = features[keep] - target, base[keep]
+    return ExpSums.of(centred @ gamma, base, centred)
 
 
 class NewtonArm:

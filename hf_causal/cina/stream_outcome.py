@@ -9,10 +9,25 @@ outcome model (``residual_std_error``). Nothing here holds a row: rows come chun
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .accumulators import CoMoments
 from .outcome import RIDGE_PENALTIES
+
+
+def rbf_kernel(x: np.ndarray, rbf: Any) -> np.ndarray:
+    """``K(x, L) = exp(-|x - l|^2 / bandwidth)`` against ``rbf``'s landmarks, in place (a chunk's ``n x 200``
+    matrix is the largest temporary of the outcome passes); ``K(x, L) @ rbf.projection`` are its features."""
+    landmarks = rbf.landmarks
+    k = x @ landmarks.T
+    k *= 2.0
+    k -= (x**2).sum(1)[:, None]
+    k -= (landmarks**2).sum(1)[None, :]
+    np.minimum(k, 0.0, out=k)
+    k /= rbf.bandwidth
+    return np.exp(k, out=k)
 
 
 class ArmRidge:
@@ -61,6 +76,15 @@ class ArmRidge:
     def predict(self, design: np.ndarray) -> np.ndarray:
         return design @ self.coef + self.intercept
 
+    def predict_parts(self, features: np.ndarray, kernel: np.ndarray, rbf: Any) -> np.ndarray:
+        """:meth:`predict` of the design ``[features, kernel @ rbf.projection]`` without forming it: the
+        projection is applied to the coefficients instead (``200 x 200`` once, not per row)."""
+        p = features.shape[1]
+        folded = getattr(self, "_folded", None)
+        if folded is None:
+            folded = self._folded = rbf.projection @ self.coef[p:]
+        return features @ self.coef[:p] + kernel @ folded + self.intercept
+
     def loo_residuals(self, design: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Exact leave-one-out residuals of fit rows at the chosen penalty."""
         projected = self._projected(design)
@@ -70,16 +94,19 @@ class ArmRidge:
 
 
 class ArmLeastSquares:
-    """Least squares of ``y`` on ``[1, g]`` from the co-moments of ``[g, y]``: the minimum-norm solution and
-    rank numpy's ``lstsq`` / ``matrix_rank`` would give, so residuals and degrees of freedom match."""
+    """Least squares of ``y`` on ``[1, g]`` from the co-moments of ``[g, y]``: the minimum-norm solution and the
+    rank of numpy's ``lstsq`` / ``matrix_rank`` on the design (to within their tolerance), so residuals and degrees
+    of freedom match."""
 
     def __init__(self, co: CoMoments) -> None:
         p = len(co.mean) - 1
         self.n = co.n
         self.mean_g, self.mean_y = co.mean[:p], float(co.mean[p])
         eig, vectors = np.linalg.eigh(co.cross[:p, :p])
-        # singular values of the centred design are sqrt(eig); numpy's tolerance is s_max * max(n, cols) * eps
-        tol = (max(eig.max(initial=0.0), 0.0)) * (max(self.n, p + 1) * np.finfo(np.float64).eps) ** 2
+        # Directions whose eigenvalue is within rounding of 0 are collinear columns (one-hot levels and the
+        # intercept, say): dropped, as numpy's rank tolerance drops them from the design itself. The Gram matrix
+        # squares the design's condition number, so the tolerance is on eigenvalues, not singular values.
+        tol = max(eig.max(initial=0.0), 0.0) * max(self.n, p + 1) * np.finfo(np.float64).eps
         keep = eig > tol
         self.beta = vectors[:, keep] @ ((vectors[:, keep].T @ co.cross[:p, p]) / eig[keep])
         self.rank = 1 + int(keep.sum())  # the intercept is orthogonal to the centred columns

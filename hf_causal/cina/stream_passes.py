@@ -20,6 +20,7 @@ import numpy as np
 
 from .accumulators import CoMoments, FewValues, Moments, Range
 from .stream_calibration import NewtonArm, exp_sums
+from .stream_outcome import rbf_kernel
 from .stream_runner import Chunk
 
 ARMS = (1, 0)
@@ -63,17 +64,28 @@ class Plan:
 
     def standardized(self, x: np.ndarray) -> np.ndarray:
         """``standardize_columns``: centred, unit SD, constant columns dropped."""
-        return (x[:, self.keep] - self.mean[self.keep]) / self.sd[self.keep]
+        return self.features(x, squares=False)
 
-    def features(self, x_std: np.ndarray) -> np.ndarray:
-        """``calibration_features``: the standardised columns, plus standardised squares (``moments=2``)."""
-        if self.sq_mean is None:
-            return x_std
-        sq = x_std[:, self.non_binary] ** 2
-        return np.column_stack([x_std, (sq[:, self.sq_keep] - self.sq_mean) / self.sq_sd])
+    def features(self, x: np.ndarray, squares: bool = True) -> np.ndarray:
+        """``calibration_features(standardize_columns(x))``: the standardised columns, then (``moments=2``) the
+        standardised squares of the non-binary ones; the first ``keep.sum()`` columns are the standardised
+        covariates. Built in one buffer: the calibration passes compute it for every row, every pass."""
+        kept = int(self.keep.sum())
+        extra = int(self.sq_keep.sum()) if squares and self.sq_mean is not None else 0
+        g = np.empty((len(x), kept + extra))
+        std = g[:, :kept]
+        np.subtract(x if kept == x.shape[1] else x[:, self.keep], self.mean[self.keep], out=std)
+        std /= self.sd[self.keep]
+        if extra:
+            sq = g[:, kept:]
+            np.square(std[:, np.flatnonzero(self.non_binary)[self.sq_keep]], out=sq)
+            sq -= self.sq_mean
+            sq /= self.sq_sd
+        return g
 
     def design(self, x_std: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return np.column_stack([g, self.rbf(x_std)])
+        """The outcome regression's inputs: the calibration features and the RBF landmark features."""
+        return np.column_stack([g, rbf_kernel(x_std, self.rbf) @ self.rbf.projection])
 
     @property
     def squares(self) -> bool:
@@ -154,8 +166,8 @@ def density_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
     out: dict[str, Any] = {}
     if plan.forward is not None:
         out["lse"] = plan.forward.log_normalisers(plan.model_input(chunk.x)).sum(0)
-    x_std = plan.standardized(chunk.x)
-    g = plan.features(x_std)
+    g = plan.features(chunk.x)
+    x_std = g[:, : int(plan.keep.sum())]
     for arm in ARMS:
         rows = arm_rows(chunk, arm)
         out[f"g{arm}"] = g[rows].sum(0)
@@ -178,8 +190,8 @@ def forward_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
         dual = np.asarray(chunk.kept["base"], dtype=np.float64)
     out: dict[str, Any] = {f"base{a}": float(np.clip(dual[chunk.t == a], 0.0, None).sum()) for a in ARMS}
     if plan.uses_kernel:
-        x_std = plan.standardized(chunk.x)
-        g = plan.features(x_std)
+        g = plan.features(chunk.x)
+        x_std = g[:, : int(plan.keep.sum())]
         for arm in ARMS:
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))
             out[f"loo{arm}"] = plan.ridge[arm].loo_sums(plan.design(x_std[fit], g[fit]), chunk.y[fit])
@@ -197,7 +209,7 @@ def base_weights(plan: Plan, chunk: Chunk, rows: np.ndarray, arm: int) -> np.nda
 
 
 def calibrate_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
-    g = plan.features(plan.standardized(chunk.x))
+    g = plan.features(chunk.x)
     out = {}
     for arm, gamma in plan.requests.items():
         rows = arm_rows(chunk, arm)
@@ -226,8 +238,8 @@ def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray) -> np.ndarray:
 
 
 def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
-    x_std = plan.standardized(chunk.x)
-    g = plan.features(x_std)
+    g = plan.features(chunk.x)
+    x_std = g[:, : int(plan.keep.sum())]
     w = chunk_weights(plan, chunk, g)
     y, t = chunk.y, chunk.t
     out: dict[str, Any] = {}
@@ -244,12 +256,13 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
             out[f"var{arm}"] = float(np.sum(w[rows] ** 2 * resid**2))
         return out, {"weight": w}
     if plan.outcome_model == "kernel":
-        design = plan.design(x_std, g)
-        m1, m0 = plan.ridge[1].predict(design), plan.ridge[0].predict(design)
+        kernel = rbf_kernel(x_std, plan.rbf)  # the RBF projection is folded into each arm's coefficients
+        m1, m0 = plan.ridge[1].predict_parts(g, kernel, plan.rbf), plan.ridge[0].predict_parts(g, kernel, plan.rbf)
         resid = np.where(t == 1, y - m1, y - m0)
         for arm in ARMS:  # the fit rows' residuals are leave-one-out, as in memory
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))
-            resid[fit] = plan.ridge[arm].loo_residuals(design[fit], y[fit])
+            design = np.column_stack([g[fit], kernel[fit] @ plan.rbf.projection])
+            resid[fit] = plan.ridge[arm].loo_residuals(design, y[fit])
     else:  # the in-context network's surfaces, computed in memory beforehand
         m1, m0, resid = chunk.kept["mu1"], chunk.kept["mu0"], chunk.kept["residual"]
     population = {"ate": np.ones(len(t), dtype=bool), "att": t == 1, "atc": t == 0}[plan.estimand]

@@ -52,7 +52,7 @@ def _rechunk(tables: Iterable[Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
             whole = pa.concat_tables(buffer)
             yield whole.slice(0, chunk_rows).to_pandas()
             rest = whole.slice(chunk_rows)
-            buffer, held = [rest], rest.num_rows
+            buffer, held = ([rest] if rest.num_rows else []), rest.num_rows
     if held:
         yield pa.concat_tables(buffer).to_pandas()
 
@@ -169,7 +169,10 @@ class IteratorPartition(Partition):
             yield from ParquetPartition(self._spill).chunks(DEFAULT_CHUNK_ROWS)
             return
         if self._iterator is None:
-            raise ValueError("the chunk iterator was left half-read by an interrupted pass; pass a fresh one")
+            raise ValueError(
+                "the chunk iterator cannot be read again (a pass stopped half-way, or its chunks do not keep one "
+                "schema); pass a fresh iterator, or a function that returns one"
+            )
         pa = _pyarrow()
         source, self._iterator = self._iterator, None
         if self._first is not None:
@@ -201,18 +204,19 @@ class IteratorPartition(Partition):
             buffer.append(frame if columns is None else frame[[c for c in columns if c in frame.columns]])
             held += len(frame)
             while held >= chunk_rows:
-                whole = pd.concat(buffer, ignore_index=True) if len(buffer) > 1 else buffer[0]
+                whole = _concat(buffer)
                 yield whole.iloc[:chunk_rows]
-                buffer, held = [whole.iloc[chunk_rows:]], held - chunk_rows
+                held -= chunk_rows
+                buffer = [whole.iloc[chunk_rows:]] if held else []
         if held:
-            yield pd.concat(buffer, ignore_index=True) if len(buffer) > 1 else buffer[0]
+            yield _concat(buffer)
 
     def head(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         if self._factory is not None or self._spilled:
             return super().head(columns)
         if self._first is None:
             if self._iterator is None:
-                raise ValueError("the chunk iterator was left half-read by an interrupted pass; pass a fresh one")
+                raise ValueError("the chunk iterator cannot be read again; pass a fresh iterator")
             try:
                 self._first = _as_frame(next(self._iterator))
             except StopIteration:
@@ -223,6 +227,11 @@ class IteratorPartition(Partition):
         """Remove the spill file."""
         if self._spill and os.path.exists(self._spill):
             os.remove(self._spill)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    # inner join: a column one frame lacks is missing from the chunk (and reported so), not filled with NaN
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True, join="inner")
 
 
 def _as_frame(chunk: Any) -> pd.DataFrame:

@@ -173,7 +173,7 @@ class StreamSchema:
         bad = ~((values == 0) | (values == 1))
         if bad.any():
             i = np.flatnonzero(bad)[0]
-            raise ValueError(f"{place.row(i)}: treatment {self.treatment!r} is {values[i]!r}, not 0 or 1")
+            raise ValueError(f"{place.row(i)}: treatment {self.treatment!r} is {values[i]:g}, not 0 or 1")
         return values.astype(np.int64)
 
     def _outcome(self, series: pd.Series, place: ChunkPlace) -> np.ndarray:
