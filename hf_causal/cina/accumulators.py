@@ -15,9 +15,33 @@ from typing import Any
 import numpy as np
 
 
+class _Chan:
+    """Count, mean and centred second moment, merged with Chan et al.'s parallel update."""
+
+    n: float
+    mean: np.ndarray
+
+    def _second(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def _outer(delta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def merge(self, other: _Chan) -> _Chan:
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        second = self._second() + other._second() + self._outer(delta) * (self.n * other.n / n)
+        return type(self)(n, self.mean + delta * (other.n / n), second)
+
+
 @dataclass
-class Moments:
-    """Count, mean and sum of squared deviations of each column (merged with Chan et al.'s update)."""
+class Moments(_Chan):
+    """Count, mean and sum of squared deviations of each column."""
 
     n: float
     mean: np.ndarray
@@ -31,14 +55,12 @@ class Moments:
         mean = x.mean(0)
         return cls(float(len(x)), mean, ((x - mean) ** 2).sum(0))
 
-    def merge(self, other: Moments) -> Moments:
-        if other.n == 0:
-            return self
-        if self.n == 0:
-            return other
-        n = self.n + other.n
-        delta = other.mean - self.mean
-        return Moments(n, self.mean + delta * (other.n / n), self.m2 + other.m2 + delta**2 * (self.n * other.n / n))
+    def _second(self) -> np.ndarray:
+        return self.m2
+
+    @staticmethod
+    def _outer(delta: np.ndarray) -> np.ndarray:
+        return delta**2
 
     @property
     def var(self) -> np.ndarray:
@@ -47,7 +69,7 @@ class Moments:
 
 
 @dataclass
-class CoMoments:
+class CoMoments(_Chan):
     """Count, mean vector and centred cross-product matrix ``sum (z - mean)(z - mean)^T`` of rows ``z``."""
 
     n: float
@@ -64,15 +86,12 @@ class CoMoments:
         centred = z - mean
         return cls(float(len(z)), mean, centred.T @ centred)
 
-    def merge(self, other: CoMoments) -> CoMoments:
-        if other.n == 0:
-            return self
-        if self.n == 0:
-            return other
-        n = self.n + other.n
-        delta = other.mean - self.mean
-        cross = self.cross + other.cross + np.outer(delta, delta) * (self.n * other.n / n)
-        return CoMoments(n, self.mean + delta * (other.n / n), cross)
+    def _second(self) -> np.ndarray:
+        return self.cross
+
+    @staticmethod
+    def _outer(delta: np.ndarray) -> np.ndarray:
+        return np.outer(delta, delta)
 
 
 @dataclass
