@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.md")
+    parser.add_argument("--only", nargs="+", choices=("stream", "memory", "dask"),
+                        help="measure these kinds only, keeping the others' earlier records")
     parser.add_argument("--worker", choices=("stream", "memory", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -185,16 +187,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker, args.folder, args.workers, args.model)))
         return 0
     _, model_doc = _model(args.model)
+    records = args.data_dir / "records.jsonl"  # every measurement, so that a later run can redo some only
     rows: list[dict] = []
+    if args.only and records.exists():
+        rows = [r for r in map(json.loads, records.read_text().splitlines()) if r["kind"] not in args.only]
     for n in sorted(args.ns):
         folder = write_data(args.data_dir, n, args.d)
         plan = [("stream", 1)]
         plan += [("memory", 1)] if n in args.exact_ns else []
         plan += [("dask", 1), ("dask", 2)] if n in args.dask_ns else []
         for kind, workers in plan:
+            if args.only and kind not in args.only:
+                continue
             result = run(kind, folder, args, workers)
             result["n_rows"] = n
             rows.append(result)
+            records.write_text("".join(json.dumps(r) + "\n" for r in rows))
             write_section(rows, args, model_doc, args.out)  # incremental: a partial run still leaves its rows
     print(f"wrote {args.out}")
     return 0
