@@ -30,6 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 METHODS = ("cina_zs", "linear_dml", "ipw")
+STREAM_SECTION = "## Streamed and distributed estimates"
 
 
 class CurrentRSSPeak:
@@ -211,7 +212,10 @@ def write_report(results: list[dict], args: argparse.Namespace, path: Path, mode
             ratios.append(f"{ldml['seconds'] / r['seconds']:.1f}×" if ok else "–")
         out.append(f"| {n:,} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     out.append("")
-    path.write_text("\n".join(out))
+    # the section benchmarks/scale_stream.py writes after this table is kept
+    previous = path.read_text() if path.exists() else ""
+    kept = previous[previous.index(STREAM_SECTION):] if STREAM_SECTION in previous else ""
+    path.write_text("\n".join(out) + ("\n" + kept if kept else ""))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,10 @@
 [--estimand ate|att|atc|overlap|cate] [--method cina-zs|cina] [--output effects.csv] [--json]``
 
 ``DATA`` is a csv, parquet or jsonl file, or ``benchmark:NAME`` for a dataset packaged with
-:mod:`hf_causal.data` (e.g. ``benchmark:lalonde_nsw_cps``). Errors print one line and exit non-zero.
+:mod:`hf_causal.data` (e.g. ``benchmark:lalonde_nsw_cps``). Parquet data (files, folders, ``data/*.parquet``)
+is read in chunks, pass after pass, for an average effect with the zero-shot model, so a table larger than
+memory works (``--chunk-rows``, ``--weights-out DIR``, ``--dask-scheduler ADDRESS``; docs/design.md §4.9).
+Errors print one line and exit non-zero.
 
 The other subcommands complete the loop (see ``hf-causal COMMAND --help``):
 
@@ -85,8 +88,75 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
     return read_data_file(source), {}
 
 
+#: With ``--outcome-model auto``, one parquet file of at most this many rows is read into memory, so that it gets
+#: the in-context outcome network like a CSV does; larger tables, folders and several files are streamed (where
+#: ``auto`` means the kernel outcome model, docs/design.md §4.9).
+STREAM_ABOVE_ROWS = 1_000_000
+
+
+def _streamable(args: argparse.Namespace) -> bool:
+    """Parquet data and options a streamed estimate supports (docs/design.md §4.9)."""
+    from .data.sources import as_table_source, is_parquet_spec
+
+    source = args.data if len(args.data) > 1 else args.data[0]
+    if not (is_parquet_spec(source) and args.estimand not in PER_UNIT_ESTIMANDS and args.method == "cina-zs"
+            and (args.outcome_model != "pretrained" or args.estimand == "overlap")):
+        return False
+    if args.outcome_model != "auto" or args.weights_out or args.dask_scheduler or len(args.data) > 1:
+        return True
+    path = Path(str(source))
+    if not path.is_file():  # a folder or a glob: a table read in parts
+        return True
+    rows = as_table_source(source).rows
+    return rows is None or rows > STREAM_ABOVE_ROWS
+
+
+def _estimate_stream(args: argparse.Namespace) -> int:
+    """Parquet files or folders read in chunks, pass after pass: memory bounded by ``--chunk-rows``."""
+    from .data.sources import as_table_source
+    from .data.stream_checks import StreamSchema
+
+    if not args.treatment or not args.outcome:
+        raise ValueError("--treatment and --outcome are required for a data file")
+    source = args.data if len(args.data) > 1 else args.data[0]
+    StreamSchema(as_table_source(source).head(), args.treatment, args.outcome, args.covariates)  # before torch loads
+    from transformers.utils import logging as hf_logging
+
+    from .cina import CInAModel
+    from .cina.streaming import estimate_stream
+
+    hf_logging.disable_progress_bar()
+    model = CInAModel.from_pretrained(args.model)
+    client = None
+    if args.dask_scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.dask_scheduler)
+    progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = estimate_stream(model, source, args.treatment, args.outcome, covariates=args.covariates,
+                                     estimand=args.estimand, moments=args.moments, outcome_model=args.outcome_model,
+                                     chunk_rows=args.chunk_rows, weights_path=args.weights_out, client=client,
+                                     progress=progress)
+    finally:
+        if client is not None:
+            client.close()
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return _report(args, result, {})
+
+
 def _estimate(args: argparse.Namespace) -> int:
-    frame, meta = read_table(args.data)
+    if _streamable(args):
+        return _estimate_stream(args)
+    if args.weights_out or args.dask_scheduler:
+        raise ValueError("--weights-out and --dask-scheduler need parquet data and --method cina-zs with an average "
+                         "effect (the streamed estimate)")
+    if len(args.data) > 1:
+        raise ValueError("several data files are read as one table only when they are parquet")
+    frame, meta = read_table(args.data[0])
     treatment = args.treatment or meta.get("treatment")
     outcome = args.outcome or meta.get("outcome")
     if not treatment or not outcome:
@@ -116,6 +186,11 @@ def _estimate(args: argparse.Namespace) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
     if result.effects is not None:
         return _report_effects(args, frame, result)
+    return _report(args, result, meta)
+
+
+def _report(args: argparse.Namespace, result: Any, meta: dict) -> int:
+    """Print an average effect's JSON or summary (with the benchmark truth, when known)."""
     if args.json:
         payload = result.to_dict()
         payload["model"] = args.model
@@ -170,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-causal", description="Causal foundation models on the Hugging Face stack.")
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="estimate a treatment effect with CInA balancing weights")
-    est.add_argument("data", help="csv/parquet/jsonl file, or benchmark:NAME[:REPLICATION]")
+    est.add_argument("data", nargs="+", help="csv/parquet/jsonl file, benchmark:NAME[:REPLICATION], or parquet "
+                     "files / folders read in chunks (a table larger than memory)")
     est.add_argument("--treatment", help="binary treatment column")
     est.add_argument("--outcome", help="outcome column")
     est.add_argument("--covariates", nargs="+", help="covariate columns (default: every other column)")
@@ -188,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "step costs O(N) rather than O(N^2))")
     est.add_argument("--output", help="with --estimand cate: write the rows with their effects (csv/parquet/jsonl)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
+    stream = est.add_argument_group("parquet data read in chunks (average effects, --method cina-zs)")
+    stream.add_argument("--chunk-rows", type=int, default=65_536, help="rows per chunk: memory grows with it, not N")
+    stream.add_argument("--weights-out", metavar="DIR", help="write each row's weight to DIR (parquet: row, treatment, "
+                        "weight)")
+    stream.add_argument("--dask-scheduler", metavar="ADDRESS", help="run the passes on a Dask cluster "
+                        "(pip install hf-causal[dask]), e.g. tcp://10.0.0.1:8786")
+    stream.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar per pass (default: when stderr is a terminal and not --json)")
     est.set_defaults(func=_estimate)
     _add_loop_commands(sub)
     return parser

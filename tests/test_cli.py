@@ -337,3 +337,28 @@ def test_cards_from_benchmark_records(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["cards", "--from-records", str(records), "--method", "dowhy", "--checkpoint", str(ckpt)]) == 1
     assert "no successful records of method 'dowhy'" in capsys.readouterr().err
+
+
+def test_parquet_files_are_streamed_with_the_in_memory_answer(checkpoint, data_files, tmp_path, capsys):
+    """``hf-causal estimate data/*.parquet``: several files read in chunks, the in-memory estimate of their
+    concatenation, each row's weight written back (docs/design.md §4.9)."""
+    frame = pd.read_parquet(data_files / "d.parquet")
+    for k, start in enumerate(range(0, 300, 120)):
+        frame.iloc[start : start + 120].to_parquet(tmp_path / f"part-{k}.parquet", index=False)
+    files = sorted(str(p) for p in tmp_path.glob("part-*.parquet"))
+    code = main(["estimate", *files, "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
+                 "--estimand", "att", "--chunk-rows", "50", "--weights-out", str(tmp_path / "w"), "--json"])
+    assert code == 0
+    streamed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
+                 "--model", checkpoint, "--estimand", "att", "--json"]) == 0
+    memory = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("estimate", "std_error", "ess_control", "max_abs_smd_after"):
+        assert streamed[key] == pytest.approx(memory[key], rel=1e-8), key
+    assert streamed["n"] == memory["n"] == 300
+    assert pd.read_parquet(tmp_path / "w")["weight"].groupby(frame["treated"]).sum().to_numpy() == pytest.approx([1, 1])
+    frame.loc[130, "x2"] = np.nan
+    frame.iloc[120:240].to_parquet(tmp_path / "part-1.parquet", index=False)
+    assert main(["estimate", *files, "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
+                 "--chunk-rows", "50"]) == 1
+    assert "chunk 3 (rows 120-169 of part-1.parquet), row 130: covariate 'x2' is nan" in _one_line_error(capsys)

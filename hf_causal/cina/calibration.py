@@ -14,6 +14,10 @@ import numpy as np
 from ..core.options import ESTIMANDS, MOMENTS
 
 
+class OverlapWarning(UserWarning):
+    """Raised (as a warning) when the weights concentrate on very few units: overlap is poor."""
+
+
 def calibrate_to_target(
     x: np.ndarray,
     base: np.ndarray,
@@ -97,8 +101,14 @@ def standardized_mean_differences(
         w = np.asarray(weights, dtype=np.float64)
         m1 = (w[t, None] * x[t]).sum(0) / w[t].sum()
         m0 = (w[~t, None] * x[~t]).sum(0) / w[~t].sum()
-    sd = np.sqrt(0.5 * (x[t].var(0) + x[~t].var(0)))
-    gap = m1 - m0
+    return smd_from_moments(m1, m0, x[t].var(0), x[~t].var(0))
+
+
+def smd_from_moments(mean1: np.ndarray, mean0: np.ndarray, var1: np.ndarray, var0: np.ndarray) -> np.ndarray:
+    """:func:`standardized_mean_differences` from each arm's (weighted) means and unweighted variances: what a
+    streamed estimate keeps (docs/design.md §4.7, §4.9)."""
+    sd = np.sqrt(0.5 * (var1 + var0))
+    gap = mean1 - mean0
     # no spread within the arms: any difference between them is a complete separation, never "balanced"
     degenerate = np.where(np.abs(gap) > 1e-12, np.copysign(np.inf, gap), 0.0)
     return np.where(sd > 1e-12, gap / np.where(sd > 1e-12, sd, 1.0), degenerate)

@@ -35,11 +35,9 @@ it only where the balance table shows small SMDs after weighting.
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..core.options import (
     DEFAULT_ESTIMAND,
@@ -50,22 +48,18 @@ from ..core.options import (
 )
 from ..core.results import EffectEstimate
 from .calibration import (
+    OverlapWarning,
     calibration_features,
-    effective_sample_size,
     estimand_weights,
-    imbalance_tolerance,
     standardize_columns,
-    standardized_mean_differences,
-    support_issue,
 )
-from .inputs import validate_inputs
+from .inputs import covariate_sources, validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
 from .potential_outcomes import PotentialOutcomes, has_outcome_network, predict_potential_outcomes
+from .streaming import estimate_arrays, streams_forward
 
-
-class OverlapWarning(UserWarning):
-    """Raised (as a warning) when the weights concentrate on very few units: overlap is poor."""
+__all__ = ["OverlapWarning", "effect_from_weights", "estimate_effect", "residual_std_error", "standardize_columns"]
 
 
 def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
@@ -124,13 +118,24 @@ def estimate_effect(
     outcome_model: str = DEFAULT_OUTCOME_MODEL,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
-    """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments."""
+    """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
+
+    With column names for ``treatment`` and ``outcome`` the first argument is a table to stream (a parquet path,
+    a DataFrame, a dataset or an iterator of chunks; :func:`hf_causal.cina.streaming.estimate_stream`, to which
+    the remaining keywords go, ``columns=`` naming the covariate columns). Otherwise the arrays are checked in memory and run through the same chunked
+    passes (docs/design.md §4.9), so both forms give the same estimate.
+    """
+    if isinstance(treatment, str) and isinstance(outcome, str):
+        from .streaming import estimate_stream
+
+        return estimate_stream(model, covariates, treatment, outcome, fit_kwargs.pop("columns", None),
+                               estimand=estimand, method=method, moments=moments, outcome_model=outcome_model,
+                               warn_ess_fraction=warn_ess_fraction, **fit_kwargs)
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
     x, names, t, y = validate_inputs(covariates, treatment, outcome)
-    n = x.shape[0]
-    potential = None
+    extras: dict[str, np.ndarray] = {}
     if outcome_model == "auto":
         outcome_model = "pretrained" if has_outcome_network(model) and estimand != "overlap" else "kernel"
     if outcome_model == "pretrained" and estimand != "overlap":
@@ -140,47 +145,13 @@ def estimate_effect(
                 "(config.outcome_hidden_size > 0); this one has none: use outcome_model='kernel'"
             )
         potential = predict_potential_outcomes(model, x, t, y, moments=moments)
-    if method == "cina-zs":
-        base = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
-    else:
+        # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
+        # unit's own outcome, so its residuals would understate the noise
+        extras.update(mu1=potential.mu1, mu0=potential.mu0, residual=potential.kernel_residuals)
+    if method == "cina":
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
-        base = fit_per_dataset(x, t, **fit_kwargs).weights
-    value, se, weights, residual, used = effect_from_weights(
-        standardize_columns(x), t, y, base, estimand, moments, outcome_model, potential
-    )
-    ess1 = effective_sample_size(weights[t == 1])
-    ess0 = effective_sample_size(weights[t == 0])
-    for label, ess, size in (("treated", ess1, (t == 1).sum()), ("control", ess0, (t == 0).sum())):
-        if ess < max(5.0, warn_ess_fraction * size):
-            warnings.warn(
-                f"poor overlap: the {label} weights have an effective sample size of {ess:.1f} out of {size} units; "
-                "the estimate rests on very few units and may be unreliable",
-                OverlapWarning,
-                stacklevel=3,
-            )
-    balance = pd.DataFrame(
-        {
-            "smd_before": standardized_mean_differences(x, t),
-            "smd_after": standardized_mean_differences(x, t, weights),
-        },
-        index=pd.Index(names, name="covariate"),
-    )
-    issue = support_issue(dict(zip(names, balance["smd_after"])), {"treated": ess1, "control": ess0}, residual,
-                          imbalance_tolerance(int(t.sum()), int(n - t.sum())))
-    return EffectEstimate.from_standard_error(
-        value,
-        se,
-        estimand=estimand,
-        method=method,
-        weights=weights,
-        treatment=t,
-        ess_treated=ess1,
-        ess_control=ess0,
-        balance=balance,
-        n=n,
-        seconds=time.perf_counter() - start,
-        max_residual_imbalance=residual,
-        outcome_model=used,
-        supported=not issue,
-        support_issue=issue,
-    )
+        extras["base"] = fit_per_dataset(x, t, **fit_kwargs).weights
+    elif not streams_forward(model):  # a stand-in with its own base weights (e.g. a benchmark ablation)
+        extras["base"] = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
+    return estimate_arrays(model, x, names, covariate_sources(covariates, names), t, y, estimand, method, moments,
+                           outcome_model, start, warn_ess_fraction, extras)

@@ -320,9 +320,11 @@ class CInAModel(CInAPreTrainedModel):
 
         Args:
             covariates: ``(N, d)`` numpy array, pandas DataFrame (column names kept, categorical/object
-                columns one-hot encoded) or torch tensor.
-            treatment: ``(N,)`` binary treatment (0/1 or bool).
-            outcome: ``(N,)`` outcome.
+                columns one-hot encoded) or torch tensor. With ``treatment`` and ``outcome`` given as column
+                names: a table read in chunks (parquet path or folder, DataFrame, ``datasets`` dataset, iterator
+                of DataFrames; ``columns=`` the covariates), see :func:`hf_causal.cina.streaming.estimate_stream`.
+            treatment: ``(N,)`` binary treatment (0/1 or bool), or the treatment column's name.
+            outcome: ``(N,)`` outcome, or the outcome column's name.
             estimand: ``"ate"`` (population average effect), ``"att"`` (on the treated), ``"atc"`` (on the
                 controls) or ``"overlap"`` (the raw balancing-SVM target, an overlap-weighted average).
             method: ``"cina-zs"`` (one forward pass of this model) or ``"cina"`` (per-dataset optimisation,

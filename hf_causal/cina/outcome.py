@@ -36,10 +36,20 @@ class RBFLandmarkFeatures:
     """
 
     def __init__(self, x_std: np.ndarray, n_landmarks: int = 200, seed: int = 0) -> None:
-        n, d = x_std.shape
         rng = np.random.default_rng(seed)
-        self.landmarks = x_std[rng.choice(n, size=min(n, n_landmarks), replace=False)]
-        self.bandwidth = 2.0 * max(d, 1)
+        self._fit(x_std[rng.choice(len(x_std), size=min(len(x_std), n_landmarks), replace=False)])
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray) -> RBFLandmarkFeatures:
+        """The features on given landmark rows (standardised covariates): what a streamed estimate builds from
+        the rows its seeded draw picked (docs/design.md §4.9)."""
+        self = cls.__new__(cls)
+        self._fit(np.asarray(landmarks, dtype=np.float64))
+        return self
+
+    def _fit(self, landmarks: np.ndarray) -> None:
+        self.landmarks = landmarks
+        self.bandwidth = 2.0 * max(landmarks.shape[1], 1)
         values, vectors = np.linalg.eigh(self._kernel(self.landmarks))
         keep = values > 1e-6 * values.max()
         self.projection = vectors[:, keep] / np.sqrt(values[keep])

@@ -69,6 +69,7 @@ class EffectEstimate:
         supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not
             support the estimate: it extrapolates, or rests on very few units), ``None`` when not assessed.
         support_issue: why the estimate is not supported (one line); empty otherwise.
+        n_treated: treated units, for a weighting estimate without per-unit arrays (a streamed table's).
     """
 
     value: float
@@ -92,6 +93,7 @@ class EffectEstimate:
     effects: pd.DataFrame | None = field(default=None, repr=False)
     supported: bool | None = None
     support_issue: str = ""
+    n_treated: int | None = None
 
     # -- constructors ------------------------------------------------------------------------------------
 
@@ -128,8 +130,10 @@ class EffectEstimate:
 
     @property
     def is_weighting(self) -> bool:
-        """True for a weighting estimate (it carries weights and balance diagnostics)."""
-        return self.weights is not None and self.treatment is not None
+        """True for a weighting estimate (it carries weights, or for a streamed table their diagnostics only)."""
+        return (self.weights is not None and self.treatment is not None) or (
+            self.n_treated is not None and self.ess_treated is not None
+        )
 
     @property
     def label(self) -> str:
@@ -170,7 +174,7 @@ class EffectEstimate:
         if self.is_weighting:
             has_balance = self.balance is not None and len(self.balance) > 0
             out.update(
-                n_treated=int(np.asarray(self.treatment).sum()),
+                n_treated=self.n_treated if self.n_treated is not None else int(np.asarray(self.treatment).sum()),
                 ess_treated=self.ess_treated,
                 ess_control=self.ess_control,
                 max_abs_smd_before=float(self.balance["smd_before"].abs().max()) if has_balance else None,
@@ -248,6 +252,6 @@ class EffectEstimate:
         """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""
         from .plotting import plot_weights
 
-        if not self.is_weighting:
-            raise ValueError("this estimate has no weights (it is not a weighting estimate)")
+        if self.weights is None or self.treatment is None:
+            raise ValueError("this estimate has no per-unit weights (a streamed estimate writes them with weights_path)")
         return plot_weights(self.weights, self.treatment, ax=ax, bins=bins)

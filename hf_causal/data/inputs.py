@@ -229,8 +229,8 @@ def covariate_sources(covariates: Any, names: Sequence[str]) -> list[str]:
     return sources
 
 
-def _describe_values(values: np.ndarray) -> str:
-    low, high = float(values.min()), float(values.max())
+def _describe_range(low: float, high: float) -> str:
+    low, high = float(low), float(high)
     return f"all {low:.4g}" if low == high else f"in [{low:.4g}, {high:.4g}]"
 
 
@@ -252,14 +252,22 @@ def check_arms_overlap(x: np.ndarray, treatment: np.ndarray, names: Sequence[str
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(treatment).astype(bool)
     x1, x0 = x[t], x[~t]
-    separated = np.flatnonzero((x1.max(0) < x0.min(0)) | (x0.max(0) < x1.min(0)))
+    check_arm_ranges(x1.min(0), x1.max(0), x0.min(0), x0.max(0), names, sources)
+
+
+def check_arm_ranges(
+    low1: np.ndarray, high1: np.ndarray, low0: np.ndarray, high0: np.ndarray,
+    names: Sequence[str], sources: Sequence[str] | None = None,
+) -> None:
+    """:func:`check_arms_overlap` from each arm's per-column minimum and maximum (what a streamed pass keeps)."""
+    separated = np.flatnonzero((high1 < low0) | (high0 < low1))
     if separated.size == 0:
         return
     sources = list(names) if sources is None else list(sources)
     column = sources[separated[0]]
     encoded = [names[j] for j in separated if sources[j] == column]
     j = separated[0]
-    detail = f"treated {_describe_values(x1[:, j])}, controls {_describe_values(x0[:, j])}"
+    detail = f"treated {_describe_range(low1[j], high1[j])}, controls {_describe_range(low0[j], high0[j])}"
     where = f"covariate {column!r}" if encoded == [column] else f"covariate {column!r} (one-hot {encoded[:4]})"
     others = sorted({sources[k] for k in separated} - {column})
     also = f"; also {others[:5]}" if others else ""
