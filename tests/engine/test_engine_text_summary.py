@@ -1,5 +1,6 @@
-"""The text-summary head (docs/design.md §6.9): off it is the plain model, on it is causal, a KV-cached sampler
-continues it exactly, a LoRA engine saves and reloads it, and trained it lets the engine read a text confounder.
+"""The text-summary head (docs/design.md §6.9): untrained it is the plain model, trained it is causal, a KV-cached
+sampler continues it exactly, and a LoRA engine saves and reloads it. Whether it helps is measured by the text
+benchmark (benchmarks/results/text_identifiable.md), not here.
 
 Backbones are tiny models built from configs next to a tiny byte-level BPE tokenizer; nothing is downloaded.
 """
