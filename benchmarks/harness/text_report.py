@@ -57,12 +57,13 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
-def _cell(mean: float, sd: float, k: int, digits: int = 2, pct: bool = False) -> str:
+def _cell(mean: float, sd: float, k: int, pct: bool = False, show_k: bool = True) -> str:
+    """``mean ± sd (k)``; a share as a percentage with ``pct``."""
     if mean is None or not np.isfinite(mean):
         return "–"
-    fmt = (lambda v: f"{100 * v:.0f}%") if pct else (lambda v: f"{v:.{digits}f}")
+    fmt = (lambda v: f"{100 * v:.0f}%") if pct else (lambda v: f"{v:.2f}")
     spread = f" ± {fmt(sd).rstrip('%')}" if k > 1 and np.isfinite(sd) else ""
-    return f"{fmt(mean)}{spread}" + (f" ({k})" if k else "")
+    return f"{fmt(mean)}{spread}" + (f" ({k})" if show_k else "")
 
 
 def write_json(records: pd.DataFrame, confounder: str, path: str | Path, methods: Sequence[str] = ()) -> dict:
@@ -101,7 +102,7 @@ def corpus_table(s: pd.DataFrame, betas: Sequence[float], methods: Sequence[str]
                 continue
             r = r.iloc[0]
             cells += [_cell(r.rel_err, r.rel_err_sd, int(r.seeds)),
-                      "–" if m == "naive" else _cell(r.removed, r.removed_sd, 0, pct=True)]
+                      "–" if m == "naive" else _cell(r.removed, r.removed_sd, int(r.seeds), pct=True, show_k=False)]
         lines.append(f"| `{m}` | " + " | ".join(cells) + f" | {rows['seconds'].mean():.0f} |")
     return "\n".join(lines)
 
@@ -115,7 +116,7 @@ def headline_table(s: pd.DataFrame, beta1: float, methods: Sequence[str]) -> str
     best = {c: at[(at.corpus == c) & at.method.str.startswith("oracle_")]["removed"].max() for c in corpora}
     for m in methods:
         rows = at[at["method"] == m]
-        if rows.empty or m == "naive":
+        if rows.empty:
             continue
         cells = []
         for c in corpora:
@@ -125,8 +126,10 @@ def headline_table(s: pd.DataFrame, beta1: float, methods: Sequence[str]) -> str
                 continue
             r = r.iloc[0]
             gap = r.removed - best[c]
-            cells += [_cell(r.removed, r.removed_sd, int(r.seeds), pct=True), _cell(r.rel_err, r.rel_err_sd, 0),
-                      "–" if not np.isfinite(gap) else f"{100 * gap:+.0f} pts"]
+            removed = _cell(r.removed, r.removed_sd, int(r.seeds), pct=True)
+            cells += [f"0 ({int(r.seeds)})" if m == "naive" else removed,
+                      _cell(r.rel_err, r.rel_err_sd, int(r.seeds), show_k=False),
+                      "–" if not np.isfinite(gap) or m.startswith("oracle_") or m == "naive" else f"{100 * gap:+.0f} pts"]
         lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
