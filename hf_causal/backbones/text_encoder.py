@@ -192,6 +192,12 @@ def embed_text_columns(
 
     Returns:
         A new DataFrame with the same index.
+
+    Raises:
+        ValueError: a missing, empty or blank text (naming the column and the row), or fewer texts than
+            ``n_components + 1``: a PCA of ``k`` components needs ``k + 1`` texts, else its last components are
+            noise scaled up to unit variance.
+        TypeError: a text that is not a string (naming the column and the row).
     """
     import pandas as pd
 
@@ -206,6 +212,11 @@ def embed_text_columns(
         raise KeyError(f"columns not in frame: {missing}")
     if n_components is not None and n_components < 1:
         raise ValueError(f"n_components must be >= 1 or None, got {n_components}")
+    if n_components is not None and len(frame) < n_components + 1:
+        raise ValueError(
+            f"{len(frame)} texts are too few to fit {n_components} PCA components of their embeddings: "
+            f"{n_components + 1} or more are needed (or pass a smaller n_components)"
+        )
     pieces = []
     for col in columns:
         emb = encoder.encode(validate_texts(frame[col].tolist(), name=f"column {col!r}"), batch_size, progress)

@@ -35,9 +35,11 @@ it only where the balance table shows small SMDs after weighting.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..core.options import (
     DEFAULT_ESTIMAND,
@@ -106,6 +108,27 @@ def effect_from_weights(
     return value, residual_std_error(features, treatment, outcome, weights), weights, residual, "none"
 
 
+def text_covariates(
+    covariates: Any, encoder: Any, columns: Sequence[str] | None = None, n_components: int = 16
+) -> pd.DataFrame:
+    """Covariates with their text columns embedded by ``encoder`` and reduced to ``n_components`` principal
+    components each (:func:`hf_causal.backbones.embed_text_columns`); other columns are kept.
+
+    ``covariates`` is a DataFrame (text columns: ``columns``, default every string column), or a sequence of
+    texts, taken as one column ``text``. Missing, empty, blank or non-string texts are errors naming their row,
+    and so are fewer texts than ``n_components + 1``.
+    """
+    from ..backbones.text_encoder import embed_text_columns
+
+    if isinstance(covariates, str):
+        raise TypeError("covariates must be a DataFrame or a sequence of texts, not a single string")
+    if not isinstance(covariates, pd.DataFrame):
+        if isinstance(covariates, np.ndarray) and covariates.ndim != 1:
+            raise TypeError(f"texts must be one-dimensional, got an array of shape {covariates.shape}")
+        covariates = pd.DataFrame({"text": pd.Series(list(covariates), dtype=object)})
+    return embed_text_columns(covariates, encoder, columns=columns, n_components=n_components, progress=False)
+
+
 def estimate_effect(
     model: Any,
     covariates: Any,
@@ -116,6 +139,9 @@ def estimate_effect(
     warn_ess_fraction: float = 0.05,
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = DEFAULT_OUTCOME_MODEL,
+    text_encoder: Any = None,
+    text_columns: Sequence[str] | None = None,
+    text_components: int = 16,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
@@ -134,6 +160,10 @@ def estimate_effect(
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
+    if text_encoder is not None:
+        covariates = text_covariates(covariates, text_encoder, text_columns, text_components)
+    elif text_columns is not None:
+        raise ValueError("text_columns= needs text_encoder= (the encoder that embeds them)")
     x, names, t, y = validate_inputs(covariates, treatment, outcome)
     extras: dict[str, np.ndarray] = {}
     if outcome_model == "auto":

@@ -336,6 +336,12 @@ class CInAModel(CInAPreTrainedModel):
                 (doubly robust too), ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an
                 outcome network and ``"kernel"`` otherwise, ``"none"`` returns the weighted difference. Not for
                 ``"overlap"``.
+            text_encoder: keyword-only; a :class:`hf_causal.backbones.TextEncoder`. Text columns of a DataFrame
+                ``covariates`` (``text_columns``, default every string column), or ``covariates`` given as a
+                sequence of texts, are embedded and reduced to ``text_components`` (default 16) principal
+                components each (:func:`hf_causal.cina.estimator.text_covariates`). Missing, empty or non-string
+                texts are a ``ValueError`` / ``TypeError`` naming the row, and so is a corpus with fewer than
+                ``text_components + 1`` texts.
 
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,

@@ -8,6 +8,9 @@
 * :mod:`hf_causal.data.publish` -- shared helpers of the ``dataset_scripts/`` builders (parquet + card).
 * :mod:`hf_causal.data.chess_endgame` -- KQK chess endgames with move-sequence treatments and exact
   truths (the engine's chess experiment; needs ``pip install chess``).
+* :mod:`hf_causal.data.text_benchmark` -- the semi-synthetic text-confounding benchmark on real review text;
+  :mod:`hf_causal.data.text_confounders` -- its confounders that are a documented function of the text
+  (docs/design.md §9.8).
 
 Names are imported lazily so that importing this package does not import ``datasets`` or pandas.
 """

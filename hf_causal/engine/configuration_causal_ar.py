@@ -68,6 +68,13 @@ class CausalARConfig(PretrainedConfig):
         bidirectional_context: the engine's context variables (which come first in the order) and ``<bos>``
             form a prefix block whose tokens attend to each other in both directions (a prefix LM); every other
             token stays causal. Meant for BERT-style encoders, pretrained bidirectionally.
+        text_summary_size: ``0`` (default) for none; else the width of the text-summary head
+            (:class:`~hf_causal.engine.modeling_causal_ar.TextSummaryHead`, docs/design.md §6.9): the mean of the
+            last hidden states over the text tokens seen so far feeds an MLP of this width whose output is added
+            to the logits of the causal tokens (ids ``>= text_token_limit``).
+        text_token_limit: ids below it are text tokens (the backbone vocabulary of a
+            :class:`~hf_causal.engine.tokenization_causal_backbone.BackboneCausalTokenizer`); needed by the
+            text-summary head.
     """
 
     model_type = "causal_ar"
@@ -79,10 +86,18 @@ class CausalARConfig(PretrainedConfig):
         vocab_size: int = 8,
         max_positions: int = 64,
         bidirectional_context: bool = False,
+        text_summary_size: int = 0,
+        text_token_limit: int | None = None,
         **kwargs: Any,
     ) -> None:
         if vocab_size <= 0 or max_positions <= 0:
             raise ValueError("vocab_size and max_positions must be positive")
+        if isinstance(text_summary_size, bool) or int(text_summary_size) < 0:
+            raise ValueError(f"text_summary_size must be a non-negative integer, got {text_summary_size!r}")
+        if text_summary_size and not (text_token_limit is not None and 0 < int(text_token_limit) < vocab_size):
+            raise ValueError(
+                f"text_summary_size > 0 needs text_token_limit in (0, vocab_size={vocab_size}), got {text_token_limit!r}"
+            )
         backbone_config = dict(DEFAULT_BACKBONE if backbone_config is None else backbone_config)
         if "model_type" not in backbone_config:
             raise ValueError("backbone_config needs a 'model_type' (e.g. 'gpt2' or 'llama')")
@@ -91,6 +106,8 @@ class CausalARConfig(PretrainedConfig):
         self.vocab_size = int(vocab_size)
         self.max_positions = int(max_positions)
         self.bidirectional_context = bool(bidirectional_context)
+        self.text_summary_size = int(text_summary_size)
+        self.text_token_limit = None if text_token_limit is None else int(text_token_limit)
         kwargs.setdefault("tie_word_embeddings", False)
         super().__init__(**kwargs)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from typing import Any
 
 import torch
+from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
@@ -61,7 +63,37 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         if backbone is None:
             backbone = AutoModelForCausalLM.from_config(config.build_backbone_config())
         self.backbone = backbone
+        self.text_summary_head: TextSummaryHead | None = None
+        if getattr(config, "text_summary_size", 0):
+            self.text_summary_head = TextSummaryHead(
+                backbone.config.hidden_size, config.text_summary_size, config.vocab_size - config.text_token_limit
+            )
+        # running text sums of each KV cache a sampler carries from chunk to chunk (see _add_text_summary)
+        self._summary_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.post_init()
+        if self.text_summary_head is not None:
+            self.text_summary_head.reset_output()  # starts as the plain model, whatever post_init drew
+
+    def add_text_summary_head(self, text_token_limit: int, size: int = 128) -> TextSummaryHead:
+        """Add a zero-initialised :class:`TextSummaryHead` (docs/design.md §6.9) and record it in the config.
+
+        Args:
+            text_token_limit: ids below it are text tokens (``BackboneCausalTokenizer.backbone_vocab_size``).
+            size: width of the head's hidden layer.
+
+        The head is outside the backbone, so it trains whatever the backbone's LoRA adapters freeze; it starts
+        at zero, so the model's predictions are unchanged until it is trained.
+        """
+        if not 0 < int(text_token_limit) < self.config.vocab_size:
+            raise ValueError(f"text_token_limit must be in (0, {self.config.vocab_size}), got {text_token_limit}")
+        if isinstance(size, bool) or int(size) <= 0:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
+        self.config.text_token_limit = int(text_token_limit)
+        self.config.text_summary_size = int(size)
+        weight = self.get_input_embeddings().weight
+        head = TextSummaryHead(self.backbone.config.hidden_size, int(size), self.config.vocab_size - int(text_token_limit))
+        self.text_summary_head = head.to(device=weight.device, dtype=weight.dtype)
+        return self.text_summary_head
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
@@ -135,12 +167,23 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
 
         ``prefix_mask`` (``(batch, new tokens)`` bool) marks a prefix block whose tokens attend to each other in
         both directions (a prefix LM, see :func:`prefix_lm_attention_mask`); every other token stays causal.
+
+        With a :class:`TextSummaryHead` the causal tokens' logits also get the head's reading of the mean last
+        hidden state over the text tokens seen so far (docs/design.md §6.9).
         """
         if past_key_values is None:
             past_key_values = kwargs.pop("cache", None)
         kwargs.pop("cache", None)
+        text_mask = None
+        past = 0
+        if past_key_values is not None and (prefix_mask is not None or self.text_summary_head is not None):
+            past = int(past_key_values.get_seq_length())  # before the backbone appends this chunk
+        if self.text_summary_head is not None:
+            text_mask = input_ids < self.config.text_token_limit
+            if attention_mask is not None and attention_mask.dim() == 2:  # padding is never text
+                text_mask &= attention_mask[:, -input_ids.size(1) :].bool()
+            kwargs["output_hidden_states"] = True
         if prefix_mask is not None and bool(prefix_mask.any()):
-            past = 0 if past_key_values is None else int(past_key_values.get_seq_length())
             attention_mask = prefix_lm_attention_mask(
                 attention_mask, prefix_mask, past, self.get_input_embeddings().weight.dtype
             )
@@ -153,16 +196,78 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             **{cache_keyword(self.backbone): past_key_values},
             **kwargs,
         )
+        logits_all = out.logits
+        if text_mask is not None:
+            logits_all = self._add_text_summary(logits_all, out.hidden_states[-1], text_mask, past_key_values, past)
         loss = None
         if labels is not None:
             # with logits_to_keep = k only the last k columns have logits; each predicts the next column's label
-            logits = out.logits[:, :-1].float()
-            target = labels[:, labels.size(1) - out.logits.size(1) + 1 :].to(logits.device)
+            logits = logits_all[:, :-1].float()
+            target = labels[:, labels.size(1) - logits_all.size(1) + 1 :].to(logits.device)
             logits, target = logits.reshape(-1, logits.size(-1)), target.reshape(-1)
             if loss_groups is not None:
                 logits = restrict_to_groups(logits, target, loss_groups.to(logits.device))
             loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
-        return CausalLMOutputWithPast(loss=loss, logits=out.logits, **{CACHE_FIELD: output_cache(out)})
+        return CausalLMOutputWithPast(loss=loss, logits=logits_all, **{CACHE_FIELD: output_cache(out)})
+
+    def _add_text_summary(
+        self, logits: torch.Tensor, hidden: torch.Tensor, text_mask: torch.Tensor, cache: Any, past: int
+    ) -> torch.Tensor:
+        """``logits`` plus the summary head's output on the causal tokens' columns.
+
+        The summary at each position is the mean last hidden state over the text tokens up to it (a running
+        mean, so the model stays causal). A sampler feeds a row in chunks over one KV cache; the running sums
+        of earlier chunks are kept per cache object, so a later chunk continues them exactly.
+        """
+        weight = text_mask.unsqueeze(-1).to(hidden.dtype)
+        sums, counts = (hidden * weight).cumsum(1), weight.cumsum(1)
+        if past > 0:
+            state = self._summary_states.get(cache)
+            if state is None:
+                raise RuntimeError("the text summary of this cache's earlier tokens is unknown; feed its first chunk here")
+            sums, counts = sums + state[0][:, None], counts + state[1][:, None]
+        if cache is not None:
+            self._summary_states[cache] = (sums[:, -1].detach(), counts[:, -1].detach())
+        k = logits.size(1)
+        pooled = sums[:, -k:] / counts[:, -k:].clamp(min=1.0)
+        bias = self.text_summary_head(pooled).to(logits.dtype)
+        limit = self.config.text_token_limit
+        return torch.cat([logits[..., :limit], logits[..., limit : limit + bias.size(-1)] + bias,
+                          logits[..., limit + bias.size(-1) :]], dim=-1)
+
+
+class TextSummaryHead(nn.Module):
+    """Reads a pooled text summary into the logits of the causal tokens (docs/design.md §6.9).
+
+    A decoder that meets the text as a context prefix must carry what the text says to the positions of the
+    modelled variables through attention alone, which a short LoRA run learns slowly. This head gives those
+    positions the masked mean of the last hidden states over the text (what sentence encoders such as MiniLM
+    were trained to make informative), through ``Linear -> GELU -> Linear``, as an additive bias on the logits
+    of every token after the backbone vocabulary (start, value and end tokens). The output layer starts at
+    zero, so an untrained head leaves the model unchanged.
+
+    Args:
+        hidden_size: the backbone's hidden size.
+        inner_size: width of the hidden layer.
+        n_outputs: number of causal tokens (``vocab_size - text_token_limit``).
+    """
+
+    def __init__(self, hidden_size: int, inner_size: int, n_outputs: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, inner_size)
+        self.act = nn.GELU()
+        self.out = nn.Linear(inner_size, n_outputs)
+        self.reset_output()
+
+    @torch.no_grad()
+    def reset_output(self) -> None:
+        """Zero the output layer: the head adds nothing until trained."""
+        self.out.weight.zero_()
+        self.out.bias.zero_()
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        """``(batch, positions, hidden) -> (batch, positions, n_outputs)`` logit biases."""
+        return self.out(self.act(self.dense(pooled)))
 
 
 def prefix_lm_attention_mask(
@@ -228,4 +333,4 @@ def _spread_new_rows(backbone: PreTrainedModel, old_size: int) -> None:
         weight[old_size:] = new.to(weight.dtype)
 
 
-__all__ = ["CausalARModel", "prefix_lm_attention_mask"]
+__all__ = ["CausalARModel", "TextSummaryHead", "prefix_lm_attention_mask"]

@@ -4,7 +4,8 @@ A full model is written as ``config.json`` + ``model.safetensors``. With unmerge
 ``config.json`` (which names the backbone), ``adapter_config.json`` and ``adapter_model.safetensors`` (adapters,
 new-token rows, newly initialised modules) are written, not the backbone's weights; loading rebuilds the
 model from the backbone plus the adapter (adapter files take precedence over a ``model.safetensors`` in the
-same folder, e.g. a training checkpoint's full state).
+same folder, e.g. a training checkpoint's full state). A text-summary head (docs/design.md §6.9) lives outside
+the backbone, so a LoRA engine stores it in its own ``text_summary_head.safetensors``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ENGINE_FILE = "engine_config.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 #: JSON files of an engine folder besides config.json, checked before anything loads.
 ENGINE_JSON_FILES = ("tokenizer_config.json", ENGINE_FILE, ADAPTER_FILES[0])
+#: A LoRA engine's text-summary head (a full model keeps it in ``model.safetensors``).
+TEXT_HEAD_FILE = "text_summary_head.safetensors"
 
 
 @dataclass
@@ -62,6 +65,11 @@ def save_engine(
         # the new rows live in the adapter (trainable tokens): PEFT would otherwise store the whole resized
         # embedding matrix (28M parameters for SmolLM2), although its other rows are the backbone's own
         model.backbone.save_pretrained(path, save_embedding_layers=False)
+        if getattr(model, "text_summary_head", None) is not None:
+            from safetensors.torch import save_file
+
+            state = {k: v.detach().cpu().contiguous() for k, v in model.text_summary_head.state_dict().items()}
+            save_file(state, os.path.join(path, TEXT_HEAD_FILE))
         if not had_readme and os.path.exists(os.path.join(path, "README.md")):
             os.remove(os.path.join(path, "README.md"))  # PEFT's stub card names a local path
     else:
@@ -108,6 +116,8 @@ def load_engine(
                 raise ValueError(f"{path} holds LoRA adapters but its config names no backbone; pass backbone=")
             model = CausalARModel.from_backbone(config)
             model.backbone = PeftModel.from_pretrained(model.backbone, path, is_trainable=trainable)
+            if model.text_summary_head is not None:
+                _load_text_head(model, path, trainable, **kwargs)
         else:
             model = CausalARModel.from_pretrained(path, use_safetensors=True, **kwargs)
     except (ValueError, TypeError, KeyError, RuntimeError) as err:
@@ -125,3 +135,18 @@ def load_engine(
         training=stored.get("training") or {},
     )
     return model, tokenizer, settings
+
+
+def _load_text_head(model: CausalARModel, path: str, trainable: bool, **kwargs: Any) -> None:
+    """Load a LoRA engine's text-summary head; its config names one, so a missing file is an error."""
+    from safetensors.torch import load_file
+
+    local = os.path.join(path, TEXT_HEAD_FILE)
+    if not os.path.isfile(local):
+        from transformers.utils import cached_file
+
+        local = cached_file(path, TEXT_HEAD_FILE, _raise_exceptions_for_missing_entries=False, **kwargs)
+    if local is None:
+        raise ValueError(f"{path}: the config has a text-summary head but {TEXT_HEAD_FILE} is missing")
+    model.text_summary_head.load_state_dict(load_file(local))
+    model.text_summary_head.requires_grad_(trainable)

@@ -85,8 +85,15 @@ def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, An
         items: list[Any] = []
         longest = 0
         probe = SequenceCodec([], max_length=10**9, text=text, name=name)
-        for value in values.tolist():
-            seq = probe.as_list(value)
+        for row, value in enumerate(values.tolist()):
+            if text and (value is None or _is_nan(value)):
+                raise ValueError(f"text variable {name!r} has a missing value (NaN/None) at row {row}")
+            try:
+                seq = probe.as_list(value)
+            except TypeError as err:  # say which row
+                raise TypeError(f"{err} (row {row})") from err
+            if text and not seq:  # a query may give an empty text; a training text must say something
+                raise ValueError(f"text variable {name!r} has an empty or blank text at row {row}")
             if any(v is None or _is_nan(v) for v in seq):
                 raise ValueError(f"sequence variable {name!r} has missing elements")
             items.extend(seq)

@@ -226,7 +226,7 @@ class BackboneCausalTokenizer(CausalSequenceTokenizer):
             if v.type != "text":
                 codecs[n] = fit_codec(n, v.type, data[n], v.options, defaults).to_dict()
                 continue
-            texts = _check_texts(n, data[n])
+            texts = _check_texts(n, data[n], allow_empty=False)
             longest = max(len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False))
             max_length = int(v.options.get("max_length", min(max(longest, 1), max_text_length)))
             codecs[n] = BackboneTextCodec(v0, max_length, blocked, name=n).to_dict()
@@ -358,12 +358,20 @@ class BackboneCausalTokenizer(CausalSequenceTokenizer):
         return out
 
 
-def _check_texts(name: str, values: pd.Series) -> list[str]:
-    if values.isna().any():
-        raise ValueError(f"variable {name!r} has missing values (NaN/None); drop or impute them first")
+def _check_texts(name: str, values: pd.Series, allow_empty: bool = True) -> list[str]:
+    """The texts as a list; missing or non-string texts (and, unless ``allow_empty``, empty or blank ones) are
+    errors naming the first such row. Training texts must say something; a query may give an empty text."""
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if len(missing):
+        raise ValueError(
+            f"text variable {name!r} has {len(missing)} missing values (NaN/None), first at row {missing[0]}; "
+            "drop or impute them first"
+        )
     items = values.tolist()
-    bad = [type(v).__name__ for v in items if not isinstance(v, str)]
-    if bad:
-        raise TypeError(f"text variable {name!r} must hold strings, got {bad[0]}")
+    for row, value in enumerate(items):
+        if not isinstance(value, str):
+            raise TypeError(f"text variable {name!r} must hold strings, got {type(value).__name__} at row {row}")
+        if not allow_empty and not value.strip():
+            raise ValueError(f"text variable {name!r} has an empty or blank text at row {row}")
     return items
 
