@@ -362,3 +362,25 @@ def test_parquet_files_are_streamed_with_the_in_memory_answer(checkpoint, data_f
     assert main(["estimate", *files, "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
                  "--chunk-rows", "50"]) == 1
     assert "chunk 3 (rows 120-169 of part-1.parquet), row 130: covariate 'x2' is nan" in _one_line_error(capsys)
+
+
+def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, tmp_path, capsys):
+    """With a checkpoint that has an in-context outcome network, ``--outcome-model auto`` gives a small parquet
+    file the same estimate as the CSV (in memory, the network); a folder is streamed with the kernel model,
+    and says so (docs/design.md §4.9)."""
+    path = tmp_path / "with_network"
+    tiny_cina_model(seed=0, hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1,
+                    outcome_intermediate_size=16).save_pretrained(path)
+    payloads = {}
+    for name, source in (("csv", data_files / "d.csv"), ("parquet", data_files / "d.parquet")):
+        assert main(["estimate", str(source), "--treatment", "treated", "--outcome", "y", "--model", str(path),
+                     "--json"]) == 0
+        payloads[name] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payloads["csv"]["outcome_model"] == payloads["parquet"]["outcome_model"] == "pretrained"
+    assert payloads["parquet"]["estimate"] == pytest.approx(payloads["csv"]["estimate"], rel=1e-10)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pd.read_parquet(data_files / "d.parquet").to_parquet(folder / "part-0.parquet", index=False)
+    assert main(["estimate", str(folder), "--treatment", "treated", "--outcome", "y", "--model", str(path),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outcome_model"] == "kernel"

@@ -165,7 +165,10 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
     settings.update(cfg["model"], outcome_unit_features=N_UNIT_FEATURES)
     model = CInAModel(CInAConfig(**settings))
     if base is not None:
-        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+        # the balancing part only: a checkpoint that already has an outcome network (the bundled one does)
+        # starts a fresh network of the configured size
+        balancing = {k: v for k, v in base.state_dict().items() if not k.startswith("outcome_network.")}
+        missing, unexpected = model.load_state_dict(balancing, strict=False)
         if unexpected or any(not k.startswith("outcome_network.") for k in missing):
             raise ValueError(f"{cfg['init_from']} does not fit the configured model: {unexpected or missing}")
     model.outcome_network.reset_head()

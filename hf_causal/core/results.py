@@ -252,6 +252,8 @@ class EffectEstimate:
         """Histogram of the weights (scaled by arm size, so 1 = uniform) in each arm."""
         from .plotting import plot_weights
 
+        if not self.is_weighting:
+            raise ValueError("this estimate has no weights (it is not a weighting estimate)")
         if self.weights is None or self.treatment is None:
             raise ValueError("this estimate has no per-unit weights (a streamed estimate writes them with weights_path)")
         return plot_weights(self.weights, self.treatment, ax=ax, bins=bins)
