@@ -99,7 +99,7 @@ class EngineTrainingArguments:
     bidirectional_context: bool = False
     seed: int = 0
     max_steps: int | None = None
-    patience: int | None = 4
+    patience: int | None = 8
     min_improvement: float = 0.0
     batch_size: int = 256
     learning_rate: float | None = None
