@@ -86,6 +86,16 @@ def test_a_parquet_folder_of_1e5_rows_gives_the_in_memory_estimate(model, tmp_pa
     np.testing.assert_allclose(written["weight"].to_numpy(), reference.weights, rtol=RTOL, atol=1e-15)
 
 
+def test_a_parquet_folder_of_1e6_rows_gives_the_in_memory_estimate(model, tmp_path):
+    """The same at 10^6 rows (the size the streamed passes exist for; ~1 minute): exact to 1e-8."""
+    frame = table(1_000_000, seed=2)
+    write_parts(frame, tmp_path / "data", [400_000, 350_000, 250_000])
+    streamed = estimate_stream(model, tmp_path / "data", "t", "y", chunk_rows=131_072)
+    reference = in_memory(model, frame)
+    assert_same(streamed, reference)
+    assert abs(reference.value - 2.0) < 0.05
+
+
 @pytest.mark.parametrize(
     "estimand, outcome_model, moments",
     [("att", "none", 2), ("atc", "kernel", 1), ("overlap", "kernel", 2), ("ate", "none", 1)],
