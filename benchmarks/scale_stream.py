@@ -92,7 +92,8 @@ def worker(kind: str, folder: str, workers: int, spec: str | None) -> dict:
         del frame
         start = time.perf_counter()
         with CurrentRSSPeak() as rss:
-            result = model.estimate(x, t, y, estimand="ate")
+            # the kernel outcome model, as a stream runs it ("auto" picks the in-context network in memory)
+            result = model.estimate(x, t, y, estimand="ate", outcome_model="kernel")
     elif kind == "stream":
         start = time.perf_counter()
         with CurrentRSSPeak() as rss:
