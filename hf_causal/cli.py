@@ -149,6 +149,10 @@ def _estimate_stream(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    if args.outcome_model is None:  # per-unit effects come from the outcome network, as model.cate's default
+        args.outcome_model = "pretrained" if args.estimand in PER_UNIT_ESTIMANDS else DEFAULT_OUTCOME_MODEL
+    if args.estimand in PER_UNIT_ESTIMANDS and args.outcome_model == "none":
+        raise ValueError("--estimand cate needs an outcome model: --outcome-model pretrained (default) or kernel")
     if _streamable(args):
         return _estimate_stream(args)
     if args.weights_out or args.dask_scheduler:
@@ -255,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an average effect, or cate: per-unit conditional effects with intervals")
     est.add_argument("--moments", type=int, default=DEFAULT_MOMENTS, choices=MOMENTS,
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
-    est.add_argument("--outcome-model", default=DEFAULT_OUTCOME_MODEL, choices=OUTCOME_MODELS,
-                     help="kernel: augment the weights with a kernel ridge outcome model (default); pretrained: "
-                     "with the checkpoint's in-context outcome network; none: weights only")
+    est.add_argument("--outcome-model", default=None, choices=OUTCOME_MODELS,
+                     help=f"kernel: augment the weights with a kernel ridge outcome model; pretrained: with the "
+                     "checkpoint's in-context outcome network; auto: pretrained when the checkpoint has one; none: "
+                     f"weights only (default: {DEFAULT_OUTCOME_MODEL}; for --estimand cate, pretrained)")
     est.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation (a few hundred L-BFGS "
                      "steps with a progress bar; above 4,096 units on a Nystrom kernel of 1,024 landmarks, so each "

@@ -374,7 +374,7 @@ def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, t
     payloads = {}
     for name, source in (("csv", data_files / "d.csv"), ("parquet", data_files / "d.parquet")):
         assert main(["estimate", str(source), "--treatment", "treated", "--outcome", "y", "--model", str(path),
-                     "--json"]) == 0
+                     "--outcome-model", "auto", "--json"]) == 0
         payloads[name] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payloads["csv"]["outcome_model"] == payloads["parquet"]["outcome_model"] == "pretrained"
     assert payloads["parquet"]["estimate"] == pytest.approx(payloads["csv"]["estimate"], rel=1e-10)
@@ -382,5 +382,8 @@ def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, t
     folder.mkdir()
     pd.read_parquet(data_files / "d.parquet").to_parquet(folder / "part-0.parquet", index=False)
     assert main(["estimate", str(folder), "--treatment", "treated", "--outcome", "y", "--model", str(path),
-                 "--json"]) == 0
+                 "--outcome-model", "auto", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outcome_model"] == "kernel"
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--model",
+                 str(path), "--json"]) == 0  # the default is the kernel model, network or not
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outcome_model"] == "kernel"

@@ -15,15 +15,15 @@ squares of the non-binary ones; ``1`` balances means only. Balancing second mome
 outcomes that are non-linear in a covariate, at a small cost where an arm is tiny and the covariates many
 (measured in ``benchmarks/results/ate.md``).
 
-Outcome model (``outcome_model=``): ``"auto"`` (default) is ``"pretrained"`` when the checkpoint has an
-in-context outcome network (the bundled ``cina-zs-base`` has) and ``"kernel"`` otherwise. ``"kernel"`` adds a per-arm kernel
+Outcome model (``outcome_model=``): ``"kernel"`` (default) adds a per-arm kernel
 ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
 weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
 features or the outcome model is right); ``"pretrained"`` augments the same way with the checkpoint's
 in-context outcome network (:mod:`hf_causal.cina.potential_outcomes`, docs/design.md §4.8), so the estimate
 stays doubly robust; ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
 Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
-``"overlap"`` is never augmented.
+``"auto"`` is ``"pretrained"`` when the checkpoint has an in-context outcome network (the bundled
+``cina-zs-base`` has) and ``"kernel"`` otherwise. ``"overlap"`` is never augmented.
 
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
 with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm

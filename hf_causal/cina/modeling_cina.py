@@ -331,9 +331,9 @@ class CInAModel(CInAPreTrainedModel):
                 Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
             moments: keyword-only; the calibration to ``estimand`` matches weighted means of the standardised
                 covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
-            outcome_model: keyword-only; ``"kernel"`` augments the weights with a per-arm kernel ridge
-                outcome model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome network
-                (doubly robust too), ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an
+            outcome_model: keyword-only; ``"kernel"`` (default) augments the weights with a per-arm kernel
+                ridge outcome model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome
+                network (doubly robust too), ``"auto"`` picks ``"pretrained"`` when this checkpoint has an
                 outcome network and ``"kernel"`` otherwise, ``"none"`` returns the weighted difference. Not for
                 ``"overlap"``.
             text_encoder: keyword-only; a :class:`hf_causal.backbones.TextEncoder`. Text columns of a DataFrame

@@ -268,7 +268,7 @@ def estimate_stream(
             ``IterableDataset``, or an iterator of DataFrames (or a callable returning one).
         treatment, outcome: column names; ``covariates``: covariate columns (default: every other column).
         estimand, moments, outcome_model: as for ``CInAModel.estimate``; ``outcome_model`` is ``"kernel"`` or
-            ``"none"`` (the in-context network needs the whole table in memory), and ``"auto"`` (the default)
+            ``"none"`` (the in-context network needs the whole table in memory), and ``"auto"``
             means ``"kernel"`` here.
         chunk_rows: rows per chunk (memory is proportional to it, not to the table).
         weights_path: a folder to write each row's weight to (parquet, columns ``row``, ``treatment``,
@@ -290,7 +290,7 @@ def estimate_stream(
                          "optimises one value per unit and needs the table in memory")
     if outcome_model == "pretrained" and estimand != "overlap":
         raise ValueError("outcome_model='pretrained' reads the whole table in context and is not available on a "
-                         "stream; use outcome_model='kernel' (what the default 'auto' uses on a stream) or 'none'")
+                         "stream; use outcome_model='kernel' (what 'auto' uses on a stream) or 'none'")
     if outcome_model == "auto":  # the in-context outcome network reads the whole table: a stream gets the kernel
         outcome_model = "kernel"
     if not streams_forward(model):

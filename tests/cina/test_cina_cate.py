@@ -82,3 +82,5 @@ def test_cli_writes_per_unit_effects(tmp_path, capsys):
     bad = argv[:8] + ["--estimand", "ate", "--output", str(out)]
     assert main(bad) == 1
     assert capsys.readouterr().err.strip().count("\n") == 0
+    assert main(argv[:8] + ["--estimand", "cate", "--outcome-model", "none"]) == 1  # cate needs an outcome model
+    assert "needs an outcome model" in capsys.readouterr().err
