@@ -206,3 +206,23 @@ def test_sampling_passes_the_kv_cache_under_the_backbones_own_name(engine):
         draws = eng.sample(50, seed=0)
         eng.ate("S", "Y", treated=["N"], control=[], n=20)
     assert len(draws) == 50
+
+
+def test_a_partial_sequence_intervention_samples_the_models_own_next_element(engine):
+    """With ``do={"S": {0: "N"}}`` the second element (or the end) is drawn from the model's softmax after the
+    fixed first element, restricted to the tokens valid there: the frequencies of 20,000 draws match it."""
+    eng, _ = engine
+    tok = eng.tokenizer
+    prefix = [tok.bos_token_id, *tok.lead_ids("X"), *tok.encode_value("X", "a"), *tok.lead_ids("S"),
+              tok.element_token_id("S", "N")]
+    with torch.no_grad():
+        logits = eng.model(input_ids=torch.tensor([prefix])).logits[0, -1].double()
+    allowed = tok.allowed_ids("S", 1)
+    probs = torch.softmax(logits[torch.as_tensor(allowed)], dim=0).numpy()
+    draws = eng.sample(20_000, do={"X": "a", "S": {0: "N"}}, variables=["S"], seed=3)["S"]
+    names = {tok.element_token_id("S", m): m for m in MOVES}
+    observed = np.array([np.mean([len(s) > 1 and s[1] == names[i] for s in draws]) if i in names
+                         else np.mean([len(s) == 1 for s in draws]) for i in allowed])
+    assert observed.sum() == pytest.approx(1.0)
+    se = np.sqrt(probs * (1 - probs) / len(draws))
+    assert np.all(np.abs(observed - probs) < 4 * se + 1e-3), (observed, probs)
