@@ -9,7 +9,7 @@ The data come from a confounded structural causal model whose interventional ans
 so the true ATE is 2 + 0.5 E[Z] = 2.35 (ATT 2 + 0.5 E[Z | A=1] = 2.576) while the naive treated-minus-control
 difference is ~3.7.
 
-Run:  python examples/engine_ate.py  [--rows 5000] [--steps 600] [--threads 1]   (a few minutes on a laptop CPU)
+Run:  python examples/engine_ate.py  [--rows 5000] [--steps 600] [--threads 1]   (under a minute on a laptop CPU)
 """
 
 from __future__ import annotations
