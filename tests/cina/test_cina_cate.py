@@ -84,3 +84,28 @@ def test_cli_writes_per_unit_effects(tmp_path, capsys):
     assert capsys.readouterr().err.strip().count("\n") == 0
     assert main(argv[:8] + ["--estimand", "cate", "--outcome-model", "none"]) == 1  # cate needs an outcome model
     assert "needs an outcome model" in capsys.readouterr().err
+
+
+def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatch):
+    """The augmented estimate is linear in the outcome surfaces, so with OUTCOME_NETWORK_SHARE = s it sits at s of
+    the way from the kernel model's estimate to the whole correction's (docs/design.md §4.8)."""
+    import torch
+
+    from hf_causal.cina import estimator
+
+    frame, _ = heterogeneous(n=400, seed=2)
+    x = frame[["x0", "x1", "x2"]]
+    model = tiny_cina_model(seed=0, **OUTCOME)
+    torch.manual_seed(1)
+    with torch.no_grad():  # a network that corrects the kernel model, by amounts that vary from unit to unit (a
+        # constant shift of an arm's surface cancels against the calibrated weights' residual correction)
+        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    values = {}
+    for share in (0.0, 1.0, estimator.OUTCOME_NETWORK_SHARE):
+        monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", share)
+        values[share] = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
+    kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel").value
+    assert values[0.0] == pytest.approx(kernel, rel=1e-9)
+    assert abs(values[1.0] - kernel) > 1e-3
+    share = estimator.OUTCOME_NETWORK_SHARE
+    assert 0 < share < 1 and values[share] == pytest.approx(kernel + share * (values[1.0] - kernel), rel=1e-9)
