@@ -24,6 +24,16 @@ pytest_plugins = ["loopback_hub"]
 
 
 @pytest.fixture
+def single_thread():
+    """One torch thread for the test: tiny tensors gain nothing from a second intra-op thread, and on a busy
+    2-core machine OpenMP spin-waits make it many times slower. Use with ``pytestmark`` or ``usefixtures``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 

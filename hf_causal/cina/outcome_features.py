@@ -92,11 +92,12 @@ def outcome_context(
     y_scale = y_scale if y_scale > 1e-12 else 1.0
     y = (y_raw - y_mean) / y_scale
     covariates = CovariateMap(x, moments)
-    x_std = covariates.standardized(x)
-    kernel = KernelOutcomeModel(x_std, covariates.balanced(x), t, y, n_landmarks=n_landmarks, seed=seed)
     rows = x if x_new is None else np.vstack([x, np.asarray(x_new, dtype=np.float64)])
     n_rows = len(rows)
-    mu1, mu0, sd1, sd0 = kernel.predict(covariates.standardized(rows), covariates.balanced(rows))
+    rows_std, rows_balanced = covariates.standardized(rows), covariates.balanced(rows)  # context rows come first
+    x_std = rows_std[:n]
+    kernel = KernelOutcomeModel(x_std, rows_balanced[:n], t, y, n_landmarks=n_landmarks, seed=seed)
+    mu1, mu0, sd1, sd0 = kernel.predict(rows_std, rows_balanced)
     treated = t == 1
     signs = np.zeros(n_rows)
     signs[:n] = np.where(treated, 1.0, -1.0)

@@ -20,13 +20,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     return word_tokenizer([CONFOUNDER, *FILLER])
 
 
-@pytest.fixture(autouse=True)
-def single_thread() -> object:
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine OpenMP spin-waits cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")  # conftest: one torch thread per test
 
 
 @pytest.fixture(scope="module")

@@ -24,19 +24,12 @@ from hf_causal.engine.training import build_tokenizer_and_model, train_causal_mo
 from hf_causal.engine.training_args import EngineTrainingArguments  # noqa: E402
 
 hf_logging.set_verbosity_error()
-pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
+pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore::UserWarning"),
+              pytest.mark.usefixtures("single_thread")]  # conftest: one torch thread per test
 
 WORDS = ["film", "plot", "cast", "scene", "story", "music", "pace", "ending", "actor", "script"]
 GRAPH = CausalGraph({"text": "text", "T": "binary", "Y": "continuous"}, [("text", "T"), ("text", "Y"), ("T", "Y")])
 SPECIAL = "<|endoftext|>"
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def simulate(n: int, seed: int) -> pd.DataFrame:
