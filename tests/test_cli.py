@@ -385,5 +385,6 @@ def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, t
                  "--outcome-model", "auto", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outcome_model"] == "kernel"
     assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--model",
-                 str(path), "--json"]) == 0  # the default is the kernel model, network or not
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["outcome_model"] == "kernel"
+                 str(path), "--json"]) == 0  # the default is auto: the network where the checkpoint has one
+    default = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert default["outcome_model"] == "pretrained" and default["estimate"] == payloads["csv"]["estimate"]

@@ -421,7 +421,8 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
             CInAEstimator(model, "cina"),
             CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none"),
             CInAEstimator(model, "cina-zs", name="cina_zs_kernel", outcome_model="kernel"),
-            CInAEstimator(UniformBaseWeights(model), "cina-zs", name="cina_zs_uniform"),
+            # the kernel outcome model on both sides of the balancing ablation (cina_zs_kernel vs this)
+            CInAEstimator(UniformBaseWeights(model), "cina-zs", name="cina_zs_uniform", outcome_model="kernel"),
         ]
         if getattr(model, "outcome_network", None) is not None:
             estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))

@@ -114,7 +114,7 @@ def paired_difference(records: Sequence[Record], suite: str, method: str, peer: 
 #: The ablations of the zero-shot estimator: (variant, baseline, what the comparison isolates).
 ABLATIONS = (
     ("cina_zs_pretrained", "cina_zs_kernel", "pretrained outcome network vs kernel ridge (same balancing weights)"),
-    ("cina_zs", "cina_zs_uniform", "balancing network vs uniform base weights (same default estimator)"),
+    ("cina_zs_kernel", "cina_zs_uniform", "balancing network vs uniform base weights (same kernel-augmented estimator)"),
 )
 #: Suites pooled in the ablation table: held-out synthetic data the outcome network was not trained on.
 OOD_SUITES = ("ood_mechanism", "ood_dense_graph", "ood_strong_confounding", "ood_weak_overlap", "ood_large_n")

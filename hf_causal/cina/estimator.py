@@ -15,21 +15,25 @@ squares of the non-binary ones; ``1`` balances means only. Balancing second mome
 outcomes that are non-linear in a covariate, at a small cost where an arm is tiny and the covariates many
 (measured in ``benchmarks/results/ate.md``).
 
-Outcome model (``outcome_model=``): ``"kernel"`` (default) adds a per-arm kernel
+Outcome model (``outcome_model=``): ``"kernel"`` adds a per-arm kernel
 ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
 weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
 features or the outcome model is right); ``"pretrained"`` augments the same way with the checkpoint's
-in-context outcome network (:mod:`hf_causal.cina.potential_outcomes`, docs/design.md §4.8), so the estimate
-stays doubly robust; ``"none"`` returns the weighted difference ``sum_i w_i W_i Y_i``.
+in-context outcome network (:mod:`hf_causal.cina.potential_outcomes`, docs/design.md §4.8): the kernel model
+plus a share of the network's correction fitted on the dataset's held-out outcomes
+(:func:`fitted_network_share`), so the estimate stays doubly robust; ``"none"`` returns the weighted difference
+``sum_i w_i W_i Y_i``.
 Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
-``"auto"`` is ``"pretrained"`` when the checkpoint has an in-context outcome network (the bundled
-``cina-zs-base`` has) and ``"kernel"`` otherwise. ``"overlap"`` is never augmented.
+``"auto"`` (the default) is ``"pretrained"`` when the checkpoint has an in-context outcome network (the bundled
+``cina-zs-base`` has) and ``"kernel"`` otherwise (and on a streamed table). ``"overlap"`` is never augmented.
 
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
 with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm
 least-squares regression of the outcome on the balanced features (degrees-of-freedom corrected), and a normal
 95% interval ``value +- 1.96 SE``. It ignores the bias of imperfect balance and of the outcome model, so trust
-it only where the balance table shows small SMDs after weighting.
+it only where the balance table shows small SMDs after weighting. With ``"pretrained"`` the variance also gets
+the squared gap between the kernel model's and the whole network correction's estimates
+(:func:`widen_by_model_disagreement`).
 """
 
 from __future__ import annotations
@@ -86,10 +90,12 @@ def effect_from_weights(
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = "kernel",
     potential_outcomes: PotentialOutcomes | None = None,
+    network_share: float | None = None,
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
     those :func:`estimate_effect` checked. ``outcome_model="pretrained"`` augments with ``potential_outcomes``
-    (the in-context network's predictions of the units' surfaces).
+    (the in-context network's predictions of the units' surfaces), with ``network_share`` of the network's
+    correction to the kernel model (default :data:`OUTCOME_NETWORK_SHARE`).
 
     Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
     """
@@ -101,7 +107,8 @@ def effect_from_weights(
         else:
             # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network
             # saw each unit's own outcome, so its residuals would understate the noise
-            m1, m0 = augmentation_surfaces(potential_outcomes)
+            m1, m0 = augmentation_surfaces(
+                potential_outcomes, OUTCOME_NETWORK_SHARE if network_share is None else network_share)
             loo_residuals = potential_outcomes.kernel_residuals
         value = augmented_effect(weights, treatment, outcome, m1, m0, estimand)
         return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, outcome_model
@@ -109,18 +116,58 @@ def effect_from_weights(
     return value, residual_std_error(features, treatment, outcome, weights), weights, residual, "none"
 
 
-#: Share of the outcome network's correction to the kernel model that the ATE's augmentation uses. Chosen on
-#: the validation family ``outcome_validation`` (135 datasets; lowest mean ATE error among 0.25, 0.5, 0.75, 1),
-#: never on the benchmark suites (docs/design.md §4.8). Per-unit effects (``cate``) use the whole correction.
+#: Share of the outcome network's correction to the kernel model that the ATE's augmentation uses where the
+#: dataset is too small to fit its own (:func:`fitted_network_share`). Chosen on the validation family
+#: ``outcome_validation`` (``benchmarks/results/outcome_blend.md``), never on the benchmark suites
+#: (docs/design.md §4.8). Per-unit effects (``cate``) use the whole correction.
 OUTCOME_NETWORK_SHARE = 0.75
 
 
-def augmentation_surfaces(potential: PotentialOutcomes) -> tuple[np.ndarray, np.ndarray]:
-    """``(mu1, mu0)`` for the augmented estimator: the kernel model plus :data:`OUTCOME_NETWORK_SHARE` of the
-    network's correction (a fixed-weight blend of the two outcome models)."""
-    share = OUTCOME_NETWORK_SHARE
+def augmentation_surfaces(potential: PotentialOutcomes, share: float = OUTCOME_NETWORK_SHARE
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu1, mu0)`` for the augmented estimator: the kernel model plus ``share`` of the network's correction
+    (a blend of the two outcome models)."""
     return (potential.kernel_mu1 + share * (potential.mu1 - potential.kernel_mu1),
             potential.kernel_mu0 + share * (potential.mu0 - potential.kernel_mu0))
+
+
+def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, folds: int = 2,
+                         seed: int = 0, min_arm: int = 5, moments: int = DEFAULT_MOMENTS,
+                         max_units: int = 20_000) -> float:
+    """The share of the network's correction to the kernel model that best predicts held-out outcomes.
+
+    Cross-fitted: each fold's units are predicted from a context of the other folds (both models), and the
+    least-squares coefficient of the factual residual ``Y - m_kernel`` on the correction ``m_network - m_kernel``
+    over all held-out units is the share, clipped to ``[0, 1]``. Falls back to :data:`OUTCOME_NETWORK_SHARE`
+    when a fold's context has fewer than ``min_arm`` units of an arm. A dataset of more than ``max_units`` units
+    is fitted on a seeded random subsample of that many (one number needs no more, and the two extra passes
+    would otherwise cost more than the estimate).
+    """
+    rng = np.random.default_rng(seed)
+    if len(treatment) > max_units:
+        keep = np.sort(rng.choice(len(treatment), size=max_units, replace=False))
+        x, treatment, outcome = x[keep], np.asarray(treatment)[keep], np.asarray(outcome)[keep]
+    t = np.asarray(treatment).astype(np.int64)
+    fold = np.empty(len(t), dtype=np.int64)
+    for arm in (0, 1):  # stratified by arm so that every context has both
+        idx = np.flatnonzero(t == arm)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    numerator = denominator = 0.0
+    for k in range(folds):
+        held, context = fold == k, fold != k
+        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < min_arm:
+            return OUTCOME_NETWORK_SHARE
+        po = predict_potential_outcomes(model, x[context], t[context], outcome[context], x_new=x[held],
+                                        moments=moments)
+        treated = t[held] == 1
+        network = np.where(treated, po.mu1, po.mu0)
+        kernel = np.where(treated, po.kernel_mu1, po.kernel_mu0)
+        correction = network - kernel
+        numerator += float(correction @ (outcome[held] - kernel))
+        denominator += float(correction @ correction)
+    if denominator <= 0.0:
+        return 0.0
+    return float(np.clip(numerator / denominator, 0.0, 1.0))
 
 
 def text_covariates(
@@ -190,14 +237,39 @@ def estimate_effect(
                 "(config.outcome_hidden_size > 0); this one has none: use outcome_model='kernel'"
             )
         potential = predict_potential_outcomes(model, x, t, y, moments=moments)
+        # how much of the network's correction to trust is fitted on this dataset's held-out outcomes: a network
+        # off its training distribution gets a small share instead of a fixed one (docs/design.md §4.8)
+        mu1, mu0 = augmentation_surfaces(potential, fitted_network_share(model, x, t, y, moments=moments))
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
         # unit's own outcome, so its residuals would understate the noise
-        mu1, mu0 = augmentation_surfaces(potential)
         extras.update(mu1=mu1, mu0=mu0, residual=potential.kernel_residuals)
     if method == "cina":
         fit_kwargs.setdefault("lambda0", float(getattr(getattr(model, "config", None), "lambda0", 0.1)))
         extras["base"] = fit_per_dataset(x, t, **fit_kwargs).weights
     elif not streams_forward(model):  # a stand-in with its own base weights (e.g. a benchmark ablation)
         extras["base"] = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
-    return estimate_arrays(model, x, names, covariate_sources(covariates, names), t, y, estimand, method, moments,
-                           outcome_model, start, warn_ess_fraction, extras)
+    result = estimate_arrays(model, x, names, covariate_sources(covariates, names), t, y, estimand, method, moments,
+                             outcome_model, start, warn_ess_fraction, extras)
+    if outcome_model == "pretrained" and estimand != "overlap":
+        widen_by_model_disagreement(result, t, potential)
+    return result
+
+
+def widen_by_model_disagreement(result: EffectEstimate, treatment: np.ndarray, potential: PotentialOutcomes) -> None:
+    """Add the two outcome models' disagreement to the interval's variance, in place.
+
+    The residual-based standard error is conditional on the outcome model being right; the gap between the
+    estimates with the kernel model and with the whole network correction (same weights) is a measured scale of
+    how wrong either may be. ``Var = sum_i w_i^2 r_i^2 + gap^2`` brought the validation family's 95% coverage
+    from 92% to 96% (``benchmarks/results/outcome_blend.md``; docs/design.md §4.8).
+    """
+    if result.weights is None or result.std_error is None:
+        return
+    # the augmented estimate is linear in the surfaces: the gap is the estimator applied to the correction alone
+    gap = augmented_effect(result.weights, treatment, np.zeros(len(treatment)), potential.mu1 - potential.kernel_mu1,
+                           potential.mu0 - potential.kernel_mu0, result.estimand)
+    widened = EffectEstimate.from_standard_error(result.value, float(np.hypot(result.std_error, gap)),
+                                                 confidence=result.confidence)
+    result.std_error, result.ci_low, result.ci_high = widened.std_error, widened.ci_low, widened.ci_high
+    note = "sampling noise plus the kernel and network outcome models' disagreement"
+    result.interval = f"{result.interval}; {note}" if result.interval else note

@@ -331,11 +331,12 @@ class CInAModel(CInAPreTrainedModel):
                 Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
             moments: keyword-only; the calibration to ``estimand`` matches weighted means of the standardised
                 covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
-            outcome_model: keyword-only; ``"kernel"`` (default) augments the weights with a per-arm kernel
-                ridge outcome model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome
-                network (doubly robust too), ``"auto"`` picks ``"pretrained"`` when this checkpoint has an
-                outcome network and ``"kernel"`` otherwise, ``"none"`` returns the weighted difference. Not for
-                ``"overlap"``.
+            outcome_model: keyword-only; ``"kernel"`` augments the weights with a per-arm kernel ridge outcome
+                model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome network (the
+                kernel model plus a share of the network's correction fitted on the data; doubly robust too),
+                ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an outcome network and the
+                data are in memory, ``"kernel"`` otherwise; ``"none"`` returns the weighted difference. Not for
+                ``"overlap"``. The result's ``outcome_model`` says which ran.
             text_encoder: keyword-only; a :class:`hf_causal.backbones.TextEncoder`. Text columns of a DataFrame
                 ``covariates`` (``text_columns``, default every string column), or ``covariates`` given as a
                 sequence of texts, are embedded and reduced to ``text_components`` (default 16) principal

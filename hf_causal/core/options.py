@@ -23,8 +23,9 @@ PER_UNIT_ESTIMANDS = ("cate",)
 DEFAULT_ESTIMAND = "ate"
 DEFAULT_METHOD = "cina-zs"
 DEFAULT_MOMENTS = 2
-#: ``kernel``: the outcome network did not beat it on the ATE benchmark's held-out suites (design §4.8).
-DEFAULT_OUTCOME_MODEL = "kernel"
+#: ``auto``: the in-context outcome network where the checkpoint has one and the table is in memory (it passed its
+#: ablation against the kernel model on the ATE benchmark's held-out suites, docs/design.md §4.8), else the kernel.
+DEFAULT_OUTCOME_MODEL = "auto"
 
 _CHOICES = {"estimand": ESTIMANDS, "method": METHODS, "moments": MOMENTS, "outcome_model": OUTCOME_MODELS}
 

@@ -86,9 +86,9 @@ def test_cli_writes_per_unit_effects(tmp_path, capsys):
     assert "needs an outcome model" in capsys.readouterr().err
 
 
-def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatch):
-    """The augmented estimate is linear in the outcome surfaces, so with OUTCOME_NETWORK_SHARE = s it sits at s of
-    the way from the kernel model's estimate to the whole correction's (docs/design.md §4.8)."""
+def test_the_ate_uses_the_fitted_share_of_the_networks_correction(monkeypatch):
+    """The augmented estimate is linear in the outcome surfaces, so with a share s of the network's correction it
+    sits at s of the way from the kernel model's estimate to the whole correction's (docs/design.md §4.8)."""
     import torch
 
     from hf_causal.cina import estimator
@@ -100,12 +100,76 @@ def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatc
     with torch.no_grad():  # a network that corrects the kernel model, by amounts that vary from unit to unit (a
         # constant shift of an arm's surface cancels against the calibrated weights' residual correction)
         model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    fitted = estimator.fitted_network_share(model, x.to_numpy(), frame.treat.to_numpy(), frame.y.to_numpy())
+    assert 0.0 <= fitted <= 1.0
+    default = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
     values = {}
-    for share in (0.0, 1.0, estimator.OUTCOME_NETWORK_SHARE):
-        monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", share)
+    for share in (0.0, 1.0, fitted):
+        monkeypatch.setattr(estimator, "fitted_network_share", lambda *a, s=share, **k: s)
         values[share] = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel").value
     assert values[0.0] == pytest.approx(kernel, rel=1e-9)
     assert abs(values[1.0] - kernel) > 1e-3
-    share = estimator.OUTCOME_NETWORK_SHARE
-    assert 0 < share < 1 and values[share] == pytest.approx(kernel + share * (values[1.0] - kernel), rel=1e-9)
+    assert values[fitted] == pytest.approx(default, rel=1e-12)
+    assert values[fitted] == pytest.approx(kernel + fitted * (values[1.0] - kernel), rel=1e-9)
+
+
+@pytest.mark.parametrize(("network", "expected"), [("twice", 0.5), ("half", 1.0), ("truth", 1.0), ("noise", 0.0)])
+def test_fitted_share_is_the_least_squares_coefficient_on_held_out_outcomes(monkeypatch, network, expected):
+    """With a kernel model that predicts 0 and a network that predicts k times the true surface, the held-out
+    outcomes' regression on the correction has slope 1/k (clipped to [0, 1]); a network of pure noise gets ~0."""
+    from hf_causal.cina import estimator
+    from hf_causal.cina.potential_outcomes import PotentialOutcomes
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.normal(size=(n, 2))
+    t = (rng.random(n) < 0.5).astype(np.int64)
+    mu0, mu1 = x[:, 0], x[:, 0] + 1.0 + 2.0 * x[:, 1]
+    y = np.where(t == 1, mu1, mu0) + 0.5 * rng.normal(size=n)
+    scale = {"twice": 2.0, "half": 0.5, "truth": 1.0, "noise": 0.0}[network]
+
+    def fake_predict(model, x_ctx, t_ctx, y_ctx, x_new=None, moments=2):
+        rows = np.flatnonzero(np.isin(x[:, 0], x_new[:, 0]))  # the held-out units, by their (unique) covariates
+        zero = np.zeros(len(rows))
+        noise = rng.normal(size=len(rows)) if network == "noise" else zero
+        return PotentialOutcomes(mu0=scale * mu0[rows] + noise, mu1=scale * mu1[rows] + noise, sd0=zero + 1,
+                                 sd1=zero + 1, kernel_mu0=zero, kernel_mu1=zero, kernel_residuals=zero,
+                                 source="pretrained")
+
+    monkeypatch.setattr(estimator, "predict_potential_outcomes", fake_predict)
+    assert estimator.fitted_network_share(None, x, t, y) == pytest.approx(expected, abs=0.03)
+    # a large dataset fits its share on a subsample: the same slope, within the smaller sample's noise
+    assert estimator.fitted_network_share(None, x, t, y, max_units=1500) == pytest.approx(expected, abs=0.06)
+
+
+def test_fitted_share_falls_back_to_the_documented_share_on_tiny_arms():
+    from hf_causal.cina import estimator
+
+    x = np.arange(20, dtype=float)[:, None]
+    t = np.array([1] * 6 + [0] * 14)
+    assert estimator.fitted_network_share(None, x, t, x[:, 0]) == estimator.OUTCOME_NETWORK_SHARE
+
+
+def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatch):
+    """SE^2 = (residual SE)^2 + gap^2, with gap = (estimate with the whole network correction) - (estimate with
+    the kernel model), both measured through the public estimate (the surfaces enter linearly)."""
+    import torch
+
+    from hf_causal.cina import estimator
+
+    frame, _ = heterogeneous(n=400, seed=3)
+    x = frame[["x0", "x1", "x2"]]
+    model = tiny_cina_model(seed=0, **OUTCOME)
+    torch.manual_seed(2)
+    with torch.no_grad():
+        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    est = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained")
+    kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel")
+    monkeypatch.setattr(estimator, "fitted_network_share", lambda *a, **k: 1.0)
+    whole = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
+    gap = whole - kernel.value
+    assert abs(gap) > 1e-3
+    assert est.std_error == pytest.approx(np.hypot(kernel.std_error, gap), rel=1e-9)
+    assert est.ci_low == pytest.approx(est.value - 1.959964 * est.std_error, rel=1e-5)
+    assert "disagreement" in est.interval
