@@ -236,7 +236,7 @@ def train_causal_model(
             warmup_steps=int(args.warmup_ratio * total_steps),
             warmup_from_zero=True,
             cpu=args.device == "cpu",
-            eval_every=(args.eval_every or args.steps_per_epoch(n_train)) if val is not None else None,
+            eval_every=args.resolved_eval_every(n_train) if val is not None else None,
             select_best=False,  # the cooled-down weights: a noisy NLL minimum taken at the peak rate fits worse
             patience=args.patience if val is not None else None,
             schedule="plateau",

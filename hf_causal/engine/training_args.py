@@ -10,6 +10,9 @@ from typing import Any
 
 #: What ``vocabulary=`` accepts (see :class:`EngineTrainingArguments`).
 VOCABULARIES = ("auto", "backbone", "causal")
+#: Most optimisation steps between two validation passes when ``eval_every`` is not given (one epoch of 10,000
+#: rows at the default batch size is 36 steps).
+MAX_EVAL_INTERVAL = 40
 #: What ``continuous_codec=`` accepts (see :mod:`hf_causal.engine.codecs`).
 CONTINUOUS_CODECS = ("quantile", "digits")
 
@@ -60,8 +63,9 @@ class EngineTrainingArguments:
             whole epochs. Training usually stops earlier (``patience``).
         patience: the schedule is warm-up, then the peak learning rate until the held-out NLL (evaluated every
             epoch) has not improved by more than ``min_improvement`` nats per value token for ``patience``
-            evaluations, then a linear cool-down over a quarter of the steps so far, and stop; the best weights are
-            kept. ``None`` waits for ``max_steps`` (the cool-down then ends there). See docs/design.md §6.8.
+            evaluations, then a linear cool-down over a quarter of the steps so far, and stop; the cooled-down
+            weights are kept. ``None`` waits for ``max_steps`` (the cool-down then ends there). See docs/design.md
+            §6.8.
         min_improvement: the improvement in held-out NLL that counts for ``patience``.
         batch_size: rows per step.
         learning_rate: AdamW peak rate; ``None``: 2e-3 from scratch, 1e-3 with LoRA, 1e-4 when fully
@@ -70,7 +74,8 @@ class EngineTrainingArguments:
         warmup_ratio: share of steps with linear warm-up (then cosine decay).
         val_fraction: rows held out to select the best weights by validation loss (0 disables; none are held
             out below 20 rows).
-        eval_every: steps between validation passes (``None``: once per epoch).
+        eval_every: steps between validation passes (``None``: once per epoch, at most
+            :data:`MAX_EVAL_INTERVAL` steps apart).
         constrained_loss: restrict each label's softmax to its variable's value tokens (the sampler's
             constraint; see :meth:`CausalARModel.forward`'s ``loss_groups``). Off: softmax over the whole
             vocabulary, which with a pretrained backbone's 30k-50k tokens spends much of a short run learning
@@ -178,6 +183,11 @@ class EngineTrainingArguments:
         if self.n_bins is not None:
             return int(self.n_bins)
         return int(min(64, max(16, round(2.0 * n_rows ** (1.0 / 3.0)))))
+
+    def resolved_eval_every(self, n_rows: int) -> int:
+        """Steps between validation passes: ``eval_every``, or once per epoch but at least every
+        :data:`MAX_EVAL_INTERVAL` steps (so that the patience of a large table is not many epochs long)."""
+        return self.eval_every or min(self.steps_per_epoch(n_rows), MAX_EVAL_INTERVAL)
 
     def steps_per_epoch(self, n_rows: int) -> int:
         """Optimisation steps in one pass over ``n_rows`` training rows."""

@@ -89,9 +89,12 @@ def test_gumbel_max_draws_follow_the_restricted_softmax():
 def test_default_model_and_bins_are_sized_to_the_table():
     small = sized_backbone(n_variables=4, max_tokens=9)
     assert (small["n_embd"], small["n_layer"]) == (64, 2)
-    assert sized_backbone(n_variables=20, max_tokens=41) == DEFAULT_BACKBONE  # many variables
+    wide = sized_backbone(n_variables=20, max_tokens=41)  # many one-token variables
+    assert (wide["n_embd"], wide["n_layer"], wide["n_inner"]) == (96, 2, 192)
     assert sized_backbone(n_variables=3, max_tokens=12) == DEFAULT_BACKBONE  # a sequence or a text
     args = EngineTrainingArguments()
+    # a validation pass once per epoch, at most 40 steps apart
+    assert [args.resolved_eval_every(n) for n in (2_000, 9_000, 18_000)] == [8, 36, 40]
     # Rice rule 2 n^(1/3), clipped to 16-64
     assert [args.resolved_bins(n) for n in (100, 1000, 10_000, 10**6)] == [16, 20, 43, 64]
     assert EngineTrainingArguments(n_bins=7).resolved_bins(10**6) == 7
