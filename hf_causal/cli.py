@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from .core.options import (
+    AUTO_NETWORK_MAX_UNITS,
     DEFAULT_ESTIMAND,
     DEFAULT_METHOD,
     DEFAULT_MOMENTS,
@@ -90,8 +91,8 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
 
 #: With ``--outcome-model auto``, one parquet file of at most this many rows is read into memory, so that it gets
 #: the in-context outcome network like a CSV does; larger tables, folders and several files are streamed (where
-#: ``auto`` means the kernel outcome model, docs/design.md §4.9).
-STREAM_ABOVE_ROWS = 1_000_000
+#: ``auto`` means the kernel outcome model, as it does in memory above this size; docs/design.md §4.9).
+STREAM_ABOVE_ROWS = AUTO_NETWORK_MAX_UNITS
 
 
 def _streamable(args: argparse.Namespace) -> bool:

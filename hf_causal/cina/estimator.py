@@ -25,7 +25,8 @@ plus a share of the network's correction fitted on the dataset's held-out outcom
 ``sum_i w_i W_i Y_i``.
 Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
 ``"auto"`` (the default) is ``"pretrained"`` when the checkpoint has an in-context outcome network (the bundled
-``cina-zs-base`` has) and ``"kernel"`` otherwise (and on a streamed table). ``"overlap"`` is never augmented.
+``cina-zs-base`` has) and the dataset has at most :data:`~hf_causal.core.options.AUTO_NETWORK_MAX_UNITS` units,
+``"kernel"`` otherwise (and on a streamed table). ``"overlap"`` is never augmented.
 
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
 with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm
@@ -46,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.options import (
+    AUTO_NETWORK_MAX_UNITS,
     DEFAULT_ESTIMAND,
     DEFAULT_METHOD,
     DEFAULT_MOMENTS,
@@ -229,7 +231,8 @@ def estimate_effect(
     x, names, t, y = validate_inputs(covariates, treatment, outcome)
     extras: dict[str, np.ndarray] = {}
     if outcome_model == "auto":
-        outcome_model = "pretrained" if has_outcome_network(model) and estimand != "overlap" else "kernel"
+        use_network = has_outcome_network(model) and estimand != "overlap" and len(t) <= AUTO_NETWORK_MAX_UNITS
+        outcome_model = "pretrained" if use_network else "kernel"
     if outcome_model == "pretrained" and estimand != "overlap":
         if not has_outcome_network(model):
             raise ValueError(

@@ -26,6 +26,11 @@ DEFAULT_MOMENTS = 2
 #: ``auto``: the in-context outcome network where the checkpoint has one and the table is in memory (it passed its
 #: ablation against the kernel model on the ATE benchmark's held-out suites, docs/design.md §4.8), else the kernel.
 DEFAULT_OUTCOME_MODEL = "auto"
+#: ``auto`` uses the in-context network on datasets of at most this many units and the kernel model above: the
+#: network was pretrained on 50-5,000 units and benchmarked up to 10,000 (the ``ood_large_n`` suite); at 10^6 it
+#: cost 4x the kernel model's time and 5x its memory, and its gap to the kernel model (a bias scale the interval
+#: adds) does not shrink with N (docs/design.md §4.8). ``outcome_model="pretrained"`` uses it at any size.
+AUTO_NETWORK_MAX_UNITS = 20_000
 
 _CHOICES = {"estimand": ESTIMANDS, "method": METHODS, "moments": MOMENTS, "outcome_model": OUTCOME_MODELS}
 

@@ -173,3 +173,17 @@ def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatc
     assert est.std_error == pytest.approx(np.hypot(kernel.std_error, gap), rel=1e-9)
     assert est.ci_low == pytest.approx(est.value - 1.959964 * est.std_error, rel=1e-5)
     assert "disagreement" in est.interval
+
+
+def test_auto_is_the_network_up_to_its_size_limit_and_the_kernel_model_above(monkeypatch):
+    from hf_causal.cina import estimator
+
+    frame, _ = heterogeneous(n=300, seed=4)
+    x = frame[["x0", "x1", "x2"]]
+    model = tiny_cina_model(seed=0, **OUTCOME)
+    assert model.estimate(x, frame.treat, frame.y).outcome_model == "pretrained"  # the default is auto
+    monkeypatch.setattr(estimator, "AUTO_NETWORK_MAX_UNITS", 299)
+    above = model.estimate(x, frame.treat, frame.y)
+    kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel")
+    assert above.outcome_model == "kernel" and above.value == kernel.value and above.std_error == kernel.std_error
+    assert model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").outcome_model == "pretrained"
