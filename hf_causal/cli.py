@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
     est.add_argument("--outcome-model", default=None, choices=OUTCOME_MODELS,
                      help=f"kernel: augment the weights with a kernel ridge outcome model; pretrained: with the "
-                     "checkpoint's in-context outcome network; auto: pretrained when the checkpoint has one; none: "
+                     "checkpoint's in-context outcome network; auto: pretrained when the checkpoint has one and the "
+                     f"table has at most {AUTO_NETWORK_MAX_UNITS:,} rows, else kernel; none: "
                      f"weights only (default: {DEFAULT_OUTCOME_MODEL}; for --estimand cate, pretrained)")
     est.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation (a few hundred L-BFGS "
