@@ -1,8 +1,8 @@
 """Choose how the ATE's augmentation blends the kernel outcome model with the in-context network.
 
-Model selection, on the validation family ``outcome_validation`` only (never the benchmark suites): for each
-dataset the zero-shot CInA weights are computed once, and the augmented ATE is recomputed with each candidate
-pair of outcome surfaces. Candidates:
+Model selection, on the validation family ``outcome_validation`` or on fresh draws of other families (``--seed``
+other than the benchmark suites' 0): for each dataset the zero-shot CInA weights are computed once, and the
+augmented ATE is recomputed with each candidate pair of outcome surfaces. Candidates:
 
 * ``kernel``: the kernel ridge T-learner alone (share 0);
 * ``share_S``: the kernel model plus a fixed share ``S`` of the network's correction;
@@ -10,11 +10,13 @@ pair of outcome surfaces. Candidates:
 * ``stacked``: a per-dataset share fitted by cross-fitting (:func:`hf_causal.cina.estimator.fitted_network_share`):
   the share of the correction that best predicts held-out factual outcomes, clipped to ``[0, 1]``.
 
-Writes ``benchmarks/results/outcome_blend.md`` (mean ATE error in outcome standard deviations, paired differences
+Writes ``benchmarks/results/outcome_blend.md`` (or ``--output``) (mean ATE error in outcome standard deviations, paired differences
 to the kernel model with standard errors) and, with ``--records``, one JSON line per dataset.
 
     python benchmarks/outcome_blend_validation.py                      # 135 datasets, one thread, minutes
     python benchmarks/outcome_blend_validation.py --datasets 20 --output /tmp/blend.md
+    python benchmarks/outcome_blend_validation.py --family ood_mechanism=24 ood_large_n=8 --seed 1 \
+        --output benchmarks/results/outcome_blend_ood_seed1.md       # a fresh draw of the OOD families
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ SHARES = (0.25, 0.5, 0.75, 1.0)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=int, default=135, help="validation datasets (default 135)")
-    parser.add_argument("--family", default="outcome_validation")
+    parser.add_argument("--datasets", type=int, default=135, help="datasets per family (default 135)")
+    parser.add_argument("--family", nargs="+", default=["outcome_validation"], metavar="NAME[=SIZE]",
+                        help="families to draw from, optionally with their own dataset count")
+    parser.add_argument("--seed", type=int, default=0, help="family stream seed (the benchmark suites use 0)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled cina-zs-base)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "outcome_blend.md")
     parser.add_argument("--records", type=Path, default=None, help="append one JSON line per dataset here")
@@ -78,14 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     z: list[float] = []
     z_wide: list[float] = []
     started = time.time()
-    for ds in tqdm(sample_family(args.family, args.datasets, seed=0), total=args.datasets, desc="datasets"):
+    plan = [(f.split("=")[0], int(f.split("=")[1]) if "=" in f else args.datasets) for f in args.family]
+    draws = (ds for name, size in plan for ds in sample_family(name, size, seed=args.seed))
+    for ds in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
         x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
         base = model.estimate(x, t, y, estimand="ate", outcome_model="kernel")
         po = predict_potential_outcomes(model, x, t, y)
         share = fitted_network_share(model, x, t, y)
         shares.append(share)
         scale = float(np.std(y)) or 1.0
-        row = {"dataset": ds.params["index"], "stacked_share": share, "se": base.std_error / scale}
+        row = {"family": ds.params["family"], "dataset": ds.params["index"], "stacked_share": share, "se": base.std_error / scale}
         values = {}
         for name, (m1, m0) in candidate_surfaces(po, share).items():
             values[name] = augmented_effect(base.weights, t, y, m1, m0, "ate")
@@ -118,9 +124,10 @@ def write_report(args: argparse.Namespace, errors: dict[str, list[float]], share
     lines = [
         "# Outcome-model blend for the ATE's augmentation (model selection)",
         "",
-        f"Validation family `{args.family}`, {len(kernel)} datasets (seed 0), zero-shot CInA weights, estimand ATE;",
+        f"Families `{' '.join(args.family)}`, {len(kernel)} datasets (seed {args.seed}), zero-shot CInA weights, "
+        "estimand ATE;",
         "error = |ATE estimate - true ATE| / SD(Y). Paired difference = candidate - kernel (negative: the",
-        "candidate is closer). Never the benchmark suites: this table chooses the default, `ate.md` tests it.",
+        "candidate is closer). Never the benchmark suites (seed 0 of the OOD families): this chooses, `ate.md` tests.",
         "",
         "| candidate | mean error | paired diff vs kernel | SE | diff / SE | closer on |",
         "|---|---|---|---|---|---|",
