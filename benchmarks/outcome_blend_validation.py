@@ -7,8 +7,8 @@ augmented ATE is recomputed with each candidate pair of outcome surfaces. Candid
 * ``kernel``: the kernel ridge T-learner alone (share 0);
 * ``share_S``: the kernel model plus a fixed share ``S`` of the network's correction;
 * ``precision``: per unit, the two models' predictions weighted by their inverse predicted variances;
-* ``stacked``: a per-dataset share fitted by cross-fitting (:func:`hf_causal.cina.estimator.fitted_network_share`):
-  the share of the correction that best predicts held-out factual outcomes, clipped to ``[0, 1]``.
+* ``stacked``: a per-dataset share fitted by cross-fitting (:func:`fitted_network_share`): the share of the
+  correction that best predicts held-out factual outcomes, clipped to ``[0, 1]``.
 
 Writes ``benchmarks/results/outcome_blend.md`` (or ``--output``) (mean ATE error in outcome standard deviations, paired differences
 to the kernel model with standard errors) and, with ``--records``, one JSON line per dataset.
@@ -30,6 +30,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,13 +53,57 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def candidate_surfaces(po, stacked_share: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{name: (mu1, mu0)}`` for every candidate blend (module docstring)."""
+    from hf_causal.cina.estimator import augmentation_surfaces
+
     out = {"kernel": (po.kernel_mu1, po.kernel_mu0)}
     for share in SHARES:
-        out[f"share_{share:g}"] = (po.kernel_mu1 + share * (po.mu1 - po.kernel_mu1),
-                                   po.kernel_mu0 + share * (po.mu0 - po.kernel_mu0))
-    out["stacked"] = (po.kernel_mu1 + stacked_share * (po.mu1 - po.kernel_mu1),
-                      po.kernel_mu0 + stacked_share * (po.mu0 - po.kernel_mu0))
+        out[f"share_{share:g}"] = augmentation_surfaces(po, share)
+    out["stacked"] = augmentation_surfaces(po, stacked_share)
     return out
+
+
+def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, folds: int = 2,
+                         seed: int = 0, min_arm: int = 5, moments: int = 2,
+                         max_units: int = 20_000) -> float:
+    """The ``stacked`` candidate: the share of the network's correction to the kernel model that best predicts
+    held-out outcomes, the per-dataset alternative to the estimator's fixed ``OUTCOME_NETWORK_SHARE`` (it lost to
+    the fixed share on a fresh draw of the OOD families: its half-context fit is noisy).
+
+    Cross-fitted: each fold's units are predicted from a context of the other folds (both models), and the
+    least-squares coefficient of the factual residual ``Y - m_kernel`` on the correction ``m_network - m_kernel``
+    over all held-out units is the share, clipped to ``[0, 1]``. Falls back to :data:`OUTCOME_NETWORK_SHARE`
+    when a fold's context has fewer than ``min_arm`` units of an arm. A dataset of more than ``max_units`` units
+    is fitted on a seeded random subsample of that many (one number needs no more, and the two extra passes
+    would otherwise cost more than the estimate).
+    """
+    from hf_causal.cina import potential_outcomes
+    from hf_causal.cina.estimator import OUTCOME_NETWORK_SHARE
+
+    rng = np.random.default_rng(seed)
+    if len(treatment) > max_units:
+        keep = np.sort(rng.choice(len(treatment), size=max_units, replace=False))
+        x, treatment, outcome = x[keep], np.asarray(treatment)[keep], np.asarray(outcome)[keep]
+    t = np.asarray(treatment).astype(np.int64)
+    fold = np.empty(len(t), dtype=np.int64)
+    for arm in (0, 1):  # stratified by arm so that every context has both
+        idx = np.flatnonzero(t == arm)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    numerator = denominator = 0.0
+    for k in range(folds):
+        held, context = fold == k, fold != k
+        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < min_arm:
+            return OUTCOME_NETWORK_SHARE
+        po = potential_outcomes.predict_potential_outcomes(model, x[context], t[context], outcome[context], x_new=x[held],
+                                        moments=moments)
+        treated = t[held] == 1
+        network = np.where(treated, po.mu1, po.mu0)
+        kernel = np.where(treated, po.kernel_mu1, po.kernel_mu0)
+        correction = network - kernel
+        numerator += float(correction @ (outcome[held] - kernel))
+        denominator += float(correction @ correction)
+    if denominator <= 0.0:
+        return 0.0
+    return float(np.clip(numerator / denominator, 0.0, 1.0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from hf_causal import CInAModel
-    from hf_causal.cina.estimator import fitted_network_share
     from hf_causal.cina.outcome import augmented_effect
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
     from hf_causal.data.families import sample_family

@@ -20,8 +20,8 @@ ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its
 weighted residuals (augmented balancing weights: consistent if either the weights balance the outcome's
 features or the outcome model is right); ``"pretrained"`` augments the same way with the checkpoint's
 in-context outcome network (:mod:`hf_causal.cina.potential_outcomes`, docs/design.md §4.8): the kernel model
-plus :data:`OUTCOME_NETWORK_SHARE` of the network's correction, so the estimate stays doubly robust; ``"none"`` returns the weighted difference
-``sum_i w_i W_i Y_i``.
+plus :data:`OUTCOME_NETWORK_SHARE` of the network's correction, so the estimate stays doubly robust; ``"none"``
+returns the weighted difference ``sum_i w_i W_i Y_i``.
 Where the augmentation helps and where it hurts is measured in ``benchmarks/results/ate.md``.
 ``"auto"`` (the default) is ``"pretrained"`` when the checkpoint has an in-context outcome network (the bundled
 ``cina-zs-base`` has) and the dataset has at most :data:`~hf_causal.core.options.AUTO_NETWORK_MAX_UNITS` units,
@@ -91,12 +91,11 @@ def effect_from_weights(
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = "kernel",
     potential_outcomes: PotentialOutcomes | None = None,
-    network_share: float | None = None,
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
     those :func:`estimate_effect` checked. ``outcome_model="pretrained"`` augments with ``potential_outcomes``
-    (the in-context network's predictions of the units' surfaces), with ``network_share`` of the network's
-    correction to the kernel model (default :data:`OUTCOME_NETWORK_SHARE`).
+    (the in-context network's predictions of the units' surfaces), with :data:`OUTCOME_NETWORK_SHARE` of the
+    network's correction to the kernel model.
 
     Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
     """
@@ -108,8 +107,7 @@ def effect_from_weights(
         else:
             # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network
             # saw each unit's own outcome, so its residuals would understate the noise
-            m1, m0 = augmentation_surfaces(
-                potential_outcomes, OUTCOME_NETWORK_SHARE if network_share is None else network_share)
+            m1, m0 = augmentation_surfaces(potential_outcomes)
             loo_residuals = potential_outcomes.kernel_residuals
         value = augmented_effect(weights, treatment, outcome, m1, m0, estimand)
         return value, float(np.sqrt(np.sum(weights**2 * loo_residuals**2))), weights, residual, outcome_model
@@ -118,59 +116,18 @@ def effect_from_weights(
 
 
 #: Share of the outcome network's correction to the kernel model that the ATE's augmentation uses. Chosen on the
-#: validation family ``outcome_validation`` and, against the per-dataset :func:`fitted_network_share`, on a fresh
-#: draw of the OOD families (seed 1, never the benchmark suites' seed 0; docs/design.md §4.8). Per-unit effects
-#: (``cate``) use the whole correction.
+#: validation family ``outcome_validation`` and, against a per-dataset fitted share
+#: (``benchmarks/outcome_blend_validation.py``), on a fresh draw of the OOD families (seed 1, never the benchmark
+#: suites' seed 0; docs/design.md §4.8). Per-unit effects (``cate``) use the whole correction.
 OUTCOME_NETWORK_SHARE = 0.75
 
 
-def augmentation_surfaces(potential: PotentialOutcomes, share: float = OUTCOME_NETWORK_SHARE
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """``(mu1, mu0)`` for the augmented estimator: the kernel model plus ``share`` of the network's correction
-    (a blend of the two outcome models)."""
+def augmentation_surfaces(potential: PotentialOutcomes, share: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu1, mu0)`` for the augmented estimator: the kernel model plus ``share`` (default
+    :data:`OUTCOME_NETWORK_SHARE`) of the network's correction (a blend of the two outcome models)."""
+    share = OUTCOME_NETWORK_SHARE if share is None else share
     return (potential.kernel_mu1 + share * (potential.mu1 - potential.kernel_mu1),
             potential.kernel_mu0 + share * (potential.mu0 - potential.kernel_mu0))
-
-
-def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, folds: int = 2,
-                         seed: int = 0, min_arm: int = 5, moments: int = DEFAULT_MOMENTS,
-                         max_units: int = 20_000) -> float:
-    """The share of the network's correction to the kernel model that best predicts held-out outcomes: the
-    per-dataset alternative to :data:`OUTCOME_NETWORK_SHARE` that ``benchmarks/outcome_blend_validation.py``
-    compares (it lost to the fixed share on a fresh draw of the OOD families: its half-context fit is noisy).
-
-    Cross-fitted: each fold's units are predicted from a context of the other folds (both models), and the
-    least-squares coefficient of the factual residual ``Y - m_kernel`` on the correction ``m_network - m_kernel``
-    over all held-out units is the share, clipped to ``[0, 1]``. Falls back to :data:`OUTCOME_NETWORK_SHARE`
-    when a fold's context has fewer than ``min_arm`` units of an arm. A dataset of more than ``max_units`` units
-    is fitted on a seeded random subsample of that many (one number needs no more, and the two extra passes
-    would otherwise cost more than the estimate).
-    """
-    rng = np.random.default_rng(seed)
-    if len(treatment) > max_units:
-        keep = np.sort(rng.choice(len(treatment), size=max_units, replace=False))
-        x, treatment, outcome = x[keep], np.asarray(treatment)[keep], np.asarray(outcome)[keep]
-    t = np.asarray(treatment).astype(np.int64)
-    fold = np.empty(len(t), dtype=np.int64)
-    for arm in (0, 1):  # stratified by arm so that every context has both
-        idx = np.flatnonzero(t == arm)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
-    numerator = denominator = 0.0
-    for k in range(folds):
-        held, context = fold == k, fold != k
-        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < min_arm:
-            return OUTCOME_NETWORK_SHARE
-        po = predict_potential_outcomes(model, x[context], t[context], outcome[context], x_new=x[held],
-                                        moments=moments)
-        treated = t[held] == 1
-        network = np.where(treated, po.mu1, po.mu0)
-        kernel = np.where(treated, po.kernel_mu1, po.kernel_mu0)
-        correction = network - kernel
-        numerator += float(correction @ (outcome[held] - kernel))
-        denominator += float(correction @ correction)
-    if denominator <= 0.0:
-        return 0.0
-    return float(np.clip(numerator / denominator, 0.0, 1.0))
 
 
 def text_covariates(
@@ -241,7 +198,7 @@ def estimate_effect(
                 "(config.outcome_hidden_size > 0); this one has none: use outcome_model='kernel'"
             )
         potential = predict_potential_outcomes(model, x, t, y, moments=moments)
-        mu1, mu0 = augmentation_surfaces(potential, OUTCOME_NETWORK_SHARE)
+        mu1, mu0 = augmentation_surfaces(potential)
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
         # unit's own outcome, so its residuals would understate the noise
         extras.update(mu1=mu1, mu0=mu0, residual=potential.kernel_residuals)
