@@ -1,11 +1,14 @@
 """Conditional-effect (CATE) benchmark: CInA's in-context outcome network against the learners users would pick.
 
 On datasets with per-unit truth (IHDP surface A, ACIC 2016, the held-out synthetic OOD families) it runs, on
-the same data in the same process and one thread each: zero-shot CInA (``model.cate``: the pretrained outcome
-network), the kernel ridge T-learner it starts from (the ablation), a gradient-boosting T-learner and EconML's
-``CausalForestDML``. It reports sqrt(PEHE) per suite (mean ± SE over datasets, in-sample: the effects of the
-dataset's own units), the paired difference of CInA against the best peer, the coverage of CInA's per-unit 95%
-intervals, and a speed check at N = 5,000, d = 20 against ``LinearDML``; it writes ``benchmarks/results/cate.md``.
+the same data in the same process and one thread each: zero-shot CInA (``model.cate`` with its defaults: the
+pretrained outcome network's effects calibrated against doubly robust pseudo-outcomes), and its two ablations:
+the same network uncalibrated (``cina_zs_uncalibrated``, what the calibration adds) and the same calibration of
+the kernel ridge T-learner (``kernel_calibrated``, what the network adds); and the peers: the kernel ridge
+T-learner as it comes, a gradient-boosting T-learner and EconML's ``CausalForestDML``. It reports sqrt(PEHE) per
+suite (mean ± SE over datasets, in-sample: the effects of the dataset's own units), the paired difference of
+CInA against the best peer and against each ablation, the coverage of the per-unit 95% intervals, and a speed
+check at N = 5,000, d = 20 against ``LinearDML``; it writes ``benchmarks/results/cate.md``.
 
     python benchmarks/cate_benchmark.py --quick                  # minutes: tiny suites, writes to /tmp
     python benchmarks/cate_benchmark.py                          # ihdp_a=100 acic2016=10 ood_*=20
@@ -36,7 +39,10 @@ RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 10}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
-METHODS = ("cina_zs", "kernel_t_learner", "gb_t_learner", "causal_forest_dml")
+METHODS = ("cina_zs", "cina_zs_uncalibrated", "kernel_calibrated", "kernel_t_learner", "gb_t_learner",
+           "causal_forest_dml")
+#: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
+ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration"}
 PEERS = ("kernel_t_learner", "gb_t_learner", "causal_forest_dml")
 #: sqrt(PEHE) published for CausalPFN (in-sample, their replications), for context only.
 CAUSALPFN_PUBLISHED = {"ihdp_a": 0.58, "acic2016": 0.92}
@@ -76,9 +82,9 @@ def causal_forest(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarr
     return np.ravel(est.effect(X)), None
 
 
-def cina_learner(model: Any, outcome_model: str):
+def cina_learner(model: Any, outcome_model: str, calibrate: bool = True):
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        effects = model.cate(X, T, Y, outcome_model=outcome_model).effects
+        effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
         return effects["cate"].to_numpy(), effects[["ci_low", "ci_high"]].to_numpy()
 
     return fit
@@ -87,7 +93,9 @@ def cina_learner(model: Any, outcome_model: str):
 def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
     table = {
         "cina_zs": cina_learner(model, "pretrained"),
-        "kernel_t_learner": cina_learner(model, "kernel"),
+        "cina_zs_uncalibrated": cina_learner(model, "pretrained", calibrate=False),
+        "kernel_calibrated": cina_learner(model, "kernel"),
+        "kernel_t_learner": cina_learner(model, "kernel", calibrate=False),
         "gb_t_learner": gb_t_learner,
         "causal_forest_dml": causal_forest,
     }
@@ -187,11 +195,15 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "mean ± SE over datasets. Coverage: share of units whose true effect lies in the method's 95% interval "
         "(methods that give per-unit intervals). Time: seconds per dataset (fit + effects), one thread.",
         "",
-        "## CInA (zero-shot) against the best peer, and against the kernel model it corrects",
+        "## CInA (zero-shot) against the best peer, and against its ablations",
+        "",
+        "Ablations (same run, same data): `kernel_calibrated` is the default without the network (the kernel "
+        "T-learner's effects, calibrated the same way); `cina_zs_uncalibrated` is the default without the "
+        "calibration (the network's mu1 - mu0 as it comes). Negative Δ: cina_zs is closer.",
         "",
         "| suite | cina_zs sqrt(PEHE) | best peer | paired Δ vs best peer ± SE | cina closer | "
-        "Δ vs kernel_t_learner ± SE | CausalPFN (published, other replications) |",
-        "|---|---|---|---|---|---|---|",
+        "Δ vs kernel_calibrated ± SE | Δ vs cina_zs_uncalibrated ± SE | CausalPFN (published, other replications) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for suite, methods in summary.items():
         if "cina_zs" not in methods:
@@ -199,18 +211,22 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         peers = {m: v for m, v in methods.items() if m in PEERS}
         best = min(peers, key=lambda m: peers[m]["mean"]) if peers else None
         mean, se, wins, n = paired(records, [suite], "cina_zs", best) if best else (float("nan"),) * 2 + (0, 0)
-        kmean, kse, _, _ = paired(records, [suite], "cina_zs", "kernel_t_learner")
+        ablated = []
+        for variant in ABLATIONS:
+            amean, ase, _, an = paired(records, [suite], "cina_zs", variant)
+            ablated.append(f"{amean:+.3f} ± {_fmt(ase)}" if an else "–")
         published = CAUSALPFN_PUBLISHED.get(suite)
         out.append(
             f"| {suite} | {_fmt(methods['cina_zs']['mean'])} | {best} ({_fmt(peers[best]['mean']) if best else '–'}) | "
-            f"{mean:+.3f} ± {_fmt(se)} | {wins} / {n} | {kmean:+.3f} ± {_fmt(kse)} | {_fmt(published) if published else '–'} |"
+            f"{mean:+.3f} ± {_fmt(se)} | {wins} / {n} | {' | '.join(ablated)} | "
+            f"{_fmt(published) if published else '–'} |"
         )
     ood = [s for s in summary if s.startswith("ood_")]
     if ood:
-        for peer in PEERS:
+        for peer in (*PEERS, *ABLATIONS):
             mean, se, wins, n = paired(records, ood, "cina_zs", peer)
             if n:
-                out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} | | |")
+                out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} | | | |")
     out.append("")
     for suite, methods in summary.items():
         out += [f"## {suite}", "", "| method | sqrt(PEHE) mean ± SE | median | ran | 95% coverage | time (s) |",

@@ -77,6 +77,7 @@ def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outco
     would otherwise cost more than the estimate).
     """
     from hf_causal.cina import potential_outcomes
+    from hf_causal.cina.cate import arm_stratified_folds
     from hf_causal.cina.estimator import OUTCOME_NETWORK_SHARE
 
     rng = np.random.default_rng(seed)
@@ -84,10 +85,7 @@ def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outco
         keep = np.sort(rng.choice(len(treatment), size=max_units, replace=False))
         x, treatment, outcome = x[keep], np.asarray(treatment)[keep], np.asarray(outcome)[keep]
     t = np.asarray(treatment).astype(np.int64)
-    fold = np.empty(len(t), dtype=np.int64)
-    for arm in (0, 1):  # stratified by arm so that every context has both
-        idx = np.flatnonzero(t == arm)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    fold = arm_stratified_folds(t, folds, seed)  # so that every context has both arms
     numerator = denominator = 0.0
     for k in range(folds):
         held, context = fold == k, fold != k

@@ -367,6 +367,7 @@ class CInAModel(CInAPreTrainedModel):
         X_new: Any = None,  # noqa: N803 - the name users know from scikit-learn-style APIs
         confidence: float = 0.95,
         outcome_model: str = "pretrained",
+        calibrate: bool = True,
     ):
         """Conditional effects ``E[Y(1) - Y(0) | X = x]`` per unit, with intervals (docs/design.md §4.8).
 
@@ -377,17 +378,23 @@ class CInAModel(CInAPreTrainedModel):
             confidence: level of the per-unit intervals.
             outcome_model: ``"pretrained"`` (the checkpoint's outcome network; the kernel model when the
                 checkpoint has none) or ``"kernel"`` (the kernel ridge T-learner).
+            calibrate: report the doubly robust ATE plus the outcome model's deviations from its average,
+                scaled by the slope of doubly robust pseudo-outcomes on cross-fitted predictions, clipped to
+                ``[0, 1]`` (:mod:`hf_causal.cina.cate`): heterogeneity the data cannot confirm is shrunk away.
+                ``False``: the outcome model's ``mu1 - mu0`` as it comes.
 
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``estimand="cate"``, ``value`` the mean effect
-            and ``effects`` a DataFrame (``cate``, ``std_error``, ``ci_low``, ``ci_high``, ``mu0``, ``mu1``) per
-            row; ``plot_effects(X["age"])`` draws them against a covariate.
+            (calibrated, on the dataset's own rows: the doubly robust ATE with its interval) and ``effects`` a
+            DataFrame (``cate``, ``std_error``, ``ci_low``, ``ci_high``, and the outcome model's uncalibrated
+            ``mu0``, ``mu1``) per row, whose ``attrs["heterogeneity_slope"]`` is the slope kept (``None``
+            uncalibrated); ``plot_effects(X["age"])`` draws them against a covariate.
         """
         try:  # library code, as for estimate()
-            from hf_causal.cina.potential_outcomes import estimate_cate
+            from hf_causal.cina.cate import estimate_cate
         except ImportError as err:
             raise ImportError("CInAModel.cate needs hf-causal installed (pip install hf-causal)") from err
-        return estimate_cate(self, covariates, treatment, outcome, X_new, confidence, outcome_model)
+        return estimate_cate(self, covariates, treatment, outcome, X_new, confidence, outcome_model, calibrate)
 
 
 # ``save_pretrained``/``push_to_hub`` copy this file and its relative imports next to the weights and write

@@ -1,0 +1,193 @@
+"""Conditional effects per unit, calibrated against doubly robust pseudo-outcomes (docs/design.md §4.8).
+
+The outcome model (the in-context network, or the kernel T-learner) proposes each unit's effect
+``tau(x) = mu1(x) - mu0(x)``. Its deviations from the average are not trusted as they come: a model that
+invents heterogeneity where the effect is constant (IHDP surface A) is common. :func:`estimate_cate` reports
+
+    cate(x) = ATE + b * (tau(x) - mean over the context of tau)
+
+where ``ATE`` is the doubly robust estimate of :func:`~hf_causal.cina.estimator.estimate_effect` and ``b`` is the
+least-squares slope of doubly robust pseudo-outcomes on cross-fitted predictions of ``tau``, clipped to
+``[0, 1]`` (the best linear predictor of the effect given the proxy; Chernozhukov, Demirer, Duflo and
+Fernández-Val 2018). The pseudo-outcome of unit ``i`` is
+
+    psi_i = tau~(x_i) + (2 T_i - 1) * N * w_i * (Y_i - mu~_{T_i}(x_i))
+
+with ``w`` the CInA weights of the ATE (each arm's sum to one, so ``N w_i`` plays the inverse propensity) and
+``~`` the predictions of the fold-out model: each of two arm-stratified folds is predicted from a context of the
+other, so no unit's own outcome enters the prediction it is compared with. ``b = 0`` means "no heterogeneity the
+data can confirm": every unit gets the ATE; ``b = 1`` keeps the model's heterogeneity.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.results import EffectEstimate, normal_quantile
+from .estimator import estimate_effect
+from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .potential_outcomes import has_outcome_network, predict_potential_outcomes
+
+#: Folds of the cross-fitted predictions the calibration compares with.
+CALIBRATION_FOLDS = 2
+#: A fold's context needs at least this many units of each arm, or the effects are left uncalibrated.
+CALIBRATION_MIN_ARM = 5
+#: Above this many units the slope is fitted on a seeded random subsample of them (one number needs no more,
+#: and the fold passes would otherwise cost more than the effects).
+CALIBRATION_MAX_UNITS = 20_000
+
+
+def arm_stratified_folds(treatment: np.ndarray, folds: int = CALIBRATION_FOLDS, seed: int = 0) -> np.ndarray:
+    """``(N,)`` fold index of each unit, each arm dealt round-robin over the folds in a seeded random order (so
+    every fold, and every fold's complement, holds both arms in the sample's proportions)."""
+    rng = np.random.default_rng(seed)
+    t = np.asarray(treatment).astype(np.int64)
+    fold = np.empty(len(t), dtype=np.int64)
+    for arm in (0, 1):
+        idx = np.flatnonzero(t == arm)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    return fold
+
+
+def cross_fitted_surfaces(
+    model: Any,
+    x: np.ndarray,
+    treatment: np.ndarray,
+    outcome: np.ndarray,
+    use_network: bool = True,
+    folds: int = CALIBRATION_FOLDS,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(mu0, mu1)`` of every unit predicted from a context without its own fold, or ``None`` when a fold's
+    context has fewer than :data:`CALIBRATION_MIN_ARM` units of an arm."""
+    t = np.asarray(treatment).astype(np.int64)
+    fold = arm_stratified_folds(t, folds, seed)
+    mu0, mu1 = np.empty(len(t)), np.empty(len(t))
+    for k in range(folds):
+        held, context = fold == k, fold != k
+        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < CALIBRATION_MIN_ARM:
+            return None
+        po = predict_potential_outcomes(model, x[context], t[context], outcome[context], x_new=x[held],
+                                        use_network=use_network)
+        mu0[held], mu1[held] = po.mu0, po.mu1
+    return mu0, mu1
+
+
+def heterogeneity_slope(pseudo_outcomes: np.ndarray, proxy: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of ``pseudo_outcomes`` on ``proxy`` (with an intercept) and its heteroscedasticity-
+    robust (HC0) standard error; ``(0.0, inf)`` when the proxy does not vary."""
+    psi = np.asarray(pseudo_outcomes, dtype=np.float64)
+    centred = np.asarray(proxy, dtype=np.float64) - np.mean(proxy)
+    spread = float(centred @ centred)
+    if not np.isfinite(spread) or spread <= 1e-12 * max(len(psi), 1):
+        return 0.0, float("inf")
+    slope = float(centred @ (psi - psi.mean())) / spread
+    residual = psi - psi.mean() - slope * centred
+    return slope, float(np.sqrt(np.sum(centred**2 * residual**2)) / spread)
+
+
+def calibration_slope(
+    model: Any,
+    x: np.ndarray,
+    treatment: np.ndarray,
+    outcome: np.ndarray,
+    weights: np.ndarray,
+    use_network: bool,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """The slope ``b`` of the module docstring, unclipped, with its standard error; ``None`` when the folds
+    cannot be formed. ``weights`` are the ATE's (summing to one within each arm)."""
+    n = len(treatment)
+    t = np.asarray(treatment).astype(np.int64)
+    scale = n * np.asarray(weights, dtype=np.float64)  # each arm's weights sum to 1: N w_i ~ 1 / P(arm | x_i)
+    if n > CALIBRATION_MAX_UNITS:
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=CALIBRATION_MAX_UNITS, replace=False))
+        x, t, outcome, scale = x[keep], t[keep], outcome[keep], scale[keep]
+    surfaces = cross_fitted_surfaces(model, x, t, outcome, use_network=use_network, seed=seed)
+    if surfaces is None:
+        return None
+    mu0, mu1 = surfaces
+    proxy = mu1 - mu0
+    pseudo = proxy + (2.0 * t - 1.0) * scale * (outcome - np.where(t == 1, mu1, mu0))
+    return heterogeneity_slope(pseudo, proxy)
+
+
+def estimate_cate(
+    model: Any,
+    covariates: Any,
+    treatment: Any,
+    outcome: Any,
+    covariates_new: Any = None,
+    confidence: float = 0.95,
+    outcome_model: str = "pretrained",
+    calibrate: bool = True,
+) -> EffectEstimate:
+    """Per-unit conditional effects with intervals; see :meth:`CInAModel.cate` and the module docstring."""
+    start = time.perf_counter()
+    if outcome_model not in ("pretrained", "kernel"):
+        raise ValueError(f"outcome_model must be 'pretrained' or 'kernel' for effects per unit, got {outcome_model!r}")
+    if not isinstance(calibrate, bool):
+        raise TypeError(f"calibrate must be True or False, got {calibrate!r}")
+    z = normal_quantile(confidence)
+    x, names = encode_covariates(covariates)
+    n = x.shape[0]
+    t = validate_treatment(treatment, n)
+    y = validate_outcome(outcome, n)
+    x_new = None
+    index: Any = covariates.index if isinstance(covariates, pd.DataFrame) else pd.RangeIndex(n)
+    if covariates_new is not None:
+        x_new, new_names = encode_covariates(covariates_new)
+        if new_names != names:
+            raise ValueError(f"X_new has the columns {new_names[:8]}, the context {names[:8]}: they must match")
+        index = covariates_new.index if isinstance(covariates_new, pd.DataFrame) else pd.RangeIndex(len(x_new))
+    use_network = outcome_model == "pretrained" and has_outcome_network(model)
+    context = predict_potential_outcomes(model, x, t, y, use_network=use_network)
+    po = context if x_new is None else predict_potential_outcomes(model, x, t, y, x_new=x_new, use_network=use_network)
+    proxy = po.mu1 - po.mu0
+    # the arms' errors are treated as independent: a conservative interval when they are positively correlated
+    proxy_sd = np.sqrt(po.sd0**2 + po.sd1**2)
+    where = "the context rows" if x_new is None else "the new rows"
+    query = f"mean over {where} of E[Y(1) - Y(0) | X = x]"
+    fit = None
+    if calibrate:
+        ate = estimate_effect(model, covariates, treatment, outcome, estimand="ate",
+                              outcome_model="pretrained" if use_network else "kernel")
+        fit = calibration_slope(model, x, t, y, ate.weights, use_network)
+    if fit is not None:
+        slope, slope_se = fit
+        b = float(np.clip(slope, 0.0, 1.0))
+        deviation = proxy - float(np.mean(context.mu1 - context.mu0))
+        effect = ate.value + b * deviation
+        # the level's error (the ATE's interval), the proxy's own error at the kept slope, and the slope's
+        # sampling error times how far the row is from the average
+        sd = np.sqrt(ate.std_error**2 + (b * proxy_sd) ** 2 + (deviation * min(slope_se, 1.0)) ** 2)
+        interval = ("the ATE's interval, the outcome model's predicted spread of the kept deviation, and the "
+                    "calibration slope's sampling error")
+        query += f"; the outcome model's deviations from the ATE kept at slope {b:.2f} (fitted {slope:.2f} ± {slope_se:.2f})"
+    else:
+        effect, sd = proxy, proxy_sd
+        interval = "the outcome model's predicted spread of each row's effect (model error, not sampling noise)"
+        if calibrate:
+            query += "; uncalibrated: too few units of an arm to cross-fit the calibration"
+    effects = pd.DataFrame(
+        {"cate": effect, "std_error": sd, "ci_low": effect - z * sd, "ci_high": effect + z * sd,
+         "mu0": po.mu0, "mu1": po.mu1},
+        index=index,
+    )
+    effects.attrs["heterogeneity_slope"] = None if fit is None else b
+    fields: dict[str, Any] = dict(
+        confidence=confidence, estimand="cate", method="cina-zs", n=len(effect), query=query, interval=interval,
+        outcome_model=po.source, effects=effects,
+    )
+    if fit is not None and x_new is None:
+        # the context rows' calibrated effects average to the doubly robust ATE, whose interval is the mean's
+        result = EffectEstimate.from_standard_error(float(effect.mean()), float(ate.std_error), **fields)
+    else:
+        # the rows' errors are correlated, so their mean carries no interval here (estimate() is for averages)
+        result = EffectEstimate(float(effect.mean()), **fields)
+    result.seconds = time.perf_counter() - start
+    return result
