@@ -18,7 +18,7 @@ from ..core.results import EffectEstimate
 from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
 from .planning import Query
-from .sampling import decode_samples, join_rows, repeat_rows, torch_threads
+from .sampling import decode_samples, join_rows, torch_threads
 
 
 def _rows_equal(ids: np.ndarray | Sequence[Sequence[int]], target: np.ndarray) -> np.ndarray:
@@ -146,11 +146,11 @@ class EffectQueries:
             shared = {p.name: ids_1[p.name] for p in plans_1 if p.name in before and p.clamp is None}
             ids_0 = self._sample_ids(n, plans_0, seed_0, progress, tables=tables_0, fixed=shared)
         else:
-            ids_1 = self._sample_ids(n, plans_1, seed, progress)
-            shared = {p.name: repeat_rows(ids_1[p.name], n) for p in plans_1 if p.name in before}
-            # the evidence holds in both arms: variables before the treatment are shared draws, later ones are given
-            plans_0 = self.planner.plans(Query({treatment: control}, dict(given)), n, [outcome], clamp_ids=shared)
-            ids_0 = self._sample_ids(n, plans_0, seed_0, progress)
+            # the evidence holds in both arms: variables before the treatment are shared draws (the network feeds
+            # them once per batch and both arms continue from its KV cache), later ones are given
+            shared = sum(p.name in before for p in plans_1)
+            seeds = [self.seed if seed is None else seed, self.seed if seed_0 is None else seed_0]
+            ids_1, ids_0 = self._sample_arm_ids(n, [plans_1, plans_0], shared, seeds, progress)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         y1 = decode_samples(self.tokenizer, {outcome: ids_1[outcome]}, rng)[outcome]
         y0 = decode_samples(self.tokenizer, {outcome: ids_0[outcome]}, rng)[outcome]

@@ -34,7 +34,14 @@ from .graph import CausalGraph
 from .interventional import InterventionalDistribution
 from .modeling_causal_ar import CausalARModel
 from .planning import Query, QueryPlanner
-from .sampling import decode_samples, next_value_probabilities, repeat_rows, sample_tokens, torch_threads
+from .sampling import (
+    decode_samples,
+    next_value_probabilities,
+    repeat_rows,
+    sample_arms,
+    sample_tokens,
+    torch_threads,
+)
 from .serialization import EngineSettings, load_engine, save_engine
 from .tokenization_causal import CausalSequenceTokenizer
 from .tokenization_causal_backbone import BackboneCausalTokenizer
@@ -244,6 +251,17 @@ class CausalEngine(EffectQueries):
         with torch_threads(self.num_threads):
             return sample_tokens(
                 self.model, self.tokenizer, plans, n, batch_size=self.batch_size, seed=seed,
+                progress=self.progress if progress is None else progress, prefix_variables=self.prefix_variables,
+            )
+
+    def _sample_arm_ids(
+        self, n: int, arms: list[list], shared: int, seeds: list[int], progress: bool | None
+    ) -> list[dict[str, np.ndarray | list[list[int]]]]:
+        """Token ids of ``n`` draws of each arm from the network's sampler, the first ``shared`` plans (the same in
+        every arm) drawn once and shared (:func:`~hf_causal.engine.sampling.sample_arms`)."""
+        with torch_threads(self.num_threads):
+            return sample_arms(
+                self.model, self.tokenizer, arms, shared, n, batch_size=self.batch_size, seeds=seeds,
                 progress=self.progress if progress is None else progress, prefix_variables=self.prefix_variables,
             )
 

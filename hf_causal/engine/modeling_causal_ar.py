@@ -15,6 +15,8 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
 
 IGNORE_INDEX = -100
+#: Backbone classes whose logits are ``lm_head(last hidden state)`` (see :meth:`CausalARModel.has_linear_head`).
+LINEAR_HEAD_BACKBONES = frozenset({"GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 #: The output field holding the KV cache: ``cache`` in recent transformers, ``past_key_values`` before.
 CACHE_FIELD = "cache" if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {}) else "past_key_values"
 
@@ -163,7 +165,9 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         ``loss_groups`` (``(vocab,)`` long, from the tokenizer's ``loss_groups()``) restricts each label's
         softmax to the tokens of its own group (a variable's value tokens), the same constraint the sampler
         applies; labels in group -1 keep the full softmax. The loss is then the likelihood of the
-        constrained model, and no training goes into pushing down tokens the sampler never allows.
+        constrained model, and no training goes into pushing down tokens the sampler never allows. When the
+        backbone's logits are a plain linear head (:meth:`has_linear_head`), only those groups' logits are
+        computed (:func:`grouped_cross_entropy`) and the output's ``logits`` is ``None``.
 
         ``prefix_mask`` (``(batch, new tokens)`` bool) marks a prefix block whose tokens attend to each other in
         both directions (a prefix LM, see :func:`prefix_lm_attention_mask`); every other token stays causal.
@@ -187,6 +191,11 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             attention_mask = prefix_lm_attention_mask(
                 attention_mask, prefix_mask, past, self.get_input_embeddings().weight.dtype
             )
+        if labels is not None and loss_groups is not None and self.has_linear_head():
+            return self._grouped_loss_forward(
+                input_ids, attention_mask, position_ids, past_key_values, labels, use_cache, logits_to_keep,
+                loss_groups, **kwargs,
+            )
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -209,6 +218,82 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
                 logits = restrict_to_groups(logits, target, loss_groups.to(logits.device))
             loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
         return CausalLMOutputWithPast(loss=loss, logits=logits_all, **{CACHE_FIELD: output_cache(out)})
+
+    def has_linear_head(self) -> bool:
+        """Whether the logits are ``lm_head(last hidden state)`` and nothing else, so that the logits of a few
+        tokens can be computed from the hidden state alone (:meth:`hidden_states`, :meth:`token_logits`).
+
+        True for the from-scratch GPT-2 and the plain Llama-style decoders; false with a text summary head
+        (it adds to the logits), a PEFT wrapper, or an architecture that scales or caps its logits.
+        """
+        return (
+            self.text_summary_head is None
+            and type(self.backbone).__name__ in LINEAR_HEAD_BACKBONES
+            and isinstance(self.backbone.get_output_embeddings(), nn.Linear)
+            and getattr(self.backbone.config, "final_logit_softcapping", None) is None
+        )
+
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Any = None,
+        use_cache: bool | None = None,
+        prefix_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, Any]:
+        """The backbone's last hidden states ``(batch, new tokens, hidden)`` and its KV cache, without the LM
+        head (only when :meth:`has_linear_head`). Arguments as in :meth:`forward`."""
+        if prefix_mask is not None and bool(prefix_mask.any()):
+            past = int(past_key_values.get_seq_length()) if past_key_values is not None else 0
+            attention_mask = prefix_lm_attention_mask(
+                attention_mask, prefix_mask, past, self.get_input_embeddings().weight.dtype
+            )
+        base = self.backbone.base_model
+        out = base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=use_cache,
+            **{cache_keyword(base): past_key_values},
+            **kwargs,
+        )
+        return out.last_hidden_state, output_cache(out)
+
+    def token_logits(self, hidden: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+        """Logits of ``token_ids`` only, ``(..., len(token_ids))``, from last hidden states ``(..., hidden)``:
+        the columns the full LM head would give for those ids (only when :meth:`has_linear_head`)."""
+        head = self.backbone.get_output_embeddings()
+        bias = None if head.bias is None else head.bias[token_ids]
+        return torch.nn.functional.linear(hidden, head.weight[token_ids], bias)
+
+    def _grouped_loss_forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        past_key_values: Any,
+        labels: torch.Tensor,
+        use_cache: bool | None,
+        logits_to_keep: int,
+        loss_groups: torch.Tensor,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """:meth:`forward` with ``labels`` and ``loss_groups`` on a linear head: the same loss from the logits of
+        each label's own group (the prefix mask, if any, is already in ``attention_mask``)."""
+        hidden, cache = self.hidden_states(
+            input_ids, attention_mask, position_ids, past_key_values, use_cache=use_cache, **kwargs
+        )
+        if logits_to_keep:  # the columns forward() would have logits for
+            hidden = hidden[:, -int(logits_to_keep) :]
+        target = labels[:, labels.size(1) - hidden.size(1) + 1 :].to(hidden.device)
+        head = self.backbone.get_output_embeddings()
+        loss = grouped_cross_entropy(
+            hidden[:, :-1].reshape(-1, hidden.size(-1)), target.reshape(-1), head.weight, head.bias,
+            loss_groups.to(hidden.device),
+        )
+        return CausalLMOutputWithPast(loss=loss, logits=None, **{CACHE_FIELD: cache})
 
     def _add_text_summary(
         self, logits: torch.Tensor, hidden: torch.Tensor, text_mask: torch.Tensor, cache: Any, past: int
@@ -313,6 +398,69 @@ def restrict_to_groups(logits: torch.Tensor, target: torch.Tensor, groups: torch
     return logits.masked_fill(outside, float("-inf"))
 
 
+def grouped_cross_entropy(
+    hidden: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    groups: torch.Tensor,
+) -> torch.Tensor:
+    """Mean cross-entropy of ``target`` ``(rows,)`` under ``hidden @ weight.T + bias``, each row's softmax
+    restricted to its target's group: ``cross_entropy(restrict_to_groups(logits, target, groups), target)``
+    (``-100`` targets ignored; targets in group -1 keep the whole vocabulary), without the full logits.
+
+    Why: the constrained loss needs, per labelled position, only the logits of its variable's value tokens.
+    A full-vocabulary head computes ``vocab`` logits per position and then masks almost all of them out; here
+    the rows are sorted by group and each group's rows meet only that group's rows of ``weight`` (for a table
+    of many variables, the head's cost drops by about the number of variables).
+    """
+    # half-precision activations get a float32 softmax, as forward() gives the full logits
+    dtype = torch.float32 if hidden.dtype in (torch.float16, torch.bfloat16) else hidden.dtype
+    hidden, target = hidden.to(dtype), target.to(hidden.device)
+    vocab = weight.size(0)
+    if groups.numel() < vocab:
+        groups = torch.cat([groups, groups.new_full((vocab - groups.numel(),), -1)])
+    groups = groups[:vocab].to(hidden.device)
+    keep = (target >= 0) & (target < vocab)
+    count = int(keep.sum())
+    if count == 0:  # as cross_entropy with every target ignored
+        return hidden.sum() * float("nan")
+    rows = keep.nonzero().squeeze(1)
+    row_group = groups[target[rows]]
+    free = row_group < 0
+    total = hidden.new_zeros(())
+    if bool(free.any()):  # labels outside every group: the whole vocabulary
+        logits = torch.nn.functional.linear(hidden[rows[free]], weight.to(dtype), None if bias is None else bias.to(dtype))
+        total = total + torch.nn.functional.cross_entropy(logits, target[rows[free]], reduction="sum")
+        rows, row_group = rows[~free], row_group[~free]
+    if rows.numel():
+        # vocabulary and rows both sorted by group: every group is then one slice of each (torch.split, whose
+        # backward is one concatenation rather than a zero-filled full-size gradient per slice)
+        by_group = torch.argsort(groups * (vocab + 1) + torch.arange(vocab, device=groups.device))
+        in_group = groups[by_group] >= 0
+        vocab_ids = by_group[in_group]
+        vocab_group = groups[vocab_ids]
+        present, vocab_sizes = torch.unique_consecutive(vocab_group, return_counts=True)
+        local = torch.empty(vocab, dtype=torch.long, device=groups.device)
+        starts = torch.cumsum(vocab_sizes, 0) - vocab_sizes
+        local[vocab_ids] = torch.arange(vocab_ids.numel(), device=groups.device) - starts.repeat_interleave(vocab_sizes)
+        order = torch.argsort(row_group, stable=True)
+        rows, row_group = rows[order], row_group[order]
+        row_counts = torch.bincount(torch.searchsorted(present, row_group), minlength=present.numel())
+        w = weight[vocab_ids].to(dtype)
+        b = None if bias is None else bias[vocab_ids].to(dtype)
+        sizes, counts = vocab_sizes.tolist(), row_counts.tolist()
+        w_parts = w.split(sizes)
+        b_parts = b.split(sizes) if b is not None else [None] * len(sizes)
+        h_parts = hidden[rows].split(counts)
+        t_parts = local[target[rows]].split(counts)
+        for h, t, w_g, b_g in zip(h_parts, t_parts, w_parts, b_parts):
+            if h.size(0):
+                logits = torch.nn.functional.linear(h, w_g, b_g)
+                total = total + torch.nn.functional.cross_entropy(logits, t, reduction="sum")
+    return total / count
+
+
 @torch.no_grad()
 def _spread_new_rows(backbone: PreTrainedModel, old_size: int) -> None:
     """Draw the new embedding (and untied LM-head) rows from N(mean, var) of the pretrained rows, per dimension.
@@ -333,4 +481,4 @@ def _spread_new_rows(backbone: PreTrainedModel, old_size: int) -> None:
         weight[old_size:] = new.to(weight.dtype)
 
 
-__all__ = ["CausalARModel", "TextSummaryHead", "prefix_lm_attention_mask"]
+__all__ = ["CausalARModel", "TextSummaryHead", "grouped_cross_entropy", "prefix_lm_attention_mask"]

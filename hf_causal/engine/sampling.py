@@ -29,6 +29,11 @@ from .planning import VariablePlan
 from .tokenization_causal import CausalSequenceTokenizer
 
 
+def _copy_cache(cache: DynamicCache) -> DynamicCache:
+    """An independent copy of a sampling stream's KV cache."""
+    return DynamicCache(ddp_cache_data=[(layer.keys, layer.values) for layer in cache.layers])
+
+
 class _Stream:
     """The batch's token stream: a KV cache, per-row position ids and a buffer of unfed tokens."""
 
@@ -38,7 +43,10 @@ class _Stream:
         self.mask = torch.zeros(batch, 0, dtype=torch.long, device=device)
         self.position = torch.zeros(batch, dtype=torch.long, device=device)
         self.pending: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
-        self.logits: torch.Tensor | None = None
+        has_linear_head = getattr(model, "has_linear_head", None)
+        self.linear_head = bool(has_linear_head()) if has_linear_head is not None else False
+        # each row's last hidden state (linear head) or full logits after its last real token
+        self.state: torch.Tensor | None = None
 
     def push(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, prefix: bool = False) -> None:
         """Queue ``tokens`` ``[batch, k]``; ``valid`` marks real tokens (others are padding). ``prefix`` tokens
@@ -55,48 +63,77 @@ class _Stream:
         self.pending.append((tokens.to(self.device), valid.to(self.device).long(), prefix))
 
     @torch.inference_mode()
-    def next_logits(self) -> torch.Tensor:
-        """Feed the queued tokens; return each row's logits after its last real token."""
+    def fork(self) -> _Stream:
+        """An independent copy of the stream: both continue from here. Queued tokens are fed first, so that they
+        are computed once for both; the KV cache is then copied once."""
         if self.pending:
-            tokens = torch.cat([t for t, _, _ in self.pending], dim=1)
-            valid = torch.cat([v for _, v, _ in self.pending], dim=1)
-            prefix = torch.cat([torch.full_like(v, int(p)) for _, v, p in self.pending], dim=1).bool() & valid.bool()
-            self.pending = []
-            tokens = torch.where(valid.bool(), tokens, torch.full_like(tokens, self.pad_id))
-            positions = self.position[:, None] + valid.cumsum(1) - valid
-            self.mask = torch.cat([self.mask, valid], dim=1)
-            # logits after each row's last real token in this chunk; when that is the chunk's last column for
-            # every row (the usual case), only that column's logits are computed (a pretrained backbone's
-            # vocabulary makes full-chunk logits large)
-            k = tokens.size(1)
-            last = (valid * torch.arange(1, k + 1, device=self.device)).argmax(1)
-            has = valid.sum(1) > 0
-            only_last = bool(((last == k - 1) | ~has).all())
-            out = self.model(
-                input_ids=tokens,
-                attention_mask=self.mask,
-                position_ids=positions,
-                past_key_values=self.cache,
-                use_cache=True,
-                logits_to_keep=1 if only_last else 0,
-                prefix_mask=prefix if bool(prefix.any()) else None,
-            )
-            self.cache = output_cache(out)
-            self.position = self.position + valid.sum(1)
-            rows = torch.arange(self.batch, device=self.device)
-            new = (out.logits[:, -1] if only_last else out.logits[rows, last]).float()
-            self.logits = new if self.logits is None else torch.where(has[:, None], new, self.logits)
-        if self.logits is None:
+            self._feed()
+        twin = _Stream.__new__(_Stream)
+        twin.__dict__.update(self.__dict__)
+        twin.cache = _copy_cache(self.cache)
+        twin.pending = []
+        summary = getattr(self.model, "_summary_states", None)  # a text summary head's running sums (per cache)
+        if summary is not None and self.cache in summary:
+            summary[twin.cache] = summary[self.cache]
+        return twin
+
+    @torch.inference_mode()
+    def next_logits(self, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed the queued tokens; return each row's logits after its last real token, of ``token_ids`` only
+        (``(batch, len(token_ids))``, float) or of the whole vocabulary (``None``).
+
+        With a linear LM head (``CausalARModel.has_linear_head``) the stream keeps each row's last hidden state
+        and computes only the logits asked for: a step draws among one variable's few value tokens, so the
+        full head would spend most of its work on logits that are thrown away."""
+        if self.pending:
+            self._feed()
+        if self.state is None:
             raise RuntimeError("no tokens fed yet")
-        return self.logits
+        if self.linear_head:
+            head = self.model.get_output_embeddings()
+            if token_ids is None:
+                return head(self.state).float()
+            return self.model.token_logits(self.state, token_ids).float()
+        return self.state if token_ids is None else self.state[:, token_ids]
+
+    def _feed(self) -> None:
+        tokens = torch.cat([t for t, _, _ in self.pending], dim=1)
+        valid = torch.cat([v for _, v, _ in self.pending], dim=1)
+        prefix = torch.cat([torch.full_like(v, int(p)) for _, v, p in self.pending], dim=1).bool() & valid.bool()
+        self.pending = []
+        tokens = torch.where(valid.bool(), tokens, torch.full_like(tokens, self.pad_id))
+        positions = self.position[:, None] + valid.cumsum(1) - valid
+        self.mask = torch.cat([self.mask, valid], dim=1)
+        # the state after each row's last real token in this chunk; when that is the chunk's last column for every
+        # row (the usual case), only that column's logits are computed (a pretrained backbone's vocabulary makes
+        # full-chunk logits large)
+        k = tokens.size(1)
+        last = (valid * torch.arange(1, k + 1, device=self.device)).argmax(1)
+        has = valid.sum(1) > 0
+        only_last = bool(((last == k - 1) | ~has).all())
+        inputs = {"input_ids": tokens, "attention_mask": self.mask, "position_ids": positions,
+                  "past_key_values": self.cache, "use_cache": True,
+                  "prefix_mask": prefix if bool(prefix.any()) else None}
+        if self.linear_head:
+            out, self.cache = self.model.hidden_states(**inputs)
+        else:
+            result = self.model(**inputs, logits_to_keep=1 if only_last else 0)
+            self.cache = output_cache(result)
+            out = result.logits.float()
+        self.position = self.position + valid.sum(1)
+        rows = torch.arange(self.batch, device=self.device)
+        new = out[:, -1] if only_last else out[rows, last]
+        self.state = new if self.state is None else torch.where(has[:, None], new, self.state)
 
 
-def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
-    """Sample one global id per row among the ``allowed`` ids (sorted, the variable's valid tokens here).
+def _draw(
+    restricted: torch.Tensor, allowed: torch.Tensor, temperature: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Sample one global id per row among the ``allowed`` ids (the variable's valid tokens here), given the
+    logits ``restricted`` ``(batch, len(allowed))`` of those ids only.
 
-    Gumbel-max over the allowed columns only: ``argmax(logit / T + Gumbel noise)`` is a draw from the softmax
-    restricted to them, without a softmax or a multinomial over the whole vocabulary."""
-    restricted = logits[:, allowed]
+    Gumbel-max: ``argmax(logit / T + Gumbel noise)`` is a draw from the softmax restricted to the allowed ids,
+    without a softmax or a multinomial over the whole vocabulary."""
     if temperature <= 0:
         return allowed[restricted.argmax(-1)]
     # the generator lives on the model's device (see sample_tokens): no device round trip per token
@@ -105,20 +142,19 @@ def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, gener
     return allowed[(restricted / temperature + gumbel).argmax(-1)]
 
 
-def _sample_batch(
-    model: PreTrainedModel,
+def _run_plans(
+    stream: _Stream,
     tokenizer: CausalSequenceTokenizer,
     plans: Sequence[VariablePlan],
     rows: slice,
     generator: torch.Generator,
     temperature: float,
-    prefix_variables: Collection[str] = (),
-) -> dict[str, np.ndarray | list[list[int]]]:
-    device = next(model.parameters()).device
-    batch = rows.stop - rows.start
-    stream = _Stream(model, batch, device, tokenizer.pad_token_id)
-    stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
-    out: dict[str, np.ndarray | list[list[int]]] = {}
+    prefix_variables: Collection[str],
+    out: dict[str, np.ndarray | list[list[int]]],
+) -> None:
+    """Walk ``plans`` on ``stream`` (which already holds everything before them), writing each variable's ids to
+    ``out``."""
+    device, batch = stream.device, stream.batch
     for plan in plans:
         name, codec = plan.name, tokenizer.codecs[plan.name]
         in_prefix = name in prefix_variables
@@ -141,7 +177,7 @@ def _sample_batch(
                 token = torch.full((batch,), plan.fixed_positions[position], dtype=torch.long, device=device)
             else:
                 allowed = torch.as_tensor(allowed_ids, dtype=torch.long, device=device)
-                token = _draw(stream.next_logits(), allowed, temperature, generator)
+                token = _draw(stream.next_logits(allowed), allowed, temperature, generator)
             token = torch.where(done, torch.full_like(token, tokenizer.pad_token_id), token)
             picked.append(token)
             stream.push(token, ~done)
@@ -155,7 +191,33 @@ def _sample_batch(
         else:
             pad = tokenizer.pad_token_id
             out[name] = [[int(t) for t in row if t != pad] for row in mat]
-    return out
+
+
+def _sample_batch(
+    model: PreTrainedModel,
+    tokenizer: CausalSequenceTokenizer,
+    arms: Sequence[Sequence[VariablePlan]],
+    shared: int,
+    rows: slice,
+    generators: Sequence[torch.Generator],
+    temperature: float,
+    prefix_variables: Collection[str] = (),
+) -> list[dict[str, np.ndarray | list[list[int]]]]:
+    """One batch of every arm: the first arm walks its first ``shared`` plans, each arm then continues from a
+    fork of that stream with its own plans and generator."""
+    device = next(model.parameters()).device
+    batch = rows.stop - rows.start
+    stream = _Stream(model, batch, device, tokenizer.pad_token_id)
+    stream.push(torch.full((batch,), tokenizer.bos_token_id, dtype=torch.long), prefix=bool(prefix_variables))
+    common: dict[str, np.ndarray | list[list[int]]] = {}
+    _run_plans(stream, tokenizer, arms[0][:shared], rows, generators[0], temperature, prefix_variables, common)
+    outs = []
+    for k, (plans, generator) in enumerate(zip(arms, generators)):
+        out = dict(common)
+        _run_plans(stream if k == len(arms) - 1 else stream.fork(), tokenizer, plans[shared:], rows, generator,
+                   temperature, prefix_variables, out)
+        outs.append(out)
+    return outs
 
 
 def sample_tokens(
@@ -175,28 +237,59 @@ def sample_tokens(
 
     ``prefix_variables``: clamped variables that, with ``<bos>``, form the model's bidirectional prefix block
     (they must come first in the order; see ``CausalARModel.forward``)."""
+    return sample_arms(model, tokenizer, [plans], 0, n, batch_size=batch_size, seeds=[seed], temperature=temperature,
+                       progress=progress, prefix_variables=prefix_variables)[0]
+
+
+def sample_arms(
+    model: PreTrainedModel,
+    tokenizer: CausalSequenceTokenizer,
+    arms: Sequence[Sequence[VariablePlan]],
+    shared: int,
+    n: int,
+    *,
+    batch_size: int = 4096,
+    seeds: Sequence[int],
+    temperature: float = 1.0,
+    progress: bool = False,
+    prefix_variables: Collection[str] = (),
+) -> list[dict[str, np.ndarray | list[list[int]]]]:
+    """:func:`sample_tokens` for several arms (e.g. the two ``do()`` values of an effect) whose first ``shared``
+    plans are the same: those variables are drawn once per row (by the first arm's generator) and every arm
+    continues from them, each with its own generator (``seeds``, one per arm).
+
+    The result per arm is what :func:`sample_tokens` gives for that arm with the shared variables clamped to the
+    first arm's draws; the shared prefix is fed to the model once per batch and its KV cache forked, where a
+    clamped replay would feed it again for every other arm.
+    """
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    for plan in plans:
+    if len(seeds) != len(arms) or not arms:
+        raise ValueError(f"expected one seed per arm, got {len(seeds)} seeds for {len(arms)} arms")
+    if any([p.name for p in plans[:shared]] != [p.name for p in arms[0][:shared]] for plans in arms):
+        raise ValueError("the arms must share their first plans")
+    for plan in (p for plans in arms for p in plans):
         if plan.clamp is not None and len(plan.clamp) not in (1, n):
             raise ValueError(f"clamp of {plan.name!r} has {len(plan.clamp)} rows; expected 1 or {n}")
     # a generator on the model's device keeps sampling there, with no device round trip per token
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(int(seed))
+    device = next(model.parameters()).device
+    generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
     was_training = model.training
     model.eval()
-    parts: dict[str, list] = {p.name: [] for p in plans}
+    parts: list[dict[str, list]] = [{p.name: [] for p in plans} for plans in arms]
     try:
         starts = range(0, n, batch_size)
         for start in tqdm(starts, desc="sampling", unit="batch", disable=not progress or len(starts) < 2):
-            part = _sample_batch(
-                model, tokenizer, plans, slice(start, min(n, start + batch_size)), generator, temperature,
+            outs = _sample_batch(
+                model, tokenizer, arms, shared, slice(start, min(n, start + batch_size)), generators, temperature,
                 prefix_variables,
             )
-            for name, ids in part.items():
-                parts[name].append(ids)
+            for arm_parts, out in zip(parts, outs):
+                for name, ids in out.items():
+                    arm_parts[name].append(ids)
     finally:
         model.train(was_training)
-    return {name: join_rows(chunks) for name, chunks in parts.items()}
+    return [{name: join_rows(chunks) for name, chunks in arm_parts.items()} for arm_parts in parts]
 
 
 def join_rows(chunks: Sequence[np.ndarray | list[list[int]]]) -> np.ndarray | list[list[int]]:
@@ -257,7 +350,7 @@ def next_value_probabilities(
                 stream.push(tokens, valid, prefix=in_prefix)
             for lead in tokenizer.lead_ids(target):
                 stream.push(torch.full((batch,), lead, dtype=torch.long))
-            logits = stream.next_logits()[:, local_ids.to(device)]
+            logits = stream.next_logits(local_ids.to(device))
             out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     finally:
         model.train(was_training)
