@@ -155,7 +155,8 @@ def estimate_cate(
     fit = None
     if calibrate:
         ate = estimate_effect(model, covariates, treatment, outcome, estimand="ate",
-                              outcome_model="pretrained" if use_network else "kernel")
+                              outcome_model="pretrained" if use_network else "kernel",
+                              potential_outcomes=context if use_network else None)
         fit = calibration_slope(model, x, t, y, ate.weights, use_network)
     if fit is not None:
         slope, slope_se = fit

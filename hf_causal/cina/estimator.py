@@ -164,9 +164,14 @@ def estimate_effect(
     text_encoder: Any = None,
     text_columns: Sequence[str] | None = None,
     text_components: int = 16,
+    potential_outcomes: PotentialOutcomes | None = None,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
+
+    ``potential_outcomes``: the outcome network's predictions for this dataset's own rows
+    (:func:`~hf_causal.cina.potential_outcomes.predict_potential_outcomes` with the default moments), when the
+    caller has them already (``cate`` does); used with the network only, and saves its pass.
 
     With column names for ``treatment`` and ``outcome`` the first argument is a table to stream (a parquet path,
     a DataFrame, a dataset or an iterator of chunks; :func:`hf_causal.cina.streaming.estimate_stream`, to which
@@ -197,7 +202,11 @@ def estimate_effect(
                 "outcome_model='pretrained' needs a checkpoint with an in-context outcome network "
                 "(config.outcome_hidden_size > 0); this one has none: use outcome_model='kernel'"
             )
-        potential = predict_potential_outcomes(model, x, t, y, moments=moments)
+        potential = potential_outcomes
+        if potential is None or moments != DEFAULT_MOMENTS:
+            potential = predict_potential_outcomes(model, x, t, y, moments=moments)
+        elif len(potential.mu0) != len(t) or potential.source != "pretrained":
+            raise ValueError(f"potential_outcomes must be the network's predictions for the dataset's {len(t)} rows")
         mu1, mu0 = augmentation_surfaces(potential)
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
         # unit's own outcome, so its residuals would understate the noise

@@ -94,3 +94,26 @@ def test_too_few_units_of_an_arm_leaves_the_effects_uncalibrated():
     np.testing.assert_allclose(est.effects["cate"], est.effects["mu1"] - est.effects["mu0"])
     with pytest.raises(TypeError, match="calibrate"):
         model.cate(frame[COLUMNS], frame.treat, frame.y, calibrate="yes")
+
+
+def test_with_a_network_the_level_is_the_networks_doubly_robust_ate():
+    import torch
+
+    from hf_causal.cina.estimator import estimate_effect
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    frame, _ = simulate(lambda x: 1.0 + x[:, 1], n=400, seed=4)
+    model = tiny_cina_model(seed=0, outcome_hidden_size=16, outcome_num_layers=1, outcome_intermediate_size=32,
+                            outcome_kernel_temperatures=[1.0, 4.0])
+    torch.manual_seed(1)
+    with torch.no_grad():  # a network that corrects the kernel model by amounts that vary from unit to unit
+        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    cal = model.cate(frame[COLUMNS], frame.treat, frame.y)
+    ate = model.estimate(frame[COLUMNS], frame.treat, frame.y, outcome_model="pretrained")
+    kernel = model.estimate(frame[COLUMNS], frame.treat, frame.y, outcome_model="kernel")
+    assert cal.outcome_model == "pretrained" and abs(ate.value - kernel.value) > 1e-4
+    assert cal.value == pytest.approx(ate.value, rel=1e-9) and cal.std_error == pytest.approx(ate.std_error, rel=1e-9)
+    x = frame[COLUMNS].to_numpy()
+    wrong = predict_potential_outcomes(model, x[:100], frame.treat.to_numpy()[:100], frame.y.to_numpy()[:100])
+    with pytest.raises(ValueError, match="400 rows"):
+        estimate_effect(model, x, frame.treat, frame.y, outcome_model="pretrained", potential_outcomes=wrong)
