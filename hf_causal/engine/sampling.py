@@ -97,6 +97,7 @@ class _Stream:
         return self.state if token_ids is None else self.state[:, token_ids]
 
     def _feed(self) -> None:
+        """Run the queued tokens through the model in one chunk, extending the KV cache and each row's state."""
         tokens = torch.cat([t for t, _, _ in self.pending], dim=1)
         valid = torch.cat([v for _, v, _ in self.pending], dim=1)
         prefix = torch.cat([torch.full_like(v, int(p)) for _, v, p in self.pending], dim=1).bool() & valid.bool()
@@ -119,10 +120,12 @@ class _Stream:
         else:
             result = self.model(**inputs, logits_to_keep=1 if only_last else 0)
             self.cache = output_cache(result)
-            out = result.logits.float()
+            out = result.logits
         self.position = self.position + valid.sum(1)
         rows = torch.arange(self.batch, device=self.device)
         new = out[:, -1] if only_last else out[rows, last]
+        if not self.linear_head:  # float logits of the kept rows only (a backbone's vocabulary is large)
+            new = new.float()
         self.state = new if self.state is None else torch.where(has[:, None], new, self.state)
 
 
