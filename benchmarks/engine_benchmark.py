@@ -40,6 +40,7 @@ from engine_report import write_report  # noqa: E402
 from engine_scms import LARGE_SCMS, MEDIATOR_QUERY, SCM, SCMS, wide_truth  # noqa: E402
 
 from hf_causal import CausalEngine  # noqa: E402
+from hf_causal.engine.configuration_causal_ar import DEFAULT_BACKBONE  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "engine.md")
 ALL_SCMS = {**SCMS, **LARGE_SCMS}
@@ -52,13 +53,27 @@ def _paired(y1: np.ndarray, y0: np.ndarray) -> tuple[float, float]:
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
 
+def backbone_of_size(spec: str) -> dict[str, Any]:
+    """``"WIDTHxLAYERS"`` (e.g. ``"64x1"``): the from-scratch GPT-2 of that width and depth, 4 heads, an MLP
+    twice as wide, for comparing model sizes against the engine's own choice (``sized_backbone``)."""
+    try:
+        width, layers = (int(part) for part in spec.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--backbone-size must look like 64x1 (width x layers), got {spec!r}") from None
+    if width <= 0 or layers <= 0 or width % 4:
+        raise ValueError(f"--backbone-size {spec!r}: width must be a positive multiple of 4 and layers positive")
+    return {**DEFAULT_BACKBONE, "n_embd": width, "n_layer": layers, "n_head": 4, "n_inner": 2 * width}
+
+
 def engine_run(scm: SCM, df: pd.DataFrame, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Train with the defaults and answer the benchmark's queries; times of each part."""
     t0 = time.perf_counter()
+    sized = {} if args.backbone_size is None else {"backbone": backbone_of_size(args.backbone_size)}
     engine = CausalEngine.train(df, scm.graph, seed=seed, progress=args.progress, num_threads=args.threads,
-                                device=args.device, max_steps=args.max_steps)
+                                device=args.device, max_steps=args.max_steps, **sized)
     out: dict[str, Any] = {"engine": engine, "t_train": time.perf_counter() - t0,
                            "steps": engine.training_summary.get("steps"),
+                           "val_nll": engine.training_summary.get("best_val_loss"),
                            "params": sum(p.numel() for p in engine.model.parameters())}
     t0 = time.perf_counter()
     ate = engine.ate("A", "Y", n=args.mc)
@@ -171,6 +186,8 @@ def main() -> None:
     parser.add_argument("--mc", type=int, default=20_000, help="Monte-Carlo draws per sampled query")
     parser.add_argument("--speed-rows", type=int, default=100_000, help="rows per sampling-speed measurement")
     parser.add_argument("--max-steps", type=int, default=None, help="default: the engine's own default")
+    parser.add_argument("--backbone-size", default=None, metavar="WIDTHxLAYERS",
+                        help="train this GPT-2 size instead of the engine's choice (e.g. 64x1), to compare sizes")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (DoWhy runs single-threaded too)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-dowhy", action="store_true")

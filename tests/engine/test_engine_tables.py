@@ -90,7 +90,7 @@ def test_default_model_and_bins_are_sized_to_the_table():
     small = sized_backbone(n_variables=4, max_tokens=9)
     assert (small["n_embd"], small["n_layer"]) == (64, 2)
     wide = sized_backbone(n_variables=20, max_tokens=41)  # many one-token variables
-    assert (wide["n_embd"], wide["n_layer"], wide["n_inner"]) == (96, 2, 192)
+    assert (wide["n_embd"], wide["n_layer"], wide["n_inner"]) == (64, 1, 128)
     assert sized_backbone(n_variables=3, max_tokens=12) == DEFAULT_BACKBONE  # a sequence or a text
     args = EngineTrainingArguments()
     # a validation pass once per epoch, at most 40 steps apart
