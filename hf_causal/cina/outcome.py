@@ -162,6 +162,7 @@ class KernelOutcomeModel:
         self._x_std, self._features = x_std, features
         fits, self.residuals, is_fitted = [], np.zeros(n), np.zeros(n, dtype=bool)
         self.leverage = np.zeros(n)
+        ranges = []
         for arm in (t, ~t):
             members = np.flatnonzero(arm)
             fitted = members if len(members) <= max_fit_units else np.sort(
@@ -169,10 +170,14 @@ class KernelOutcomeModel:
             )
             fit = ridge_loo(self._training_rows(fitted), outcome[fitted])
             fits.append(fit)
+            ranges.append((features[fitted].min(0), features[fitted].max(0), x_std[fitted].min(0), x_std[fitted].max(0)))
             self.residuals[fitted] = fit.loo_residuals
             self.leverage[fitted] = fit.leverage
             is_fitted[fitted] = True
         self.fits = tuple(fits)
+        #: ``(treated, control)``: per-column ``(low, high)`` of the balanced features, then of the standardised
+        #: covariates, over each arm's fit rows (:meth:`_within_arm`)
+        self.input_ranges = tuple(ranges)
         self.m1, self.m0 = self._predict_training_rows()
         for arm, pred in ((t, self.m1), (~t, self.m0)):
             unfitted = arm & ~is_fitted  # units outside the fit sample: their residuals are out-of-sample already
@@ -183,13 +188,31 @@ class KernelOutcomeModel:
             return self._design[index]
         return self.design(self._x_std[index], self._features[index])
 
+    def _within_arm(self, x_std: np.ndarray, features: np.ndarray, block: np.ndarray, arm: int) -> np.ndarray:
+        """The design ``block`` of these rows as arm ``arm`` (0 treated, 1 control) predicts them: rows outside
+        the arm's fit range in some input column are rebuilt from inputs clipped to that range.
+
+        The features hold squares of the covariates and the Nyström features whiten the kernel: a unit beyond an
+        arm's observed range (a skewed covariate's tail seen in one arm only) would get that arm's fit
+        extrapolated without bound, by tens of outcome SDs on the benchmark's skewed covariates. Clipped, it is
+        predicted as at the edge of what the arm saw (docs/design.md §4.4). The arm's own fit rows are inside
+        its range, so the fit and its leave-one-out residuals do not change."""
+        f_low, f_high, x_low, x_high = self.input_ranges[arm]
+        outside = ((features < f_low) | (features > f_high)).any(1) | ((x_std < x_low) | (x_std > x_high)).any(1)
+        if not outside.any():
+            return block
+        block = block.copy()
+        block[outside] = self.design(np.clip(x_std[outside], x_low, x_high), np.clip(features[outside], f_low, f_high))
+        return block
+
     def _predict_training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self._x_std)
         m1, m0 = np.empty(n), np.empty(n)
         for start in range(0, n, self.chunk_rows):
             rows = slice(start, start + self.chunk_rows)
-            block = self._training_rows(rows)
-            m1[rows], m0[rows] = self.fits[0].predict(block), self.fits[1].predict(block)
+            block, x_std, features = self._training_rows(rows), self._x_std[rows], self._features[rows]
+            m1[rows] = self.fits[0].predict(self._within_arm(x_std, features, block, 0))
+            m0[rows] = self.fits[1].predict(self._within_arm(x_std, features, block, 1))
         return m1, m0
 
     def design(self, x_std: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -203,8 +226,10 @@ class KernelOutcomeModel:
             rows = slice(start, start + self.chunk_rows)
             block = self.design(x_std[rows], features[rows])
             treated, control = self.fits
-            out[0][rows], out[1][rows] = treated.predict(block), control.predict(block)
-            out[2][rows], out[3][rows] = treated.prediction_sd(block), control.prediction_sd(block)
+            block1 = self._within_arm(x_std[rows], features[rows], block, 0)
+            block0 = self._within_arm(x_std[rows], features[rows], block, 1)
+            out[0][rows], out[1][rows] = treated.predict(block1), control.predict(block0)
+            out[2][rows], out[3][rows] = treated.prediction_sd(block1), control.prediction_sd(block0)
         return out[0], out[1], out[2], out[3]
 
 

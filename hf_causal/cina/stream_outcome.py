@@ -46,6 +46,8 @@ class ArmRidge:
         self.zty = self.vectors.T @ co.cross[:p, p]
         self.penalties = penalties
         self.penalty: float | None = None
+        #: per-column ``(low, high)`` of the balanced features over the fit rows (set by the streamed estimate)
+        self.feature_range: tuple[np.ndarray, np.ndarray] | None = None
 
     def _projected(self, design: np.ndarray) -> np.ndarray:
         return (design - self.mean_z) @ self.vectors

@@ -177,6 +177,7 @@ def density_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))
             design = plan.design(x_std[fit], g[fit])
             out[f"ridge{arm}"] = CoMoments.of(np.column_stack([design, chunk.y[fit]]), design.shape[1] + 1)
+            out[f"grange{arm}"] = Range.of(g[fit], g.shape[1])
     return out, None
 
 
@@ -237,6 +238,21 @@ def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray) -> np.ndarray:
     return w
 
 
+def arm_predictions(plan: Plan, arm: int, g: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Arm ``arm``'s kernel ridge predictions for a chunk (features ``g``, RBF kernel ``kernel``), rows outside the
+    arm's fit range predicted from inputs clipped to it, as ``KernelOutcomeModel`` does (docs/design.md §4.4)."""
+    ridge = plan.ridge[arm]
+    low, high = ridge.feature_range
+    outside = ((g < low) | (g > high)).any(1)
+    if not outside.any():
+        return ridge.predict_parts(g, kernel, plan.rbf)
+    kernel = kernel.copy()
+    g = g.copy()
+    g[outside] = np.clip(g[outside], low, high)
+    kernel[outside] = rbf_kernel(g[outside][:, : int(plan.keep.sum())], plan.rbf)
+    return ridge.predict_parts(g, kernel, plan.rbf)
+
+
 def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     g = plan.features(chunk.x)
     x_std = g[:, : int(plan.keep.sum())]
@@ -257,7 +273,7 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
         return out, {"weight": w}
     if plan.outcome_model == "kernel":
         kernel = rbf_kernel(x_std, plan.rbf)  # the RBF projection is folded into each arm's coefficients
-        m1, m0 = plan.ridge[1].predict_parts(g, kernel, plan.rbf), plan.ridge[0].predict_parts(g, kernel, plan.rbf)
+        m1, m0 = (arm_predictions(plan, arm, g, kernel) for arm in (1, 0))
         resid = np.where(t == 1, y - m1, y - m0)
         for arm in ARMS:  # the fit rows' residuals are leave-one-out, as in memory
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))
