@@ -46,12 +46,14 @@ ABLATIONS = {
     "outcome network (pretrained vs kernel ridge)": ("cina_zs_pretrained", "cina_zs_kernel"),
     "balancing network (network vs uniform base weights)": ("cina_zs_kernel", "cina_zs_uniform"),
 }
+#: The estimators the ablations compare.
+ESTIMATORS = sorted({name for pair in ABLATIONS.values() for name in pair})
 
 
-def resample(n_treated: int, n_control: int, treated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def resample(treated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Row indices of one stratified bootstrap resample (each arm keeps its size)."""
     t_idx, c_idx = np.flatnonzero(treated), np.flatnonzero(~treated)
-    return np.concatenate([rng.choice(t_idx, n_treated), rng.choice(c_idx, n_control)])
+    return np.concatenate([rng.choice(t_idx, len(t_idx)), rng.choice(c_idx, len(c_idx))])
 
 
 def run_suite(suite: str, estimators: dict, resamples: int, seed: int) -> dict[str, np.ndarray]:
@@ -61,7 +63,7 @@ def run_suite(suite: str, estimators: dict, resamples: int, seed: int) -> dict[s
     rng = np.random.default_rng(seed)
     out: dict[str, list[float]] = {name: [] for name in estimators}
     for b in tqdm(range(resamples + 1), desc=suite, unit="resample"):
-        rows = np.arange(data.n) if b == 0 else resample(int(treated.sum()), int((~treated).sum()), treated, rng)
+        rows = np.arange(data.n) if b == 0 else resample(treated, rng)
         for name, est in estimators.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -91,7 +93,7 @@ def report(results: dict[str, dict[str, np.ndarray]], model_desc: str, resamples
             lines.append(f"| {ablation} | {suite} | {diff[0]:+,.1f} | {se:,.1f} | {ratio} | {closer} / {len(boot)} |")
     lines += ["", "| suite | estimator | estimate (full data) | bootstrap SD | truth |", "|---|---|---|---|---|"]
     for suite, res in results.items():
-        for name in sorted({n for pair in ABLATIONS.values() for n in pair}):
+        for name in ESTIMATORS:
             lines.append(f"| {suite} | {name} | {res[name][0]:,.0f} | {res[name][1:].std(ddof=1):,.0f} | "
                          f"{res['truth'][0]:,.0f} |")
     return "\n".join(lines) + "\n"
@@ -111,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(1)
     model, desc = load_cina_model(args.model)
-    names = sorted({n for pair in ABLATIONS.values() for n in pair})
-    estimators = {e.name: e for e in default_estimators(model, include=names)}
+    estimators = {e.name: e for e in default_estimators(model, include=ESTIMATORS)}
     start = time.perf_counter()
     results = {suite: run_suite(suite, estimators, args.resamples, args.seed) for suite in args.suites}
     text = report(results, desc, args.resamples, time.perf_counter() - start)

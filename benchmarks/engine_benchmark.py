@@ -40,7 +40,7 @@ from engine_report import write_report  # noqa: E402
 from engine_scms import LARGE_SCMS, MEDIATOR_QUERY, SCM, SCMS, wide_truth  # noqa: E402
 
 from hf_causal import CausalEngine  # noqa: E402
-from hf_causal.engine.configuration_causal_ar import DEFAULT_BACKBONE  # noqa: E402
+from hf_causal.engine.configuration_causal_ar import table_backbone  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "engine.md")
 ALL_SCMS = {**SCMS, **LARGE_SCMS}
@@ -54,15 +54,13 @@ def _paired(y1: np.ndarray, y0: np.ndarray) -> tuple[float, float]:
 
 
 def backbone_of_size(spec: str) -> dict[str, Any]:
-    """``"WIDTHxLAYERS"`` (e.g. ``"64x1"``): the from-scratch GPT-2 of that width and depth, 4 heads, an MLP
-    twice as wide, for comparing model sizes against the engine's own choice (``sized_backbone``)."""
+    """``"WIDTHxLAYERS"`` (e.g. ``"64x1"``): :func:`table_backbone` of that width and depth, for comparing model
+    sizes against the engine's own choice (``sized_backbone``)."""
     try:
         width, layers = (int(part) for part in spec.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--backbone-size must look like 64x1 (width x layers), got {spec!r}") from None
-    if width <= 0 or layers <= 0 or width % 4:
-        raise ValueError(f"--backbone-size {spec!r}: width must be a positive multiple of 4 and layers positive")
-    return {**DEFAULT_BACKBONE, "n_embd": width, "n_layer": layers, "n_head": 4, "n_inner": 2 * width}
+        return table_backbone(width, layers)
+    except ValueError as err:
+        raise ValueError(f"--backbone-size must look like 64x1 (width x layers), got {spec!r}: {err}") from None
 
 
 def engine_run(scm: SCM, df: pd.DataFrame, seed: int, args: argparse.Namespace) -> dict[str, Any]:

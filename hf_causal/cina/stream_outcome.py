@@ -37,7 +37,12 @@ class ArmRidge:
     leave-one-out residuals of the fit rows, as :class:`hf_causal.cina.outcome.RidgeFit` does.
     """
 
-    def __init__(self, co: CoMoments, penalties: tuple[float, ...] = RIDGE_PENALTIES) -> None:
+    def __init__(
+        self,
+        co: CoMoments,
+        feature_range: tuple[np.ndarray, np.ndarray] | None = None,
+        penalties: tuple[float, ...] = RIDGE_PENALTIES,
+    ) -> None:
         p = len(co.mean) - 1
         self.n = co.n
         self.mean_z, self.mean_y = co.mean[:p], float(co.mean[p])
@@ -46,8 +51,8 @@ class ArmRidge:
         self.zty = self.vectors.T @ co.cross[:p, p]
         self.penalties = penalties
         self.penalty: float | None = None
-        #: per-column ``(low, high)`` of the balanced features over the fit rows (set by the streamed estimate)
-        self.feature_range: tuple[np.ndarray, np.ndarray] | None = None
+        #: per-column ``(low, high)`` of the balanced features over the fit rows (inputs are clipped to it)
+        self.feature_range = feature_range
 
     def _projected(self, design: np.ndarray) -> np.ndarray:
         return (design - self.mean_z) @ self.vectors

@@ -242,6 +242,8 @@ def arm_predictions(plan: Plan, arm: int, g: np.ndarray, kernel: np.ndarray) -> 
     """Arm ``arm``'s kernel ridge predictions for a chunk (features ``g``, RBF kernel ``kernel``), rows outside the
     arm's fit range predicted from inputs clipped to it, as ``KernelOutcomeModel`` does (docs/design.md §4.4)."""
     ridge = plan.ridge[arm]
+    if ridge.feature_range is None:
+        return ridge.predict_parts(g, kernel, plan.rbf)
     low, high = ridge.feature_range
     outside = ((g < low) | (g > high)).any(1)
     if not outside.any():

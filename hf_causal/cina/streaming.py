@@ -166,8 +166,7 @@ def run_estimate(
         if plan.uses_ols:
             plan.ols[arm] = ArmLeastSquares(dens[f"ols{arm}"])
         if plan.uses_kernel:
-            plan.ridge[arm] = ArmRidge(dens[f"ridge{arm}"])
-            plan.ridge[arm].feature_range = (dens[f"grange{arm}"].low, dens[f"grange{arm}"].high)
+            plan.ridge[arm] = ArmRidge(dens[f"ridge{arm}"], (dens[f"grange{arm}"].low, dens[f"grange{arm}"].high))
     fwd, forward_results = runner.run("forward", forward_pass, plan, keep=True)
     plan.base_total = {arm: fwd[f"base{arm}"] for arm in ARMS}
     for arm in plan.ridge:

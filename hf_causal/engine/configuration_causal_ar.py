@@ -35,9 +35,16 @@ def sized_backbone(n_variables: int, max_tokens: int) -> dict[str, Any]:
     records the cost and accuracy of this choice.
     """
     if max_tokens <= 2 * n_variables + 1:
-        layers = 2 if n_variables <= SMALL_TABLE_VARIABLES else 1
-        return {**DEFAULT_BACKBONE, "n_embd": 64, "n_layer": layers, "n_head": 4, "n_inner": 128}
+        return table_backbone(64, 2 if n_variables <= SMALL_TABLE_VARIABLES else 1)
     return dict(DEFAULT_BACKBONE)
+
+
+def table_backbone(width: int, layers: int) -> dict[str, Any]:
+    """The from-scratch GPT-2 of :func:`sized_backbone`'s family at a given width and depth: 4 heads, an MLP
+    twice as wide (``width`` a positive multiple of 4, ``layers`` positive)."""
+    if width <= 0 or layers <= 0 or width % 4:
+        raise ValueError(f"width must be a positive multiple of 4 and layers positive, got {width} and {layers}")
+    return {**DEFAULT_BACKBONE, "n_embd": width, "n_layer": layers, "n_head": 4, "n_inner": 2 * width}
 
 
 def resolve_backbone_name(name_or_path: str) -> str:

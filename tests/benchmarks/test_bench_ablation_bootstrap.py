@@ -10,7 +10,7 @@ boot = load_script("benchmarks/ablation_bootstrap.py", "ablation_bootstrap_scrip
 
 def test_resample_draws_each_arm_from_itself_and_keeps_its_size():
     treated = np.array([True] * 7 + [False] * 30)
-    rows = boot.resample(7, 30, treated, np.random.default_rng(0))
+    rows = boot.resample(treated, np.random.default_rng(0))
     assert len(rows) == 37
     assert treated[rows[:7]].all() and not treated[rows[7:]].any()
     assert len(np.unique(rows[7:])) < 30  # with replacement: 30 draws from 30 repeat some (almost surely)
