@@ -22,11 +22,8 @@ to the kernel model with standard errors) and, with ``--records``, one JSON line
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -35,6 +32,9 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from harness.report import selection_report_footer  # noqa: E402  (the harness sits beside this script)
+
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
 
@@ -192,10 +192,7 @@ def write_report(args: argparse.Namespace, errors: dict[str, list[float]], share
         f"between the kernel and network estimates added to the variance: {np.mean(z_wide <= 1.96):.1%} "
         f"(95th percentile {np.quantile(z_wide, 0.95):.2f}).",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, one thread; {seconds:.0f} s; "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
-        f"Command: `python {shlex.join(['benchmarks/outcome_blend_validation.py', *sys.argv[1:]])}`",
-        "",
+        *selection_report_footer("benchmarks/outcome_blend_validation.py", seconds, sys.argv[1:]),
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines))

@@ -139,7 +139,7 @@ def _estimate_stream(args: argparse.Namespace) -> int:
             warnings.simplefilter("always")
             result = estimate_stream(model, source, args.treatment, args.outcome, covariates=args.covariates,
                                      estimand=args.estimand, moments=args.moments, outcome_model=args.outcome_model,
-                                     chunk_rows=args.chunk_rows, weights_path=args.weights_out, client=client,
+                                     cross_moments=args.cross_moments, chunk_rows=args.chunk_rows, weights_path=args.weights_out, client=client,
                                      progress=progress)
     finally:
         if client is not None:
@@ -186,7 +186,7 @@ def _estimate(args: argparse.Namespace) -> int:
         else:
             extra = {"progress": not args.json} if args.method == "cina" else {}
             result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
-                                    outcome_model=args.outcome_model, **extra)
+                                    outcome_model=args.outcome_model, cross_moments=args.cross_moments, **extra)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if result.effects is not None:
@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an average effect, or cate: per-unit conditional effects with intervals")
     est.add_argument("--moments", type=int, default=DEFAULT_MOMENTS, choices=MOMENTS,
                      help="calibrate weighted means of the covariates (1) or also of their squares (2, default)")
+    est.add_argument("--cross-moments", action="store_true",
+                     help="with --moments 2, also balance the pairwise products of covariates whose arm covariances "
+                     "differ most (for treatment assigned through interactions; off by default, see the README)")
     est.add_argument("--outcome-model", default=None, choices=OUTCOME_MODELS,
                      help=f"kernel: augment the weights with a kernel ridge outcome model; pretrained: with the "
                      "checkpoint's in-context outcome network; auto: pretrained when the checkpoint has one and the "

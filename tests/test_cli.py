@@ -221,6 +221,23 @@ def test_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
     assert payload["outcome_model"] == "kernel" and abs(payload["estimate"] - 1.0) < 0.15
 
 
+def test_cross_moments_flag_reaches_the_calibration(checkpoint, tmp_path, capsys):
+    """Treatment and outcome depend on x0 * x1 (effect 1): weights alone remove the bias only with --cross-moments
+    (the pairwise products balanced too), not by default."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 2))
+    inter = x[:, 0] * x[:, 1]
+    t = (rng.random(3000) < 1 / (1 + np.exp(-1.5 * np.clip(inter, -2, 2)))).astype(int)
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t": t, "y": 2 * inter + t + rng.normal(scale=0.5, size=3000)})
+    frame.to_csv(tmp_path / "i.csv", index=False)
+    estimates = {}
+    for flag in ([], ["--cross-moments"]):
+        assert main(["estimate", str(tmp_path / "i.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
+                     "--outcome-model", "none", "--json", *flag]) == 0
+        estimates[bool(flag)] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["estimate"]
+    assert abs(estimates[True] - 1.0) < 0.15 and abs(estimates[False] - 1.0) > 0.4
+
+
 # -- train / evaluate / push / cards ----------------------------------------------------------------------
 
 FAKE_SCRIPT = """import json, sys

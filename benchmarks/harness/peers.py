@@ -426,6 +426,8 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         ]
         if getattr(model, "outcome_network", None) is not None:
             estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
+        # the default plus the opt-in pairwise products (cross moments): what balancing them adds
+        estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))
     if include is not None:
         unknown = set(include) - {e.name for e in estimators}

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -216,6 +217,82 @@ def calibration_features(x_std: np.ndarray, moments: int = 2) -> np.ndarray:
     if not non_binary.any():
         return x_std
     return np.column_stack([x_std, standardize_columns(x_std[:, non_binary] ** 2)])
+
+
+#: Pairwise products of the standardised covariates that ``cross_moments=True`` balances: this many per covariate
+#: column, at most :data:`MAX_CROSS_MOMENTS` in all. Chosen on a fresh draw (seed 1) of the OOD families, never the
+#: benchmark suites' draw (``benchmarks/results/cross_moments_selection.md``; docs/design.md §4.3).
+CROSS_MOMENTS_PER_COLUMN = 2
+MAX_CROSS_MOMENTS = 200
+#: Bound, in SDs, of each balanced product (:meth:`CrossPairs.columns`).
+CROSS_MOMENT_CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class CrossPairs:
+    """The pairwise products a calibration balances: columns ``first[k] * second[k]`` of the standardised
+    covariates, centred by ``mean`` and scaled by ``sd`` (over all rows)."""
+
+    first: np.ndarray
+    second: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+
+    def columns(self, x_std: np.ndarray) -> np.ndarray:
+        """``(len(x_std), k)`` standardised products of rows of standardised covariates, clipped to
+        ``±CROSS_MOMENT_CLIP``: the product of two skewed columns has tails tens of SDs long, and a column like that
+        makes the calibration's dual ill-conditioned (hundreds of Newton steps, weights on a few units)."""
+        return np.clip((x_std[:, self.first] * x_std[:, self.second] - self.mean) / self.sd, -CROSS_MOMENT_CLIP,
+                       CROSS_MOMENT_CLIP)
+
+
+def choose_cross_pairs(
+    mean1: np.ndarray, mean0: np.ndarray, product1: np.ndarray, product0: np.ndarray, n1: float, n0: float,
+    square_product: np.ndarray,
+) -> CrossPairs:
+    """The pairs ``i < j`` whose products ``z_i z_j`` differ most between the arms beyond what the arms' means
+    explain: ranked by the gap between the arms' covariances of ``z_i`` and ``z_j``, in units of the product's SD.
+
+    ``mean1`` / ``mean0``: each arm's mean of ``z``; ``product1`` / ``product0``: each arm's mean of ``z zᵀ``
+    (``d x d``); ``n1`` / ``n0`` the arm sizes; ``square_product``: the mean of ``z² (z²)ᵀ`` over all rows, for the
+    products' SDs. The count is :data:`CROSS_MOMENTS_PER_COLUMN` per column, at most :data:`MAX_CROSS_MOMENTS`
+    (docs/design.md §4.3).
+    """
+    d = product1.shape[0]
+    first, second = np.triu_indices(d, 1)
+    count = min(CROSS_MOMENTS_PER_COLUMN * d, MAX_CROSS_MOMENTS, len(first))
+    mean = (n1 * product1 + n0 * product0) / (n1 + n0)
+    sd = np.sqrt(np.clip(square_product - mean**2, 0.0, None))[first, second]
+    varies = sd > 1e-8
+    # the arms' covariances, not their raw product means: a product of two covariates whose means differ differs
+    # too, and balancing the means already removes that part (ranking by raw means put those pairs first and
+    # sent LaLonde NSW+PSID's ATT error from $25 to $936)
+    gap = (product1 - np.outer(mean1, mean1)) - (product0 - np.outer(mean0, mean0))
+    score = np.where(varies, np.abs(gap)[first, second] / np.where(varies, sd, 1.0), -1.0)
+    chosen = np.sort(np.argsort(-score, kind="stable")[:count])
+    chosen = chosen[score[chosen] > 0]
+    a, b = first[chosen], second[chosen]
+    return CrossPairs(a, b, mean[a, b], sd[chosen])
+
+
+def cross_pairs_of(x_std: np.ndarray, treatment: np.ndarray) -> CrossPairs:
+    """:func:`choose_cross_pairs` from rows in memory."""
+    t = np.asarray(treatment).astype(bool)
+    z1, z0, sq = x_std[t], x_std[~t], x_std**2
+    return choose_cross_pairs(z1.mean(0), z0.mean(0), z1.T @ z1 / len(z1), z0.T @ z0 / len(z0), len(z1), len(z0),
+                              sq.T @ sq / len(sq))
+
+
+def balance_columns(
+    x_std: np.ndarray, treatment: np.ndarray, moments: int = 2, cross_moments: bool = False
+) -> np.ndarray:
+    """What the weights balance: :func:`calibration_features`, plus (``moments=2`` and ``cross_moments``) the
+    standardised pairwise products that :func:`choose_cross_pairs` picks."""
+    features = calibration_features(x_std, moments)
+    if moments < 2 or not cross_moments or x_std.shape[1] < 2:
+        return features
+    products = cross_pairs_of(x_std, treatment).columns(x_std)
+    return np.column_stack([features, products]) if products.shape[1] else features
 
 
 def standardize_columns(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,11 @@ Estimands (say which one you want; the defaults differ across libraries):
 Which moments (``moments=``): ``2`` (default) balances the means of the standardised covariates and of the
 squares of the non-binary ones; ``1`` balances means only. Balancing second moments removes the bias of
 outcomes that are non-linear in a covariate, at a small cost where an arm is tiny and the covariates many
-(measured in ``benchmarks/results/ate.md``).
+(measured in ``benchmarks/results/ate.md``). With ``moments=2``, ``cross_moments=True`` (opt-in) also balances the
+pairwise products ``x_i x_j`` whose arm covariances differ most (two per covariate, at most 200;
+:func:`~hf_causal.cina.calibration.choose_cross_pairs`): treatment assigned through an interaction leaves every
+mean and square balanced and the product not. It removed half the error under strong synthetic confounding and
+cost on IHDP-B and ACIC 2016, so it is not the default (docs/design.md §4.3).
 
 Outcome model (``outcome_model=``): ``"kernel"`` adds a per-arm kernel
 ridge regression of the outcome (:mod:`hf_causal.cina.outcome`) and corrects its prediction with the
@@ -56,6 +60,7 @@ from ..core.options import (
 from ..core.results import EffectEstimate
 from .calibration import (
     OverlapWarning,
+    balance_columns,
     calibration_features,
     estimand_weights,
     standardize_columns,
@@ -91,6 +96,7 @@ def effect_from_weights(
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = "kernel",
     potential_outcomes: PotentialOutcomes | None = None,
+    cross_moments: bool = False,
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
     those :func:`estimate_effect` checked. ``outcome_model="pretrained"`` augments with ``potential_outcomes``
@@ -100,7 +106,8 @@ def effect_from_weights(
     Returns ``(value, std_error, weights, max_residual_imbalance, outcome_model_used)``.
     """
     features = calibration_features(x_std, moments)
-    weights, residual = estimand_weights(features, treatment, base, estimand)
+    weights, residual = estimand_weights(balance_columns(x_std, treatment, moments, cross_moments), treatment, base,
+                                         estimand)
     if outcome_model in ("kernel", "pretrained") and estimand != "overlap":
         if outcome_model == "kernel":
             m1, m0, loo_residuals = kernel_outcome_predictions(x_std, features, treatment, outcome)
@@ -165,6 +172,7 @@ def estimate_effect(
     text_columns: Sequence[str] | None = None,
     text_components: int = 16,
     potential_outcomes: PotentialOutcomes | None = None,
+    cross_moments: bool = False,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
@@ -183,7 +191,7 @@ def estimate_effect(
 
         return estimate_stream(model, covariates, treatment, outcome, fit_kwargs.pop("columns", None),
                                estimand=estimand, method=method, moments=moments, outcome_model=outcome_model,
-                               warn_ess_fraction=warn_ess_fraction, **fit_kwargs)
+                               warn_ess_fraction=warn_ess_fraction, cross_moments=cross_moments, **fit_kwargs)
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
@@ -217,7 +225,7 @@ def estimate_effect(
     elif not streams_forward(model):  # a stand-in with its own base weights (e.g. a benchmark ablation)
         extras["base"] = np.asarray(model.balancing_weights(x, t), dtype=np.float64)
     result = estimate_arrays(model, x, names, covariate_sources(covariates, names), t, y, estimand, method, moments,
-                             outcome_model, start, warn_ess_fraction, extras)
+                             outcome_model, start, warn_ess_fraction, extras, cross_moments=cross_moments)
     if outcome_model == "pretrained" and estimand != "overlap":
         widen_by_model_disagreement(result, t, potential)
     return result

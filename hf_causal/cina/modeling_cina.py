@@ -337,6 +337,9 @@ class CInAModel(CInAPreTrainedModel):
                 ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an outcome network and the
                 data are in memory, ``"kernel"`` otherwise; ``"none"`` returns the weighted difference. Not for
                 ``"overlap"``. The result's ``outcome_model`` says which ran.
+            cross_moments: keyword-only; with ``moments=2``, also balance the pairwise products of covariates whose
+                arm covariances differ most (two per covariate, at most 200). Default ``False``: it helps where
+                treatment is assigned through interactions of covariates and costs elsewhere (docs/design.md §4.3).
             text_encoder: keyword-only; a :class:`hf_causal.backbones.TextEncoder`. Text columns of a DataFrame
                 ``covariates`` (``text_columns``, default every string column), or ``covariates`` given as a
                 sequence of texts, are embedded and reduced to ``text_components`` (default 16) principal

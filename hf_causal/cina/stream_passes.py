@@ -4,9 +4,11 @@ Each pass is a module-level function ``pass(plan, chunk) -> (partial, kept)`` (s
 reads one chunk and what the earlier passes fixed in the :class:`Plan`, and returns sums over the chunk's rows.
 
 1. ``scan``: arm sizes, column moments (overall and per arm), per-arm ranges, a few distinct values per column.
-2. ``collect``: the rows of the seeded samples (attention landmarks, RBF landmarks), moments of the squares.
+2. ``collect``: the rows of the seeded samples (attention landmarks, RBF landmarks), moments of the squares, each
+   arm's pairwise products (to choose the cross moments to balance).
 3. ``density``: per head, the log row sums over the landmarks; calibration targets; normal equations.
-4. ``forward``: each unit's dual (kept per chunk); ridge leave-one-out scores.
+4. ``forward``: each unit's dual (kept per chunk, with its balanced columns for a table in memory); ridge
+   leave-one-out scores.
 5. ``calibrate`` (a few times): the calibration dual's sums at each arm's requested ``gamma``.
 6. ``finish``: the weights; effect, standard error, balance and ESS sums; weights written per row.
 """
@@ -19,11 +21,14 @@ from typing import Any
 import numpy as np
 
 from .accumulators import CoMoments, FewValues, Moments, Range
+from .calibration import CrossPairs
 from .stream_calibration import NewtonArm, exp_sums
 from .stream_outcome import rbf_kernel
 from .stream_runner import Chunk
 
 ARMS = (1, 0)
+#: Largest ``rows x columns`` of balanced columns kept in memory between the calibration passes (160 MB).
+KEEP_BALANCED_MAX_VALUES = 20_000_000
 
 
 @dataclass
@@ -53,6 +58,12 @@ class Plan:
     base_total: dict[int, float] = field(default_factory=dict)
     calibration: dict[int, NewtonArm] = field(default_factory=dict)
     requests: dict[int, np.ndarray] = field(default_factory=dict)
+    cross_moments: bool = False
+    cross: CrossPairs | None = None
+    #: keep each chunk's balanced columns from the forward pass for the calibration passes (a table in memory, up to
+    #: ``KEEP_BALANCED_MAX_VALUES`` values: rebuilding a few hundred product columns on every Newton step would
+    #: cost more than the step)
+    keep_balanced: bool = False
 
     # -- per-chunk maps ----------------------------------------------------------------------------------
 
@@ -83,6 +94,14 @@ class Plan:
             sq /= self.sq_sd
         return g
 
+    def balanced(self, x: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
+        """What the weights balance: the calibration features ``g`` (of rows ``x``, computed when not given), then
+        the chosen pairwise products of the standardised covariates (``balance_columns``; docs/design.md §4.3)."""
+        g = self.features(x) if g is None else g
+        if self.cross is None:
+            return g
+        return np.column_stack([g, self.cross.columns(g[:, : int(self.keep.sum())])])
+
     def design(self, x_std: np.ndarray, g: np.ndarray) -> np.ndarray:
         """The outcome regression's inputs: the calibration features and the RBF landmark features."""
         return np.column_stack([g, rbf_kernel(x_std, self.rbf) @ self.rbf.projection])
@@ -90,6 +109,17 @@ class Plan:
     @property
     def squares(self) -> bool:
         return self.moments == 2 and self.non_binary is not None and bool(self.non_binary.any())
+
+    @property
+    def balanced_width(self) -> int:
+        """Number of columns :meth:`balanced` returns."""
+        squares = int(self.sq_keep.sum()) if self.squares and self.sq_keep is not None else 0
+        return int(self.keep.sum()) + squares + (len(self.cross.first) if self.cross is not None else 0)
+
+    @property
+    def wants_cross(self) -> bool:
+        """Whether the collect pass gathers the arms' pairwise products, to choose those to balance."""
+        return self.cross_moments and self.moments == 2 and self.estimand != "overlap" and int(self.keep.sum()) >= 2
 
     @property
     def uses_kernel(self) -> bool:
@@ -154,8 +184,14 @@ def collect_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
         lo, hi = chunk.place.start, chunk.place.start + len(chunk.t)
         hit = plan.rbf_positions[(plan.rbf_positions >= lo) & (plan.rbf_positions < hi)]
         out["rbf"] = [(hit, chunk.x[hit - lo])]
-    if plan.squares:
-        out["squares"] = Moments.of(plan.standardized(chunk.x)[:, plan.non_binary] ** 2)
+    if plan.squares or plan.wants_cross:
+        z = plan.standardized(chunk.x)
+        if plan.squares:
+            out["squares"] = Moments.of(z[:, plan.non_binary] ** 2)
+        if plan.wants_cross:
+            for arm in ARMS:
+                out[f"cross{arm}"] = CoMoments.of(z[arm_rows(chunk, arm)], z.shape[1])
+            out["cross_squares"] = CoMoments.of(z**2, z.shape[1])
     return out, None
 
 
@@ -168,9 +204,10 @@ def density_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
         out["lse"] = plan.forward.log_normalisers(plan.model_input(chunk.x)).sum(0)
     g = plan.features(chunk.x)
     x_std = g[:, : int(plan.keep.sum())]
+    balanced = plan.balanced(chunk.x, g)
     for arm in ARMS:
         rows = arm_rows(chunk, arm)
-        out[f"g{arm}"] = g[rows].sum(0)
+        out[f"g{arm}"] = balanced[rows].sum(0)
         if plan.uses_ols:
             out[f"ols{arm}"] = CoMoments.of(np.column_stack([g[rows], chunk.y[rows]]), g.shape[1] + 1)
         if plan.uses_kernel:
@@ -190,13 +227,16 @@ def forward_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     else:
         dual = np.asarray(chunk.kept["base"], dtype=np.float64)
     out: dict[str, Any] = {f"base{a}": float(np.clip(dual[chunk.t == a], 0.0, None).sum()) for a in ARMS}
+    kept = {"dual": dual}
+    if plan.keep_balanced:
+        kept["balanced"] = plan.balanced(chunk.x)
     if plan.uses_kernel:
         g = plan.features(chunk.x)
         x_std = g[:, : int(plan.keep.sum())]
         for arm in ARMS:
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))
             out[f"loo{arm}"] = plan.ridge[arm].loo_sums(plan.design(x_std[fit], g[fit]), chunk.y[fit])
-    return out, {"dual": dual}
+    return out, kept
 
 
 def base_weights(plan: Plan, chunk: Chunk, rows: np.ndarray, arm: int) -> np.ndarray:
@@ -210,7 +250,7 @@ def base_weights(plan: Plan, chunk: Chunk, rows: np.ndarray, arm: int) -> np.nda
 
 
 def calibrate_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
-    g = plan.features(chunk.x)
+    g = chunk.kept["balanced"] if "balanced" in chunk.kept else plan.balanced(chunk.x)
     out = {}
     for arm, gamma in plan.requests.items():
         rows = arm_rows(chunk, arm)
@@ -222,7 +262,8 @@ def calibrate_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
 
 
 def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray) -> np.ndarray:
-    """Each row's final weight (summing to 1 within each arm over the whole table; docs/design.md §4.1)."""
+    """Each row's final weight (summing to 1 within each arm over the whole table; docs/design.md §4.1); ``g``:
+    the rows' balanced columns (:meth:`Plan.balanced`)."""
     w = np.empty(len(chunk.t))
     fixed = {"att": 1, "atc": 0}.get(plan.estimand)
     for arm in ARMS:
@@ -258,7 +299,7 @@ def arm_predictions(plan: Plan, arm: int, g: np.ndarray, kernel: np.ndarray) -> 
 def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     g = plan.features(chunk.x)
     x_std = g[:, : int(plan.keep.sum())]
-    w = chunk_weights(plan, chunk, g)
+    w = chunk_weights(plan, chunk, chunk.kept["balanced"] if "balanced" in chunk.kept else plan.balanced(chunk.x, g))
     y, t = chunk.y, chunk.t
     out: dict[str, Any] = {}
     for arm in ARMS:

@@ -31,13 +31,20 @@ from ..core.results import EffectEstimate
 from ..data.inputs import MIN_UNITS_PER_ARM, check_arm_ranges
 from ..data.sources import DEFAULT_CHUNK_ROWS, ArrayPartition, TableSource, as_table_source
 from ..data.stream_checks import StreamSchema
-from .calibration import OverlapWarning, imbalance_tolerance, smd_from_moments, support_issue
+from .calibration import (
+    OverlapWarning,
+    choose_cross_pairs,
+    imbalance_tolerance,
+    smd_from_moments,
+    support_issue,
+)
 from .outcome import RBFLandmarkFeatures
 from .stream_calibration import NewtonArm
 from .stream_forward import LandmarkForward
 from .stream_outcome import ArmLeastSquares, ArmRidge
 from .stream_passes import (
     ARMS,
+    KEEP_BALANCED_MAX_VALUES,
     Plan,
     calibrate_pass,
     collect_pass,
@@ -112,6 +119,12 @@ def _prepare(plan: Plan, model: Any, runner: Any, scan: dict, use_forward: bool,
         sq_sd = np.sqrt(collected["squares"].var)
         plan.sq_keep = sq_sd > 1e-12
         plan.sq_mean, plan.sq_sd = collected["squares"].mean[plan.sq_keep], sq_sd[plan.sq_keep]
+    if plan.wants_cross:
+        arms = {arm: collected[f"cross{arm}"] for arm in ARMS}
+        second = {arm: c.cross / max(c.n, 1.0) + np.outer(c.mean, c.mean) for arm, c in arms.items()}
+        sq = collected["cross_squares"]
+        plan.cross = choose_cross_pairs(arms[1].mean, arms[0].mean, second[1], second[0], arms[1].n, arms[0].n,
+                                        sq.cross / max(sq.n, 1.0) + np.outer(sq.mean, sq.mean))
     if plan.uses_kernel:
         found = {int(p): row for hits, rows in collected["rbf"] for p, row in zip(hits, rows)}
         rows = np.array([found[int(p)] for p in plan.rbf_positions]).reshape(-1, len(names))
@@ -145,11 +158,12 @@ def run_estimate(
     keep_weights: bool = False,
     use_forward: bool = True,
     stacklevel: int = 3,
+    cross_moments: bool = False,
 ) -> EffectEstimate:
     """The passes of ``hf_causal.cina.stream_passes`` on a runner (local or Dask), then the estimate."""
     used = "none" if estimand == "overlap" else outcome_model
     clip = float(getattr(model.config, "covariate_clip", 0.0)) if use_forward else 0.0
-    plan = Plan(estimand, moments, used, clip)
+    plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments)
     scan, scanned = runner.run("scan", scan_pass, plan)
     runner.set_arm_counts(scanned)
     plan.n, n1 = int(scan["n"]), int(scan["n1"])
@@ -157,6 +171,7 @@ def run_estimate(
     _check_arms(n1, plan.n - n1)
     check_arm_ranges(scan["range1"].low, scan["range1"].high, scan["range0"].low, scan["range0"].high, names, sources)
     _prepare(plan, model, runner, scan, use_forward, names)
+    plan.keep_balanced = runner.table.in_memory and plan.n * plan.balanced_width <= KEEP_BALANCED_MAX_VALUES
 
     dens, _ = runner.run("density", density_pass, plan)
     if plan.forward is not None:
@@ -230,7 +245,7 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
 def estimate_arrays(model: Any, x: np.ndarray, names: Sequence[str], sources: Sequence[str] | None, t: np.ndarray,
                     y: np.ndarray, estimand: str, method: str, moments: int, outcome_model: str, start: float,
                     warn_ess_fraction: float = 0.05, extras: dict[str, np.ndarray] | None = None,
-                    chunk_rows: int = DEFAULT_CHUNK_ROWS) -> EffectEstimate:
+                    chunk_rows: int = DEFAULT_CHUNK_ROWS, cross_moments: bool = False) -> EffectEstimate:
     """The in-memory estimate: validated arrays as a one-partition table, through :func:`run_estimate`.
 
     ``extras`` may hold per-row ``base`` weights (per-dataset CInA, or a model whose ``balancing_weights`` is its
@@ -238,7 +253,8 @@ def estimate_arrays(model: Any, x: np.ndarray, names: Sequence[str], sources: Se
     extras = dict(extras or {})
     runner = LocalRunner(TableSource([ArrayPartition(x, t, y, extras)], "the arrays"), None, chunk_rows)
     result = run_estimate(model, runner, names, sources, estimand, method, moments, outcome_model, start,
-                          warn_ess_fraction, keep_weights=True, use_forward="base" not in extras, stacklevel=4)
+                          warn_ess_fraction, keep_weights=True, use_forward="base" not in extras, stacklevel=4,
+                          cross_moments=cross_moments)
     result.treatment = t
     return result
 
@@ -258,6 +274,7 @@ def estimate_stream(
     client: Any = None,
     progress: bool = False,
     warn_ess_fraction: float = 0.05,
+    cross_moments: bool = False,
 ) -> EffectEstimate:
     """Estimate an effect from a table read in chunks (module docstring); ``CInAModel.estimate(source,
     treatment="t", outcome="y", ...)`` calls this.
@@ -267,7 +284,7 @@ def estimate_stream(
         source: parquet file / folder / glob / list of files, DataFrame, ``datasets.Dataset`` or
             ``IterableDataset``, or an iterator of DataFrames (or a callable returning one).
         treatment, outcome: column names; ``covariates``: covariate columns (default: every other column).
-        estimand, moments, outcome_model: as for ``CInAModel.estimate``; ``outcome_model`` is ``"kernel"`` or
+        estimand, moments, outcome_model, cross_moments: as for ``CInAModel.estimate``; ``outcome_model`` is ``"kernel"`` or
             ``"none"`` (the in-context network needs the whole table in memory), and ``"auto"``
             means ``"kernel"`` here.
         chunk_rows: rows per chunk (memory is proportional to it, not to the table).
@@ -313,7 +330,8 @@ def estimate_stream(
         if weights_path is not None:
             _prepare_sink(weights_path)
         return run_estimate(model, runner, schema.names, schema.sources, estimand, method, moments, outcome_model,
-                            start, warn_ess_fraction, weights_path=str(weights_path) if weights_path else None)
+                            start, warn_ess_fraction, weights_path=str(weights_path) if weights_path else None,
+                            cross_moments=cross_moments)
     finally:
         if runner is not None:
             runner.cleanup()

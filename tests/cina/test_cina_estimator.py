@@ -250,9 +250,10 @@ def _confounded_interaction(n=3000, seed=0, effect=1.0):
 
 @pytest.mark.parametrize("estimand", ["ate", "att", "atc"])
 def test_kernel_outcome_model_removes_bias_the_weights_cannot_see(tiny_model, estimand):
+    """Weights that balance means and squares only (``cross_moments=False``) miss the product."""
     x, t, y = _confounded_interaction()
-    weights_only = tiny_model.estimate(x, t, y, estimand=estimand, outcome_model="none")
-    augmented = tiny_model.estimate(x, t, y, estimand=estimand)
+    weights_only = tiny_model.estimate(x, t, y, estimand=estimand, outcome_model="none", cross_moments=False)
+    augmented = tiny_model.estimate(x, t, y, estimand=estimand, cross_moments=False)
     assert weights_only.outcome_model == "none" and augmented.outcome_model == "kernel"
     assert abs(weights_only.value - 1.0) > 0.4
     assert abs(augmented.value - 1.0) < 0.15
@@ -260,6 +261,51 @@ def test_kernel_outcome_model_removes_bias_the_weights_cannot_see(tiny_model, es
     assert abs(augmented.value - 1.0) < 4 * augmented.std_error
     assert augmented.std_error < 0.1  # residual sd 0.5 once the product is fitted, ~1,500 units per arm
     np.testing.assert_array_equal(augmented.weights, weights_only.weights)  # the weights are not changed
+
+
+@pytest.mark.parametrize("estimand", ["ate", "att", "atc"])
+def test_cross_moments_balance_the_interaction_that_confounds(tiny_model, estimand):
+    """The weights alone, balancing the most imbalanced pairwise product too (``cross_moments=True``), remove the
+    bias of treatment and outcome that both depend on x0 * x1; truth = 1 (constant effect)."""
+    x, t, y = _confounded_interaction()
+    without = tiny_model.estimate(x, t, y, estimand=estimand, outcome_model="none")  # the default: no products
+    with_cross = tiny_model.estimate(x, t, y, estimand=estimand, outcome_model="none", cross_moments=True)
+    assert abs(without.value - 1.0) > 0.4
+    assert abs(with_cross.value - 1.0) < 0.15 and abs(with_cross.value - 1.0) < 3 * with_cross.std_error
+    # the calibrated arm's weighted mean of x0 * x1 matches its target population's
+    inter = x[:, 0] * x[:, 1]
+    target = {"ate": inter.mean(), "att": inter[t == 1].mean(), "atc": inter[t == 0].mean()}[estimand]
+    for arm in {"ate": (0, 1), "att": (0,), "atc": (1,)}[estimand]:
+        rows = t == arm
+        weighted = with_cross.weights[rows] @ inter[rows] / with_cross.weights[rows].sum()
+        assert abs(weighted - target) < 0.05 * inter.std()
+
+
+def test_cross_pairs_pick_the_imbalanced_product_and_streamed_equals_in_memory(tiny_model, monkeypatch):
+    """``choose_cross_pairs`` ranks x0 * x1 first (the only confounding product among 36), the in-memory balance
+    columns are its standardised values, and the chunked passes give the same estimate as one chunk."""
+    from hf_causal.cina import calibration
+    from hf_causal.cina.calibration import balance_columns, cross_pairs_of
+
+    x, t, y = _confounded_interaction(n=1500, seed=2)
+    noise = np.random.default_rng(9).normal(size=(len(t), 6))
+    with monkeypatch.context() as patch:
+        patch.setattr(calibration, "MAX_CROSS_MOMENTS", 1)
+        top = cross_pairs_of(standardize_columns(np.column_stack([x, noise])), t)
+    assert (list(top.first), list(top.second)) == ([0], [1])
+    xs = standardize_columns(x)
+    assert len(cross_pairs_of(xs, t).first) == 3  # 2 per column, capped by the 3 pairs of 3 columns
+    product = xs[:, 0] * xs[:, 1]
+    np.testing.assert_array_equal(balance_columns(xs, t), calibration_features(xs))  # off by default
+    cols = balance_columns(xs, t, cross_moments=True)
+    scaled = (product - product.mean()) / product.std()
+    assert np.abs(scaled).max() > 5  # a product's tail is long: the balanced column is clipped at 5 SDs
+    np.testing.assert_allclose(cols[:, -3], np.clip(scaled, -5, 5), atol=1e-10)
+    whole = tiny_model.estimate(x, t, y, cross_moments=True)
+    chunked = tiny_model.estimate(pd.DataFrame(x, columns=["a", "b", "c"]).assign(t=t, y=y), treatment="t",
+                                  outcome="y", chunk_rows=400, cross_moments=True)
+    assert abs(whole.value - tiny_model.estimate(x, t, y).value) > 1e-6  # the option reaches the chunked passes
+    assert abs(whole.value - chunked.value) < 1e-8 and abs(whole.std_error - chunked.std_error) < 1e-8
 
 
 def test_augmented_effect_matches_its_closed_form_and_is_exact_for_a_true_outcome_model():
