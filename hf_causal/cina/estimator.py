@@ -34,10 +34,12 @@ Where the augmentation helps and where it hurts is measured in ``benchmarks/resu
 Interval: conditional on the covariates and treatments (a sample estimand), ``Var = sum_i w_i^2 r_i^2``
 with ``r_i`` the leave-one-out residuals of the kernel outcome model, or without one the residuals of a per-arm
 least-squares regression of the outcome on the balanced features (degrees-of-freedom corrected), and a normal
-95% interval ``value +- 1.96 SE``. It ignores the bias of imperfect balance and of the outcome model, so trust
-it only where the balance table shows small SMDs after weighting. With ``"pretrained"`` the variance also gets
-the squared gap between the kernel model's and the whole network correction's estimates
-(:func:`widen_by_model_disagreement`).
+95% interval ``value +- 1.96 SE``. With ``moments=2`` the variance also gets the squared gap to the estimate
+that balances the other set of second moments (with the cross moments when this one has none, and the reverse):
+a measured scale of the bias that imbalance in the pairwise products leaves (docs/design.md §4.6). With
+``"pretrained"`` it also gets the squared gap between the kernel model's and the whole network correction's
+estimates (:func:`widen_by_model_disagreement`). Other bias of imperfect balance and of the outcome model is not
+in it, so trust it only where the balance table shows small SMDs after weighting.
 """
 
 from __future__ import annotations
@@ -98,8 +100,9 @@ def effect_from_weights(
     potential_outcomes: PotentialOutcomes | None = None,
     cross_moments: bool = False,
 ) -> tuple[float, float, np.ndarray, float, str]:
-    """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring); the options are
-    those :func:`estimate_effect` checked. ``outcome_model="pretrained"`` augments with ``potential_outcomes``
+    """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring) in memory; the options
+    are those :func:`estimate_effect` checked. The standard error is the residual one, without the interval's
+    balance check (docs/design.md §4.6). ``outcome_model="pretrained"`` augments with ``potential_outcomes``
     (the in-context network's predictions of the units' surfaces), with :data:`OUTCOME_NETWORK_SHARE` of the
     network's correction to the kernel model.
 
@@ -247,5 +250,5 @@ def widen_by_model_disagreement(result: EffectEstimate, treatment: np.ndarray, p
     widened = EffectEstimate.from_standard_error(result.value, float(np.hypot(result.std_error, gap)),
                                                  confidence=result.confidence)
     result.std_error, result.ci_low, result.ci_high = widened.std_error, widened.ci_low, widened.ci_high
-    note = "sampling noise plus the kernel and network outcome models' disagreement"
-    result.interval = f"{result.interval}; {note}" if result.interval else note
+    note = "the kernel and network outcome models' disagreement"
+    result.interval = f"{result.interval}, plus {note}" if result.interval else f"sampling noise plus {note}"

@@ -57,8 +57,14 @@ class Plan:
     ols: dict[int, Any] = field(default_factory=dict)
     base_total: dict[int, float] = field(default_factory=dict)
     calibration: dict[int, NewtonArm] = field(default_factory=dict)
-    requests: dict[int, np.ndarray] = field(default_factory=dict)
+    #: the other balance specification's calibration (with the pairwise products when the estimate has none, and
+    #: the reverse), whose estimate's gap to this one widens the interval (docs/design.md §4.6)
+    alternative: dict[int, NewtonArm] = field(default_factory=dict)
+    #: ``{(kind, arm): gamma}``, ``kind`` ``"main"`` or ``"alternative"``: the duals the next calibrate pass evaluates
+    requests: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     cross_moments: bool = False
+    #: calibrate the alternative specification too, for the interval
+    cross_check: bool = False
     cross: CrossPairs | None = None
     #: keep each chunk's balanced columns from the forward pass for the calibration passes (a table in memory, up to
     #: ``KEEP_BALANCED_MAX_VALUES`` values: rebuilding a few hundred product columns on every Newton step would
@@ -95,8 +101,9 @@ class Plan:
         return g
 
     def balanced(self, x: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
-        """What the weights balance: the calibration features ``g`` (of rows ``x``, computed when not given), then
-        the chosen pairwise products of the standardised covariates (``balance_columns``; docs/design.md §4.3)."""
+        """The balanced columns: the calibration features ``g`` (of rows ``x``, computed when not given), then the
+        chosen pairwise products of the standardised covariates (``balance_columns``; docs/design.md §4.3). A
+        calibration reads the first ``len(target)`` of them: without the products, the features alone."""
         g = self.features(x) if g is None else g
         if self.cross is None:
             return g
@@ -118,8 +125,14 @@ class Plan:
 
     @property
     def wants_cross(self) -> bool:
-        """Whether the collect pass gathers the arms' pairwise products, to choose those to balance."""
-        return self.cross_moments and self.moments == 2 and self.estimand != "overlap" and int(self.keep.sum()) >= 2
+        """Whether the collect pass gathers the arms' pairwise products, to choose those to balance (or to
+        calibrate the alternative specification with)."""
+        return ((self.cross_moments or self.cross_check) and self.moments == 2 and self.estimand != "overlap"
+                and int(self.keep.sum()) >= 2)
+
+    def calibrators(self, kind: str) -> dict[int, NewtonArm]:
+        """The calibration of the estimate (``"main"``) or of the alternative specification."""
+        return self.calibration if kind == "main" else self.alternative
 
     @property
     def uses_kernel(self) -> bool:
@@ -252,18 +265,20 @@ def base_weights(plan: Plan, chunk: Chunk, rows: np.ndarray, arm: int) -> np.nda
 def calibrate_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
     g = chunk.kept["balanced"] if "balanced" in chunk.kept else plan.balanced(chunk.x)
     out = {}
-    for arm, gamma in plan.requests.items():
+    for (kind, arm), gamma in plan.requests.items():
         rows = arm_rows(chunk, arm)
-        out[f"cal{arm}"] = exp_sums(g[rows], base_weights(plan, chunk, rows, arm), gamma, plan.calibration[arm].target)
+        target = plan.calibrators(kind)[arm].target
+        out[f"cal{kind}{arm}"] = exp_sums(g[rows, : len(target)], base_weights(plan, chunk, rows, arm), gamma, target)
     return out, None
 
 
 # -- 6. finish -------------------------------------------------------------------------------------------
 
 
-def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray) -> np.ndarray:
+def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray, kind: str = "main") -> np.ndarray:
     """Each row's final weight (summing to 1 within each arm over the whole table; docs/design.md §4.1); ``g``:
-    the rows' balanced columns (:meth:`Plan.balanced`)."""
+    the rows' balanced columns (:meth:`Plan.balanced`); ``kind``: the estimate's calibration or the alternative."""
+    calibration = plan.calibrators(kind)
     w = np.empty(len(chunk.t))
     fixed = {"att": 1, "atc": 0}.get(plan.estimand)
     for arm in ARMS:
@@ -271,8 +286,8 @@ def chunk_weights(plan: Plan, chunk: Chunk, g: np.ndarray) -> np.ndarray:
         base = base_weights(plan, chunk, rows, arm)
         if arm == fixed:
             w[rows] = 1.0 / plan.n_arm[arm]
-        elif arm in plan.calibration:
-            w[rows] = plan.calibration[arm].weights(g[rows], base)
+        elif arm in calibration:
+            w[rows] = calibration[arm].weights(g[rows, : len(calibration[arm].target)], base)
         else:  # the overlap estimand: the normalised base weights
             total = plan.base_total[arm] if plan.base_total[arm] > 0 else plan.n_arm[arm]
             w[rows] = base / total
@@ -299,7 +314,9 @@ def arm_predictions(plan: Plan, arm: int, g: np.ndarray, kernel: np.ndarray) -> 
 def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     g = plan.features(chunk.x)
     x_std = g[:, : int(plan.keep.sum())]
-    w = chunk_weights(plan, chunk, chunk.kept["balanced"] if "balanced" in chunk.kept else plan.balanced(chunk.x, g))
+    balanced = chunk.kept["balanced"] if "balanced" in chunk.kept else plan.balanced(chunk.x, g)
+    w = chunk_weights(plan, chunk, balanced)
+    alternative = chunk_weights(plan, chunk, balanced, "alternative") if plan.alternative else None
     y, t = chunk.y, chunk.t
     out: dict[str, Any] = {}
     for arm in ARMS:
@@ -309,6 +326,8 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
         out[f"wx{arm}"] = w[rows] @ chunk.x[rows]
     if plan.outcome_model == "none":
         out["value"] = float(np.sum(w * (2.0 * t - 1.0) * y))
+        if alternative is not None:
+            out["alt_value"] = float(np.sum(alternative * (2.0 * t - 1.0) * y))
         for arm in ARMS:
             rows = arm_rows(chunk, arm)
             resid = plan.ols[arm].residuals(g[rows], y[rows])
@@ -328,5 +347,8 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     out["pop_m1"], out["pop_m0"] = float(m1[population].sum()), float(m0[population].sum())
     out["corr1"] = float(w[t == 1] @ (y - m1)[t == 1])
     out["corr0"] = float(w[t == 0] @ (y - m0)[t == 0])
+    if alternative is not None:
+        out["alt_corr1"] = float(alternative[t == 1] @ (y - m1)[t == 1])
+        out["alt_corr0"] = float(alternative[t == 0] @ (y - m0)[t == 0])
     out["var"] = float(np.sum(w**2 * resid**2))
     return out, {"weight": w}

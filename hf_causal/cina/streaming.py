@@ -71,6 +71,11 @@ def streams_forward(model: Any) -> bool:
     ) == "CInAModel.balancing_weights"
 
 
+#: Widen the interval by the gap between the estimate and the one that balances the other set of second moments
+#: (with the pairwise products when the estimate has none, and the reverse; docs/design.md §4.6).
+INTERVAL_BALANCE_CHECK = True
+
+
 def landmark_ranks(n1: int, n0: int, size: int, seed: int = 0) -> dict[int, np.ndarray]:
     """Sorted within-arm ranks of ``size`` landmark units, stratified by arm as ``landmark_indices`` shares them
     (each arm its share, at least one per non-empty arm), drawn with numpy's seeded ``choice``: ``O(size)``
@@ -163,7 +168,8 @@ def run_estimate(
     """The passes of ``hf_causal.cina.stream_passes`` on a runner (local or Dask), then the estimate."""
     used = "none" if estimand == "overlap" else outcome_model
     clip = float(getattr(model.config, "covariate_clip", 0.0)) if use_forward else 0.0
-    plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments)
+    plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments,
+                cross_check=INTERVAL_BALANCE_CHECK and moments == 2)
     scan, scanned = runner.run("scan", scan_pass, plan)
     runner.set_arm_counts(scanned)
     plan.n, n1 = int(scan["n"]), int(scan["n1"])
@@ -188,18 +194,26 @@ def run_estimate(
         plan.ridge[arm].choose(fwd[f"loo{arm}"])
 
     calibrated = {"ate": ARMS, "att": (0,), "atc": (1,)}.get(estimand, ())
+    products = len(plan.cross.first) if plan.cross is not None else 0
+    features = plan.balanced_width - products
+    # the products are the last columns: a calibration without them reads the features, the prefix
+    width = features + (products if cross_moments else 0)
+    other = features + (0 if cross_moments else products)
     for arm in calibrated:
         total = plan.base_total[arm] if plan.base_total[arm] > 0 else float(plan.n_arm[arm])
-        plan.calibration[arm] = NewtonArm(target[estimand], 1.0 / plan.n_arm[arm], total)
+        plan.calibration[arm] = NewtonArm(target[estimand][:width], 1.0 / plan.n_arm[arm], total)
+        if plan.cross_check and products:
+            plan.alternative[arm] = NewtonArm(target[estimand][:other], 1.0 / plan.n_arm[arm], total)
     step = 0
     while True:
-        plan.requests = {a: c.request() for a, c in plan.calibration.items() if c.request() is not None}
+        plan.requests = {(kind, a): c.request() for kind in ("main", "alternative")
+                         for a, c in plan.calibrators(kind).items() if c.request() is not None}
         if not plan.requests:
             break
         step += 1
         sums, _ = runner.run(f"calibrate {step}", calibrate_pass, plan, kept=forward_results)
-        for arm in list(plan.requests):
-            plan.calibration[arm].receive(sums[f"cal{arm}"])
+        for kind, arm in list(plan.requests):
+            plan.calibrators(kind)[arm].receive(sums[f"cal{kind}{arm}"])
     plan.requests = {}
     done, finished = runner.run("weights", finish_pass, plan, kept=forward_results, keep=keep_weights, sink=weights_path)
     return _result(plan, scan, done, names, method, start, warn_ess_fraction, stacklevel,
@@ -214,13 +228,23 @@ def _gather_weights(results: Sequence[Any]) -> np.ndarray:
 def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: str, start: float,
             warn_ess_fraction: float, stacklevel: int, weights: np.ndarray | None) -> EffectEstimate:
     n1, n0 = plan.n_arm[1], plan.n_arm[0]
+    alternative = None
     if plan.outcome_model == "none":
         value = done["value"]
         se = math.sqrt(sum(done[f"var{a}"] * plan.n_arm[a] / plan.ols[a].dof for a in ARMS))
+        alternative = done.get("alt_value")
     else:
         n_pop = {"ate": plan.n, "att": n1, "atc": n0}[plan.estimand]
         value = (done["pop_m1"] / n_pop + done["corr1"]) - (done["pop_m0"] / n_pop + done["corr0"])
         se = math.sqrt(done["var"])
+        if "alt_corr1" in done:
+            alternative = (done["pop_m1"] / n_pop + done["alt_corr1"]) - (done["pop_m0"] / n_pop + done["alt_corr0"])
+    interval = ""
+    if alternative is not None:
+        # the estimate's sensitivity to what is balanced, a measured scale of the bias the residual-based standard
+        # error leaves out: its variance gets the squared gap (docs/design.md §4.6)
+        se = math.hypot(se, alternative - value)
+        interval = "sampling noise plus the gap to the estimate that balances the other set of moments"
     ess = {a: (done[f"w{a}"] ** 2 / done[f"ww{a}"] if done[f"ww{a}"] > 0 else 0.0) for a in ARMS}
     for label, a in (("treated", 1), ("control", 0)):
         if ess[a] < max(5.0, warn_ess_fraction * plan.n_arm[a]):
@@ -238,7 +262,7 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
         value, se, estimand=plan.estimand, method=method, weights=weights,
         ess_treated=ess[1], ess_control=ess[0], balance=balance, n=plan.n, n_treated=n1,
         seconds=time.perf_counter() - start, max_residual_imbalance=residual, outcome_model=plan.outcome_model,
-        supported=not issue, support_issue=issue,
+        supported=not issue, support_issue=issue, interval=interval,
     )
 
 

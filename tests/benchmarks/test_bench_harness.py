@@ -274,11 +274,16 @@ def test_ablation_table_pools_the_ood_suites() -> None:
     assert ablation_table(records[:1]) == "No ablation pair ran."
 
 
-def test_uniform_base_weights_ablation_uses_the_same_estimator() -> None:
+def test_uniform_base_weights_ablation_uses_the_same_estimator(monkeypatch) -> None:
+    """The ablation's estimate is the library's estimator on uniform base weights (the interval's balance check off:
+    ``effect_from_weights`` gives the residual standard error alone)."""
     from harness.peers import UniformBaseWeights
     from support import tiny_cina_model
 
+    from hf_causal.cina import streaming
     from hf_causal.cina.estimator import effect_from_weights, standardize_columns
+
+    monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 3))

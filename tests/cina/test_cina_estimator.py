@@ -281,6 +281,29 @@ def test_cross_moments_balance_the_interaction_that_confounds(tiny_model, estima
         assert abs(weighted - target) < 0.05 * inter.std()
 
 
+def test_the_interval_adds_the_gap_to_the_other_balance_specification(tiny_model, monkeypatch):
+    """SE^2 = (residual SE)^2 + (estimate balancing the other set of second moments - estimate)^2, both ways, the
+    estimate itself unchanged; on an interaction confounder the unwidened interval misses the truth (1) and the
+    widened one covers it. ``moments=1`` has no alternative and keeps the residual SE."""
+    from hf_causal.cina import streaming
+
+    x, t, y = _confounded_interaction(n=1500, seed=4)
+    widened = {cross: tiny_model.estimate(x, t, y, outcome_model="none", cross_moments=cross) for cross in (False, True)}
+    monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)
+    plain = {cross: tiny_model.estimate(x, t, y, outcome_model="none", cross_moments=cross) for cross in (False, True)}
+    gap = plain[True].value - plain[False].value
+    assert abs(gap) > 0.3
+    for cross in (False, True):
+        assert widened[cross].value == plain[cross].value
+        assert widened[cross].std_error == pytest.approx(np.hypot(plain[cross].std_error, gap), rel=1e-9)
+        assert "other set of moments" in widened[cross].interval and not plain[cross].interval
+    assert not plain[False].ci_low <= 1.0 <= plain[False].ci_high
+    assert widened[False].ci_low <= 1.0 <= widened[False].ci_high
+    monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", True)
+    means_only = tiny_model.estimate(x, t, y, outcome_model="none", moments=1)
+    assert not means_only.interval
+
+
 def test_cross_pairs_pick_the_imbalanced_product_and_streamed_equals_in_memory(tiny_model, monkeypatch):
     """``choose_cross_pairs`` ranks x0 * x1 first (the only confounding product among 36), the in-memory balance
     columns are its standardised values, and the chunked passes give the same estimate as one chunk."""
