@@ -54,8 +54,8 @@ class EffectEstimate:
         confidence: level of the interval.
         n: units the estimate uses, or Monte-Carlo draws for a simulation estimate.
         query: a readable formula of the quantity (engine queries), e.g. ``E[Y|do(A=1)] - E[Y|do(A=0)]``.
-        interval: what the interval accounts for when it is narrower than the usual sampling interval
-            (e.g. ``"Monte-Carlo error only"``); empty otherwise.
+        interval: what the interval accounts for when it is not the usual sampling interval: narrower (e.g.
+            ``"Monte-Carlo error only"``) or wider (sampling noise plus a measured scale of bias); empty otherwise.
         seconds: wall time of the estimate.
         weights: ``(N,)`` weights, non-negative, summing to 1 within each arm (weighting estimators).
         treatment: ``(N,)`` the 0/1 treatment the weights refer to.
@@ -154,8 +154,8 @@ class EffectEstimate:
 
     @property
     def interval_label(self) -> str:
-        """``"CI"`` for a sampling interval; ``"interval"`` when ``interval`` says it covers less (e.g. Monte-Carlo
-        error only), so that it is not read as a confidence interval for the quantity."""
+        """``"CI"`` for a sampling interval; ``"interval"`` when ``interval`` says what else it covers (less, e.g.
+        Monte-Carlo error only, or more, a measured scale of bias), so that it is not read as the usual one."""
         return "interval" if self.interval else "CI"
 
     def to_dict(self) -> dict[str, Any]:
