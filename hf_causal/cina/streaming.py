@@ -193,17 +193,7 @@ def run_estimate(
     for arm in plan.ridge:
         plan.ridge[arm].choose(fwd[f"loo{arm}"])
 
-    calibrated = {"ate": ARMS, "att": (0,), "atc": (1,)}.get(estimand, ())
-    products = len(plan.cross.first) if plan.cross is not None else 0
-    features = plan.balanced_width - products
-    # the products are the last columns: a calibration without them reads the features, the prefix
-    width = features + (products if cross_moments else 0)
-    other = features + (0 if cross_moments else products)
-    for arm in calibrated:
-        total = plan.base_total[arm] if plan.base_total[arm] > 0 else float(plan.n_arm[arm])
-        plan.calibration[arm] = NewtonArm(target[estimand][:width], 1.0 / plan.n_arm[arm], total)
-        if plan.cross_check and products:
-            plan.alternative[arm] = NewtonArm(target[estimand][:other], 1.0 / plan.n_arm[arm], total)
+    _start_calibrations(plan, target[estimand] if estimand in target else None)
     step = 0
     while True:
         plan.requests = {(kind, a): c.request() for kind in ("main", "alternative")
@@ -218,6 +208,21 @@ def run_estimate(
     done, finished = runner.run("weights", finish_pass, plan, kept=forward_results, keep=keep_weights, sink=weights_path)
     return _result(plan, scan, done, names, method, start, warn_ess_fraction, stacklevel,
                    _gather_weights(finished) if keep_weights else None)
+
+
+def _start_calibrations(plan: Plan, target: np.ndarray | None) -> None:
+    """The Newton iterations of the arms the estimand recalibrates toward ``target`` (the balanced columns' means),
+    and with the balance check those of the other set of second moments (docs/design.md §4.6)."""
+    products = len(plan.cross.first) if plan.cross is not None else 0
+    features = plan.balanced_width - products
+    # the products are the last columns: a calibration without them reads the features, the prefix
+    width = features + (products if plan.cross_moments else 0)
+    other = features + (0 if plan.cross_moments else products)
+    for arm in {"ate": ARMS, "att": (0,), "atc": (1,)}.get(plan.estimand, ()):
+        total = plan.base_total[arm] if plan.base_total[arm] > 0 else float(plan.n_arm[arm])
+        plan.calibration[arm] = NewtonArm(target[:width], 1.0 / plan.n_arm[arm], total)
+        if plan.cross_check and products:
+            plan.alternative[arm] = NewtonArm(target[:other], 1.0 / plan.n_arm[arm], total)
 
 
 def _gather_weights(results: Sequence[Any]) -> np.ndarray:
