@@ -93,6 +93,11 @@ class CoMoments(_Chan):
     def _outer(delta: np.ndarray) -> np.ndarray:
         return np.outer(delta, delta)
 
+    @property
+    def mean_product(self) -> np.ndarray:
+        """The uncentred second moment ``mean(z zᵀ)`` of the rows."""
+        return self.cross / max(self.n, 1.0) + np.outer(self.mean, self.mean)
+
 
 @dataclass
 class Range:

@@ -241,10 +241,10 @@ def forward_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
         dual = np.asarray(chunk.kept["base"], dtype=np.float64)
     out: dict[str, Any] = {f"base{a}": float(np.clip(dual[chunk.t == a], 0.0, None).sum()) for a in ARMS}
     kept = {"dual": dual}
+    g = plan.features(chunk.x) if plan.keep_balanced or plan.uses_kernel else None
     if plan.keep_balanced:
-        kept["balanced"] = plan.balanced(chunk.x)
+        kept["balanced"] = plan.balanced(chunk.x, g)
     if plan.uses_kernel:
-        g = plan.features(chunk.x)
         x_std = g[:, : int(plan.keep.sum())]
         for arm in ARMS:
             fit = ranked_rows(chunk, arm, plan.fit_ranks.get(arm))

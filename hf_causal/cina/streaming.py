@@ -125,11 +125,9 @@ def _prepare(plan: Plan, model: Any, runner: Any, scan: dict, use_forward: bool,
         plan.sq_keep = sq_sd > 1e-12
         plan.sq_mean, plan.sq_sd = collected["squares"].mean[plan.sq_keep], sq_sd[plan.sq_keep]
     if plan.wants_cross:
-        arms = {arm: collected[f"cross{arm}"] for arm in ARMS}
-        second = {arm: c.cross / max(c.n, 1.0) + np.outer(c.mean, c.mean) for arm, c in arms.items()}
-        sq = collected["cross_squares"]
-        plan.cross = choose_cross_pairs(arms[1].mean, arms[0].mean, second[1], second[0], arms[1].n, arms[0].n,
-                                        sq.cross / max(sq.n, 1.0) + np.outer(sq.mean, sq.mean))
+        treated, control = collected["cross1"], collected["cross0"]
+        plan.cross = choose_cross_pairs(treated.mean, control.mean, treated.mean_product, control.mean_product,
+                                        treated.n, control.n, collected["cross_squares"].mean_product)
     if plan.uses_kernel:
         found = {int(p): row for hits, rows in collected["rbf"] for p, row in zip(hits, rows)}
         rows = np.array([found[int(p)] for p in plan.rbf_positions]).reshape(-1, len(names))
@@ -168,8 +166,7 @@ def run_estimate(
     """The passes of ``hf_causal.cina.stream_passes`` on a runner (local or Dask), then the estimate."""
     used = "none" if estimand == "overlap" else outcome_model
     clip = float(getattr(model.config, "covariate_clip", 0.0)) if use_forward else 0.0
-    plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments,
-                cross_check=INTERVAL_BALANCE_CHECK and moments == 2)
+    plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments, cross_check=INTERVAL_BALANCE_CHECK)
     scan, scanned = runner.run("scan", scan_pass, plan)
     runner.set_arm_counts(scanned)
     plan.n, n1 = int(scan["n"]), int(scan["n1"])
@@ -240,10 +237,14 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
         alternative = done.get("alt_value")
     else:
         n_pop = {"ate": plan.n, "att": n1, "atc": n0}[plan.estimand]
-        value = (done["pop_m1"] / n_pop + done["corr1"]) - (done["pop_m0"] / n_pop + done["corr0"])
+
+        def augmented(corrections: str) -> float:  # the model's population means plus one set of weights' corrections
+            return (done["pop_m1"] / n_pop + done[f"{corrections}1"]) - (done["pop_m0"] / n_pop + done[f"{corrections}0"])
+
+        value = augmented("corr")
         se = math.sqrt(done["var"])
         if "alt_corr1" in done:
-            alternative = (done["pop_m1"] / n_pop + done["alt_corr1"]) - (done["pop_m0"] / n_pop + done["alt_corr0"])
+            alternative = augmented("alt_corr")
     interval = ""
     if alternative is not None:
         # the estimate's sensitivity to what is balanced, a measured scale of the bias the residual-based standard
