@@ -22,6 +22,9 @@ except the oracles, which see C instead of the text):
   causalbert_plugin/aipw  CausalBERT, top 2 MiniLM layers fine-tuned, in-sample (as in Veitch et al.)
   causalbert_xfit         the same, 2-fold cross-fitted AIPW
   cina_zs / cina          CInA (zero-shot / per dataset) on 16 PCA components of the MiniLM embeddings
+  cina_zs_scores /        CInA (zero-shot / per dataset) on the text's cross-fitted scores (treatment log-odds,
+    cina_scores           outcome per arm, from a bag of words: ``text_features="scores"``, hf_causal.cina.text_scores)
+  scores_aipw             the ATT-AIPW score with the same cross-fitted nuisances (the ablation of CInA's weights)
   engine_<variant>_*      the AR engine, LoRA, the text a context variable, 2-fold cross-fitted plug-in and
                           AIPW (``harness.text_engine``; variants: minilm, minilm-summary, minilm-long,
                           minilm-prefix, smollm2, smollm2-summary)
@@ -59,6 +62,7 @@ from harness.text_methods import (  # noqa: E402
     embeddings,
     linear_aipw_att,
     naive_att,
+    text_score_atts,
 )
 from harness.text_report import RECORD_COLUMNS, load_records, write_json, write_report  # noqa: E402
 
@@ -75,10 +79,12 @@ BETA1 = (1.0, 5.0, 25.0)
 ENGINE_METHODS = tuple(f"engine_{v}_{kind}" for v in ENGINE_VARIANTS for kind in ("plugin", "aipw"))
 METHODS = (
     "naive", "oracle_aipw", "oracle_dml", "oracle_cina_zs", "oracle_cina", "oracle_engine", "tfidf_aipw", "tfidf_dml",
-    "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "causalbert_xfit", "cina_zs", "cina", *ENGINE_METHODS,
+    "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "causalbert_xfit", "cina_zs", "cina",
+    "cina_zs_scores", "cina_scores", "scores_aipw", *ENGINE_METHODS,
 )
 #: Rows that one fit produces together: a job runs once and writes all of them.
 JOBS = {"causalbert_plugin": "causalbert", "causalbert_aipw": "causalbert",
+        "cina_zs_scores": "text_scores", "cina_scores": "text_scores", "scores_aipw": "text_scores",
         **{m: m.rsplit("_", 1)[0] for m in ENGINE_METHODS}}
 
 
@@ -164,6 +170,8 @@ def run_job(job: str, ctx: Context, c: np.ndarray, t: np.ndarray, y: np.ndarray,
     if job in ("oracle_cina_zs", "oracle_cina", "cina_zs", "cina"):
         method = "cina-zs" if job.endswith("_zs") else "cina"
         return {job: cina_att(ctx.get("cina"), one if job.startswith("oracle") else ctx.get("pcs"), t, y, method)}
+    if job == "text_scores":  # one cross-fit of the scores serves all three rows
+        return text_score_atts(ctx.get("cina"), ctx.texts, t, y, seed)
     if job == "oracle_engine":
         return {job: oracle_engine_att(c, t, y, seed, recipe)}
     if job == "causalbert_frozen":

@@ -47,7 +47,7 @@ from .core.options import (
     OUTCOME_MODELS,
     PER_UNIT_ESTIMANDS,
 )
-from .data.inputs import read_data_file, split_frame, validate_inputs
+from .data.inputs import read_data_file, split_frame, validate_inputs, validate_outcome, validate_treatment
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -100,6 +100,8 @@ def _streamable(args: argparse.Namespace) -> bool:
     from .data.sources import as_table_source, is_parquet_spec
 
     source = args.data if len(args.data) > 1 else args.data[0]
+    if args.text_columns:  # texts are scored in memory
+        return False
     if not (is_parquet_spec(source) and args.estimand not in PER_UNIT_ESTIMANDS and args.method == "cina-zs"
             and (args.outcome_model != "pretrained" or args.estimand == "overlap")):
         return False
@@ -168,7 +170,12 @@ def _estimate(args: argparse.Namespace) -> int:
         raise ValueError("--treatment and --outcome are required for a data file")
     covariates = args.covariates or meta.get("covariates")
     x, t, y = split_frame(frame, treatment, outcome, covariates)
-    validate_inputs(x, t, y)  # numpy and pandas only: bad input fails before torch and transformers load
+    text = text_options(args, x)
+    # numpy and pandas only: bad input fails before torch and transformers load (texts are checked when scored)
+    if text and x.shape[1] == len(args.text_columns):  # only texts: nothing else to encode
+        validate_outcome(y, validate_treatment(t, len(x)).shape[0])
+    else:
+        validate_inputs(x.drop(columns=args.text_columns or []), t, y)
 
     from transformers.utils import logging as hf_logging
 
@@ -186,12 +193,25 @@ def _estimate(args: argparse.Namespace) -> int:
         else:
             extra = {"progress": not args.json} if args.method == "cina" else {}
             result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
-                                    outcome_model=args.outcome_model, cross_moments=args.cross_moments, **extra)
+                                    outcome_model=args.outcome_model, cross_moments=args.cross_moments, **extra,
+                                    **text)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if result.effects is not None:
         return _report_effects(args, frame, result)
     return _report(args, result, meta)
+
+
+def text_options(args: argparse.Namespace, covariates: pd.DataFrame) -> dict[str, Any]:
+    """``model.estimate``'s keywords for ``--text-columns`` (scored texts, docs/design.md §4.10), checked."""
+    if not args.text_columns:
+        return {}
+    if args.estimand in PER_UNIT_ESTIMANDS:
+        raise ValueError("--text-columns works with average effects (ate, att, atc), not --estimand cate")
+    missing = [c for c in args.text_columns if c not in covariates.columns]
+    if missing:
+        raise ValueError(f"--text-columns {missing} are not covariate columns of the data")
+    return {"text_features": "scores", "text_columns": list(args.text_columns)}
 
 
 def _report(args: argparse.Namespace, result: Any, meta: dict) -> int:
@@ -272,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cina-zs: zero-shot forward pass; cina: per-dataset optimisation (a few hundred L-BFGS "
                      "steps with a progress bar; above 4,096 units on a Nystrom kernel of 1,024 landmarks, so each "
                      "step costs O(N) rather than O(N^2))")
+    est.add_argument("--text-columns", nargs="+", metavar="COLUMN",
+                     help="free-text covariate columns, each replaced by cross-fitted scores of its words "
+                          "(treatment log-odds, outcome per arm; needs scikit-learn)")
     est.add_argument("--output", help="with --estimand cate: write the rows with their effects (csv/parquet/jsonl)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     stream = est.add_argument_group("parquet data read in chunks (average effects, --method cina-zs)")

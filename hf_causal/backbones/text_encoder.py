@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TextEncoder", "embed_text_columns", "validate_texts"]
+__all__ = ["TextEncoder", "as_text_frame", "embed_text_columns", "text_column_names", "validate_texts"]
 
 
 def validate_texts(texts: Any, name: str = "texts") -> list[str]:
@@ -167,6 +167,34 @@ class TextEncoder(nn.Module):
         return out
 
 
+def as_text_frame(covariates: Any) -> Any:
+    """``covariates`` as a DataFrame: a DataFrame as it is, a sequence of texts as one column ``text``."""
+    import pandas as pd
+
+    if isinstance(covariates, str):
+        raise TypeError("covariates must be a DataFrame or a sequence of texts, not a single string")
+    if isinstance(covariates, pd.DataFrame):
+        return covariates
+    if isinstance(covariates, np.ndarray) and covariates.ndim != 1:
+        raise TypeError(f"texts must be one-dimensional, got an array of shape {covariates.shape}")
+    return pd.DataFrame({"text": pd.Series(list(covariates), dtype=object)})
+
+
+def text_column_names(frame: Any, columns: Sequence[str] | None = None) -> list[str]:
+    """The text columns of ``frame``: ``columns`` (each must exist: ``KeyError``), default every object/string
+    column (none: ``ValueError``)."""
+    import pandas as pd
+
+    if columns is None:
+        columns = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+        if not columns:
+            raise ValueError("no text (object/string) columns found; name the text columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"text columns not in the covariates: {missing}")
+    return list(columns)
+
+
 def embed_text_columns(
     frame: Any,
     encoder: TextEncoder,
@@ -203,13 +231,7 @@ def embed_text_columns(
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    if columns is None:
-        columns = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
-        if not columns:
-            raise ValueError("no text (object/string) columns found; pass columns=[...]")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"columns not in frame: {missing}")
+    columns = text_column_names(frame, columns)
     if n_components is not None and n_components < 1:
         raise ValueError(f"n_components must be >= 1 or None, got {n_components}")
     if n_components is not None and len(frame) < n_components + 1:

@@ -150,15 +150,26 @@ def text_covariates(
     texts, taken as one column ``text``. Missing, empty, blank or non-string texts are errors naming their row,
     and so are fewer texts than ``n_components + 1``.
     """
-    from ..backbones.text_encoder import embed_text_columns
+    from ..backbones.text_encoder import as_text_frame, embed_text_columns
 
-    if isinstance(covariates, str):
-        raise TypeError("covariates must be a DataFrame or a sequence of texts, not a single string")
-    if not isinstance(covariates, pd.DataFrame):
-        if isinstance(covariates, np.ndarray) and covariates.ndim != 1:
-            raise TypeError(f"texts must be one-dimensional, got an array of shape {covariates.shape}")
-        covariates = pd.DataFrame({"text": pd.Series(list(covariates), dtype=object)})
-    return embed_text_columns(covariates, encoder, columns=columns, n_components=n_components, progress=False)
+    return embed_text_columns(as_text_frame(covariates), encoder, columns=columns, n_components=n_components,
+                              progress=False)
+
+
+def check_text_features(text_features: str | None, text_encoder: Any) -> str | None:
+    """How text columns become covariates: ``"embedding"`` (``text_encoder``'s principal components),
+    ``"scores"`` (:mod:`hf_causal.cina.text_scores`) or ``None`` (no texts); ``None`` given means
+    ``"embedding"`` when there is an encoder."""
+    if text_features is None:
+        return "embedding" if text_encoder is not None else None
+    if text_features not in ("embedding", "scores"):
+        raise ValueError(f"text_features must be 'embedding' or 'scores', got {text_features!r}")
+    if text_features == "embedding" and text_encoder is None:
+        raise ValueError("text_features='embedding' needs text_encoder= (the encoder that embeds the texts)")
+    if text_features == "scores" and text_encoder is not None:
+        raise ValueError("text_features='scores' reads the words themselves, not an encoder's embedding: "
+                         "drop text_encoder= or use text_features='embedding'")
+    return text_features
 
 
 def estimate_effect(
@@ -174,6 +185,7 @@ def estimate_effect(
     text_encoder: Any = None,
     text_columns: Sequence[str] | None = None,
     text_components: int = 16,
+    text_features: str | None = None,
     potential_outcomes: PotentialOutcomes | None = None,
     cross_moments: bool = False,
     **fit_kwargs: Any,
@@ -189,7 +201,11 @@ def estimate_effect(
     the remaining keywords go, ``columns=`` naming the covariate columns). Otherwise the arrays are checked in memory and run through the same chunked
     passes (docs/design.md §4.9), so both forms give the same estimate.
     """
+    text_features = check_text_features(text_features, text_encoder)
     if isinstance(treatment, str) and isinstance(outcome, str):
+        if text_features is not None:
+            raise ValueError("texts are read in memory: pass the covariates, treatment and outcome as data, "
+                             "not a streamed table with column names")
         from .streaming import estimate_stream
 
         return estimate_stream(model, covariates, treatment, outcome, fit_kwargs.pop("columns", None),
@@ -198,10 +214,14 @@ def estimate_effect(
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
-    if text_encoder is not None:
+    if text_features == "scores":
+        from .text_scores import scored_text_covariates
+
+        covariates = scored_text_covariates(covariates, treatment, outcome, text_columns)
+    elif text_features == "embedding":
         covariates = text_covariates(covariates, text_encoder, text_columns, text_components)
     elif text_columns is not None:
-        raise ValueError("text_columns= needs text_encoder= (the encoder that embeds them)")
+        raise ValueError("text_columns= needs text_features='scores' or text_encoder= (the encoder that embeds them)")
     x, names, t, y = validate_inputs(covariates, treatment, outcome)
     extras: dict[str, np.ndarray] = {}
     if outcome_model == "auto":

@@ -346,6 +346,11 @@ class CInAModel(CInAPreTrainedModel):
                 components each (:func:`hf_causal.cina.estimator.text_covariates`). Missing, empty or non-string
                 texts are a ``ValueError`` / ``TypeError`` naming the row, and so is a corpus with fewer than
                 ``text_components + 1`` texts.
+            text_features: keyword-only; how text columns become covariates. ``"embedding"`` (the default when
+                ``text_encoder`` is given): its principal components, as above. ``"scores"`` (no encoder): each
+                text column becomes three cross-fitted scores of its words, the treatment's log-odds and the outcome
+                in each arm (:mod:`hf_causal.cina.text_scores`, docs/design.md §4.10; needs scikit-learn). Scores
+                keep what confounds (a topic, a count of rare words) where leading components lose it.
 
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``value``, ``ci_low``, ``ci_high``,

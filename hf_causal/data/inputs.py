@@ -73,7 +73,8 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
                 if levels.nunique() > MAX_CATEGORY_LEVELS:
                     raise TypeError(
                         f"covariate column {col!r} is non-numeric with {levels.nunique()} distinct values; "
-                        f"encode it yourself (one-hot is capped at {MAX_CATEGORY_LEVELS} levels)"
+                        f"encode it yourself (one-hot is capped at {MAX_CATEGORY_LEVELS} levels), or, if it is free "
+                        "text, score it (text_features='scores', or --text-columns on the command line)"
                     )
                 dummies = pd.get_dummies(levels, prefix=str(col), prefix_sep="=", dtype="float64")
                 parts.append(dummies)
@@ -110,11 +111,12 @@ def validate_treatment(treatment: Any, n: int) -> np.ndarray:
         arr = arr.astype(np.int64)
     elif arr.dtype.kind in "iuf":
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise ValueError("treatment contains NaN or infinite values")
+            raise ValueError(f"treatment contains NaN or infinite values (first at row {_first(~np.isfinite(arr))})")
         levels = np.unique(arr)
         if not set(levels.tolist()) <= {0, 1}:
             raise ValueError(
-                f"treatment must be binary 0/1, got values {levels[:6].tolist()}{'...' if len(levels) > 6 else ''}"
+                f"treatment must be binary 0/1, got values {levels[:6].tolist()}{'...' if len(levels) > 6 else ''} "
+                f"(first other than 0/1 at row {_first((arr != 0) & (arr != 1))})"
             )
         arr = arr.astype(np.int64)
     else:
@@ -139,8 +141,13 @@ def validate_outcome(outcome: Any, n: int) -> np.ndarray:
         raise TypeError(f"outcome must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError("outcome contains NaN or infinite values")
+        raise ValueError(f"outcome contains NaN or infinite values (first at row {_first(~np.isfinite(arr))})")
     return arr
+
+
+def _first(bad: np.ndarray) -> int:
+    """Position of the first ``True`` (the row an error names)."""
+    return int(np.flatnonzero(bad)[0])
 
 
 def split_frame(

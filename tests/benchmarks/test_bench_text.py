@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from harness.text_engine import stratified_folds
-from harness.text_methods import bias_removed, cina_att, linear_aipw_att, naive_att
+from harness.text_methods import bias_removed, cina_att, linear_aipw_att, naive_att, text_score_atts
 from harness.text_report import NOTES_MARKER, RECORD_COLUMNS, load_records, summarise, write_json
 from support import load_script
 
@@ -124,6 +124,20 @@ def test_json_schema_and_values(tmp_path) -> None:
                 assert cell["bias_removed"] == pytest.approx(sel.mean(), abs=1e-4)
                 assert cell["sd"] == pytest.approx(sel.std(ddof=1), abs=1e-4)
             assert rows["tfidf_aipw"]["bias_removed"] == pytest.approx(0.5, abs=1e-4)
+
+
+def test_text_score_rows_remove_the_bias_of_a_topic_word() -> None:
+    """The three scored-text rows (CInA zero-shot and per dataset on the scores, AIPW with the scores' nuisances)
+    adjust away a confounder that is one word of the text, from the text alone."""
+    from hf_causal.cina import CInAModel
+
+    data = simulate_text_confounding(toy_corpus(1200, 3, readable=1.0), beta1=25.0, seed=1)
+    t, y = data.T, data.Y
+    naive = naive_att(t, y)
+    rows = text_score_atts(CInAModel.from_pretrained("cina-zs-base"), data.texts, t, y, seed=0)
+    assert set(rows) == {"cina_zs_scores", "cina_scores", "scores_aipw"}
+    for name, att in rows.items():
+        assert bias_removed(att, naive, data.true_att) > 0.9, name
 
 
 def test_report_keeps_notes_and_resume_drops_duplicates(tmp_path) -> None:

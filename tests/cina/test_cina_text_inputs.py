@@ -54,5 +54,5 @@ def test_too_few_texts_and_misuse(setup) -> None:
         model.estimate(small, t[:12], y[:12], text_encoder=encoder)
     with pytest.raises(TypeError, match="single string"):
         model.estimate("a review", t, y, text_encoder=encoder)
-    with pytest.raises(ValueError, match="needs text_encoder"):
+    with pytest.raises(ValueError, match="text_columns= needs text_features=.scores. or text_encoder="):
         model.estimate(frame[["age"]], t, y, text_columns=["review"])

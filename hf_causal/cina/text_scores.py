@@ -1,0 +1,179 @@
+"""Supervised text scores: a text column reduced to cross-fitted estimates of what confounds through it.
+
+A text confounds an effect only through what in it moves the treatment or the outcome. Principal components of a
+sentence embedding (:func:`hf_causal.backbones.embed_text_columns`) keep what varies most across texts, which
+need not be that: a topic named by a few words, or a score over many rare words, is lost in the leading
+components. :func:`text_scores` instead learns, from the dataset's own treatments and outcomes, three numbers per
+text and cross-fits them so that no text's scores saw its own treatment or outcome (docs/design.md §4.10):
+
+- ``logit_t``: the log-odds of treatment (an L2 logistic regression, its penalty chosen by inner CV on log-loss);
+- ``mu0`` / ``mu1``: the outcome in each arm (a lasso, its penalty chosen by inner CV, then an isotonic map of
+  its predictions fitted on inner out-of-fold predictions, so a step in the outcome, such as a confounder that
+  is a threshold of a word count, is not smeared by the linear fit).
+
+Both models read a binary bag of words (words of letters, lower-cased, seen in at least ``min_df`` texts). CInA
+then balances the scores like any covariates and augments with its outcome model: a propensity score and a
+prognostic score are each enough to adjust for a confounder they capture (balancing either removes its
+bias), so the estimate needs one of them to be right, not both. No encoder and no GPU are needed; a corpus of a
+few thousand texts takes seconds. ``benchmarks/results/text_identifiable.md`` measures it against embedding
+components, CausalBERT and the engine.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TEXT_SCORE_NAMES", "TextScores", "bag_of_words", "scored_text_covariates", "text_scores"]
+
+#: The score columns, in order (a text column ``c`` becomes ``c_logit_t``, ``c_mu0``, ``c_mu1``).
+TEXT_SCORE_NAMES = ("logit_t", "mu0", "mu1")
+#: Propensities are clipped to ``[PROPENSITY_CLIP, 1 - PROPENSITY_CLIP]`` before the log-odds are taken.
+PROPENSITY_CLIP = 0.01
+#: The fewest texts of each arm per cross-fitting fold: each arm's outcome model is fitted, with its own inner
+#: 5-fold CV, on the other folds' texts of that arm.
+MIN_ARM_TEXTS_PER_FOLD = 4
+
+
+@dataclass
+class TextScores:
+    """Cross-fitted scores of one text column (module docstring), one entry per text."""
+
+    logit_t: np.ndarray
+    mu0: np.ndarray
+    mu1: np.ndarray
+    vocabulary_size: int
+
+    def frame(self, prefix: str = "text") -> pd.DataFrame:
+        """The scores as a DataFrame with columns ``{prefix}_logit_t``, ``{prefix}_mu0``, ``{prefix}_mu1``."""
+        return pd.DataFrame({f"{prefix}_{name}": getattr(self, name) for name in TEXT_SCORE_NAMES})
+
+
+def _require_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as err:  # pragma: no cover - scikit-learn is in the dev and text extras
+        raise ImportError(
+            "text scores need scikit-learn: pip install 'scikit-learn>=1.4' (also in hf-causal[text])"
+        ) from err
+
+
+@contextmanager
+def _quiet_nuisance_fits() -> Iterator[None]:
+    """Silence scikit-learn's deprecation notices about its defaults and the lasso path's convergence notices at
+    its smallest penalties (inner CV picks the penalty; an unconverged end of the path is not chosen)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def bag_of_words(texts: Sequence[str], min_df: int = 2) -> Any:
+    """Binary bag of words (scipy CSR, one row per text): words of letters, lower-cased, in ``>= min_df`` texts."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(binary=True, min_df=min_df, token_pattern=r"(?u)\b[^\W\d_]+\b", dtype=np.float64)
+    try:
+        return vectorizer.fit_transform(list(texts))
+    except ValueError as err:  # scikit-learn's "empty vocabulary" names neither the texts nor min_df
+        raise ValueError(f"the texts have no word that appears in {min_df} or more of them: nothing to score") from err
+
+
+def _calibrated_lasso(features: Any, outcome: np.ndarray, seed: int) -> Any:
+    """A lasso (penalty by 5-fold CV) followed by an isotonic map fitted on its inner out-of-fold predictions."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import Lasso, LassoCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    inner = KFold(5, shuffle=True, random_state=seed)
+    lasso = LassoCV(cv=inner, alphas=20, eps=1e-2, max_iter=2000).fit(features, outcome)
+    held_out = cross_val_predict(Lasso(alpha=lasso.alpha_, max_iter=2000), features, outcome, cv=inner)
+    iso = IsotonicRegression(out_of_bounds="clip").fit(held_out, outcome)
+    return lambda rows: iso.predict(lasso.predict(rows))
+
+
+def text_scores(
+    texts: Sequence[str], treatment: Any, outcome: Any, n_folds: int = 5, seed: int = 0, min_df: int = 2
+) -> TextScores:
+    """Cross-fitted treatment log-odds and per-arm outcome predictions of each text (module docstring).
+
+    Args:
+        texts: one string per unit.
+        treatment: 0/1 per unit.
+        outcome: a number per unit.
+        n_folds: cross-fitting folds: each text's scores come from models fitted on the other folds.
+        seed: the folds' (and the inner CV's) randomness.
+        min_df: a word enters the bag of words when at least this many texts contain it.
+
+    Returns:
+        :class:`TextScores`.
+
+    Raises:
+        ValueError: a missing, empty or blank text, a treatment that is not 0/1 or an outcome that is not finite
+            (each naming the row), lengths that differ, an arm with fewer than
+            ``MIN_ARM_TEXTS_PER_FOLD * n_folds`` texts, or no word in ``min_df`` texts.
+        TypeError: a text that is not a string (naming the row), or a non-numeric outcome.
+    """
+    from ..backbones.text_encoder import validate_texts
+    from ..data.inputs import validate_outcome, validate_treatment
+    from .cate import arm_stratified_folds
+
+    _require_sklearn()
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    items = validate_texts(texts)
+    t = validate_treatment(treatment, len(items))
+    y = validate_outcome(outcome, len(items))
+    for arm, name in ((1, "treated"), (0, "control")):
+        count = int((t == arm).sum())
+        if count < MIN_ARM_TEXTS_PER_FOLD * n_folds:
+            raise ValueError(
+                f"{count} {name} texts are too few for {n_folds}-fold text scores: each arm needs at least "
+                f"{MIN_ARM_TEXTS_PER_FOLD * n_folds} (or use fewer folds, or embedding components)"
+            )
+    from sklearn.linear_model import LogisticRegressionCV
+
+    features = bag_of_words(items, min_df)
+    fold = arm_stratified_folds(t, n_folds, seed)
+    propensity, mu = np.empty(len(t)), np.empty((2, len(t)))
+    for k in range(n_folds):
+        test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+        with _quiet_nuisance_fits():
+            logit = LogisticRegressionCV(Cs=8, cv=3, max_iter=3000, scoring="neg_log_loss").fit(features[train], t[train])
+            propensity[test] = logit.predict_proba(features[test])[:, 1]
+            for arm in (0, 1):
+                rows = train[t[train] == arm]
+                mu[arm, test] = _calibrated_lasso(features[rows], y[rows], seed + k)(features[test])
+    p = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
+    return TextScores(logit_t=np.log(p / (1 - p)), mu0=mu[0], mu1=mu[1], vocabulary_size=int(features.shape[1]))
+
+
+def scored_text_covariates(
+    covariates: Any, treatment: Any, outcome: Any, columns: Sequence[str] | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """Covariates with each text column replaced by its :func:`text_scores` (``c_logit_t``, ``c_mu0``, ``c_mu1``).
+
+    ``covariates`` is a DataFrame (text columns: ``columns``, default every string column; other columns are
+    kept) or a sequence of texts, taken as one column ``text``. Errors are :func:`text_scores`'s, naming the
+    column.
+    """
+    from ..backbones.text_encoder import as_text_frame, text_column_names
+
+    covariates = as_text_frame(covariates)
+    columns = text_column_names(covariates, columns)
+    pieces = []
+    for col in columns:
+        try:
+            scores = text_scores(covariates[col].tolist(), treatment, outcome, seed=seed)
+        except (ValueError, TypeError) as err:  # the same error, naming the column
+            raise type(err)(f"text column {col!r}: {err}") from err
+        pieces.append(scores.frame(str(col)).set_axis(covariates.index))
+    return pd.concat([covariates.drop(columns=list(columns)), *pieces], axis=1)
