@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.folds import arm_stratified_folds
 from ..core.results import EffectEstimate, normal_quantile
 from .estimator import estimate_effect
 from .inputs import encode_covariates, validate_outcome, validate_treatment
@@ -39,18 +40,6 @@ CALIBRATION_MIN_ARM = 5
 #: Above this many units the slope is fitted on a seeded random subsample of them (one number needs no more,
 #: and the fold passes would otherwise cost more than the effects).
 CALIBRATION_MAX_UNITS = 20_000
-
-
-def arm_stratified_folds(treatment: np.ndarray, folds: int = CALIBRATION_FOLDS, seed: int = 0) -> np.ndarray:
-    """``(N,)`` fold index of each unit, each arm dealt round-robin over the folds in a seeded random order (so
-    every fold, and every fold's complement, holds both arms in the sample's proportions)."""
-    rng = np.random.default_rng(seed)
-    t = np.asarray(treatment).astype(np.int64)
-    fold = np.empty(len(t), dtype=np.int64)
-    for arm in (0, 1):
-        idx = np.flatnonzero(t == arm)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
-    return fold
 
 
 def cross_fitted_surfaces(

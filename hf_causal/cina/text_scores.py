@@ -123,8 +123,8 @@ def text_scores(
         TypeError: a text that is not a string (naming the row), or a non-numeric outcome.
     """
     from ..backbones.text_encoder import validate_texts
+    from ..core.folds import arm_stratified_folds
     from ..data.inputs import validate_outcome, validate_treatment
-    from .cate import arm_stratified_folds
 
     _require_sklearn()
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
