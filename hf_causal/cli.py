@@ -170,12 +170,14 @@ def _estimate(args: argparse.Namespace) -> int:
         raise ValueError("--treatment and --outcome are required for a data file")
     covariates = args.covariates or meta.get("covariates")
     x, t, y = split_frame(frame, treatment, outcome, covariates)
-    text = text_options(args, x)
+    text = text_options(args, x)  # checks --text-columns before the data
     # numpy and pandas only: bad input fails before torch and transformers load (texts are checked when scored)
-    if text and x.shape[1] == len(args.text_columns):  # only texts: nothing else to encode
-        validate_outcome(y, validate_treatment(t, len(x)).shape[0])
-    else:
-        validate_inputs(x.drop(columns=args.text_columns or []), t, y)
+    rest = x.drop(columns=args.text_columns or [])
+    if rest.shape[1]:
+        validate_inputs(rest, t, y)
+    else:  # only texts: nothing else to encode
+        validate_treatment(t, len(x))
+        validate_outcome(y, len(x))
 
     from transformers.utils import logging as hf_logging
 

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hf_causal.core.folds import arm_stratified_folds
+
 __all__ = ["ENGINE_VARIANTS", "EngineRecipe", "EngineVariant", "engine_xfit_att", "oracle_engine_att", "stratified_folds"]
 
 
@@ -62,12 +64,7 @@ def stratified_folds(t: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     """Fold index per unit, each arm spread evenly over the folds (seeded)."""
     if n_folds < 2 or min(int(t.sum()), int(len(t) - t.sum())) < n_folds:
         raise ValueError(f"{n_folds}-fold cross-fitting needs at least {n_folds} units in each arm")
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(t), dtype=np.int64)
-    for arm in (0, 1):
-        members = rng.permutation(np.flatnonzero(t == arm))
-        fold[members] = np.arange(len(members)) % n_folds
-    return fold
+    return arm_stratified_folds(t, n_folds, seed)
 
 
 def fit_engine(frame: pd.DataFrame, variant: str, seed: int, recipe: EngineRecipe) -> Any:

@@ -127,6 +127,8 @@ def text_scores(
     from ..data.inputs import validate_outcome, validate_treatment
 
     _require_sklearn()
+    from sklearn.linear_model import LogisticRegressionCV
+
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
         raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
     items = validate_texts(texts)
@@ -139,8 +141,6 @@ def text_scores(
                 f"{count} {name} texts are too few for {n_folds}-fold text scores: each arm needs at least "
                 f"{MIN_ARM_TEXTS_PER_FOLD * n_folds} (or use fewer folds, or embedding components)"
             )
-    from sklearn.linear_model import LogisticRegressionCV
-
     features = bag_of_words(items, min_df)
     fold = arm_stratified_folds(t, n_folds, seed)
     propensity, mu = np.empty(len(t)), np.empty((2, len(t)))
