@@ -39,6 +39,9 @@ PROPENSITY_CLIP = 0.01
 #: The fewest texts of each arm per cross-fitting fold: each arm's outcome model is fitted, with its own inner
 #: 5-fold CV, on the other folds' texts of that arm.
 MIN_ARM_TEXTS_PER_FOLD = 4
+#: With ``progress=None`` a bar over the cross-fitting folds appears from this many texts on (about ten
+#: seconds of fitting on one core; fewer finish before a bar would tell anything).
+PROGRESS_MIN_TEXTS = 5000
 
 
 @dataclass
@@ -101,7 +104,13 @@ def _calibrated_lasso(features: Any, outcome: np.ndarray, seed: int) -> Any:
 
 
 def text_scores(
-    texts: Sequence[str], treatment: Any, outcome: Any, n_folds: int = 5, seed: int = 0, min_df: int = 2
+    texts: Sequence[str],
+    treatment: Any,
+    outcome: Any,
+    n_folds: int = 5,
+    seed: int = 0,
+    min_df: int = 2,
+    progress: bool | None = None,
 ) -> TextScores:
     """Cross-fitted treatment log-odds and per-arm outcome predictions of each text (module docstring).
 
@@ -112,6 +121,7 @@ def text_scores(
         n_folds: cross-fitting folds: each text's scores come from models fitted on the other folds.
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
+        progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
 
     Returns:
         :class:`TextScores`.
@@ -144,7 +154,13 @@ def text_scores(
     features = bag_of_words(items, min_df)
     fold = arm_stratified_folds(t, n_folds, seed)
     propensity, mu = np.empty(len(t)), np.empty((2, len(t)))
-    for k in range(n_folds):
+    show = len(items) >= PROGRESS_MIN_TEXTS if progress is None else bool(progress)
+    folds: Any = range(n_folds)
+    if show:
+        from tqdm.auto import tqdm
+
+        folds = tqdm(folds, desc="text scores", unit="fold")
+    for k in folds:
         test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
         with _quiet_nuisance_fits():
             logit = LogisticRegressionCV(Cs=8, cv=3, max_iter=3000, scoring="neg_log_loss").fit(features[train], t[train])
@@ -157,13 +173,18 @@ def text_scores(
 
 
 def scored_text_covariates(
-    covariates: Any, treatment: Any, outcome: Any, columns: Sequence[str] | None = None, seed: int = 0
+    covariates: Any,
+    treatment: Any,
+    outcome: Any,
+    columns: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Covariates with each text column replaced by its :func:`text_scores` (``c_logit_t``, ``c_mu0``, ``c_mu1``).
 
     ``covariates`` is a DataFrame (text columns: ``columns``, default every string column; other columns are
     kept) or a sequence of texts, taken as one column ``text``. Errors are :func:`text_scores`'s, naming the
-    column.
+    column. ``progress`` is :func:`text_scores`'s, one bar per column.
     """
     from ..backbones.text_encoder import as_text_frame, text_column_names
 
@@ -172,7 +193,7 @@ def scored_text_covariates(
     pieces = []
     for col in columns:
         try:
-            scores = text_scores(covariates[col].tolist(), treatment, outcome, seed=seed)
+            scores = text_scores(covariates[col].tolist(), treatment, outcome, seed=seed, progress=progress)
         except (ValueError, TypeError) as err:  # the same error, naming the column
             raise type(err)(f"text column {col!r}: {err}") from err
         pieces.append(scores.frame(str(col)).set_axis(covariates.index))

@@ -71,6 +71,17 @@ def test_scores_are_cross_fitted() -> None:
         assert np.array_equal(before.logit_t, after.logit_t)  # the propensity never sees outcomes
 
 
+def test_progress_bar_over_the_folds_changes_nothing(capsys) -> None:
+    """``progress=True`` draws one bar step per fold on stderr; the scores are those of a quiet run."""
+    texts, t, y, _ = corpus(200, seed=6)
+    quiet = text_scores(texts, t, y, seed=1, n_folds=3)
+    assert "text scores" not in capsys.readouterr().err  # 200 texts: below the automatic threshold
+    shown = text_scores(texts, t, y, seed=1, n_folds=3, progress=True)
+    assert "3/3" in capsys.readouterr().err
+    for name in ("logit_t", "mu0", "mu1"):
+        assert np.array_equal(getattr(quiet, name), getattr(shown, name))
+
+
 def test_texts_only_and_other_columns_kept(model) -> None:
     texts, t, y, _ = corpus(300, seed=4)
     frame = pd.DataFrame({"age": np.arange(300.0), "review": texts})
