@@ -274,6 +274,34 @@ def test_ablation_table_pools_the_ood_suites() -> None:
     assert ablation_table(records[:1]) == "No ablation pair ran."
 
 
+def test_target_table_pools_each_suite_against_its_own_best_peer() -> None:
+    """The pooled rows: each dataset's Δ against its suite's best peer (ipw on one suite, linear_dml on the other),
+    raw over the OOD suites and divided by that peer's MAE over every multi-dataset suite, by hand."""
+    from harness.protocol import Record
+    from harness.report import pooled_best_peer_difference, target_table
+
+    # |errors| of (cina_zs, ipw, linear_dml) on each dataset
+    errors = {"ood_mechanism": [(0.1, 0.2, 0.5), (0.25, 0.2, 0.6)], "ihdp_b": [(1.0, 3.0, 2.0), (2.0, 5.0, 1.0)]}
+    records = [
+        Record(suite=suite, dataset=f"d{i}", method=method, estimand="ate", n=100, truth=1.0, status="ok",
+               estimate=1.0 + errs[k])
+        for suite, rows in errors.items() for i, errs in enumerate(rows)
+        for k, method in enumerate(("cina_zs", "ipw", "linear_dml"))
+    ]
+    # best peers by MAE: ood_mechanism ipw (0.2), ihdp_b linear_dml (1.5)
+    ood = np.array([0.1 - 0.2, 0.25 - 0.2])
+    scaled = np.concatenate([ood / 0.2, np.array([1.0 - 2.0, 2.0 - 1.0]) / 1.5])
+    mean, se, wins, n = pooled_best_peer_difference(records, {"ood_mechanism": ("ipw", 0.2)}, "cina_zs")
+    assert (n, wins) == (2, 1) and mean == pytest.approx(ood.mean())
+    assert se == pytest.approx(ood.std(ddof=1) / np.sqrt(2))
+    lines = target_table(summarize(records), records=records).splitlines()
+    pooled_ood = next(line for line in lines if line.startswith("| pooled OOD suites"))
+    assert "| 1 / 2 |" in pooled_ood and f"{ood.mean() / (ood.std(ddof=1) / np.sqrt(2)):+.1f} SE" in pooled_ood
+    pooled_all = next(line for line in lines if line.startswith("| pooled multi-dataset suites"))
+    assert "| 2 / 4 |" in pooled_all
+    assert f"{scaled.mean() / (scaled.std(ddof=1) / 2):+.1f} SE" in pooled_all
+
+
 def test_uniform_base_weights_ablation_uses_the_same_estimator(monkeypatch) -> None:
     """The ablation's estimate is the library's estimator on uniform base weights (the interval's balance check off:
     ``effect_from_weights`` gives the residual standard error alone)."""
