@@ -37,7 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
-                "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 10}
+                "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
 METHODS = ("cina_zs", "cina_zs_uncalibrated", "kernel_calibrated", "kernel_t_learner", "gb_t_learner",
            "causal_forest_dml")
