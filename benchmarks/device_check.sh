@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU measurements, prepared as one command for a lent GPU machine (about 5 minutes on an H200):
+# The GPU measurements, prepared as one command for a lent GPU machine (sized for about 5 minutes on an H200;
+# not yet run on one):
 #   1. benchmarks/engine_benchmark.py --device cuda: the engine's GPU speed columns on every benchmark SCM
 #      (one seed: the columns are rows per second, not errors; DoWhy is CPU-only and stays in engine.md);
 #   2. benchmarks/scale_peers.py --device cuda: zero-shot CInA's time and GPU memory at 10^5 and 10^6 rows.
