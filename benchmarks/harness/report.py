@@ -108,19 +108,28 @@ def rank_table(
 TARGET_PEERS = ("ipw", "aipw_gbm", "linear_dml", "causal_forest_dml")
 
 
-def paired_difference(records: Sequence[Record], suite: str, method: str, peer: str) -> tuple[float, float, int, int]:
-    """``(mean, standard error, wins, n)`` of ``|error of method| - |error of peer|`` over the datasets of ``suite``
-    both ran; ``wins`` counts the datasets where ``method`` is closer to the truth. SE is ``nan`` for one dataset."""
-    errors: dict[str, dict[str, float]] = {method: {}, peer: {}}
+def _paired_errors(records: Sequence[Record], suites: Sequence[str], method: str, peer: str) -> np.ndarray:
+    """``|error of method| - |error of peer|`` on each dataset of ``suites`` both ran, ordered by (suite, dataset)."""
+    errors: dict[str, dict[tuple[str, str], float]] = {method: {}, peer: {}}
     for r in records:
-        if r.suite == suite and r.method in errors and r.abs_error is not None:
-            errors[r.method][r.dataset] = r.abs_error
+        if r.suite in suites and r.method in errors and r.abs_error is not None:
+            errors[r.method][(r.suite, r.dataset)] = r.abs_error
     common = sorted(set(errors[method]) & set(errors[peer]))
-    diff = np.array([errors[method][d] - errors[peer][d] for d in common])
+    return np.array([errors[method][k] - errors[peer][k] for k in common], dtype=np.float64)
+
+
+def _difference_summary(diff: np.ndarray) -> tuple[float, float, int, int]:
+    """``(mean, standard error, wins, n)`` of paired differences; ``wins`` counts the negative ones."""
     if diff.size == 0:
         return float("nan"), float("nan"), 0, 0
     se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
     return float(diff.mean()), se, int((diff < 0).sum()), int(diff.size)
+
+
+def paired_difference(records: Sequence[Record], suite: str, method: str, peer: str) -> tuple[float, float, int, int]:
+    """``(mean, standard error, wins, n)`` of ``|error of method| - |error of peer|`` over the datasets of ``suite``
+    both ran; ``wins`` counts the datasets where ``method`` is closer to the truth. SE is ``nan`` for one dataset."""
+    return _difference_summary(_paired_errors(records, (suite,), method, peer))
 
 
 #: The ablations of the zero-shot estimator: (variant, baseline, what the comparison isolates).
@@ -136,16 +145,7 @@ OOD_SUITES = ("ood_mechanism", "ood_dense_graph", "ood_strong_confounding", "ood
 
 def pooled_difference(records: Sequence[Record], suites: Sequence[str], method: str, peer: str) -> tuple[float, float, int, int]:
     """:func:`paired_difference` over the datasets of several suites pooled (one paired difference per dataset)."""
-    errors: dict[str, dict[tuple[str, str], float]] = {method: {}, peer: {}}
-    for r in records:
-        if r.suite in suites and r.method in errors and r.abs_error is not None:
-            errors[r.method][(r.suite, r.dataset)] = r.abs_error
-    common = sorted(set(errors[method]) & set(errors[peer]))
-    diff = np.array([errors[method][k] - errors[peer][k] for k in common])
-    if diff.size == 0:
-        return float("nan"), float("nan"), 0, 0
-    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-    return float(diff.mean()), se, int((diff < 0).sum()), int(diff.size)
+    return _difference_summary(_paired_errors(records, suites, method, peer))
 
 
 def ablation_table(records: Sequence[Record], ablations: Sequence[tuple[str, str, str]] = ABLATIONS,
@@ -179,21 +179,9 @@ def pooled_best_peer_difference(
     """:func:`paired_difference` of ``method`` against each suite's own best peer (``{suite: (peer, its MAE)}``),
     pooled over those suites' datasets; with ``scaled`` each difference is divided by that peer's MAE, so that
     suites on different outcome scales weigh alike."""
-    diffs, wins = [], 0
-    for suite, (peer, peer_mae) in best_peers.items():
-        errors: dict[str, dict[str, float]] = {method: {}, peer: {}}
-        for r in records:
-            if r.suite == suite and r.method in errors and r.abs_error is not None:
-                errors[r.method][r.dataset] = r.abs_error
-        for d in sorted(set(errors[method]) & set(errors[peer])):
-            diff = errors[method][d] - errors[peer][d]
-            diffs.append(diff / peer_mae if scaled else diff)
-            wins += diff < 0
-    if not diffs:
-        return float("nan"), float("nan"), 0, 0
-    arr = np.array(diffs)
-    se = float(arr.std(ddof=1) / np.sqrt(arr.size)) if arr.size > 1 else float("nan")
-    return float(arr.mean()), se, int(wins), int(arr.size)
+    parts = [_paired_errors(records, (suite,), method, peer) / (peer_mae if scaled else 1.0)
+             for suite, (peer, peer_mae) in best_peers.items()]
+    return _difference_summary(np.concatenate(parts) if parts else np.empty(0))
 
 
 def target_table(
