@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -42,6 +42,9 @@ from .balancing import (
 from .configuration_cina import CInAConfig
 from .kernel_layers import KernelMessageLayer, gather_units
 from .outcome_network import InContextOutcomeNetwork, reset_outcome_head
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are never evaluated here (3.10 is supported)
 
 
 @dataclass
@@ -94,7 +97,7 @@ class CInAPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any):
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any) -> Self:
         """Load a checkpoint: a bundled name (``"cina-zs-base"``), a local folder, or a Hub id (safetensors only)."""
         try:  # the installed library knows the bundled names; as Hub remote code there are none
             from hf_causal.hub.checkpoints import resolve_checkpoint
@@ -315,7 +318,7 @@ class CInAModel(CInAPreTrainedModel):
         estimand: str = "ate",
         method: str = "cina-zs",
         **kwargs: Any,
-    ):
+    ) -> EffectEstimate:  # noqa: F821 - hf_causal.core.results; not imported: this file also runs as Hub remote code
         """Estimate a treatment effect with balancing weights from this model.
 
         Args:
@@ -376,7 +379,7 @@ class CInAModel(CInAPreTrainedModel):
         confidence: float = 0.95,
         outcome_model: str = "pretrained",
         calibrate: bool = True,
-    ):
+    ) -> EffectEstimate:  # noqa: F821 - hf_causal.core.results; not imported: this file also runs as Hub remote code
         """Conditional effects ``E[Y(1) - Y(0) | X = x]`` per unit, with intervals (docs/design.md §4.8).
 
         Args:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,9 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_forecaster import ForecasterConfig
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are never evaluated here (3.10 is supported)
 
 
 @dataclass
@@ -112,7 +115,7 @@ class CausalForecasterPreTrainedModel(PreTrainedModel):
     _supports_sdpa = False
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Self:
         """``PreTrainedModel.from_pretrained`` from safetensors only (pickled weights could run code when loaded)."""
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)

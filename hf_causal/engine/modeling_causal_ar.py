@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -13,6 +13,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are never evaluated here (3.10 is supported)
 
 IGNORE_INDEX = -100
 #: Backbone classes whose logits are ``lm_head(last hidden state)`` (see :meth:`CausalARModel.has_linear_head`).
@@ -98,7 +101,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         return self.text_summary_head
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Self:
         """``PreTrainedModel.from_pretrained`` from safetensors only (pickled weights could run code when loaded)."""
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
