@@ -39,9 +39,14 @@ PROPENSITY_CLIP = 0.01
 #: The fewest texts of each arm per cross-fitting fold: each arm's outcome model is fitted, with its own inner
 #: 5-fold CV, on the other folds' texts of that arm.
 MIN_ARM_TEXTS_PER_FOLD = 4
+#: ``n_folds=None`` cross-fits with this many folds when each arm has ``MIN_ARM_TEXTS_PER_FOLD`` texts per fold,
+#: else with :data:`FEW_TEXTS_FOLDS`. Ten rather than five: each fold's models see 90% of the texts instead of
+#: 80%, and a rare confounding word is more often among them (docs/design.md §4.10 has the selection).
+DEFAULT_FOLDS = 10
+FEW_TEXTS_FOLDS = 5
 #: With ``progress=None`` a bar over the cross-fitting folds appears from this many texts on (about ten
-#: seconds of fitting on one core; fewer finish before a bar would tell anything).
-PROGRESS_MIN_TEXTS = 5000
+#: seconds of fitting on one core with the default folds; fewer finish before a bar would tell anything).
+PROGRESS_MIN_TEXTS = 2500
 
 
 @dataclass
@@ -52,6 +57,8 @@ class TextScores:
     mu0: np.ndarray
     mu1: np.ndarray
     vocabulary_size: int
+    #: the cross-fitting folds used (``n_folds``, or the automatic choice when it was ``None``)
+    n_folds: int = DEFAULT_FOLDS
 
     def frame(self, prefix: str = "text") -> pd.DataFrame:
         """The scores as a DataFrame with columns ``{prefix}_logit_t``, ``{prefix}_mu0``, ``{prefix}_mu1``."""
@@ -107,7 +114,7 @@ def text_scores(
     texts: Sequence[str],
     treatment: Any,
     outcome: Any,
-    n_folds: int = 5,
+    n_folds: int | None = None,
     seed: int = 0,
     min_df: int = 2,
     progress: bool | None = None,
@@ -118,7 +125,9 @@ def text_scores(
         texts: one string per unit.
         treatment: 0/1 per unit.
         outcome: a number per unit.
-        n_folds: cross-fitting folds: each text's scores come from models fitted on the other folds.
+        n_folds: cross-fitting folds: each text's scores come from models fitted on the other folds. ``None``
+            (default): :data:`DEFAULT_FOLDS` (10) when each arm has at least ``MIN_ARM_TEXTS_PER_FOLD * 10``
+            texts, else :data:`FEW_TEXTS_FOLDS` (5).
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
         progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
@@ -139,11 +148,14 @@ def text_scores(
     _require_sklearn()
     from sklearn.linear_model import LogisticRegressionCV
 
-    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
-        raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2):
+        raise ValueError(f"n_folds must be None or an integer >= 2, got {n_folds!r}")
     items = validate_texts(texts)
     t = validate_treatment(treatment, len(items))
     y = validate_outcome(outcome, len(items))
+    if n_folds is None:
+        smaller_arm = int(min(t.sum(), len(t) - t.sum()))
+        n_folds = DEFAULT_FOLDS if smaller_arm >= MIN_ARM_TEXTS_PER_FOLD * DEFAULT_FOLDS else FEW_TEXTS_FOLDS
     for arm, name in ((1, "treated"), (0, "control")):
         count = int((t == arm).sum())
         if count < MIN_ARM_TEXTS_PER_FOLD * n_folds:
@@ -169,7 +181,8 @@ def text_scores(
                 rows = train[t[train] == arm]
                 mu[arm, test] = _calibrated_lasso(features[rows], y[rows], seed + k)(features[test])
     p = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
-    return TextScores(logit_t=np.log(p / (1 - p)), mu0=mu[0], mu1=mu[1], vocabulary_size=int(features.shape[1]))
+    return TextScores(logit_t=np.log(p / (1 - p)), mu0=mu[0], mu1=mu[1], vocabulary_size=int(features.shape[1]),
+                      n_folds=n_folds)
 
 
 def scored_text_covariates(

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from hf_causal.cina import CInAModel
-from hf_causal.cina.text_scores import bag_of_words, scored_text_covariates, text_scores
+from hf_causal.cina.text_scores import (
+    MIN_ARM_TEXTS_PER_FOLD,
+    bag_of_words,
+    scored_text_covariates,
+    text_scores,
+)
 from hf_causal.cli import main
 
 FILLER = ["the", "a", "plot", "actor", "scene", "story", "music", "ending", "cast", "script", "was", "is", "very",
@@ -107,12 +112,28 @@ def test_bad_input_names_the_row(model, edit, error, match) -> None:
         model.estimate(pd.DataFrame({"review": pd.Series(texts, dtype=object)}), t, y, text_features="scores")
 
 
+def test_fold_count_follows_the_smaller_arm() -> None:
+    """By default 10 folds when each arm has 4 texts per fold, else 5; an explicit count is kept."""
+    texts, t, y, _ = corpus(200, seed=6)
+    for n_treated, expected in ((10 * MIN_ARM_TEXTS_PER_FOLD, 10), (10 * MIN_ARM_TEXTS_PER_FOLD - 1, 5)):
+        arm = np.zeros(200, dtype=int)
+        arm[:n_treated] = 1
+        assert text_scores(texts, arm, y).n_folds == expected
+        assert text_scores(texts, 1 - arm, y).n_folds == expected  # the smaller arm decides, whichever it is
+    assert text_scores(texts, t, y, n_folds=3).n_folds == 3
+    for bad in (1, 2.0, True, "10"):
+        with pytest.raises(ValueError, match="n_folds must be None or an integer >= 2"):
+            text_scores(texts, t, y, n_folds=bad)
+
+
 def test_too_few_texts_in_an_arm_and_no_vocabulary() -> None:
     texts, t, y, _ = corpus(200, seed=6)
     t = np.zeros(200, dtype=int)
     t[:12] = 1
     with pytest.raises(ValueError, match="12 treated texts are too few for 5-fold text scores"):
         text_scores(texts, t, y)
+    with pytest.raises(ValueError, match="50 treated texts are too few for 20-fold text scores"):
+        text_scores(texts, (np.arange(200) < 50).astype(int), y, n_folds=20)
     with pytest.raises(ValueError, match="no word that appears in 3 or more"):
         bag_of_words(["alpha beta", "gamma delta", "epsilon"], min_df=3)
 
