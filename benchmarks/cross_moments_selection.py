@@ -30,7 +30,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import selection_report_footer  # noqa: E402  (the harness sits beside this script)
+from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
 
 FAMILIES = ("ood_strong_confounding=24", "ood_mechanism=24", "ood_dense_graph=24", "ood_weak_overlap=24",
             "validation=24", "ood_large_n=8")
@@ -143,11 +143,8 @@ def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> 
         "",
         *summary_lines(rows, "kernel"),
         "",
-        *selection_report_footer("benchmarks/cross_moments_selection.py", seconds, sys.argv[1:]),
     ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines))
-    print(f"wrote {args.output}")
+    write_selection_report(args.output, lines, "benchmarks/cross_moments_selection.py", seconds, sys.argv[1:])
 
 
 if __name__ == "__main__":

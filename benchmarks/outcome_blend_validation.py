@@ -33,7 +33,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import selection_report_footer  # noqa: E402  (the harness sits beside this script)
+from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -192,11 +192,9 @@ def write_report(args: argparse.Namespace, errors: dict[str, list[float]], share
         f"between the kernel and network estimates added to the variance: {np.mean(z_wide <= 1.96):.1%} "
         f"(95th percentile {np.quantile(z_wide, 0.95):.2f}).",
         "",
-        *selection_report_footer("benchmarks/outcome_blend_validation.py", seconds, sys.argv[1:]),
     ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines))
     print("\n".join(lines))
+    write_selection_report(args.output, lines, "benchmarks/outcome_blend_validation.py", seconds, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -46,6 +46,13 @@ def selection_report_footer(script: str, seconds: float, argv: Sequence[str]) ->
     ]
 
 
+def write_selection_report(output: Path, lines: list[str], script: str, seconds: float, argv: Sequence[str]) -> None:
+    """Write a model-selection report: ``lines``, then :func:`selection_report_footer`; say where it went."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join([*lines, *selection_report_footer(script, seconds, argv)]))
+    print(f"wrote {output}")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
