@@ -164,6 +164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--records", default="outputs/text_benchmark/lexicon_scaling.csv")
     p.add_argument("--output", default="benchmarks/results/text_lexicon_scaling.md")
+    p.add_argument("--from-records", nargs="+", default=None, metavar="CSV",
+                   help="run nothing; write the report from these records (a later file's row replaces an earlier "
+                        "file's row of the same corpus, size, seed and method)")
     args = p.parse_args(argv)
     for size in args.sizes:
         if size != "all" and not (size.isdigit() and int(size) > 0):
@@ -171,8 +174,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def merged_records(paths: Sequence[str]) -> pd.DataFrame:
+    """Saved records, later files replacing earlier files' rows of the same corpus, size, seed and method."""
+    frames = [pd.read_csv(path) for path in paths]
+    for path, frame in zip(paths, frames):
+        missing = set(RECORD_COLUMNS) - set(frame.columns)
+        if missing:
+            raise ValueError(f"{path} is not a records file of this script: no column(s) {sorted(missing)}")
+    records = pd.concat(frames, ignore_index=True)[RECORD_COLUMNS]
+    records = records.drop_duplicates(["corpus", "n_texts", "seed", "method"], keep="last")
+    order = {c: i for i, c in enumerate(dict.fromkeys(records["corpus"]))}
+    return records.sort_values(["corpus", "n_texts", "seed"], key=lambda col: col.map(order) if col.name == "corpus"
+                               else col, kind="stable").reset_index(drop=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    command = "python benchmarks/text_lexicon_scaling.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.from_records:
+        write_report(merged_records(args.from_records), Path(args.output), command.strip(), args.min_texts, args.beta1)
+        print(f"wrote {args.output}")
+        return
     import torch
 
     from hf_causal.cina import CInAModel
@@ -194,7 +216,6 @@ def main(argv: list[str] | None = None) -> None:
     records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     Path(args.records).parent.mkdir(parents=True, exist_ok=True)
     records.to_csv(args.records, index=False)
-    command = "python benchmarks/text_lexicon_scaling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_report(records, Path(args.output), command.strip(), args.min_texts, args.beta1)
     print(f"wrote {args.output} and {args.records}")
 

@@ -39,13 +39,15 @@ PROPENSITY_CLIP = 0.01
 #: The fewest texts of each arm per cross-fitting fold: each arm's outcome model is fitted, with its own inner
 #: 5-fold CV, on the other folds' texts of that arm.
 MIN_ARM_TEXTS_PER_FOLD = 4
-#: ``n_folds=None`` cross-fits with this many folds when each arm has ``MIN_ARM_TEXTS_PER_FOLD`` texts per fold,
-#: else with :data:`FEW_TEXTS_FOLDS`. Ten rather than five: each fold's models see 90% of the texts instead of
-#: 80%, and a rare confounding word is more often among them (docs/design.md §4.10 has the selection).
-DEFAULT_FOLDS = 10
-FEW_TEXTS_FOLDS = 5
+#: ``n_folds=None`` cross-fits with :data:`SMALL_CORPUS_FOLDS` folds below :data:`LARGE_CORPUS_TEXTS` texts (when
+#: each arm has ``MIN_ARM_TEXTS_PER_FOLD`` texts per fold), else with :data:`DEFAULT_FOLDS`. In a small corpus each
+#: fold's models then see 90% of the texts instead of 80%, and a rare confounding word is more often among them; from
+#: a few thousand texts on, ten folds gained nothing and cost two to four times the time (docs/design.md §4.10).
+DEFAULT_FOLDS = 5
+SMALL_CORPUS_FOLDS = 10
+LARGE_CORPUS_TEXTS = 2500
 #: With ``progress=None`` a bar over the cross-fitting folds appears from this many texts on (about ten
-#: seconds of fitting on one core with the default folds; fewer finish before a bar would tell anything).
+#: seconds of fitting on one core; fewer finish before a bar would tell anything).
 PROGRESS_MIN_TEXTS = 2500
 
 
@@ -126,8 +128,8 @@ def text_scores(
         treatment: 0/1 per unit.
         outcome: a number per unit.
         n_folds: cross-fitting folds: each text's scores come from models fitted on the other folds. ``None``
-            (default): :data:`DEFAULT_FOLDS` (10) when each arm has at least ``MIN_ARM_TEXTS_PER_FOLD * 10``
-            texts, else :data:`FEW_TEXTS_FOLDS` (5).
+            (default): 10 below :data:`LARGE_CORPUS_TEXTS` (2,500) texts when each arm has at least
+            ``MIN_ARM_TEXTS_PER_FOLD * 10`` texts, else 5.
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
         progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
@@ -155,7 +157,8 @@ def text_scores(
     y = validate_outcome(outcome, len(items))
     if n_folds is None:
         smaller_arm = int(min(t.sum(), len(t) - t.sum()))
-        n_folds = DEFAULT_FOLDS if smaller_arm >= MIN_ARM_TEXTS_PER_FOLD * DEFAULT_FOLDS else FEW_TEXTS_FOLDS
+        small = len(t) < LARGE_CORPUS_TEXTS and smaller_arm >= MIN_ARM_TEXTS_PER_FOLD * SMALL_CORPUS_FOLDS
+        n_folds = SMALL_CORPUS_FOLDS if small else DEFAULT_FOLDS
     for arm, name in ((1, "treated"), (0, "control")):
         count = int((t == arm).sum())
         if count < MIN_ARM_TEXTS_PER_FOLD * n_folds:

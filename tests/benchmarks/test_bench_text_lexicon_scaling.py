@@ -54,3 +54,24 @@ def test_sizes_must_be_numbers_or_all(script) -> None:
     assert script.parse_args(["--sizes", "100", "all"]).sizes == ["100", "all"]
     with pytest.raises(SystemExit, match="neither"):
         script.parse_args(["--sizes", "many"])
+
+
+def test_report_from_records_lets_a_later_file_replace_rows(script, tmp_path) -> None:
+    """Two record files: the later one's row of the same (corpus, size, seed, method) wins, the rest are kept."""
+    def rows(value: float, sizes: tuple[int, ...]) -> pd.DataFrame:
+        return pd.DataFrame([{"corpus": "toy", "n_texts": n, "seed": 0, "method": m, "att": 0.3, "truth": 0.25,
+                              "naive": 1.0, "bias_removed": value, "seconds": 1.0, "lexicon_coverage": 1.0}
+                             for n in sizes for m in script.METHODS])
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    rows(0.5, (100, 200)).to_csv(first, index=False)
+    rows(0.9, (100,)).to_csv(second, index=False)
+    merged = script.merged_records([str(first), str(second)])
+    assert len(merged) == 2 * len(script.METHODS)
+    assert set(merged.loc[merged["n_texts"] == 100, "bias_removed"]) == {0.9}
+    assert set(merged.loc[merged["n_texts"] == 200, "bias_removed"]) == {0.5}
+    out = tmp_path / "report.md"
+    script.main(["--from-records", str(first), str(second), "--output", str(out)])
+    assert "| toy | 100 | 1 | 100% | 1.0 | 90% |" in out.read_text()
+    pd.DataFrame({"corpus": ["toy"]}).to_csv(first, index=False)
+    with pytest.raises(ValueError, match="a.csv is not a records file"):
+        script.merged_records([str(first)])

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from hf_causal.cina import CInAModel
+from hf_causal.cina import text_scores as text_scores_module
 from hf_causal.cina.text_scores import (
     MIN_ARM_TEXTS_PER_FOLD,
     bag_of_words,
@@ -112,14 +113,16 @@ def test_bad_input_names_the_row(model, edit, error, match) -> None:
         model.estimate(pd.DataFrame({"review": pd.Series(texts, dtype=object)}), t, y, text_features="scores")
 
 
-def test_fold_count_follows_the_smaller_arm() -> None:
-    """By default 10 folds when each arm has 4 texts per fold, else 5; an explicit count is kept."""
+def test_fold_count_follows_the_corpus_and_the_smaller_arm(monkeypatch) -> None:
+    """By default 10 folds in a small corpus whose arms have 4 texts per fold, else 5; an explicit count is kept."""
     texts, t, y, _ = corpus(200, seed=6)
     for n_treated, expected in ((10 * MIN_ARM_TEXTS_PER_FOLD, 10), (10 * MIN_ARM_TEXTS_PER_FOLD - 1, 5)):
         arm = np.zeros(200, dtype=int)
         arm[:n_treated] = 1
         assert text_scores(texts, arm, y).n_folds == expected
         assert text_scores(texts, 1 - arm, y).n_folds == expected  # the smaller arm decides, whichever it is
+    monkeypatch.setattr(text_scores_module, "LARGE_CORPUS_TEXTS", 200)  # these 200 texts now count as large
+    assert text_scores(texts, t, y).n_folds == 5
     assert text_scores(texts, t, y, n_folds=3).n_folds == 3
     for bad in (1, 2.0, True, "10"):
         with pytest.raises(ValueError, match="n_folds must be None or an integer >= 2"):
