@@ -21,6 +21,7 @@ datasets, so they reproduce ``text_identifiable.md``'s ``cina_zs_scores`` and ``
 
     python benchmarks/text_lexicon_scaling.py                   # both corpora, 1,500 / 3,000 / all texts, seeds 0-2
     python benchmarks/text_lexicon_scaling.py --corpus fine_foods --sizes 1500 all --seeds 1
+    python benchmarks/text_lexicon_scaling.py --from-records old.csv new.csv   # rebuild the report only
 """
 
 from __future__ import annotations
