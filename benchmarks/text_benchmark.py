@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness, when ru
 
 from harness.text_engine import ENGINE_VARIANTS, EngineRecipe, engine_xfit_att, oracle_engine_att  # noqa: E402
 from harness.text_methods import (  # noqa: E402
+    benchmark_texts,
     bias_removed,
     causal_bert_model,
     cina_att,
@@ -73,7 +74,7 @@ from hf_causal.data.text_benchmark import (  # noqa: E402
     select_keyword_treatment,
     simulate_text_confounding,
 )
-from hf_causal.data.text_confounders import CONFOUNDER_RULES, with_text_confounder  # noqa: E402
+from hf_causal.data.text_confounders import CONFOUNDER_RULES  # noqa: E402
 
 BETA1 = (1.0, 5.0, 25.0)
 ENGINE_METHODS = tuple(f"engine_{v}_{kind}" for v in ENGINE_VARIANTS for kind in ("plugin", "aipw"))
@@ -109,8 +110,7 @@ def load_data(corpus: str, args: argparse.Namespace) -> pd.DataFrame:
         raise ValueError(f"--n {args.n}: corpus {corpus!r} has only {len(frame)} texts")
     if args.treatment == "keyword":  # PeerRead's setting: the treatment is a property of the text itself
         return select_keyword_treatment(frame, KEYWORD_THEMES[corpus], n=args.n, seed=0)
-    idx = np.sort(np.random.default_rng(0).choice(len(frame), size=args.n, replace=False))
-    return with_text_confounder(frame.iloc[idx].reset_index(drop=True), args.confounder, corpus, args.max_words)
+    return benchmark_texts(frame, args.n, corpus, args.confounder, args.max_words)
 
 
 class Context:

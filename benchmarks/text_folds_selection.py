@@ -32,10 +32,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the harness, when run from the repository root
 
 from harness.report import write_selection_report  # noqa: E402
-from harness.text_methods import att_aipw, bias_removed, cina_att, naive_att  # noqa: E402
+from harness.text_methods import att_aipw, benchmark_texts, bias_removed, cina_att, naive_att  # noqa: E402
 
 from hf_causal.data.text_benchmark import TEXT_CORPORA, load_text_corpus, simulate_text_confounding  # noqa: E402
-from hf_causal.data.text_confounders import IDENTIFIABLE_RULES, with_text_confounder  # noqa: E402
+from hf_causal.data.text_confounders import IDENTIFIABLE_RULES  # noqa: E402
 
 #: rule -> the selection seeds run by default
 DEFAULT_SEEDS = {"lexicon": list(range(10, 18)), "topic": list(range(10, 14))}
@@ -57,14 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if any(k < 2 for k in args.folds):
         parser.error("every --folds candidate must be >= 2")
     return args
-
-
-def subsample(frame: pd.DataFrame, n: int, corpus: str, rule: str) -> pd.DataFrame:
-    """``n`` texts drawn once with seed 0 as ``text_benchmark.py`` draws them, with the rule's confounder."""
-    if not 1 <= n <= len(frame):
-        raise ValueError(f"{n} texts asked of corpus {corpus!r}, which has {len(frame)}")
-    frame = frame.iloc[np.sort(np.random.default_rng(0).choice(len(frame), size=n, replace=False))]
-    return with_text_confounder(frame.reset_index(drop=True), rule, corpus, 32)
 
 
 def draw_rows(model: Any, sub: pd.DataFrame, seed: int, beta1: float, folds: list[int]) -> list[dict[str, Any]]:
@@ -126,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     started, rows = time.time(), []
     for rule in args.rules:
         for corpus in args.corpus:
-            sub = subsample(load_text_corpus(corpus), args.n, corpus, rule)
+            sub = benchmark_texts(load_text_corpus(corpus), args.n, corpus, rule)
             for seed in args.seeds or DEFAULT_SEEDS[rule]:
                 new = [{"rule": rule, "corpus": corpus, **r} for r in draw_rows(model, sub, seed, args.beta1, args.folds)]
                 rows += new

@@ -42,14 +42,20 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness, when run from the repository root
 
-from harness.text_methods import att_aipw, bias_removed, cina_att, linear_aipw_att, naive_att  # noqa: E402
+from harness.text_methods import (  # noqa: E402
+    att_aipw,
+    benchmark_texts,
+    bias_removed,
+    cina_att,
+    linear_aipw_att,
+    naive_att,
+)
 
 from hf_causal.data.text_benchmark import TEXT_CORPORA, load_text_corpus, simulate_text_confounding  # noqa: E402
 from hf_causal.data.text_confounders import (  # noqa: E402
     NEGATIVE_WORDS,
     POSITIVE_WORDS,
     text_words,
-    with_text_confounder,
 )
 
 METHODS = ("oracle_aipw", "oracle_cina_zs", "frequent_words_ceiling", "cina_zs_scores", "scores_aipw")
@@ -78,16 +84,6 @@ def lexicon_coverage(texts: Sequence[str], min_texts: int) -> float:
     df = document_frequency(texts)
     lexicon = [w for t in texts for w in text_words(t) if w in _POSITIVE or w in _NEGATIVE]
     return float(np.mean([df[w] >= min_texts for w in lexicon])) if lexicon else float("nan")
-
-
-def subsample(frame: pd.DataFrame, n: int | None, corpus: str, max_words: int = 32) -> pd.DataFrame:
-    """``n`` texts drawn once with seed 0, as ``text_benchmark.py`` draws them (``None``: every text), with the
-    lexicon confounder in ``label``."""
-    if n is not None:
-        if not 1 <= n <= len(frame):
-            raise ValueError(f"{n} texts asked of corpus {corpus!r}, which has {len(frame)}")
-        frame = frame.iloc[np.sort(np.random.default_rng(0).choice(len(frame), size=n, replace=False))]
-    return with_text_confounder(frame.reset_index(drop=True), "lexicon", corpus, max_words)
 
 
 def dataset_rows(model: Any, sub: pd.DataFrame, seed: int, beta1: float, min_texts: int) -> list[dict[str, Any]]:
@@ -208,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     for corpus in args.corpus:
         frame = load_text_corpus(corpus)
         for size in args.sizes:
-            sub = subsample(frame, None if size == "all" else int(size), corpus)
+            sub = benchmark_texts(frame, None if size == "all" else int(size), corpus, "lexicon")
             for seed in range(args.seeds):
                 new = [{"corpus": corpus, **r} for r in dataset_rows(model, sub, seed, args.beta1, args.min_texts)]
                 rows += new

@@ -27,6 +27,18 @@ __all__ = [
 ]
 
 
+def benchmark_texts(frame: Any, n: int | None, corpus: str, rule: str, max_words: int = 32) -> Any:
+    """The benchmark's texts of one corpus: ``n`` drawn once with seed 0 (``None``: every text), cut to
+    ``max_words`` words, with the ``rule``'s confounder in ``label`` (every text script draws them this way)."""
+    from hf_causal.data.text_confounders import with_text_confounder
+
+    if n is not None:
+        if not 1 <= n <= len(frame):
+            raise ValueError(f"{n} texts asked of corpus {corpus!r}, which has {len(frame)}")
+        frame = frame.iloc[np.sort(np.random.default_rng(0).choice(len(frame), size=n, replace=False))]
+    return with_text_confounder(frame.reset_index(drop=True), rule, corpus, max_words)
+
+
 def bias_removed(estimate: float, naive: float, truth: float) -> float:
     """Share of the naive contrast's bias an estimate removes: ``1 - |estimate - truth| / |naive - truth|``.
 
