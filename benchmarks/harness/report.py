@@ -35,11 +35,13 @@ def environment() -> dict[str, str]:
 
 
 def selection_report_footer(script: str, seconds: float, argv: Sequence[str]) -> list[str]:
-    """The closing lines of a one-thread model-selection report: machine, wall time, date and the command."""
+    """The closing lines of a one-thread model-selection report: machine, wall time (``nan``: rebuilt from records),
+    date and the command."""
     import shlex
 
+    took = f"{seconds:.0f} s" if np.isfinite(seconds) else "report rebuilt from saved records"
     return [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, one thread; {seconds:.0f} s; "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, one thread; {took}; "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         f"Command: `python {shlex.join([script, *argv])}`",
         "",

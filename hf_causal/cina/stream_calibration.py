@@ -36,7 +36,7 @@ class NewtonArm:
 
     Args:
         target: the moments ``m`` to match.
-        ridge: the dual ridge (``1 / n_arm``, docs/design.md §4.2).
+        ridge: the dual ridge (:func:`~hf_causal.cina.calibration.calibration_ridge`, docs/design.md §4.2).
         base_total: ``sum_i b_i`` over the arm (the base weights are normalised by it, as in memory).
         max_iter: Newton steps at most.
     """

@@ -33,6 +33,7 @@ from ..data.sources import DEFAULT_CHUNK_ROWS, ArrayPartition, TableSource, as_t
 from ..data.stream_checks import StreamSchema
 from .calibration import (
     OverlapWarning,
+    calibration_ridge,
     choose_cross_pairs,
     imbalance_tolerance,
     smd_from_moments,
@@ -217,9 +218,9 @@ def _start_calibrations(plan: Plan, target: np.ndarray | None) -> None:
     other = features + (0 if plan.cross_moments else products)
     for arm in {"ate": ARMS, "att": (0,), "atc": (1,)}.get(plan.estimand, ()):
         total = plan.base_total[arm] if plan.base_total[arm] > 0 else float(plan.n_arm[arm])
-        plan.calibration[arm] = NewtonArm(target[:width], 1.0 / plan.n_arm[arm], total)
+        plan.calibration[arm] = NewtonArm(target[:width], calibration_ridge(plan.n_arm[arm]), total)
         if plan.cross_check and products:
-            plan.alternative[arm] = NewtonArm(target[:other], 1.0 / plan.n_arm[arm], total)
+            plan.alternative[arm] = NewtonArm(target[:other], calibration_ridge(plan.n_arm[arm]), total)
 
 
 def _gather_weights(results: Sequence[Any]) -> np.ndarray:
