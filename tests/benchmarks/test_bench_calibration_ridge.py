@@ -19,16 +19,19 @@ def test_candidates_match_the_public_estimate_and_the_scale_is_restored(tmp_path
     from hf_causal.data.families import sample_family
 
     records, output = tmp_path / "rows.jsonl", tmp_path / "ridge.md"
+    before = calibration.CALIBRATION_RIDGE_SCALE
     assert selection.main(["--family", "ood_weak_overlap=1", "--ihdp-b", "1", "--ihdp-a", "0",
                            "--records", str(records), "--output", str(output)]) == 0
-    assert calibration.CALIBRATION_RIDGE_SCALE == 10.0
+    assert calibration.CALIBRATION_RIDGE_SCALE == before
+    shipped = selection.scale_name(calibration.CALIBRATION_RIDGE_SCALE)
+    assert shipped in {selection.scale_name(s) for s in selection.SCALES}
     rows = [json.loads(line) for line in records.read_text().splitlines()]
     assert [r["family"] for r in rows] == ["ood_weak_overlap", "ihdp_b"]
     model = CInAModel.from_pretrained("cina-zs-base")
     ds = next(iter(sample_family("ood_weak_overlap", 1, seed=1)))
     ihdp = load_benchmark_frame("ihdp_b", selection.IHDP_FIRST_SEED)
     assert rows[0]["truth"] == pytest.approx(ds.ate) and rows[1]["truth"] == pytest.approx(ihdp.true_ate)
-    assert rows[0]["default"]["x10"] == pytest.approx(model.estimate(ds.X, ds.T, ds.Y).value, rel=1e-9)
+    assert rows[0]["default"][shipped] == pytest.approx(model.estimate(ds.X, ds.T, ds.Y).value, rel=1e-9)
     for row in rows:
         for estimator in selection.ESTIMATORS:
             assert row[estimator]["x1_smd"] < row[estimator]["x100_smd"]
