@@ -26,7 +26,7 @@ Writes ``benchmarks/results/calibration_ridge_selection.md`` (or ``--output``): 
 error, the paired difference to scale 1 with its standard error, coverage, the share of estimates flagged as
 extrapolating (``supported=False``), the median largest |SMD| after weighting and seconds per estimate; ``--records`` appends one JSON line per dataset.
 
-    python benchmarks/calibration_ridge_selection.py                # 278 datasets, one thread, ~15 minutes
+    python benchmarks/calibration_ridge_selection.py                # 278 datasets, one thread, ~6 minutes
     python benchmarks/calibration_ridge_selection.py --family validation=4 --ihdp-b 2 --ihdp-a 0 --output /tmp/r.md
     python benchmarks/calibration_ridge_selection.py --from-records rows.jsonl   # rebuild the report only
 """
@@ -44,7 +44,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.report import estimator_sections, write_selection_report  # noqa: E402
+from harness.selection import run_selection  # noqa: E402  (the harness sits beside this script)
 
 FAMILIES = ("ood_strong_confounding=24", "ood_mechanism=24", "ood_dense_graph=24", "ood_weak_overlap=24",
             "validation=24", "ood_large_n=8")
@@ -130,27 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         write_report(args, rows, float("nan"))
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import warnings
-
     import torch
-    from tqdm import tqdm
 
     from hf_causal import CInAModel
 
     torch.set_num_threads(1)
     model = CInAModel.from_pretrained("cina-zs-base")
-    rows = []
     started = time.time()
     draws, total = selection_draws(args)
-    for family, x, t, y, truth in tqdm(draws, total=total, desc="datasets"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
-            row = {"family": family, "n": int(len(y)), "d": int(x.shape[1]), "truth": float(truth),
-                   **run_scales(model, x, t, y)}
-        rows.append(row)
-        if args.records:
-            with args.records.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+    rows = run_selection(draws, total, lambda x, t, y: run_scales(model, x, t, y), args.records)
     write_report(args, rows, time.time() - started)
     return 0
 
@@ -280,14 +269,7 @@ def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> 
         + ("." if shipped == chosen else ": the choice was not shipped, because on the benchmark suites' own draw "
            "it erred more on the pooled OOD families (`ate.md`, run note 12; docs/design.md §4.2)."),
         "",
-        "## The default estimator (in-context outcome network, `outcome_model=\"auto\"`)",
-        "",
-        *summary_lines(rows, "default"),
-        "",
-        "## The kernel-augmented estimator (`outcome_model=\"kernel\"`)",
-        "",
-        *summary_lines(rows, "kernel"),
-        "",
+        *estimator_sections(lambda estimator: summary_lines(rows, estimator)),
     ]
     write_selection_report(args.output, lines, "benchmarks/calibration_ridge_selection.py", seconds, sys.argv[1:])
 

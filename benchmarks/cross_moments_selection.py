@@ -20,7 +20,6 @@ estimate; ``--records`` appends one JSON line per dataset.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,7 +29,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.report import estimator_sections, write_selection_report  # noqa: E402
+from harness.selection import run_selection  # noqa: E402  (the harness sits beside this script)
 
 FAMILIES = ("ood_strong_confounding=24", "ood_mechanism=24", "ood_dense_graph=24", "ood_weak_overlap=24",
             "validation=24", "ood_large_n=8")
@@ -78,10 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selection and write the report."""
     args = parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import warnings
 
     import torch
-    from tqdm import tqdm
 
     from hf_causal import CInAModel
     from hf_causal.data.families import sample_family
@@ -89,18 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     model = CInAModel.from_pretrained("cina-zs-base")
     plan = [(f.split("=")[0], int(f.split("=")[1]) if "=" in f else 24) for f in args.family]
-    rows = []
     started = time.time()
-    draws = ((name, ds) for name, size in plan for ds in sample_family(name, size, seed=args.seed))
-    for family, ds in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
-            row = {"family": family, "n": ds.n_units, "d": int(ds.X.shape[1]), "truth": ds.ate,
-                   **run_candidates(model, ds.X, ds.T, ds.Y)}
-        rows.append(row)
-        if args.records:
-            with args.records.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+    draws = ((name, ds.X, ds.T, ds.Y, ds.ate) for name, size in plan for ds in sample_family(name, size, seed=args.seed))
+    rows = run_selection(draws, sum(size for _, size in plan), lambda x, t, y: run_candidates(model, x, t, y),
+                         args.records)
     write_report(args, rows, time.time() - started)
     return 0
 
@@ -135,14 +125,7 @@ def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> 
         "this chooses, `ate.md` tests). Cells: MAE of the ATE; paired Δ vs `none` ± SE (negative: closer to the truth);",
         "share of 95% intervals that contain the truth.",
         "",
-        "## The default estimator (in-context outcome network, `outcome_model=\"auto\"`)",
-        "",
-        *summary_lines(rows, "default"),
-        "",
-        "## The kernel-augmented estimator (`outcome_model=\"kernel\"`)",
-        "",
-        *summary_lines(rows, "kernel"),
-        "",
+        *estimator_sections(lambda estimator: summary_lines(rows, estimator)),
     ]
     write_selection_report(args.output, lines, "benchmarks/cross_moments_selection.py", seconds, sys.argv[1:])
 

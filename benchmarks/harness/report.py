@@ -6,7 +6,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,21 @@ def selection_report_footer(script: str, seconds: float, argv: Sequence[str]) ->
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, one thread; {took}; "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         f"Command: `python {shlex.join([script, *argv])}`",
+        "",
+    ]
+
+
+def estimator_sections(table: Callable[[str], list[str]]) -> list[str]:
+    """The two sections of a calibration-selection report: ``table("default")`` under the default estimator's heading,
+    ``table("kernel")`` under the kernel-augmented one's."""
+    return [
+        "## The default estimator (in-context outcome network, `outcome_model=\"auto\"`)",
+        "",
+        *table("default"),
+        "",
+        "## The kernel-augmented estimator (`outcome_model=\"kernel\"`)",
+        "",
+        *table("kernel"),
         "",
     ]
 
