@@ -12,7 +12,8 @@ Plug a new method in by giving it a ``name`` and an ``estimate(X, T, Y, estimand
 
 Modules: :mod:`.protocol` (estimator protocol, results), :mod:`.suites` (named dataset suites),
 :mod:`.peers` (the built-in peers and CInA adapters), :mod:`.runner` (running, timing, deadlines),
-:mod:`.metrics` (MAE, median absolute error, coverage, timing ratios), :mod:`.report` (markdown + plot).
+:mod:`.metrics` (MAE, median absolute error, coverage, timing ratios), :mod:`.report` (markdown + plot),
+:mod:`.selection` (the dataset loop of the model-selection scripts).
 Only numpy and pandas are imported eagerly; peers import their libraries when they run.
 """
 
