@@ -6,7 +6,7 @@ Estimands (say which one you want; the defaults differ across libraries):
   heterogeneous effects they target an overlap-weighted population (docs/design.md §4).
 * ``"ate"``: both arms' weights are recalibrated (minimum-KL, entropy balancing with the CInA weights as
   base weights) so that each arm's weighted covariate moments match the full sample's, up to a ridge
-  tolerance of the order of sampling noise (dual ridge ``CALIBRATION_RIDGE_SCALE / n_arm``, 1 / n_arm).
+  tolerance of a few standard errors (dual ridge ``CALIBRATION_RIDGE_SCALE / n_arm``, 10 / n_arm).
 * ``"att"``: treated units get weight ``1/N1``; controls are recalibrated to the treated moments.
 * ``"atc"``: controls get ``1/N0``; treated are recalibrated to the control moments.
 
