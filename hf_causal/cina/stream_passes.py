@@ -347,6 +347,7 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     out["pop_m1"], out["pop_m0"] = float(m1[population].sum()), float(m0[population].sum())
     out["corr1"] = float(w[t == 1] @ (y - m1)[t == 1])
     out["corr0"] = float(w[t == 0] @ (y - m0)[t == 0])
+    out["weighted"] = float(np.sum(w * (2.0 * t - 1.0) * y))  # the weights-only estimate, for the interval
     if alternative is not None:
         out["alt_corr1"] = float(alternative[t == 1] @ (y - m1)[t == 1])
         out["alt_corr0"] = float(alternative[t == 0] @ (y - m0)[t == 0])

@@ -75,6 +75,9 @@ def streams_forward(model: Any) -> bool:
 #: Widen the interval by the gap between the estimate and the one that balances the other set of second moments
 #: (with the pairwise products when the estimate has none, and the reverse; docs/design.md §4.6).
 INTERVAL_BALANCE_CHECK = True
+#: Widen an augmented estimate's interval by its gap to the weights-only estimate (the same weights, no outcome
+#: model): where the weights and the outcome model disagree, one of them is biased (docs/design.md §4.6).
+INTERVAL_WEIGHTS_CHECK = True
 
 
 def landmark_ranks(n1: int, n0: int, size: int, seed: int = 0) -> dict[int, np.ndarray]:
@@ -246,12 +249,17 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
         se = math.sqrt(done["var"])
         if "alt_corr1" in done:
             alternative = augmented("alt_corr")
-    interval = ""
+    gaps = []
     if alternative is not None:
         # the estimate's sensitivity to what is balanced, a measured scale of the bias the residual-based standard
         # error leaves out: its variance gets the squared gap (docs/design.md §4.6)
         se = math.hypot(se, alternative - value)
-        interval = "sampling noise plus the gap to the estimate that balances the other set of moments"
+        gaps.append("the gap to the estimate that balances the other set of moments")
+    if plan.outcome_model != "none" and INTERVAL_WEIGHTS_CHECK:
+        # and its sensitivity to the outcome model: the gap to the weights alone (docs/design.md §4.6)
+        se = math.hypot(se, done["weighted"] - value)
+        gaps.append("the gap to the weights-only estimate")
+    interval = "sampling noise plus " + ", plus ".join(gaps) if gaps else ""
     ess = {a: (done[f"w{a}"] ** 2 / done[f"ww{a}"] if done[f"ww{a}"] > 0 else 0.0) for a in ARMS}
     for label, a in (("treated", 1), ("control", 0)):
         if ess[a] < max(5.0, warn_ess_fraction * plan.n_arm[a]):

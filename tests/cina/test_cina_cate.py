@@ -131,7 +131,8 @@ def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatc
         model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
     from hf_causal.cina import streaming
 
-    monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)  # the residual SE alone (tested on its own)
+    monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)  # the residual SE alone (each check is tested
+    monkeypatch.setattr(streaming, "INTERVAL_WEIGHTS_CHECK", False)  # on its own)
     est = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained")
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel")
     monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", 1.0)

@@ -250,18 +250,25 @@ def _confounded_interaction(n=3000, seed=0, effect=1.0):
 
 
 @pytest.mark.parametrize("estimand", ["ate", "att", "atc"])
-def test_kernel_outcome_model_removes_bias_the_weights_cannot_see(tiny_model, estimand):
+def test_kernel_outcome_model_removes_bias_the_weights_cannot_see(tiny_model, estimand, monkeypatch):
     """Weights that balance means and squares only (``cross_moments=False``) miss the product."""
+    from hf_causal.cina import streaming
+
     x, t, y = _confounded_interaction()
     weights_only = tiny_model.estimate(x, t, y, estimand=estimand, outcome_model="none", cross_moments=False)
     augmented = tiny_model.estimate(x, t, y, estimand=estimand, cross_moments=False)
     assert weights_only.outcome_model == "none" and augmented.outcome_model == "kernel"
     assert abs(weights_only.value - 1.0) > 0.4
     assert abs(augmented.value - 1.0) < 0.15
-    # the interval ignores the outcome model's own bias (a smooth kernel fitting a product): a few SEs at most
-    assert abs(augmented.value - 1.0) < 4 * augmented.std_error
-    assert augmented.std_error < 0.1  # residual sd 0.5 once the product is fitted, ~1,500 units per arm
     np.testing.assert_array_equal(augmented.weights, weights_only.weights)  # the weights are not changed
+    # the weights and the outcome model disagree, so the interval widens by the gap and stays around the truth
+    assert augmented.std_error >= abs(weights_only.value - augmented.value) and augmented.ci_low < 1.0 < augmented.ci_high
+    monkeypatch.setattr(streaming, "INTERVAL_WEIGHTS_CHECK", False)
+    residual_only = tiny_model.estimate(x, t, y, estimand=estimand, cross_moments=False)
+    # without that check the interval ignores the outcome model's own bias (a smooth kernel fitting a product): a
+    # few SEs at most
+    assert abs(residual_only.value - 1.0) < 4 * residual_only.std_error
+    assert residual_only.std_error < 0.1  # residual sd 0.5 once the product is fitted, ~1,500 units per arm
 
 
 @pytest.mark.parametrize("estimand", ["ate", "att", "atc"])
@@ -397,3 +404,22 @@ def test_per_dataset_above_the_exact_size_uses_landmarks_and_recovers_the_effect
     finally:
         torch.set_num_threads(threads)
     assert abs(res.value - 2.0) < 0.15 and res.ci_low < 2.0 < res.ci_high and res.supported
+
+
+def test_the_interval_adds_the_gap_to_the_weights_only_estimate(tiny_model, monkeypatch):
+    """An augmented estimate's SE^2 gains (weights-only estimate - estimate)^2, the weights-only estimate being the
+    public ``outcome_model="none"`` one with the same weights; the estimate itself is unchanged, and the weights-only
+    estimate keeps its own interval."""
+    from hf_causal.cina import streaming
+
+    x, t, y = _confounded_quadratic(n=1200, seed=5)
+    widened = tiny_model.estimate(x, t, y, outcome_model="kernel")
+    weights_only = tiny_model.estimate(x, t, y, outcome_model="none")
+    monkeypatch.setattr(streaming, "INTERVAL_WEIGHTS_CHECK", False)
+    plain = tiny_model.estimate(x, t, y, outcome_model="kernel")
+    unchanged = tiny_model.estimate(x, t, y, outcome_model="none")
+    gap = weights_only.value - plain.value
+    assert abs(gap) > 1e-3 and widened.value == plain.value
+    assert widened.std_error == pytest.approx(np.hypot(plain.std_error, gap), rel=1e-9)
+    assert "weights-only" in widened.interval and "weights-only" not in plain.interval
+    assert unchanged.std_error == weights_only.std_error and "weights-only" not in weights_only.interval
