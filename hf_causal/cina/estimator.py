@@ -39,8 +39,9 @@ that balances the other set of second moments (with the cross moments when this 
 a measured scale of the bias that imbalance in the pairwise products leaves (docs/design.md §4.6). With
 ``"pretrained"`` it also gets the squared gap between the kernel model's and the whole network correction's
 estimates (:func:`widen_by_model_disagreement`), and every augmented estimate the squared gap to the weights-only
-estimate (the same weights, no outcome model: where the two disagree one of them is biased; docs/design.md §4.6). Other bias of imperfect balance and of the outcome model is not
-in it, so trust it only where the balance table shows small SMDs after weighting.
+estimate (the same weights, no outcome model: where the two disagree one of them is biased; docs/design.md §4.6).
+Other bias of imperfect balance and of the outcome model is not in it, so trust it only where the balance table
+shows small SMDs after weighting.
 """
 
 from __future__ import annotations
