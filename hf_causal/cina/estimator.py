@@ -104,7 +104,7 @@ def effect_from_weights(
 ) -> tuple[float, float, np.ndarray, float, str]:
     """Calibrate ``base`` weights to ``estimand`` and estimate the effect (module docstring) in memory; the options
     are those :func:`estimate_effect` checked. The standard error is the residual one, without the interval's
-    balance check (docs/design.md §4.6). ``outcome_model="pretrained"`` augments with ``potential_outcomes``
+    balance and weights checks (docs/design.md §4.6). ``outcome_model="pretrained"`` augments with ``potential_outcomes``
     (the in-context network's predictions of the units' surfaces), with :data:`OUTCOME_NETWORK_SHARE` of the
     network's correction to the kernel model.
 

@@ -303,8 +303,8 @@ def test_target_table_pools_each_suite_against_its_own_best_peer() -> None:
 
 
 def test_uniform_base_weights_ablation_uses_the_same_estimator(monkeypatch) -> None:
-    """The ablation's estimate is the library's estimator on uniform base weights (the interval's balance check off:
-    ``effect_from_weights`` gives the residual standard error alone)."""
+    """The ablation's estimate is the library's estimator on uniform base weights (the interval's balance and weights
+    checks off: ``effect_from_weights`` gives the residual standard error alone)."""
     from harness.peers import UniformBaseWeights
     from support import tiny_cina_model
 
@@ -312,6 +312,7 @@ def test_uniform_base_weights_ablation_uses_the_same_estimator(monkeypatch) -> N
     from hf_causal.cina.estimator import effect_from_weights, standardize_columns
 
     monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)
+    monkeypatch.setattr(streaming, "INTERVAL_WEIGHTS_CHECK", False)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 3))
