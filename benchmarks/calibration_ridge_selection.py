@@ -45,7 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import estimator_sections, write_selection_report  # noqa: E402
-from harness.selection import run_selection  # noqa: E402  (the harness sits beside this script)
+from harness.selection import family_plan, run_selection  # noqa: E402  (the harness sits beside this script)
 
 FAMILIES = ("ood_strong_confounding=24", "ood_mechanism=24", "ood_dense_graph=24", "ood_weak_overlap=24",
             "validation=24", "ood_large_n=8")
@@ -107,7 +107,7 @@ def selection_draws(args: argparse.Namespace):
     from hf_causal.data.benchmarks import load_benchmark_frame
     from hf_causal.data.families import sample_family
 
-    plan = [(f.split("=")[0], int(f.split("=")[1]) if "=" in f else 24) for f in args.family]
+    plan = family_plan(args.family, 24)
 
     def draws():
         for name, size in plan:

@@ -30,7 +30,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import estimator_sections, write_selection_report  # noqa: E402
-from harness.selection import run_selection  # noqa: E402  (the harness sits beside this script)
+from harness.selection import family_plan, run_selection  # noqa: E402  (the harness sits beside this script)
 
 FAMILIES = ("ood_strong_confounding=24", "ood_mechanism=24", "ood_dense_graph=24", "ood_weak_overlap=24",
             "validation=24", "ood_large_n=8")
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     model = CInAModel.from_pretrained("cina-zs-base")
-    plan = [(f.split("=")[0], int(f.split("=")[1]) if "=" in f else 24) for f in args.family]
+    plan = family_plan(args.family, 24)
     started = time.time()
     draws = ((name, ds.X, ds.T, ds.Y, ds.ate) for name, size in plan for ds in sample_family(name, size, seed=args.seed))
     rows = run_selection(draws, sum(size for _, size in plan), lambda x, t, y: run_candidates(model, x, t, y),

@@ -34,6 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.selection import family_plan  # noqa: E402
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     z: list[float] = []
     z_wide: list[float] = []
     started = time.time()
-    plan = [(f.split("=")[0], int(f.split("=")[1]) if "=" in f else args.datasets) for f in args.family]
+    plan = family_plan(args.family, args.datasets)
     draws = (ds for name, size in plan for ds in sample_family(name, size, seed=args.seed))
     for ds in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
         x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)

@@ -1,5 +1,6 @@
 """The dataset loop of the calibration model-selection scripts (``cross_moments_selection.py``,
-``calibration_ridge_selection.py``): every draw through the candidates, one record per dataset."""
+``calibration_ridge_selection.py``): every draw through the candidates, one record per dataset; and the
+``NAME=SIZE`` family lists those scripts and ``outcome_blend_validation.py`` take."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import numpy as np
 
 #: ``(group, X, T, Y, true ATE)``: one selection dataset
 Draw = tuple[str, np.ndarray, np.ndarray, np.ndarray, float]
+
+
+def family_plan(specs: Iterable[str], default_size: int) -> list[tuple[str, int]]:
+    """``["validation=6", "ood_mechanism"]`` -> ``[("validation", 6), ("ood_mechanism", default_size)]``."""
+    return [(spec.split("=")[0], int(spec.split("=")[1]) if "=" in spec else default_size) for spec in specs]
 
 
 def run_selection(draws: Iterable[Draw], total: int, candidates: Callable[[np.ndarray, np.ndarray, np.ndarray], dict],

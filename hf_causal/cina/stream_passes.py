@@ -324,8 +324,9 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
         out[f"w{arm}"] = float(w[rows].sum())
         out[f"ww{arm}"] = float(w[rows] @ w[rows])
         out[f"wx{arm}"] = w[rows] @ chunk.x[rows]
+    # the weights-only estimate: the value without an outcome model, the interval's weights check with one
+    out["weighted"] = float(np.sum(w * (2.0 * t - 1.0) * y))
     if plan.outcome_model == "none":
-        out["value"] = float(np.sum(w * (2.0 * t - 1.0) * y))
         if alternative is not None:
             out["alt_value"] = float(np.sum(alternative * (2.0 * t - 1.0) * y))
         for arm in ARMS:
@@ -347,7 +348,6 @@ def finish_pass(plan: Plan, chunk: Chunk) -> tuple[dict, dict]:
     out["pop_m1"], out["pop_m0"] = float(m1[population].sum()), float(m0[population].sum())
     out["corr1"] = float(w[t == 1] @ (y - m1)[t == 1])
     out["corr0"] = float(w[t == 0] @ (y - m0)[t == 0])
-    out["weighted"] = float(np.sum(w * (2.0 * t - 1.0) * y))  # the weights-only estimate, for the interval
     if alternative is not None:
         out["alt_corr1"] = float(alternative[t == 1] @ (y - m1)[t == 1])
         out["alt_corr0"] = float(alternative[t == 0] @ (y - m0)[t == 0])

@@ -236,7 +236,7 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
     n1, n0 = plan.n_arm[1], plan.n_arm[0]
     alternative = None
     if plan.outcome_model == "none":
-        value = done["value"]
+        value = done["weighted"]
         se = math.sqrt(sum(done[f"var{a}"] * plan.n_arm[a] / plan.ols[a].dof for a in ARMS))
         alternative = done.get("alt_value")
     else:
