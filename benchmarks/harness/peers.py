@@ -315,6 +315,27 @@ class CInAEstimator:
         return EffectEstimate(value=float(out.value), ci_low=float(out.ci_low), ci_high=float(out.ci_high))
 
 
+class BlendedOutcomeEstimator(CInAEstimator):
+    """The zero-shot default with the kernel model plus ``share`` of the network's correction as the augmentation's
+    surfaces (``OUTCOME_NETWORK_SHARE`` for the length of one call): the ablation that says what the kernel model
+    still adds beside the network, paired against the default (docs/design.md §4.8)."""
+
+    def __init__(self, model: Any, share: float, name: str) -> None:
+        super().__init__(model, "cina-zs", name=name)
+        self.share = share
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
+        """The default estimate, with the blend's share in place of the default's."""
+        from hf_causal.cina import estimator
+
+        default_share = estimator.OUTCOME_NETWORK_SHARE
+        estimator.OUTCOME_NETWORK_SHARE = self.share
+        try:
+            return super().estimate(X, T, Y, estimand)
+        finally:
+            estimator.OUTCOME_NETWORK_SHARE = default_share
+
+
 class UniformBaseWeights:
     """The zero-shot estimator with uniform base weights in place of the balancing network's: the ablation that
     says what the pretrained balancing network adds (calibration, outcome model and interval unchanged)."""
@@ -426,6 +447,8 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         ]
         if getattr(model, "outcome_network", None) is not None:
             estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
+            # the former default's blend (the kernel model plus 0.75 of the network's correction) against the default
+            estimators.append(BlendedOutcomeEstimator(model, 0.75, name="cina_zs_blend"))
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from harness.peers import (  # noqa: E402
     AIPWGradientBoosting,
+    BlendedOutcomeEstimator,
     CInAEstimator,
     IPWLogistic,
     NaiveDifference,
@@ -80,13 +81,14 @@ def test_cina_adapter_and_default_lineup(confounded) -> None:
         "cina_zs_weights",
         "cina_zs_kernel",
         "cina_zs_uniform",
-        *(["cina_zs_pretrained"] if getattr(model, "outcome_network", None) is not None else []),
+        *(["cina_zs_pretrained", "cina_zs_blend"] if getattr(model, "outcome_network", None) is not None else []),
         "cina_zs_cross",
         "cina_zs",
     ]
     with_network = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1,
                                    outcome_intermediate_size=16)
-    assert [e.name for e in default_estimators(with_network)][-3:] == ["cina_zs_pretrained", "cina_zs_cross", "cina_zs"]
+    assert [e.name for e in default_estimators(with_network)][-4:] == ["cina_zs_pretrained", "cina_zs_blend",
+                                                                        "cina_zs_cross", "cina_zs"]
     weights_only = CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none")
     by_hand = model.estimate(X, T, Y, outcome_model="none").value
     assert weights_only.estimate(X, T, Y, "ate").value == by_hand != out.value
@@ -100,3 +102,26 @@ def test_suites_registry_and_quick_synthetic_suite() -> None:
     data = list(load_suite("synthetic_id", n_datasets=2, quick=True))
     assert [d.n for d in data] == [300, 300] and all(d.estimand == "ate" for d in data)
     assert all(np.isfinite(d.truth) for d in data)
+
+
+def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correction() -> None:
+    """The augmented estimate is linear in the surfaces: the 0.75 row sits 0.75 of the way from the kernel model's
+    estimate to the default's (the whole correction), and the default share is restored after the call."""
+    import torch
+
+    from hf_causal.cina import estimator
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 3))
+    T = (rng.random(300) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    Y = X[:, 0] + X[:, 1] * T + rng.normal(size=300)
+    model = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1, outcome_intermediate_size=16)
+    torch.manual_seed(3)
+    with torch.no_grad():  # a network whose correction to the kernel model is not negligible
+        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    blend = BlendedOutcomeEstimator(model, 0.75, name="cina_zs_blend").estimate(X, T, Y, "ate").value
+    assert estimator.OUTCOME_NETWORK_SHARE == 1.0
+    whole = model.estimate(X, T, Y, outcome_model="pretrained").value
+    kernel = model.estimate(X, T, Y, outcome_model="kernel").value
+    assert abs(whole - kernel) > 1e-3
+    assert blend == pytest.approx(kernel + 0.75 * (whole - kernel), rel=1e-9)

@@ -107,13 +107,14 @@ def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatc
     share = estimator.OUTCOME_NETWORK_SHARE
     default = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
     values = {}
-    for s in (0.0, 1.0):
+    for s in (0.0, 0.5, 1.0):
         monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", s)
         values[s] = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel").value
     assert values[0.0] == pytest.approx(kernel, rel=1e-9)
     assert abs(values[1.0] - kernel) > 1e-3
-    assert 0 < share < 1 and default == pytest.approx(kernel + share * (values[1.0] - kernel), rel=1e-9)
+    assert values[0.5] == pytest.approx(kernel + 0.5 * (values[1.0] - kernel), rel=1e-9)
+    assert 0 < share <= 1 and default == pytest.approx(kernel + share * (values[1.0] - kernel), rel=1e-9)
 
 
 def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatch):
