@@ -317,8 +317,8 @@ class CInAEstimator:
 
 class BlendedOutcomeEstimator(CInAEstimator):
     """The zero-shot default with the kernel model plus ``share`` of the network's correction as the augmentation's
-    surfaces (``OUTCOME_NETWORK_SHARE`` for the length of one call): the ablation that says what the kernel model
-    still adds beside the network, paired against the default (docs/design.md §4.8)."""
+    surfaces (``OUTCOME_NETWORK_SHARE`` for the length of one call), paired against the default: with ``share=1``,
+    what the kernel model's part of the default's blend adds (docs/design.md §4.8)."""
 
     def __init__(self, model: Any, share: float, name: str) -> None:
         super().__init__(model, "cina-zs", name=name)
@@ -447,8 +447,8 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         ]
         if getattr(model, "outcome_network", None) is not None:
             estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
-            # the former default's blend (the kernel model plus 0.75 of the network's correction) against the default
-            estimators.append(BlendedOutcomeEstimator(model, 0.75, name="cina_zs_blend"))
+            # the network's whole correction (no kernel part in the surfaces) against the default's blend
+            estimators.append(BlendedOutcomeEstimator(model, 1.0, name="cina_zs_whole"))
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))

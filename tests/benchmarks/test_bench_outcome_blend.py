@@ -12,9 +12,9 @@ blend = load_script("benchmarks/outcome_blend_validation.py", "outcome_blend_val
 
 
 def test_candidate_errors_match_the_public_estimates(tmp_path, single_thread):
-    """The script recomputes each candidate's ATE from one set of weights; its ``kernel`` and ``share_1`` rows
+    """The script recomputes each candidate's ATE from one set of weights; its ``kernel`` and ``share_0.75`` rows
     must be the errors of ``estimate(outcome_model="kernel")`` and of ``estimate(outcome_model="pretrained")`` (whose
-    share is 1) on the same datasets, and its report must list every candidate."""
+    share is 0.75) on the same datasets, and its report must list every candidate."""
     from hf_causal import CInAModel
     from hf_causal.data.families import sample_family
 
@@ -28,7 +28,7 @@ def test_candidate_errors_match_the_public_estimates(tmp_path, single_thread):
         kernel = model.estimate(x, t, y, estimand="ate", outcome_model="kernel").value
         network = model.estimate(x, t, y, estimand="ate", outcome_model="pretrained").value
         assert row["kernel"] == pytest.approx(abs(kernel - ds.ate) / scale, rel=1e-7)
-        assert row["share_1"] == pytest.approx(abs(network - ds.ate) / scale, rel=1e-7)
+        assert row["share_0.75"] == pytest.approx(abs(network - ds.ate) / scale, rel=1e-7)
         assert 0.0 <= row["stacked_share"] <= 1.0
     report = output.read_text()
     for name in ("kernel", "share_0.25", "share_0.5", "share_0.75", "share_1", "stacked", "precision"):

@@ -81,13 +81,13 @@ def test_cina_adapter_and_default_lineup(confounded) -> None:
         "cina_zs_weights",
         "cina_zs_kernel",
         "cina_zs_uniform",
-        *(["cina_zs_pretrained", "cina_zs_blend"] if getattr(model, "outcome_network", None) is not None else []),
+        *(["cina_zs_pretrained", "cina_zs_whole"] if getattr(model, "outcome_network", None) is not None else []),
         "cina_zs_cross",
         "cina_zs",
     ]
     with_network = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1,
                                    outcome_intermediate_size=16)
-    assert [e.name for e in default_estimators(with_network)][-4:] == ["cina_zs_pretrained", "cina_zs_blend",
+    assert [e.name for e in default_estimators(with_network)][-4:] == ["cina_zs_pretrained", "cina_zs_whole",
                                                                         "cina_zs_cross", "cina_zs"]
     weights_only = CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none")
     by_hand = model.estimate(X, T, Y, outcome_model="none").value
@@ -105,8 +105,8 @@ def test_suites_registry_and_quick_synthetic_suite() -> None:
 
 
 def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correction() -> None:
-    """The augmented estimate is linear in the surfaces: the 0.75 row sits 0.75 of the way from the kernel model's
-    estimate to the default's (the whole correction), and the default share is restored after the call."""
+    """The augmented estimate is linear in the surfaces: the share-1 row is the whole network correction, a share-0.5
+    row sits halfway from the kernel model's estimate to it, and the default share is restored after each call."""
     import torch
 
     from hf_causal.cina import estimator
@@ -119,9 +119,12 @@ def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correctio
     torch.manual_seed(3)
     with torch.no_grad():  # a network whose correction to the kernel model is not negligible
         model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
-    blend = BlendedOutcomeEstimator(model, 0.75, name="cina_zs_blend").estimate(X, T, Y, "ate").value
-    assert estimator.OUTCOME_NETWORK_SHARE == 1.0
-    whole = model.estimate(X, T, Y, outcome_model="pretrained").value
+    default_share = estimator.OUTCOME_NETWORK_SHARE
+    whole = BlendedOutcomeEstimator(model, 1.0, name="cina_zs_whole").estimate(X, T, Y, "ate").value
+    half = BlendedOutcomeEstimator(model, 0.5, name="half").estimate(X, T, Y, "ate").value
+    assert estimator.OUTCOME_NETWORK_SHARE == default_share
+    default = model.estimate(X, T, Y, outcome_model="pretrained").value
     kernel = model.estimate(X, T, Y, outcome_model="kernel").value
     assert abs(whole - kernel) > 1e-3
-    assert blend == pytest.approx(kernel + 0.75 * (whole - kernel), rel=1e-9)
+    assert half == pytest.approx(kernel + 0.5 * (whole - kernel), rel=1e-9)
+    assert default == pytest.approx(kernel + default_share * (whole - kernel), rel=1e-9)
