@@ -68,19 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_size(text: str) -> int | range | None:
-    """``""`` -> None (suite default), ``"30"`` -> 30, ``"START:STOP[:STEP]"`` -> a range of dataset positions."""
-    if not text:
-        return None
-    if ":" in text:
-        return range(*(int(part) for part in text.split(":")))
-    return int(text)
-
-
 def suite_plan(args: argparse.Namespace) -> dict[str, int | range | None]:
     """``{suite: size}`` from ``--suites`` / ``--quick`` (size: count, range of positions, or None = default)."""
     if not args.suites:
         return dict(QUICK_PLAN) if args.quick else {name: None for name in DEFAULT_ORDER}
+    from harness.suites import parse_size
+
     plan: dict[str, int | range | None] = {}
     for item in args.suites:
         name, _, size = item.partition("=")

@@ -250,7 +250,8 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--suites", nargs="+", metavar="NAME[=SIZE]")
+    parser.add_argument("--suites", nargs="+", metavar="NAME[=SIZE]",
+                        help="suites to run, each with a dataset count or a START:STOP range of positions")
     parser.add_argument("--methods", nargs="+", choices=METHODS)
     parser.add_argument("--model", default=None, help="CInA checkpoint (default: bundled cina-zs-base)")
     parser.add_argument("--threads", type=int, default=1)
@@ -268,14 +269,14 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from harness.peers import load_cina_model
-    from harness.suites import load_suite
+    from harness.suites import load_suite, parse_size
 
     plan = dict(QUICK_PLAN if args.quick else DEFAULT_PLAN)
     if args.suites:
         plan = {}
         for item in args.suites:
             name, _, size = item.partition("=")
-            plan[name] = int(size) if size else DEFAULT_PLAN.get(name, 10)
+            plan[name] = parse_size(size) if size else DEFAULT_PLAN.get(name, 10)
     out_dir = args.out_dir or (Path("/tmp/hf_causal_bench") if args.quick else RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, model_doc = load_cina_model(args.model)
@@ -290,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         deadline = started + 60 * args.budget_minutes if args.budget_minutes else None
         table = learners(model, args.methods)
         for suite, size in plan.items():
-            for data in load_suite(suite, size, quick=args.quick):
+            # a range of positions (``NAME=START:STOP``) loads the suite up to STOP and runs only those positions
+            count = size.stop if isinstance(size, range) else size
+            for position, data in enumerate(load_suite(suite, count, quick=args.quick)):
+                if isinstance(size, range) and position not in size:
+                    continue
                 if deadline is not None and time.time() > deadline:
                     break
                 if "mu0" not in data.meta:

@@ -85,6 +85,15 @@ def load_suite(name: str, n_datasets: int | None = None, quick: bool = False) ->
     return suite.loader(size, quick)
 
 
+def parse_size(text: str) -> int | range | None:
+    """``""`` -> None (suite default), ``"30"`` -> 30, ``"START:STOP[:STEP]"`` -> a range of dataset positions."""
+    if not text:
+        return None
+    if ":" in text:
+        return range(*(int(part) for part in text.split(":")))
+    return int(text)
+
+
 # -- synthetic families -------------------------------------------------------------------------
 
 SYNTHETIC_FAMILIES = {

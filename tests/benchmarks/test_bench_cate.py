@@ -45,3 +45,20 @@ def test_paired_differences_and_summary_by_hand():
     assert se == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
     summary = cate_benchmark.summarise(records)
     assert summary["s"]["cina_zs"]["mean"] == pytest.approx(0.7 / 3) and summary["s"]["gb_t_learner"]["ran"] == 3
+
+
+def test_a_range_of_positions_runs_exactly_those_datasets_as_a_full_run_does(tmp_path, single_thread):
+    """``NAME=START:STOP`` runs only the datasets at those positions, and each gives the record the same dataset gets
+    in a run from position 0 (so a suite can be grown without rerunning its first datasets)."""
+    import json
+
+    def run(size: str, name: str) -> list[dict]:
+        records = tmp_path / f"{name}.jsonl"
+        argv = ["--quick", "--no-speed", "--methods", "kernel_t_learner", "--suites", f"ood_mechanism={size}",
+                "--records", str(records), "--out-dir", str(tmp_path / name)]
+        assert cate_benchmark.main(argv) == 0
+        return [json.loads(line) for line in records.read_text().splitlines()]
+
+    part, full = run("1:3", "part"), run("3", "full")
+    assert [r["dataset"] for r in part] == [r["dataset"] for r in full[1:]]
+    assert [r["pehe"] for r in part] == pytest.approx([r["pehe"] for r in full[1:]], rel=1e-12)
