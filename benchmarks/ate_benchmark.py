@@ -72,13 +72,9 @@ def suite_plan(args: argparse.Namespace) -> dict[str, int | range | None]:
     """``{suite: size}`` from ``--suites`` / ``--quick`` (size: count, range of positions, or None = default)."""
     if not args.suites:
         return dict(QUICK_PLAN) if args.quick else {name: None for name in DEFAULT_ORDER}
-    from harness.suites import parse_size
+    from harness.suites import parse_suite_plan
 
-    plan: dict[str, int | range | None] = {}
-    for item in args.suites:
-        name, _, size = item.partition("=")
-        plan[name] = parse_size(size)
-    return plan
+    return parse_suite_plan(args.suites)
 
 
 def _size_arg(size: int | range | None) -> str:

@@ -269,14 +269,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from harness.peers import load_cina_model
-    from harness.suites import load_suite, parse_size
+    from harness.suites import load_suite, parse_suite_plan
 
     plan = dict(QUICK_PLAN if args.quick else DEFAULT_PLAN)
     if args.suites:
-        plan = {}
-        for item in args.suites:
-            name, _, size = item.partition("=")
-            plan[name] = parse_size(size) if size else DEFAULT_PLAN.get(name, 10)
+        plan = {name: DEFAULT_PLAN.get(name, 10) if size is None else size
+                for name, size in parse_suite_plan(args.suites).items()}
     out_dir = args.out_dir or (Path("/tmp/hf_causal_bench") if args.quick else RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, model_doc = load_cina_model(args.model)

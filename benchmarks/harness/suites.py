@@ -21,7 +21,7 @@ treated for ATT); for LaLonde it is the experimental benchmark. Add a suite with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,16 @@ def parse_size(text: str) -> int | range | None:
     if ":" in text:
         return range(*(int(part) for part in text.split(":")))
     return int(text)
+
+
+def parse_suite_plan(items: Iterable[str]) -> dict[str, int | range | None]:
+    """``["ihdp_b=300", "ood_mechanism=24:48", "acic2016"]`` (the benchmarks' ``--suites``) -> ``{suite: size}``,
+    each size as :func:`parse_size` reads it (None: the suite's default)."""
+    plan: dict[str, int | range | None] = {}
+    for item in items:
+        name, _, size = item.partition("=")
+        plan[name] = parse_size(size)
+    return plan
 
 
 # -- synthetic families -------------------------------------------------------------------------
