@@ -22,15 +22,23 @@ components, CausalBERT and the engine.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEXT_SCORE_NAMES", "TextScores", "bag_of_words", "scored_text_covariates", "text_scores"]
+__all__ = [
+    "OUTCOME_LEARNERS",
+    "TEXT_SCORE_NAMES",
+    "TextScores",
+    "bag_of_words",
+    "scored_text_covariates",
+    "text_scores",
+    "two_level_split",
+]
 
 #: The score columns, in order (a text column ``c`` becomes ``c_logit_t``, ``c_mu0``, ``c_mu1``).
 TEXT_SCORE_NAMES = ("logit_t", "mu0", "mu1")
@@ -49,6 +57,15 @@ LARGE_CORPUS_TEXTS = 2500
 #: With ``progress=None`` a bar over the cross-fitting folds appears from this many texts on (about ten
 #: seconds of fitting on one core; fewer finish before a bar would tell anything).
 PROGRESS_MIN_TEXTS = 2500
+#: Each arm's outcome learner: ``"lasso"`` (a lasso and an isotonic map), ``"latent_class"`` (two outcome levels
+#: and an L1 logistic model of the level), or ``"auto"``, whichever of the two has the lower inner out-of-fold MSE
+#: on the fold's training texts of that arm (docs/design.md §4.10).
+OUTCOME_LEARNERS = ("auto", "lasso", "latent_class")
+#: Inner cross-validation folds of the outcome learners (their penalties and held-out errors).
+INNER_FOLDS = 5
+#: The latent-class model needs this many of an arm's training texts at each outcome level (its inner CV needs
+#: both levels in every fold); with fewer ``"auto"`` keeps the lasso.
+MIN_LEVEL_TEXTS = 2 * INNER_FOLDS
 
 
 @dataclass
@@ -61,6 +78,9 @@ class TextScores:
     vocabulary_size: int
     #: the cross-fitting folds used (``n_folds``, or the automatic choice when it was ``None``)
     n_folds: int = DEFAULT_FOLDS
+    #: per arm (control, treated), how many cross-fitting folds used each outcome learner, e.g.
+    #: ``({"latent_class": 10}, {"lasso": 7, "latent_class": 3})``
+    learners_used: tuple[dict[str, int], dict[str, int]] = field(default_factory=lambda: ({}, {}))
 
     def frame(self, prefix: str = "text") -> pd.DataFrame:
         """The scores as a DataFrame with columns ``{prefix}_logit_t``, ``{prefix}_mu0``, ``{prefix}_mu1``."""
@@ -99,17 +119,90 @@ def bag_of_words(texts: Sequence[str], min_df: int = 2) -> Any:
         raise ValueError(f"the texts have no word that appears in {min_df} or more of them: nothing to score") from err
 
 
-def _calibrated_lasso(features: Any, outcome: np.ndarray, seed: int) -> Any:
-    """A lasso (penalty by 5-fold CV) followed by an isotonic map fitted on its inner out-of-fold predictions."""
+@dataclass
+class _ArmFit:
+    """One outcome learner fitted on an arm's training texts: a predictor and its inner out-of-fold MSE."""
+
+    predict: Callable[[Any], np.ndarray]
+    held_out_mse: float
+
+
+def _calibrated_lasso(features: Any, outcome: np.ndarray, seed: int) -> _ArmFit:
+    """A lasso (penalty by 5-fold CV) followed by an isotonic map fitted on its inner out-of-fold predictions.
+
+    The held-out MSE is that of the isotonic map applied out of fold too (the map refitted on four fifths of the
+    held-out predictions), so that it can be compared with the latent-class model's.
+    """
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import Lasso, LassoCV
     from sklearn.model_selection import KFold, cross_val_predict
 
-    inner = KFold(5, shuffle=True, random_state=seed)
+    inner = KFold(INNER_FOLDS, shuffle=True, random_state=seed)
     lasso = LassoCV(cv=inner, alphas=20, eps=1e-2, max_iter=2000).fit(features, outcome)
     held_out = cross_val_predict(Lasso(alpha=lasso.alpha_, max_iter=2000), features, outcome, cv=inner)
     iso = IsotonicRegression(out_of_bounds="clip").fit(held_out, outcome)
-    return lambda rows: iso.predict(lasso.predict(rows))
+    mapped = cross_val_predict(IsotonicRegression(out_of_bounds="clip"), held_out, outcome, cv=inner)
+    return _ArmFit(lambda rows: iso.predict(lasso.predict(rows)), float(np.mean((mapped - outcome) ** 2)))
+
+
+def two_level_split(outcome: np.ndarray) -> np.ndarray:
+    """The exact 1-D two-means split: 1 for the values above the threshold that minimises the within-group sum of
+    squares (ties stay together), 0 below. All zeros when the values are all equal."""
+    values = np.asarray(outcome, dtype=np.float64)
+    order = np.sort(values)
+    n = len(order)
+    cuts = np.flatnonzero(np.diff(order) > 0) + 1  # sizes of the lower group at which a split separates values
+    if len(cuts) == 0:
+        return np.zeros(n, dtype=np.int64)
+    prefix = np.cumsum(order)[cuts - 1]
+    between = prefix**2 / cuts + (order.sum() - prefix) ** 2 / (n - cuts)  # maximal = least within-group SS
+    k = int(cuts[np.argmax(between)])
+    return (values >= order[k]).astype(np.int64)
+
+
+def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFit | None:
+    """Two outcome levels and an L1 logistic model of which level a text is in (``None`` below
+    :data:`MIN_LEVEL_TEXTS` texts at either level).
+
+    The outcome is split in two at the exact two-means threshold (:func:`two_level_split`); an L1-penalised
+    logistic regression on the words (penalty by inner CV on log-loss) gives each text its probability ``p`` of the
+    upper level; the prediction is ``(1 - p) * lower mean + p * upper mean``. Where the words move the outcome in
+    one step (a topic, a threshold of a word count) a logistic link fits that step and, unlike the linear fit,
+    lets one word decide regardless of which other words the text has (docs/design.md §4.10).
+    """
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    level = two_level_split(outcome)
+    if min(level.sum(), len(level) - level.sum()) < MIN_LEVEL_TEXTS:
+        return None
+    means = np.array([outcome[level == 0].mean(), outcome[level == 1].mean()])
+    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
+    logit = LogisticRegressionCV(Cs=8, cv=inner, penalty="l1", solver="liblinear", scoring="neg_log_loss")
+    logit.fit(features, level)
+    held_out = cross_val_predict(LogisticRegression(C=logit.C_[0], penalty="l1", solver="liblinear"), features,
+                                 level, cv=inner, method="predict_proba")[:, 1]
+
+    def predict(rows: Any) -> np.ndarray:
+        return means[0] + (means[1] - means[0]) * logit.predict_proba(rows)[:, 1]
+
+    return _ArmFit(predict, float(np.mean((means[0] + (means[1] - means[0]) * held_out - outcome) ** 2)))
+
+
+def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: str) -> tuple[_ArmFit, str]:
+    """The arm's outcome model under ``learner`` (:data:`OUTCOME_LEARNERS`) and the name of the one used:
+    ``"auto"`` fits both and keeps the one with the lower inner out-of-fold MSE on these training texts."""
+    fits: dict[str, _ArmFit] = {}
+    if learner in ("auto", "lasso"):
+        fits["lasso"] = _calibrated_lasso(features, outcome, seed)
+    if learner in ("auto", "latent_class"):
+        latent = _latent_class_model(features, outcome, seed)
+        if latent is not None:
+            fits["latent_class"] = latent
+        elif learner == "latent_class":  # too few texts at one level: the lasso is what is left
+            fits["lasso"] = _calibrated_lasso(features, outcome, seed)
+    name = min(fits, key=lambda k: fits[k].held_out_mse)
+    return fits[name], name
 
 
 def text_scores(
@@ -120,6 +213,7 @@ def text_scores(
     seed: int = 0,
     min_df: int = 2,
     progress: bool | None = None,
+    outcome_learner: str = "auto",
 ) -> TextScores:
     """Cross-fitted treatment log-odds and per-arm outcome predictions of each text (module docstring).
 
@@ -133,6 +227,9 @@ def text_scores(
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
         progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
+        outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS`; ``"auto"`` (default) chooses
+            in each fold between the lasso and the latent-class model by their inner out-of-fold MSE, so the choice
+            never sees the held-out fold either.
 
     Returns:
         :class:`TextScores`.
@@ -150,6 +247,8 @@ def text_scores(
     _require_sklearn()
     from sklearn.linear_model import LogisticRegressionCV
 
+    if outcome_learner not in OUTCOME_LEARNERS:
+        raise ValueError(f"outcome_learner must be one of {OUTCOME_LEARNERS}, got {outcome_learner!r}")
     if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2):
         raise ValueError(f"n_folds must be None or an integer >= 2, got {n_folds!r}")
     items = validate_texts(texts)
@@ -169,6 +268,7 @@ def text_scores(
     features = bag_of_words(items, min_df)
     fold = arm_stratified_folds(t, n_folds, seed)
     propensity, mu = np.empty(len(t)), np.empty((2, len(t)))
+    used: tuple[dict[str, int], dict[str, int]] = ({}, {})
     show = len(items) >= PROGRESS_MIN_TEXTS if progress is None else bool(progress)
     folds: Any = range(n_folds)
     if show:
@@ -182,10 +282,12 @@ def text_scores(
             propensity[test] = logit.predict_proba(features[test])[:, 1]
             for arm in (0, 1):
                 rows = train[t[train] == arm]
-                mu[arm, test] = _calibrated_lasso(features[rows], y[rows], seed + k)(features[test])
+                fit, name = _arm_outcome_model(features[rows], y[rows], seed + k, outcome_learner)
+                mu[arm, test] = fit.predict(features[test])
+                used[arm][name] = used[arm].get(name, 0) + 1
     p = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
     return TextScores(logit_t=np.log(p / (1 - p)), mu0=mu[0], mu1=mu[1], vocabulary_size=int(features.shape[1]),
-                      n_folds=n_folds)
+                      n_folds=n_folds, learners_used=used)
 
 
 def scored_text_covariates(
