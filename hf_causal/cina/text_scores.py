@@ -213,7 +213,7 @@ def text_scores(
     seed: int = 0,
     min_df: int = 2,
     progress: bool | None = None,
-    outcome_learner: str = "auto",
+    outcome_learner: str = "lasso",
 ) -> TextScores:
     """Cross-fitted treatment log-odds and per-arm outcome predictions of each text (module docstring).
 
@@ -227,7 +227,7 @@ def text_scores(
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
         progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
-        outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS`; ``"auto"`` (default) chooses
+        outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS` (default ``"lasso"``); ``"auto"`` chooses
             in each fold between the lasso and the latent-class model by their inner out-of-fold MSE, so the choice
             never sees the held-out fold either.
 
