@@ -160,6 +160,18 @@ def two_level_split(outcome: np.ndarray) -> np.ndarray:
     return (values >= order[k]).astype(np.int64)
 
 
+def _l1_penalty(cv: bool = False) -> dict[str, Any]:
+    """The keyword that makes scikit-learn's logistic regression L1-penalised: ``l1_ratio(s)`` where ``penalty``
+    is deprecated (scikit-learn 1.8 on), ``penalty="l1"`` before."""
+    import inspect
+
+    from sklearn.linear_model import LogisticRegression
+
+    if inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated":
+        return {"l1_ratios": (1.0,)} if cv else {"l1_ratio": 1.0}
+    return {"penalty": "l1"}
+
+
 def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFit | None:
     """Two outcome levels and an L1 logistic model of which level a text is in (``None`` below
     :data:`MIN_LEVEL_TEXTS` texts at either level).
@@ -178,10 +190,11 @@ def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFi
         return None
     means = np.array([outcome[level == 0].mean(), outcome[level == 1].mean()])
     inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
-    logit = LogisticRegressionCV(Cs=8, cv=inner, penalty="l1", solver="liblinear", scoring="neg_log_loss")
+    logit = LogisticRegressionCV(Cs=8, cv=inner, solver="liblinear", scoring="neg_log_loss", random_state=seed,
+                                 **_l1_penalty(cv=True))
     logit.fit(features, level)
-    held_out = cross_val_predict(LogisticRegression(C=logit.C_[0], penalty="l1", solver="liblinear"), features,
-                                 level, cv=inner, method="predict_proba")[:, 1]
+    chosen = LogisticRegression(C=float(np.ravel(logit.C_)[0]), solver="liblinear", random_state=seed, **_l1_penalty())
+    held_out = cross_val_predict(chosen, features, level, cv=inner, method="predict_proba")[:, 1]
 
     def predict(rows: Any) -> np.ndarray:
         return means[0] + (means[1] - means[0]) * logit.predict_proba(rows)[:, 1]
@@ -213,7 +226,7 @@ def text_scores(
     seed: int = 0,
     min_df: int = 2,
     progress: bool | None = None,
-    outcome_learner: str = "lasso",
+    outcome_learner: str = "auto",
 ) -> TextScores:
     """Cross-fitted treatment log-odds and per-arm outcome predictions of each text (module docstring).
 
@@ -227,7 +240,7 @@ def text_scores(
         seed: the folds' (and the inner CV's) randomness.
         min_df: a word enters the bag of words when at least this many texts contain it.
         progress: a progress bar over the folds; ``None`` shows one from :data:`PROGRESS_MIN_TEXTS` texts on.
-        outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS` (default ``"lasso"``); ``"auto"`` chooses
+        outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS`; ``"auto"`` (default) chooses
             in each fold between the lasso and the latent-class model by their inner out-of-fold MSE, so the choice
             never sees the held-out fold either.
 

@@ -14,9 +14,11 @@ from hf_causal.cina import CInAModel
 from hf_causal.cina import text_scores as text_scores_module
 from hf_causal.cina.text_scores import (
     MIN_ARM_TEXTS_PER_FOLD,
+    OUTCOME_LEARNERS,
     bag_of_words,
     scored_text_covariates,
     text_scores,
+    two_level_split,
 )
 from hf_causal.cli import main
 
@@ -62,19 +64,88 @@ def test_outcome_scores_separate_the_confounder(model) -> None:
     assert s.vocabulary_size == len(set(FILLER) | set(TOPIC))
 
 
-def test_scores_are_cross_fitted() -> None:
+@pytest.mark.parametrize("learner", OUTCOME_LEARNERS)
+def test_scores_are_cross_fitted(learner) -> None:
     """A row's scores come from models fitted on the other folds: changing its outcome leaves them unchanged (and
-    changes the scores of rows in other folds, whose models did see it)."""
+    changes the scores of rows in other folds, whose models did see it). With ``"auto"`` the choice between the
+    learners is made inside the fold too, so it cannot see the row either."""
     texts, t, y, _ = corpus(300, seed=3)
-    before = text_scores(texts, t, y, seed=5)
+    before = text_scores(texts, t, y, seed=5, outcome_learner=learner)
     for row in (0, int(np.flatnonzero(t == 1)[0])):  # a control's and a treated unit's outcome
         y2 = y.copy()
         y2[row] += 50.0
-        after = text_scores(texts, t, y2, seed=5)
+        after = text_scores(texts, t, y2, seed=5, outcome_learner=learner)
         for name in ("mu0", "mu1"):
             assert getattr(before, name)[row] == getattr(after, name)[row]
         assert not np.allclose(before.mu0 if t[row] == 0 else before.mu1, after.mu0 if t[row] == 0 else after.mu1)
         assert np.array_equal(before.logit_t, after.logit_t)  # the propensity never sees outcomes
+
+
+def test_two_level_split_is_the_exact_two_means_split() -> None:
+    """Against brute force over every threshold between distinct values (ties included): the split minimises the
+    within-group sum of squares; constant values give one group."""
+    rng = np.random.default_rng(0)
+    for values in (rng.normal(size=40), rng.integers(0, 5, 30).astype(float), np.r_[rng.normal(0, 1, 25), 6.0]):
+        distinct = np.unique(values)
+
+        def within(cut: float) -> float:
+            low, high = values[values < cut], values[values >= cut]
+            return float(((low - low.mean()) ** 2).sum() + ((high - high.mean()) ** 2).sum())
+
+        best = min(distinct[1:], key=within)
+        assert np.array_equal(two_level_split(values), (values >= best).astype(int))
+    assert not two_level_split(np.full(7, 3.0)).any()
+
+
+def lexicon_corpus(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """A lexicon rule: C = 1 when the text's praise words outnumber its complaint words (20 praise and 10 complaint
+    words, Zipf-frequent; 0-2 praise and 0-2 complaints per text). C moves the outcome by a +4 step and the
+    treatment from 0.15 to 0.5."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    praise = [f"good{letters[i]}" for i in range(20)]
+    complaint = [f"bad{letters[i]}" for i in range(10)]
+    zipf_praise, zipf_complaint = 1 / np.arange(1, 21), 1 / np.arange(1, 11)
+    rng = np.random.default_rng(seed)
+    texts, c = [], np.zeros(n, dtype=bool)
+    for i in range(n):
+        n_praise, n_complaint = rng.choice(3, p=[0.4, 0.35, 0.25]), rng.choice(3, p=[0.6, 0.3, 0.1])
+        words = [*rng.choice(FILLER, 6), *rng.choice(praise, n_praise, p=zipf_praise / zipf_praise.sum()),
+                 *rng.choice(complaint, n_complaint, p=zipf_complaint / zipf_complaint.sum())]
+        c[i] = n_praise > n_complaint
+        texts.append(" ".join(rng.permutation(words)))
+    t = (rng.random(n) < np.where(c, 0.5, 0.15)).astype(int)
+    y = TRUE_EFFECT * t + 4.0 * c + rng.normal(0, 1, n)
+    return texts, t, y, c
+
+
+def test_latent_class_learner_fits_a_step_the_lasso_smears() -> None:
+    """Under a lexicon rule the latent-class control score tracks C better than the lasso's (the linear fit adds
+    praise words that the rule lets one decide), and ``"auto"`` picks it in most folds; where the outcome is linear
+    in the words (no step), ``"auto"`` keeps the lasso in most folds."""
+    texts, t, y, c = lexicon_corpus(1000, seed=11)
+    lasso = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="lasso")
+    latent = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="latent_class")
+    auto = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="auto")
+    controls = t == 0
+    error = {name: np.mean((s.mu0[controls] - 4.0 * c[controls]) ** 2) for name, s in
+             (("lasso", lasso), ("latent_class", latent))}
+    assert error["latent_class"] < 0.8 * error["lasso"]
+    assert lasso.learners_used[0] == {"lasso": 5} and latent.learners_used[0] == {"latent_class": 5}
+    assert auto.learners_used[0].get("latent_class", 0) >= 4
+    rng = np.random.default_rng(12)
+    counts = rng.poisson(1.0, (1000, 3))
+    linear_texts = [" ".join([*rng.choice(FILLER, 6), *["good"] * a, *["fresh"] * b, *["warm"] * d])
+                    for a, b, d in counts]
+    linear_y = 1.5 * (counts > 0).sum(axis=1) + rng.normal(0, 1, 1000)  # smooth in the words: no step
+    linear_t = (rng.random(1000) < 0.3).astype(int)
+    assert text_scores(linear_texts, linear_t, linear_y, seed=0, n_folds=5,
+                       outcome_learner="auto").learners_used[0].get("lasso", 0) >= 4
+
+
+def test_unknown_outcome_learner_is_refused() -> None:
+    texts, t, y, _ = corpus(100, seed=7)
+    with pytest.raises(ValueError, match="outcome_learner must be one of"):
+        text_scores(texts, t, y, outcome_learner="forest")
 
 
 def test_progress_bar_over_the_folds_changes_nothing(capsys) -> None:
