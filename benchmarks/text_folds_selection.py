@@ -38,8 +38,8 @@ sys.path.insert(0, str(HERE))  # the harness, when run from the repository root
 from harness.report import write_selection_report  # noqa: E402
 from harness.text_methods import att_aipw, benchmark_texts, bias_removed, cina_att, naive_att  # noqa: E402
 
-from hf_causal.data.text_benchmark import TEXT_CORPORA, load_text_corpus, simulate_text_confounding  # noqa: E402
 from hf_causal.cina.text_scores import OUTCOME_LEARNERS  # noqa: E402
+from hf_causal.data.text_benchmark import TEXT_CORPORA, load_text_corpus, simulate_text_confounding  # noqa: E402
 from hf_causal.data.text_confounders import IDENTIFIABLE_RULES  # noqa: E402
 
 #: rule -> the selection seeds run by default

@@ -7,9 +7,12 @@ components. :func:`text_scores` instead learns, from the dataset's own treatment
 text and cross-fits them so that no text's scores saw its own treatment or outcome (docs/design.md §4.10):
 
 - ``logit_t``: the log-odds of treatment (an L2 logistic regression, its penalty chosen by inner CV on log-loss);
-- ``mu0`` / ``mu1``: the outcome in each arm (a lasso, its penalty chosen by inner CV, then an isotonic map of
-  its predictions fitted on inner out-of-fold predictions, so a step in the outcome, such as a confounder that
-  is a threshold of a word count, is not smeared by the linear fit).
+- ``mu0`` / ``mu1``: the outcome in each arm, by whichever of two learners has the lower inner out-of-fold error
+  on the fold's training texts of that arm (``outcome_learner="auto"``): a lasso (penalty by inner CV) with an
+  isotonic map of its predictions fitted on inner out-of-fold predictions, or a latent-class model (the arm's
+  outcomes split in two levels, an L1 logistic regression of the level on the words), which fits an outcome that
+  moves in one step with the words, such as a confounder that is a threshold of a word count, where a linear
+  score adds words that the rule lets one decide.
 
 Both models read a binary bag of words (words of letters, lower-cased, seen in at least ``min_df`` texts). CInA
 then balances the scores like any covariates and augments with its outcome model: a propensity score and a

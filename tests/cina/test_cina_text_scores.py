@@ -88,7 +88,7 @@ def test_two_level_split_is_the_exact_two_means_split() -> None:
     for values in (rng.normal(size=40), rng.integers(0, 5, 30).astype(float), np.r_[rng.normal(0, 1, 25), 6.0]):
         distinct = np.unique(values)
 
-        def within(cut: float) -> float:
+        def within(cut: float, values: np.ndarray = values) -> float:
             low, high = values[values < cut], values[values >= cut]
             return float(((low - low.mean()) ** 2).sum() + ((high - high.mean()) ** 2).sum())
 
