@@ -62,8 +62,9 @@ LARGE_CORPUS_TEXTS = 2500
 PROGRESS_MIN_TEXTS = 2500
 #: Each arm's outcome learner: ``"lasso"`` (a lasso and an isotonic map), ``"latent_class"`` (two outcome levels
 #: and an L1 logistic model of the level), or ``"auto"``, whichever of the two has the lower inner out-of-fold MSE
-#: on the fold's training texts of that arm (docs/design.md §4.10).
-OUTCOME_LEARNERS = ("auto", "lasso", "latent_class")
+#: on the fold's training texts of that arm (docs/design.md §4.10). ``"pooled_latent_class"`` (one latent-class
+#: model over both arms, the treatment a feature) is a candidate under evaluation, not part of ``"auto"``.
+OUTCOME_LEARNERS = ("auto", "lasso", "latent_class", "pooled_latent_class")
 #: Inner cross-validation folds of the outcome learners (their penalties and held-out errors).
 INNER_FOLDS = 5
 #: The latent-class model needs this many of an arm's training texts at each outcome level (its inner CV needs
@@ -205,9 +206,59 @@ def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFi
     return _ArmFit(predict, float(np.mean((means[0] + (means[1] - means[0]) * held_out - outcome) ** 2)))
 
 
-def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: str) -> tuple[_ArmFit, str]:
+def _pooled_latent_class_models(features: Any, outcome: np.ndarray, treatment: np.ndarray,
+                                seed: int) -> tuple[_ArmFit, _ArmFit] | None:
+    """One latent-class model over both arms: each arm's outcomes split in two levels (:func:`two_level_split`),
+    one L1 logistic regression of the level on the words and the treatment, and per arm a predictor mixing that
+    arm's two level means (``None`` below :data:`MIN_LEVEL_TEXTS` texts at a level of either arm).
+
+    Where the same words set the level in both arms, a word seen only among one arm's training texts still
+    informs the other arm's score. The held-out MSE of each arm is over its own texts, from inner out-of-fold
+    probabilities of the pooled model.
+    """
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    level, means = np.empty(len(outcome), dtype=np.int64), np.empty((2, 2))
+    for arm in (0, 1):
+        rows = treatment == arm
+        level[rows] = two_level_split(outcome[rows])
+        if min(level[rows].sum(), rows.sum() - level[rows].sum()) < MIN_LEVEL_TEXTS:
+            return None
+        means[arm] = [outcome[rows][level[rows] == 0].mean(), outcome[rows][level[rows] == 1].mean()]
+
+    def with_arm(rows: Any, arm: np.ndarray) -> Any:
+        return sp.hstack([sp.csr_matrix(rows), sp.csr_matrix(arm.reshape(-1, 1).astype(np.float64))]).tocsr()
+
+    inputs = with_arm(features, treatment)
+    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
+    strata = 2 * level + treatment  # every inner fold holds both levels of both arms
+    logit = LogisticRegressionCV(Cs=8, cv=list(inner.split(inputs, strata)), solver="liblinear",
+                                 scoring="neg_log_loss", random_state=seed, **_l1_penalty(cv=True))
+    logit.fit(inputs, level)
+    chosen = LogisticRegression(C=float(np.ravel(logit.C_)[0]), solver="liblinear", random_state=seed, **_l1_penalty())
+    held_out = cross_val_predict(chosen, inputs, level, cv=list(inner.split(inputs, strata)),
+                                 method="predict_proba")[:, 1]
+    fitted = means[treatment, 0] + (means[treatment, 1] - means[treatment, 0]) * held_out
+    fits = []
+    for arm in (0, 1):
+        rows = treatment == arm
+
+        def predict(new_rows: Any, arm: int = arm) -> np.ndarray:
+            p = logit.predict_proba(with_arm(new_rows, np.full(new_rows.shape[0], arm)))[:, 1]
+            return means[arm, 0] + (means[arm, 1] - means[arm, 0]) * p
+
+        fits.append(_ArmFit(predict, float(np.mean((fitted[rows] - outcome[rows]) ** 2))))
+    return fits[0], fits[1]
+
+
+def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: str,
+                       pooled: _ArmFit | None = None) -> tuple[_ArmFit, str]:
     """The arm's outcome model under ``learner`` (:data:`OUTCOME_LEARNERS`) and the name of the one used:
-    ``"auto"`` fits both and keeps the one with the lower inner out-of-fold MSE on these training texts."""
+    ``"auto"`` fits the lasso and the latent-class model and keeps the one with the lower inner out-of-fold MSE on
+    these training texts; ``"pooled_latent_class"`` takes ``pooled`` (fitted over both arms), or the lasso when
+    there is none."""
     fits: dict[str, _ArmFit] = {}
     if learner in ("auto", "lasso"):
         fits["lasso"] = _calibrated_lasso(features, outcome, seed)
@@ -216,6 +267,11 @@ def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: s
         if latent is not None:
             fits["latent_class"] = latent
         elif learner == "latent_class":  # too few texts at one level: the lasso is what is left
+            fits["lasso"] = _calibrated_lasso(features, outcome, seed)
+    if learner == "pooled_latent_class":
+        if pooled is not None:
+            fits["pooled_latent_class"] = pooled
+        else:
             fits["lasso"] = _calibrated_lasso(features, outcome, seed)
     name = min(fits, key=lambda k: fits[k].held_out_mse)
     return fits[name], name
@@ -246,6 +302,8 @@ def text_scores(
         outcome_learner: each arm's outcome model, one of :data:`OUTCOME_LEARNERS`; ``"auto"`` (default) chooses
             in each fold between the lasso and the latent-class model by their inner out-of-fold MSE, so the choice
             never sees the held-out fold either.
+            ``"pooled_latent_class"`` fits one latent-class model over both arms' training texts (the treatment a
+            feature) and gives each arm its own two level means: a candidate under evaluation.
 
     Returns:
         :class:`TextScores`.
@@ -296,9 +354,12 @@ def text_scores(
         with _quiet_nuisance_fits():
             logit = LogisticRegressionCV(Cs=8, cv=3, max_iter=3000, scoring="neg_log_loss").fit(features[train], t[train])
             propensity[test] = logit.predict_proba(features[test])[:, 1]
+            pooled = (_pooled_latent_class_models(features[train], y[train], t[train], seed + k)
+                      if outcome_learner == "pooled_latent_class" else None)
             for arm in (0, 1):
                 rows = train[t[train] == arm]
-                fit, name = _arm_outcome_model(features[rows], y[rows], seed + k, outcome_learner)
+                fit, name = _arm_outcome_model(features[rows], y[rows], seed + k, outcome_learner,
+                                               None if pooled is None else pooled[arm])
                 mu[arm, test] = fit.predict(features[test])
                 used[arm][name] = used[arm].get(name, 0) + 1
     p = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
