@@ -142,6 +142,26 @@ def test_latent_class_learner_fits_a_step_the_lasso_smears() -> None:
                        outcome_learner="auto").learners_used[0].get("lasso", 0) >= 4
 
 
+def test_pooled_latent_class_carries_a_word_seen_only_in_the_other_arm() -> None:
+    """A confounding word that only treated texts contain ("zesty": C = 1 like "great") can inform the control
+    score only through a model over both arms: the pooled latent-class control score puts those texts near the
+    upper level (+4), the per-arm one cannot (it never saw the word among controls)."""
+    rng = np.random.default_rng(21)
+    n = 900
+    kind = rng.choice(3, n, p=[0.5, 0.35, 0.15])  # 0: no topic word, 1: "great", 2: "zesty"
+    texts = [" ".join([*rng.choice(FILLER, 6), *(["great"] if k == 1 else ["zesty"] if k == 2 else [])]) for k in kind]
+    c = kind > 0
+    t = np.where(kind == 2, 1, (rng.random(n) < np.where(c, 0.5, 0.15)).astype(int))
+    y = TRUE_EFFECT * t + 4.0 * c + rng.normal(0, 1, n)
+    zesty = kind == 2
+    per_arm = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="latent_class")
+    pooled = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="pooled_latent_class")
+    assert pooled.learners_used == ({"pooled_latent_class": 5}, {"pooled_latent_class": 5})
+    assert pooled.mu0[zesty].mean() > 3.0 > 1.0 > per_arm.mu0[zesty].mean()
+    great = kind == 1  # where both models saw the word, both score it
+    assert min(pooled.mu0[great].mean(), per_arm.mu0[great].mean()) > 3.0
+
+
 def test_unknown_outcome_learner_is_refused() -> None:
     texts, t, y, _ = corpus(100, seed=7)
     with pytest.raises(ValueError, match="outcome_learner must be one of"):
