@@ -63,8 +63,9 @@ PROGRESS_MIN_TEXTS = 2500
 #: Each arm's outcome learner: ``"lasso"`` (a lasso and an isotonic map), ``"latent_class"`` (two outcome levels
 #: and an L1 logistic model of the level), or ``"auto"``, whichever of the two has the lower inner out-of-fold MSE
 #: on the fold's training texts of that arm (docs/design.md §4.10). ``"pooled_latent_class"`` (one latent-class
-#: model over both arms, the treatment a feature) is a candidate under evaluation, not part of ``"auto"``.
-OUTCOME_LEARNERS = ("auto", "lasso", "latent_class", "pooled_latent_class")
+#: model over both arms, the treatment a feature) is an evaluated option, not part of ``"auto"``; ``"auto_all"``
+#: chooses among all three the same way (a candidate under evaluation).
+OUTCOME_LEARNERS = ("auto", "lasso", "latent_class", "pooled_latent_class", "auto_all")
 #: Inner cross-validation folds of the outcome learners (their penalties and held-out errors).
 INNER_FOLDS = 5
 #: The latent-class model needs this many of an arm's training texts at each outcome level (its inner CV needs
@@ -258,21 +259,20 @@ def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: s
     """The arm's outcome model under ``learner`` (:data:`OUTCOME_LEARNERS`) and the name of the one used:
     ``"auto"`` fits the lasso and the latent-class model and keeps the one with the lower inner out-of-fold MSE on
     these training texts; ``"pooled_latent_class"`` takes ``pooled`` (fitted over both arms), or the lasso when
-    there is none."""
+    there is none; ``"auto_all"`` chooses among the three."""
     fits: dict[str, _ArmFit] = {}
-    if learner in ("auto", "lasso"):
+    if learner in ("auto", "auto_all", "lasso"):
         fits["lasso"] = _calibrated_lasso(features, outcome, seed)
-    if learner in ("auto", "latent_class"):
+    if learner in ("auto", "auto_all", "latent_class"):
         latent = _latent_class_model(features, outcome, seed)
         if latent is not None:
             fits["latent_class"] = latent
         elif learner == "latent_class":  # too few texts at one level: the lasso is what is left
             fits["lasso"] = _calibrated_lasso(features, outcome, seed)
-    if learner == "pooled_latent_class":
-        if pooled is not None:
-            fits["pooled_latent_class"] = pooled
-        else:
-            fits["lasso"] = _calibrated_lasso(features, outcome, seed)
+    if learner in ("pooled_latent_class", "auto_all") and pooled is not None:
+        fits["pooled_latent_class"] = pooled
+    elif learner == "pooled_latent_class":  # too few texts at a level of one arm: the lasso is what is left
+        fits["lasso"] = _calibrated_lasso(features, outcome, seed)
     name = min(fits, key=lambda k: fits[k].held_out_mse)
     return fits[name], name
 
@@ -355,7 +355,7 @@ def text_scores(
             logit = LogisticRegressionCV(Cs=8, cv=3, max_iter=3000, scoring="neg_log_loss").fit(features[train], t[train])
             propensity[test] = logit.predict_proba(features[test])[:, 1]
             pooled = (_pooled_latent_class_models(features[train], y[train], t[train], seed + k)
-                      if outcome_learner == "pooled_latent_class" else None)
+                      if outcome_learner in ("pooled_latent_class", "auto_all") else None)
             for arm in (0, 1):
                 rows = train[t[train] == arm]
                 fit, name = _arm_outcome_model(features[rows], y[rows], seed + k, outcome_learner,
