@@ -64,7 +64,8 @@ PROGRESS_MIN_TEXTS = 2500
 #: and an L1 logistic model of the level), or ``"auto"``, whichever of the two has the lower inner out-of-fold MSE
 #: on the fold's training texts of that arm (docs/design.md §4.10). ``"pooled_latent_class"`` (one latent-class
 #: model over both arms, the treatment a feature) is an evaluated option, not part of ``"auto"``; ``"auto_all"``
-#: chooses among all three the same way (a candidate under evaluation).
+#: chooses among all three the same way (also evaluated and not the default: both gain on rare confounding words
+#: and lose a little on a topic, ``benchmarks/results/text_learner_selection.md``).
 OUTCOME_LEARNERS = ("auto", "lasso", "latent_class", "pooled_latent_class", "auto_all")
 #: Inner cross-validation folds of the outcome learners (their penalties and held-out errors).
 INNER_FOLDS = 5
@@ -303,7 +304,8 @@ def text_scores(
             in each fold between the lasso and the latent-class model by their inner out-of-fold MSE, so the choice
             never sees the held-out fold either.
             ``"pooled_latent_class"`` fits one latent-class model over both arms' training texts (the treatment a
-            feature) and gives each arm its own two level means: a candidate under evaluation.
+            feature) and gives each arm its own two level means; ``"auto_all"`` chooses among the lasso and both
+            latent-class models. Both are options, evaluated and not the default (docs/design.md §4.10).
 
     Returns:
         :class:`TextScores`.

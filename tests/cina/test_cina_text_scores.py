@@ -157,6 +157,10 @@ def test_pooled_latent_class_carries_a_word_seen_only_in_the_other_arm() -> None
     per_arm = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="latent_class")
     pooled = text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="pooled_latent_class")
     assert pooled.learners_used == ({"pooled_latent_class": 5}, {"pooled_latent_class": 5})
+    for arm_used in text_scores(texts, t, y, seed=0, n_folds=5, outcome_learner="auto_all").learners_used:
+        # "auto_all" keeps one of the three per fold; its inner error is measured on the arm's own training texts,
+        # which never hold "zesty" among controls, so it cannot be asked to find the pooled model here
+        assert set(arm_used) <= {"lasso", "latent_class", "pooled_latent_class"} and sum(arm_used.values()) == 5
     assert pooled.mu0[zesty].mean() > 3.0 > 1.0 > per_arm.mu0[zesty].mean()
     great = kind == 1  # where both models saw the word, both score it
     assert min(pooled.mu0[great].mean(), per_arm.mu0[great].mean()) > 3.0
