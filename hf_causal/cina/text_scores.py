@@ -65,8 +65,17 @@ PROGRESS_MIN_TEXTS = 2500
 #: on the fold's training texts of that arm (docs/design.md §4.10). ``"pooled_latent_class"`` (one latent-class
 #: model over both arms, the treatment a feature) is an evaluated option, not part of ``"auto"``; ``"auto_all"``
 #: chooses among all three the same way (also evaluated and not the default: both gain on rare confounding words
-#: and lose a little on a topic, ``benchmarks/results/text_learner_selection.md``).
-OUTCOME_LEARNERS = ("auto", "lasso", "latent_class", "pooled_latent_class", "auto_all")
+#: and lose a little on a topic, ``benchmarks/results/text_learner_selection.md``). Each value maps to the learners
+#: it chooses among.
+_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "auto": ("lasso", "latent_class"),
+    "lasso": ("lasso",),
+    "latent_class": ("latent_class",),
+    "pooled_latent_class": ("pooled_latent_class",),
+    "auto_all": ("lasso", "latent_class", "pooled_latent_class"),
+}
+#: The ``outcome_learner`` values.
+OUTCOME_LEARNERS = tuple(_CANDIDATES)
 #: Inner cross-validation folds of the outcome learners (their penalties and held-out errors).
 INNER_FOLDS = 5
 #: The latent-class model needs this many of an arm's training texts at each outcome level (its inner CV needs
@@ -178,6 +187,23 @@ def _l1_penalty(cv: bool = False) -> dict[str, Any]:
     return {"penalty": "l1"}
 
 
+def _level_model(inputs: Any, level: np.ndarray, splits: list[Any], seed: int) -> tuple[Any, np.ndarray]:
+    """An L1 logistic regression of ``level`` on ``inputs`` (penalty by CV on log-loss over ``splits``) and its
+    out-of-fold probabilities of the upper level over the same splits."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import cross_val_predict
+
+    logit = LogisticRegressionCV(Cs=8, cv=splits, solver="liblinear", scoring="neg_log_loss", random_state=seed,
+                                 **_l1_penalty(cv=True)).fit(inputs, level)
+    chosen = LogisticRegression(C=float(np.ravel(logit.C_)[0]), solver="liblinear", random_state=seed, **_l1_penalty())
+    return logit, cross_val_predict(chosen, inputs, level, cv=splits, method="predict_proba")[:, 1]
+
+
+def _mix(means: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The two levels' means (``[..., 0]`` lower, ``[..., 1]`` upper) mixed by the probability of the upper one."""
+    return means[..., 0] + (means[..., 1] - means[..., 0]) * upper
+
+
 def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFit | None:
     """Two outcome levels and an L1 logistic model of which level a text is in (``None`` below
     :data:`MIN_LEVEL_TEXTS` texts at either level).
@@ -188,24 +214,16 @@ def _latent_class_model(features: Any, outcome: np.ndarray, seed: int) -> _ArmFi
     one step (a topic, a threshold of a word count) a logistic link fits that step and, unlike the linear fit,
     lets one word decide regardless of which other words the text has (docs/design.md §4.10).
     """
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     level = two_level_split(outcome)
     if min(level.sum(), len(level) - level.sum()) < MIN_LEVEL_TEXTS:
         return None
     means = np.array([outcome[level == 0].mean(), outcome[level == 1].mean()])
-    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
-    logit = LogisticRegressionCV(Cs=8, cv=inner, solver="liblinear", scoring="neg_log_loss", random_state=seed,
-                                 **_l1_penalty(cv=True))
-    logit.fit(features, level)
-    chosen = LogisticRegression(C=float(np.ravel(logit.C_)[0]), solver="liblinear", random_state=seed, **_l1_penalty())
-    held_out = cross_val_predict(chosen, features, level, cv=inner, method="predict_proba")[:, 1]
-
-    def predict(rows: Any) -> np.ndarray:
-        return means[0] + (means[1] - means[0]) * logit.predict_proba(rows)[:, 1]
-
-    return _ArmFit(predict, float(np.mean((means[0] + (means[1] - means[0]) * held_out - outcome) ** 2)))
+    splits = list(StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed).split(features, level))
+    logit, held_out = _level_model(features, level, splits, seed)
+    return _ArmFit(lambda rows: _mix(means, logit.predict_proba(rows)[:, 1]),
+                   float(np.mean((_mix(means, held_out) - outcome) ** 2)))
 
 
 def _pooled_latent_class_models(features: Any, outcome: np.ndarray, treatment: np.ndarray,
@@ -219,8 +237,7 @@ def _pooled_latent_class_models(features: Any, outcome: np.ndarray, treatment: n
     probabilities of the pooled model.
     """
     import scipy.sparse as sp
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     level, means = np.empty(len(outcome), dtype=np.int64), np.empty((2, 2))
     for arm in (0, 1):
@@ -234,22 +251,16 @@ def _pooled_latent_class_models(features: Any, outcome: np.ndarray, treatment: n
         return sp.hstack([sp.csr_matrix(rows), sp.csr_matrix(arm.reshape(-1, 1).astype(np.float64))]).tocsr()
 
     inputs = with_arm(features, treatment)
-    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
     strata = 2 * level + treatment  # every inner fold holds both levels of both arms
-    logit = LogisticRegressionCV(Cs=8, cv=list(inner.split(inputs, strata)), solver="liblinear",
-                                 scoring="neg_log_loss", random_state=seed, **_l1_penalty(cv=True))
-    logit.fit(inputs, level)
-    chosen = LogisticRegression(C=float(np.ravel(logit.C_)[0]), solver="liblinear", random_state=seed, **_l1_penalty())
-    held_out = cross_val_predict(chosen, inputs, level, cv=list(inner.split(inputs, strata)),
-                                 method="predict_proba")[:, 1]
-    fitted = means[treatment, 0] + (means[treatment, 1] - means[treatment, 0]) * held_out
+    splits = list(StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed).split(inputs, strata))
+    logit, held_out = _level_model(inputs, level, splits, seed)
+    fitted = _mix(means[treatment], held_out)
     fits = []
     for arm in (0, 1):
         rows = treatment == arm
 
         def predict(new_rows: Any, arm: int = arm) -> np.ndarray:
-            p = logit.predict_proba(with_arm(new_rows, np.full(new_rows.shape[0], arm)))[:, 1]
-            return means[arm, 0] + (means[arm, 1] - means[arm, 0]) * p
+            return _mix(means[arm], logit.predict_proba(with_arm(new_rows, np.full(new_rows.shape[0], arm)))[:, 1])
 
         fits.append(_ArmFit(predict, float(np.mean((fitted[rows] - outcome[rows]) ** 2))))
     return fits[0], fits[1]
@@ -257,22 +268,21 @@ def _pooled_latent_class_models(features: Any, outcome: np.ndarray, treatment: n
 
 def _arm_outcome_model(features: Any, outcome: np.ndarray, seed: int, learner: str,
                        pooled: _ArmFit | None = None) -> tuple[_ArmFit, str]:
-    """The arm's outcome model under ``learner`` (:data:`OUTCOME_LEARNERS`) and the name of the one used:
-    ``"auto"`` fits the lasso and the latent-class model and keeps the one with the lower inner out-of-fold MSE on
-    these training texts; ``"pooled_latent_class"`` takes ``pooled`` (fitted over both arms), or the lasso when
-    there is none; ``"auto_all"`` chooses among the three."""
+    """The arm's outcome model under ``learner`` and the name of the one used: each of the learner's candidates
+    (:data:`_CANDIDATES`) that can be fitted, the one with the lowest inner out-of-fold MSE on these training
+    texts; the lasso when none can (too few texts at a level). ``pooled`` is the arm's part of the model fitted
+    over both arms, or ``None``."""
     fits: dict[str, _ArmFit] = {}
-    if learner in ("auto", "auto_all", "lasso"):
-        fits["lasso"] = _calibrated_lasso(features, outcome, seed)
-    if learner in ("auto", "auto_all", "latent_class"):
-        latent = _latent_class_model(features, outcome, seed)
-        if latent is not None:
-            fits["latent_class"] = latent
-        elif learner == "latent_class":  # too few texts at one level: the lasso is what is left
-            fits["lasso"] = _calibrated_lasso(features, outcome, seed)
-    if learner in ("pooled_latent_class", "auto_all") and pooled is not None:
-        fits["pooled_latent_class"] = pooled
-    elif learner == "pooled_latent_class":  # too few texts at a level of one arm: the lasso is what is left
+    for name in _CANDIDATES[learner]:
+        if name == "lasso":
+            fit: _ArmFit | None = _calibrated_lasso(features, outcome, seed)
+        elif name == "latent_class":
+            fit = _latent_class_model(features, outcome, seed)
+        else:
+            fit = pooled
+        if fit is not None:
+            fits[name] = fit
+    if not fits:
         fits["lasso"] = _calibrated_lasso(features, outcome, seed)
     name = min(fits, key=lambda k: fits[k].held_out_mse)
     return fits[name], name
@@ -357,7 +367,7 @@ def text_scores(
             logit = LogisticRegressionCV(Cs=8, cv=3, max_iter=3000, scoring="neg_log_loss").fit(features[train], t[train])
             propensity[test] = logit.predict_proba(features[test])[:, 1]
             pooled = (_pooled_latent_class_models(features[train], y[train], t[train], seed + k)
-                      if outcome_learner in ("pooled_latent_class", "auto_all") else None)
+                      if "pooled_latent_class" in _CANDIDATES[outcome_learner] else None)
             for arm in (0, 1):
                 rows = train[t[train] == arm]
                 fit, name = _arm_outcome_model(features[rows], y[rows], seed + k, outcome_learner,
