@@ -25,6 +25,8 @@ except the oracles, which see C instead of the text):
   cina_zs_scores /        CInA (zero-shot / per dataset) on the text's cross-fitted scores (treatment log-odds,
     cina_scores           outcome per arm, from a bag of words: ``text_features="scores"``, hf_causal.cina.text_scores)
   scores_aipw             the ATT-AIPW score with the same cross-fitted nuisances (the ablation of CInA's weights)
+  cina_zs_scores_lasso    cina_zs_scores with each arm's outcome score from the lasso alone (the ablation of the
+                          latent-class outcome learner that ``outcome_learner="auto"`` chooses between)
   engine_<variant>_*      the AR engine, LoRA, the text a context variable, 2-fold cross-fitted plug-in and
                           AIPW (``harness.text_engine``; variants: minilm, minilm-summary, minilm-long,
                           minilm-prefix, smollm2, smollm2-summary)
@@ -63,6 +65,7 @@ from harness.text_methods import (  # noqa: E402
     embeddings,
     linear_aipw_att,
     naive_att,
+    scored_text,
     text_score_atts,
 )
 from harness.text_report import RECORD_COLUMNS, load_records, write_json, write_report  # noqa: E402
@@ -81,7 +84,7 @@ ENGINE_METHODS = tuple(f"engine_{v}_{kind}" for v in ENGINE_VARIANTS for kind in
 METHODS = (
     "naive", "oracle_aipw", "oracle_dml", "oracle_cina_zs", "oracle_cina", "oracle_engine", "tfidf_aipw", "tfidf_dml",
     "causalbert_frozen", "causalbert_plugin", "causalbert_aipw", "causalbert_xfit", "cina_zs", "cina",
-    "cina_zs_scores", "cina_scores", "scores_aipw", *ENGINE_METHODS,
+    "cina_zs_scores", "cina_scores", "scores_aipw", "cina_zs_scores_lasso", *ENGINE_METHODS,
 )
 #: Rows that one fit produces together: a job runs once and writes all of them.
 JOBS = {"causalbert_plugin": "causalbert", "causalbert_aipw": "causalbert",
@@ -172,6 +175,8 @@ def run_job(job: str, ctx: Context, c: np.ndarray, t: np.ndarray, y: np.ndarray,
         return {job: cina_att(ctx.get("cina"), one if job.startswith("oracle") else ctx.get("pcs"), t, y, method)}
     if job == "text_scores":  # one cross-fit of the scores serves all three rows
         return text_score_atts(ctx.get("cina"), ctx.texts, t, y, seed)
+    if job == "cina_zs_scores_lasso":  # the outcome-learner ablation: the same scores with the lasso alone
+        return {job: cina_att(ctx.get("cina"), scored_text(ctx.texts, t, y, seed, "lasso")[0], t, y, "cina-zs")}
     if job == "oracle_engine":
         return {job: oracle_engine_att(c, t, y, seed, recipe)}
     if job == "causalbert_frozen":

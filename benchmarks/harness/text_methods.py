@@ -120,18 +120,25 @@ def cina_att(model: Any, covariates: np.ndarray, t: np.ndarray, y: np.ndarray, m
         return float(model.estimate(covariates, t, y, estimand="att", method=method).value)
 
 
-def text_score_atts(model: Any, texts: list[str], t: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
-    """The text's cross-fitted scores (``hf_causal.cina.text_scores``) once, then three ATTs on them: CInA zero-shot
-    and per dataset on the scores as covariates (what ``text_features="scores"`` runs), and the ATT-AIPW score
-    with the scores' own nuisances (the same models without CInA's weights)."""
+def scored_text(texts: list[str], t: np.ndarray, y: np.ndarray, seed: int,
+                outcome_learner: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The text's cross-fitted scores (``hf_causal.cina.text_scores``) as CInA's covariates, with the propensity
+    and the control-outcome score the ATT-AIPW formula reads."""
     from hf_causal.cina.text_scores import text_scores
 
-    scores = text_scores(texts, t, y, seed=seed)
+    scores = text_scores(texts, t, y, seed=seed, outcome_learner=outcome_learner)
     covariates = np.column_stack([scores.logit_t, scores.mu0, scores.mu1])
-    propensity = 1.0 / (1.0 + np.exp(-scores.logit_t))
+    return covariates, 1.0 / (1.0 + np.exp(-scores.logit_t)), scores.mu0
+
+
+def text_score_atts(model: Any, texts: list[str], t: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
+    """The text's cross-fitted scores once, then three ATTs on them: CInA zero-shot and per dataset on the scores
+    as covariates (what ``text_features="scores"`` runs), and the ATT-AIPW score with the scores' own nuisances (the
+    same models without CInA's weights)."""
+    covariates, propensity, mu0 = scored_text(texts, t, y, seed)
     return {"cina_zs_scores": cina_att(model, covariates, t, y, "cina-zs"),
             "cina_scores": cina_att(model, covariates, t, y, "cina"),
-            "scores_aipw": att_aipw(t, y, propensity, scores.mu0)}
+            "scores_aipw": att_aipw(t, y, propensity, mu0)}
 
 
 def causal_bert_model(encoder_name: str, **config: Any) -> Any:

@@ -140,6 +140,23 @@ def test_text_score_rows_remove_the_bias_of_a_topic_word() -> None:
         assert bias_removed(att, naive, data.true_att) > 0.9, name
 
 
+def test_learner_ablation_row_reads_lasso_scores() -> None:
+    """``cina_zs_scores_lasso`` is zero-shot CInA on the scores with the lasso as every arm's outcome learner: the
+    control score it reads is ``text_scores(outcome_learner="lasso")``'s, and on a topic word it removes the bias too."""
+    from hf_causal.cina.text_scores import text_scores
+
+    script = load_script("benchmarks/text_benchmark.py")
+    data = simulate_text_confounding(toy_corpus(1200, 3, readable=1.0), beta1=25.0, seed=1)
+    t, y = data.T, data.Y
+    covariates, _, mu0 = script.scored_text(data.texts, t, y, 0, "lasso")
+    assert np.array_equal(mu0, text_scores(data.texts, t, y, seed=0, outcome_learner="lasso").mu0)
+    assert np.array_equal(covariates[:, 1], mu0)
+    ctx = script.Context("toy", pd.DataFrame({"text": data.texts}), script.parse_args([]))
+    row = script.run_job("cina_zs_scores_lasso", ctx, data.frame["confounder"].to_numpy(), t, y, 0)
+    assert set(row) == {"cina_zs_scores_lasso"}
+    assert bias_removed(row["cina_zs_scores_lasso"], naive_att(t, y), data.true_att) > 0.9
+
+
 def test_report_keeps_notes_and_resume_drops_duplicates(tmp_path) -> None:
     script = load_script("benchmarks/text_benchmark.py")
     records_dir = tmp_path / "records"
