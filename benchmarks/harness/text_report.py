@@ -163,7 +163,7 @@ def write_report(
         f"- Versions: python {platform.python_version()}, torch {torch.__version__}, transformers "
         f"{transformers.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}",
         "- Design: C binary; P(T=1 | C) = 0.27 / 0.07 (PeerRead's rates); Y = 0.25 T + β1 (P(T=1 | C) − 0.25) + "
-        "N(0, 1); true ATT 0.25; per seed T and the noise are redrawn; 1,500 texts per corpus (subsampled once).",
+        f"N(0, 1); true ATT 0.25; per seed T and the noise are redrawn; {args.n:,} texts per corpus (subsampled once).",
         "",
     ]
     for rule in rules:

@@ -173,7 +173,11 @@ def test_report_keeps_notes_and_resume_drops_duplicates(tmp_path) -> None:
     text = out.read_text()
     assert "old tables" not in text and text.endswith(f"{NOTES_MARKER}\nhand-written notes\n")
     assert "## Confounder `topic`" in text and "## Confounder `label`" in text and "`oracle_aipw`" in text
+    assert "1,500 texts per corpus" in text  # the default size, which a report of another size must not claim
     assert set(json.loads(js.read_text())) == {"rotten_tomatoes", "fine_foods"}
+    script.main(["--report", "--n", "3000", "--confounder", "topic", "--records-dir", str(records_dir),
+                 "--output", str(out)])
+    assert "3,000 texts per corpus" in out.read_text()
     s = summarise(merged)
     assert set(s.seeds) == {1, 3}
 
