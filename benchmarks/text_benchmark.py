@@ -33,7 +33,9 @@ except the oracles, which see C instead of the text):
 
 Runs resume: every (corpus, beta1, seed, method) record is appended to ``--records`` as soon as it exists and
 skipped when the script is started again, so slow rows can run in separate background processes. ``--report``
-runs nothing and writes the markdown (and with ``--json`` the JSON summary) from every CSV in ``--records-dir``.
+runs nothing and writes the markdown (and with ``--json`` the JSON summary; a path with ``{rule}`` in it, one file
+per confounder rule) from every CSV in ``--records-dir``. ``--n`` sets the corpus size (the identifiable variants
+are also reported at 3,000 texts, ``text_identifiable_n3000.md``: docs/design.md §9.8).
 
     python benchmarks/text_benchmark.py --corpus rotten_tomatoes fine_foods --confounder topic --seeds 3 \\
         --methods naive,oracle_aipw,tfidf_aipw --records outputs/text_benchmark/records/cheap.csv
@@ -264,7 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--records-dir", default=None, help="--report: read every CSV here (default: <cache-dir>/records)")
     p.add_argument("--report", action="store_true", help="run nothing; write the report from the records")
     p.add_argument("--output", default="benchmarks/results/text_identifiable.md")
-    p.add_argument("--json", default=None, help="--report: also write the JSON summary here")
+    p.add_argument("--json", default=None, help="--report: also write the JSON summary of --confounder here; a path "
+                   "with {rule} in it gets one file per confounder rule in the records")
     args = p.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))
@@ -289,7 +292,9 @@ def main(argv: list[str] | None = None) -> None:
         records = load_records(sorted(Path(args.records_dir).glob("*.csv")))
         write_report(records, args, BETA1, METHODS)
         if args.json:
-            write_json(records, args.confounder, args.json, methods=METHODS)
+            rules = sorted(set(records["confounder"])) if "{rule}" in args.json else [args.confounder]
+            for rule in rules:
+                write_json(records, rule, args.json.replace("{rule}", rule), methods=METHODS)
         return
     import torch
 

@@ -178,6 +178,11 @@ def test_report_keeps_notes_and_resume_drops_duplicates(tmp_path) -> None:
     script.main(["--report", "--n", "3000", "--confounder", "topic", "--records-dir", str(records_dir),
                  "--output", str(out)])
     assert "3,000 texts per corpus" in out.read_text()
+    script.main(["--report", "--confounder", "topic", "--records-dir", str(records_dir), "--output", str(out),
+                 "--json", str(tmp_path / "summary_{rule}.json")])  # one JSON per rule in the records
+    per_rule = {p.name: json.loads(p.read_text()) for p in tmp_path.glob("summary_*.json")}
+    assert set(per_rule) == {f"summary_{r}.json" for r in set(records.confounder)}
+    assert per_rule["summary_topic.json"] == json.loads(js.read_text())
     s = summarise(merged)
     assert set(s.seeds) == {1, 3}
 
