@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="threads for torch / BLAS / OpenMP (default 1)")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: benchmarks/results (--quick: /tmp/hf_causal_bench)")
     parser.add_argument("--records", type=Path, default=None, help="also append every record as JSON lines here")
+    parser.add_argument("--report-name", default="ate",
+                        help="write <out-dir>/<name>.md and .png (default ate; e.g. ate_oracle for a run of some rows)")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument(
         "--workers", type=int, default=1, help="run suites in this many single-threaded processes, then merge"
@@ -238,15 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     descriptions = {name: suite.description for name, suite in SUITES.items()}
     summary = write_markdown(
         records,
-        out_dir / "ate.md",
+        out_dir / f"{args.report_name}.md",
         title="Treatment-effect benchmark",
         command=command,
         notes=notes,
         suite_descriptions=descriptions,
     )
     if not args.no_plot and len(summary):
-        plot_summary(summary, out_dir / "ate.png", title=f"hf-causal ATE benchmark ({model_doc.split(' (')[0]})")
-    print(f"wrote {out_dir / 'ate.md'}", flush=True)
+        plot_summary(summary, out_dir / f"{args.report_name}.png", title=f"hf-causal ATE benchmark ({model_doc.split(' (')[0]})")
+    print(f"wrote {out_dir / (args.report_name + '.md')}", flush=True)
     return 0
 
 

@@ -40,7 +40,10 @@ DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_g
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
 METHODS = ("cina_zs", "cina_zs_uncalibrated", "kernel_calibrated", "kernel_t_learner", "gb_t_learner",
-           "causal_forest_dml")
+           "causal_forest_dml", "oracle_calibrated", "oracle_constant")
+#: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
+ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
+           "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}
 #: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
 ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration"}
 PEERS = ("kernel_t_learner", "gb_t_learner", "causal_forest_dml")
@@ -82,6 +85,43 @@ def causal_forest(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarr
     return np.ravel(est.effect(X)), None
 
 
+def _true_surfaces(truth: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
+    mu0, mu1 = (np.asarray(truth[k], dtype=np.float64) for k in ("mu0", "mu1"))
+    if mu0.shape != (n,) or mu1.shape != (n,):
+        raise ValueError(f"truth mu0 / mu1 have shapes {mu0.shape} / {mu1.shape}, expected ({n},)")
+    return mu0, mu1
+
+
+def oracle_calibrated(model: Any):
+    """The floor of the default's construction (``hf_causal.cina.cate``): the same calibration with the *true*
+    surfaces as its outcome model. Level: the ATE augmented with the true surfaces (the default's weights); slope:
+    the doubly robust pseudo-outcomes (true surfaces, the same weights) on the true effect, clipped to [0, 1]. Its
+    error is what the outcome noise leaves to a perfect outcome model: the level's noise and the slope's."""
+    def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str, Any]) -> tuple[np.ndarray, None]:
+        from hf_causal.cina.cate import heterogeneity_slope
+        from hf_causal.cina.outcome import augmented_effect
+
+        mu0, mu1 = _true_surfaces(truth, len(T))
+        weights = model.estimate(X, T, Y, estimand="ate", outcome_model="none").weights
+        level = augmented_effect(weights, T, Y, mu1, mu0, "ate")
+        tau = mu1 - mu0
+        pseudo = tau + (2.0 * T - 1.0) * len(T) * weights * (Y - np.where(T == 1, mu1, mu0))
+        slope = float(np.clip(heterogeneity_slope(pseudo, tau)[0], 0.0, 1.0))
+        return level + slope * (tau - tau.mean()), None
+
+    fit.uses_truth = True  # type: ignore[attr-defined]
+    return fit
+
+
+def oracle_constant(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str, Any]) -> tuple[np.ndarray, None]:
+    """Every unit gets the true ATE: a learner above this sqrt(PEHE) found no heterogeneity a constant lacks."""
+    mu0, mu1 = _true_surfaces(truth, len(T))
+    return np.full(len(T), float(np.mean(mu1 - mu0))), None
+
+
+oracle_constant.uses_truth = True  # type: ignore[attr-defined]
+
+
 def cina_learner(model: Any, outcome_model: str, calibrate: bool = True):
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
@@ -98,6 +138,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
         "kernel_t_learner": cina_learner(model, "kernel", calibrate=False),
         "gb_t_learner": gb_t_learner,
         "causal_forest_dml": causal_forest,
+        "oracle_calibrated": oracle_calibrated(model),
+        "oracle_constant": oracle_constant,
     }
     return {k: v for k, v in table.items() if include is None or k in include}
 
@@ -110,7 +152,10 @@ def run_one(name: str, fit: Any, data: Any) -> CateRecord:
     try:
         with warnings.catch_warnings():  # peers' convergence and deprecation chatter; failures are records
             warnings.simplefilter("ignore")
-            estimate, intervals = fit(data.X, data.T, data.Y)
+            if getattr(fit, "uses_truth", False):
+                estimate, intervals = fit(data.X, data.T, data.Y, data.meta)
+            else:
+                estimate, intervals = fit(data.X, data.T, data.Y)
     except Exception as err:  # noqa: BLE001 - a failing peer is a result
         record.status, record.note = "error", f"{type(err).__name__}: {err}"[:300]
         return record
@@ -183,6 +228,39 @@ def _fmt(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else (f"{x:.3f}" if abs(x) < 100 else f"{x:,.0f}")
 
 
+def oracle_section(records: list[CateRecord], summary: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """The oracle rows against the default and the best peer, per suite (empty when no oracle ran)."""
+    if not any(r.method in ORACLES and r.status == "ok" for r in records):
+        return []
+    out = [
+        "## The oracles: the floor and the bar",
+        "",
+        "`oracle_calibrated` is the default's construction with the true surfaces as its outcome model: what a "
+        "perfect outcome model would leave (the noise of the ATE level and of the calibration slope). "
+        "`oracle_constant` gives every unit the true ATE: its sqrt(PEHE) is the effect's own SD, the bar a learner "
+        "must clear to have found any heterogeneity. Both read the truth; neither is a method. Δ: paired, same "
+        "datasets, mean ± SE.",
+        "",
+        "| suite | oracle_constant (SD of the effect) | oracle_calibrated | cina_zs | best peer | "
+        "cina_zs − oracle_calibrated ± SE | cina_zs − oracle_constant ± SE | best peer − oracle_constant ± SE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for suite, methods in summary.items():
+        if not any(m in methods for m in ORACLES):
+            continue
+        peers = {m: v for m, v in methods.items() if m in PEERS}
+        best = min(peers, key=lambda m: peers[m]["mean"]) if peers else None
+        cells = [_fmt(methods.get(m, {}).get("mean", float("nan"))) for m in ("oracle_constant", "oracle_calibrated",
+                                                                              "cina_zs")]
+        cells.append(f"{best} ({_fmt(peers[best]['mean'])})" if best else "–")
+        for method, oracle in (("cina_zs", "oracle_calibrated"), ("cina_zs", "oracle_constant"),
+                               (best, "oracle_constant")):
+            mean, se, _, n = paired(records, [suite], method, oracle) if method else (float("nan"),) * 2 + (0, 0)
+            cells.append(f"{mean:+.3f} ± {_fmt(se)}" if n else "–")
+        out.append(f"| {suite} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def write_report(records: list[CateRecord], path: Path, command: str, notes: list[str], speed: dict[str, float] | None) -> None:
     sys.path.insert(0, str(HERE))
     from harness.report import environment
@@ -228,6 +306,7 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
             if n:
                 out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} | | | |")
     out.append("")
+    out += oracle_section(records, summary)
     for suite, methods in summary.items():
         out += [f"## {suite}", "", "| method | sqrt(PEHE) mean ± SE | median | ran | 95% coverage | time (s) |",
                 "|---|---|---|---|---|---|"]
@@ -260,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-records", type=Path, nargs="+", help="only write the report from saved records")
     parser.add_argument("--budget-minutes", type=float, default=None)
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--report-name", default="cate",
+                        help="write <out-dir>/<name>.md (default cate; e.g. cate_oracle for a run of some rows)")
     args = parser.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -321,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         notes.append("**QUICK MODE**: small suites; not comparable with full runs")
     command = "python benchmarks/cate_benchmark.py" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:]))
-    write_report(records, out_dir / "cate.md", command, notes, speed)
-    print(f"wrote {out_dir / 'cate.md'}", flush=True)
+    write_report(records, out_dir / f"{args.report_name}.md", command, notes, speed)
+    print(f"wrote {out_dir / (args.report_name + '.md')}", flush=True)
     return 0
 
 

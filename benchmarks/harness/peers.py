@@ -336,6 +336,38 @@ class BlendedOutcomeEstimator(CInAEstimator):
             estimator.OUTCOME_NETWORK_SHARE = default_share
 
 
+class OracleOutcomeSurfaces:
+    """The oracle row of the outcome-model ladder: the default's balancing weights with the *true* surfaces
+    ``mu0``, ``mu1`` in the augmentation (``sum_i p_i (mu1 - mu0)(x_i)`` plus the weighted residuals).
+
+    Every CInA row but the per-dataset one uses the same weights, so ``cina_zs_weights`` (no outcome model),
+    ``cina_zs_kernel``, ``cina_zs`` (kernel plus the network) and this row differ only in the surfaces: its error is
+    what a perfect outcome model would leave (the weighted outcome noise), the floor the learned outcome model is
+    measured against. Needs per-unit truth (the harness's ``uses_truth``); not a method anyone can run.
+    """
+
+    uses_truth = True
+    has_intervals = False
+    requires = ("torch",)
+
+    def __init__(self, model: Any, name: str = "oracle_surfaces") -> None:
+        self.model = model
+        self.name = name
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str,
+                 truth: dict[str, Any] | None = None) -> EffectEstimate:
+        """The augmented estimate of ``estimand`` with the true surfaces of ``truth``."""
+        from hf_causal.cina.outcome import augmented_effect
+
+        if truth is None or "mu0" not in truth or "mu1" not in truth:
+            raise TypeError("oracle_surfaces needs truth={'mu0': ..., 'mu1': ...} (the per-unit true surfaces)")
+        mu0, mu1 = (np.asarray(truth[k], dtype=np.float64) for k in ("mu0", "mu1"))
+        if mu0.shape != T.shape or mu1.shape != T.shape:
+            raise ValueError(f"truth mu0 / mu1 have shapes {mu0.shape} / {mu1.shape}, the data {T.shape}")
+        weighted = self.model.estimate(X, T, Y, estimand=estimand, method="cina-zs", outcome_model="none")
+        return EffectEstimate(value=augmented_effect(weighted.weights, T, Y, mu1, mu0, estimand))
+
+
 class UniformBaseWeights:
     """The zero-shot estimator with uniform base weights in place of the balancing network's: the ablation that
     says what the pretrained balancing network adds (calibration, outcome model and interval unchanged)."""
@@ -452,6 +484,8 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))
+        # the floor of the outcome-model ladder: the same weights with the true surfaces (suites with mu0 / mu1)
+        estimators.append(OracleOutcomeSurfaces(model))
     if include is not None:
         unknown = set(include) - {e.name for e in estimators}
         if unknown:

@@ -12,7 +12,11 @@ and optionally
 * ``requires: tuple[str, ...]`` -- importable module names; if one is missing the estimator is reported
   as skipped on every dataset (never silently dropped);
 * ``max_n: int | None`` -- datasets with more units are reported as skipped without calling it;
-* ``has_intervals: bool`` -- whether it returns 95% intervals (for the report's legend).
+* ``has_intervals: bool`` -- whether it returns 95% intervals (for the report's legend);
+* ``uses_truth: bool`` -- an *oracle* row, not a method: the harness calls
+  ``estimate(X, T, Y, estimand, truth=meta)`` with the dataset's per-unit truth (``meta["mu0"]``, ``meta["mu1"]``)
+  and reports it as skipped on datasets without one (LaLonde). Oracle names start with ``oracle_``, and the
+  reports keep them out of the rankings: they bound what a method could reach, they do not compete.
 
 The harness times ``estimate`` itself (wall clock), so an estimator should do all of its work there.
 """

@@ -88,10 +88,20 @@ def _fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+#: Rows whose names start with this are oracles (they use the truth): shown, never ranked or bolded.
+ORACLE_PREFIX = "oracle_"
+
+
+def is_oracle(method: str) -> bool:
+    """Whether ``method`` is an oracle row (:data:`ORACLE_PREFIX`)."""
+    return str(method).startswith(ORACLE_PREFIX)
+
+
 def suite_table(summary: pd.DataFrame, suite: str) -> str:
-    """Markdown table of one suite's rows of :func:`harness.metrics.summarize` (best MAE in bold)."""
+    """Markdown table of one suite's rows of :func:`harness.metrics.summarize` (best MAE of the methods in bold;
+    oracle rows are shown, not ranked)."""
     rows = summary[summary["suite"] == suite]
-    scored = rows["mae"].dropna()
+    scored = rows.loc[~rows["method"].map(is_oracle), "mae"].dropna()
     best = scored.min() if len(scored) else np.nan
     lines = [
         "| method | ran / datasets | MAE | median abs. error | 95% coverage | mean time (s) | LinearDML time ÷ method time |",
@@ -119,7 +129,7 @@ def rank_table(
     lines = ["| suite | best by MAE | " + " | ".join(f"rank of {m}" for m in methods) + " |"]
     lines.append("|---" * (2 + len(methods)) + "|")
     for suite, rows in summary.groupby("suite", sort=False):
-        scored = rows.dropna(subset=["mae"]).sort_values("mae")
+        scored = rows[~rows["method"].map(is_oracle)].dropna(subset=["mae"]).sort_values("mae")
         if scored.empty:
             continue
         ranks = {m: i + 1 for i, m in enumerate(scored["method"])}
@@ -261,6 +271,56 @@ def target_table(
     return "\n".join(lines)
 
 
+def _signed(mean: float, se: float) -> str:
+    """``+0.012 ± 0.004`` (``–`` when nothing was paired)."""
+    if not np.isfinite(mean):
+        return "–"
+    spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
+    return f"{'+' if mean >= 0 else '−'}{_fmt(abs(mean))}{spread}"
+
+
+def oracle_table(
+    summary: pd.DataFrame,
+    records: Sequence[Record],
+    oracle: str = "oracle_surfaces",
+    ladder: Sequence[str] = ("cina_zs_weights", "cina_zs_kernel", "cina_zs"),
+    method: str = "cina_zs",
+    peers: Sequence[str] = TARGET_PEERS,
+) -> str:
+    """Per suite with an ``oracle`` row: the MAE of the oracle and of each rung of ``ladder`` (the same weights with
+    no, the kernel and the default outcome model) and of the best of ``peers``, then paired distances to the oracle
+    (Δ abs. error ± SE, each dataset against itself; pooled over the OOD suites too): of the first rung (the room an
+    outcome model has), of ``method`` (what its outcome model leaves) and of the best peer.
+
+    A suite where the best peer is within noise of the oracle cannot rank the methods near it."""
+    weights = ladder[0]
+    head = ("| suite | " + " | ".join(f"{m} MAE" for m in (oracle, *ladder)) + " | best peer (MAE) | "
+            f"{weights} − oracle ± SE (the room) | {method} − oracle ± SE | best peer − oracle ± SE |")
+    lines = [head, "|---" * (6 + len(ladder)) + "|"]
+    ood_peers: dict[str, str] = {}
+    for suite, rows in summary.groupby("suite", sort=False):
+        mae = {str(r["method"]): float(r["mae"]) for _, r in rows.dropna(subset=["mae"]).iterrows()}
+        if oracle not in mae:
+            continue
+        theirs = rows[rows["method"].isin(peers)].dropna(subset=["mae"]).sort_values("mae")
+        peer = None if theirs.empty else str(theirs.iloc[0]["method"])
+        if peer is not None and suite in OOD_SUITES:
+            ood_peers[str(suite)] = peer
+        cells = [_fmt(mae.get(m, np.nan)) for m in (oracle, *ladder)]
+        cells.append("–" if peer is None else f"{peer} ({_fmt(mae[peer])})")
+        for rung in (weights, method, peer):
+            cells.append("–" if rung is None else _signed(*paired_difference(records, str(suite), rung, oracle)[:2]))
+        lines.append(f"| {suite} | " + " | ".join(cells) + " |")
+    if ood_peers:
+        pooled = [pooled_difference(records, tuple(ood_peers), rung, oracle) for rung in (weights, method)]
+        parts = [_paired_errors(records, (suite,), peer, oracle) for suite, peer in ood_peers.items()]
+        pooled.append(_difference_summary(np.concatenate(parts)))
+        blank = " |" * (len(ladder) + 2)
+        lines.append("| pooled OOD suites (each against its best peer) |" + blank + " "
+                     + " | ".join(_signed(*p[:2]) for p in pooled) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def write_markdown(
     records: Sequence[Record],
     path: str | os.PathLike,
@@ -297,6 +357,20 @@ def write_markdown(
         ablation_table(records),
         "",
     ]
+    oracle = oracle_table(summary, records)
+    if oracle:
+        out += [
+            "## The oracle: how much room the outcome model has (same weights, the true surfaces)",
+            "",
+            "`oracle_surfaces` augments the default's balancing weights with the true outcome surfaces `mu0`, `mu1`: "
+            "its error is the weighted outcome noise, what a perfect outcome model would leave with these weights "
+            "(suites with per-unit truth; not a method). `cina_zs_weights` → `cina_zs_kernel` → `cina_zs` are the "
+            "same weights with no, the kernel and the default outcome model. Where the best peer is itself within "
+            "noise of the oracle, the suite cannot rank the methods near it.",
+            "",
+            oracle,
+            "",
+        ]
     for suite in summary["suite"].unique():
         sub = [r for r in records if r.suite == suite]
         estimand = sub[0].estimand.upper() if sub else "?"
@@ -329,7 +403,7 @@ def plot_summary(summary: pd.DataFrame, path: str | os.PathLike, title: str = ""
     suites = list(summary["suite"].unique())
     methods = list(summary["method"].unique())
     mae = summary.pivot(index="method", columns="suite", values="mae").reindex(index=methods, columns=suites)
-    rel = mae / mae.min(axis=0)
+    rel = mae / mae.loc[[m for m in methods if not is_oracle(m)]].min(axis=0)  # an oracle's MAE is not the bar
     secs = summary.pivot(index="method", columns="suite", values="mean_seconds").reindex(index=methods, columns=suites)
     fig, (ax1, ax2) = plt.subplots(
         1, 2, figsize=(4 + 1.1 * len(suites) + 5, 1.2 + 0.5 * len(methods)), gridspec_kw={"width_ratios": [len(suites), 4]}

@@ -62,3 +62,38 @@ def test_a_range_of_positions_runs_exactly_those_datasets_as_a_full_run_does(tmp
     part, full = run("1:3", "part"), run("3", "full")
     assert [r["dataset"] for r in part] == [r["dataset"] for r in full[1:]]
     assert [r["pehe"] for r in part] == pytest.approx([r["pehe"] for r in full[1:]], rel=1e-12)
+
+
+def test_oracles_are_exact_without_noise_and_the_effect_sd_otherwise():
+    """Without outcome noise the calibrated oracle recovers every unit's effect (the pseudo-outcomes equal the true
+    effect, so the slope is 1 and the level exact); the constant oracle's sqrt(PEHE) is the effect's SD."""
+    from support import tiny_cina_model
+
+    model = tiny_cina_model(seed=0)
+    data = dataset(seed=3)
+    tau = data.meta["mu1"] - data.meta["mu0"]
+    exact = BenchDataset(data.suite, data.name, data.X, data.T, np.where(data.T == 1, data.meta["mu1"], data.meta["mu0"]),
+                         data.truth, "ate", data.meta)
+    calibrated = cate_benchmark.run_one("oracle_calibrated", cate_benchmark.oracle_calibrated(model), exact)
+    assert calibrated.status == "ok" and calibrated.pehe == pytest.approx(0.0, abs=1e-9)
+    constant = cate_benchmark.run_one("oracle_constant", cate_benchmark.oracle_constant, data)
+    assert constant.pehe == pytest.approx(np.std(tau))
+    noisy = cate_benchmark.run_one("oracle_calibrated", cate_benchmark.oracle_calibrated(model), data)
+    assert 0.0 < noisy.pehe < 0.2 * np.std(tau)  # noise SD 0.1: near the floor, far below the constant
+
+
+def test_oracle_section_pairs_against_the_oracles_by_hand():
+    Rec = cate_benchmark.CateRecord
+    pehe = {"cina_zs": [0.3, 0.5, 0.4], "gb_t_learner": [0.6, 0.7, 0.9], "oracle_calibrated": [0.1, 0.1, 0.2],
+            "oracle_constant": [0.5, 0.5, 0.6]}
+    records = [Rec("ood_mechanism", f"d{i}", m, 100, 3, pehe=p, seconds=0.1) for m, v in pehe.items()
+               for i, p in enumerate(v)]
+    lines = cate_benchmark.oracle_section(records, cate_benchmark.summarise(records))
+    row = next(line for line in lines if line.startswith("| ood_mechanism"))
+    for method, oracle in (("cina_zs", "oracle_calibrated"), ("cina_zs", "oracle_constant"),
+                           ("gb_t_learner", "oracle_constant")):
+        diff = np.subtract(pehe[method], pehe[oracle])
+        assert f"{diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(3):.3f}" in row
+    assert "gb_t_learner (0.733)" in row
+    assert cate_benchmark.oracle_section([r for r in records if not r.method.startswith("oracle")],
+                                         cate_benchmark.summarise(records)) == []

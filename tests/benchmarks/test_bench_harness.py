@@ -324,3 +324,82 @@ def test_uniform_base_weights_ablation_uses_the_same_estimator(monkeypatch) -> N
     est = uniform.estimate(x, t, y, estimand="ate")
     value, se, *_ = effect_from_weights(standardize_columns(x), t, y, base, "ate")
     assert est.value == pytest.approx(value) and est.std_error == pytest.approx(se)
+
+
+def _with_truth(name: str, seed: int, noise: float, n: int = 300) -> BenchDataset:
+    """A dataset with per-unit truth: mu0 = x0, mu1 = x0 + 1 + x1 (a heterogeneous effect)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    T = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.int64)
+    mu0, mu1 = X[:, 0], X[:, 0] + 1.0 + X[:, 1]
+    Y = np.where(T == 1, mu1, mu0) + noise * rng.normal(size=n)
+    return BenchDataset("truth", name, X, T, Y, float(np.mean(mu1 - mu0)), "ate", {"mu0": mu0, "mu1": mu1})
+
+
+def test_oracle_rows_get_the_truth_and_are_skipped_without_it() -> None:
+    """An estimator with ``uses_truth`` is called with the dataset's meta; where a suite has no per-unit truth it is
+    reported as skipped with the reason, never called."""
+    seen: list[dict] = []
+
+    class Peek:
+        name = "oracle_peek"
+        uses_truth = True
+
+        def estimate(self, X, T, Y, estimand, truth=None):  # noqa: ANN001, ANN201
+            seen.append(truth)
+            return EffectEstimate(value=float(np.mean(truth["mu1"] - truth["mu0"])))
+
+    with_truth, without = _with_truth("w", 0, 0.5), _tiny("no-truth", 1.0, 0)
+    records = run_suite([Peek()], [with_truth, without])
+    assert records[0].status == "ok" and records[0].estimate == pytest.approx(with_truth.truth)
+    assert seen[0] is with_truth.meta and len(seen) == 1
+    assert records[1].status == "skipped" and "no per-unit truth" in records[1].note
+
+
+def test_oracle_surfaces_is_exact_without_noise_and_the_default_weights_otherwise() -> None:
+    """With noiseless outcomes the augmentation's residuals vanish, so the oracle returns the true effect exactly
+    (ATE and ATT, a closed form); with noise it is the default's weights applied to the outcome noise."""
+    from harness.peers import OracleOutcomeSurfaces
+    from support import tiny_cina_model
+
+    model = tiny_cina_model(seed=0)
+    oracle = OracleOutcomeSurfaces(model)
+    exact = _with_truth("exact", 1, noise=0.0)
+    tau = exact.meta["mu1"] - exact.meta["mu0"]
+    assert oracle.estimate(exact.X, exact.T, exact.Y, "ate", truth=exact.meta).value == pytest.approx(tau.mean())
+    assert oracle.estimate(exact.X, exact.T, exact.Y, "att", truth=exact.meta).value == pytest.approx(
+        tau[exact.T == 1].mean())
+    noisy = _with_truth("noisy", 2, noise=1.0)
+    mu0, mu1 = noisy.meta["mu0"], noisy.meta["mu1"]
+    w = model.estimate(noisy.X, noisy.T, noisy.Y, estimand="ate", outcome_model="none").weights
+    t = noisy.T == 1
+    expected = np.mean(mu1 - mu0) + w[t] @ (noisy.Y - mu1)[t] - w[~t] @ (noisy.Y - mu0)[~t]
+    assert oracle.estimate(noisy.X, noisy.T, noisy.Y, "ate", truth=noisy.meta).value == pytest.approx(expected)
+    with pytest.raises(TypeError, match="needs truth"):
+        oracle.estimate(noisy.X, noisy.T, noisy.Y, "ate")
+
+
+def test_oracle_rows_are_not_ranked_and_the_oracle_table_pairs_by_hand(tmp_path: Path) -> None:
+    """Oracle rows never take the bold or the rank; the oracle table's paired distances are the hand-computed
+    means ± SEs of |error| differences against the oracle."""
+    from harness.protocol import Record
+    from harness.report import oracle_table, rank_table
+
+    errors = {  # |estimate - truth| per dataset (truth 0)
+        "oracle_surfaces": [0.01, 0.02, 0.03], "cina_zs_weights": [0.10, 0.30, 0.20],
+        "cina_zs_kernel": [0.05, 0.10, 0.15], "cina_zs": [0.04, 0.06, 0.11], "ipw": [0.20, 0.10, 0.30],
+    }
+    records = [Record(suite="ood_mechanism", dataset=f"d{i}", method=m, estimand="ate", n=100, truth=0.0,
+                      status="ok", estimate=e, seconds=0.1) for m, errs in errors.items() for i, e in enumerate(errs)]
+    summary = write_markdown(records, tmp_path / "r.md", title="t", command="c")
+    text = (tmp_path / "r.md").read_text()
+    assert "| oracle_surfaces | 3 / 3 | 0.02 |" in text and "**0.07**" in text  # cina_zs bold, not the oracle
+    assert "cina_zs (0.07)" in rank_table(summary)
+    table = oracle_table(summary, records)
+    row = next(line for line in table.splitlines() if line.startswith("| ood_mechanism"))
+    for method in ("cina_zs_weights", "cina_zs", "ipw"):
+        diff = np.subtract(errors[method], errors["oracle_surfaces"])
+        mean, se = diff.mean(), diff.std(ddof=1) / math.sqrt(3)
+        assert f"+{mean:.3g} ± {se:.3g}" in row
+    assert "ipw (0.2)" in row
+    assert "## The oracle" in text and "pooled OOD suites" in table
