@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             sink.close()
         if not args.no_speed and not args.quick:
             speed = speed_check(model)
+    order = {name: i for i, name in enumerate(plan)}  # the report follows the plan, whichever process ran what
+    records.sort(key=lambda r: order.get(r.suite, len(order)))
     ran = {s: len({r.dataset for r in records if r.suite == s}) for s in plan}
     notes = [
         f"**CInA model**: {model_doc}",

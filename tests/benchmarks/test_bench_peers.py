@@ -84,11 +84,12 @@ def test_cina_adapter_and_default_lineup(confounded) -> None:
         *(["cina_zs_pretrained", "cina_zs_whole"] if getattr(model, "outcome_network", None) is not None else []),
         "cina_zs_cross",
         "cina_zs",
+        "oracle_surfaces",
     ]
     with_network = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1,
                                    outcome_intermediate_size=16)
-    assert [e.name for e in default_estimators(with_network)][-4:] == ["cina_zs_pretrained", "cina_zs_whole",
-                                                                        "cina_zs_cross", "cina_zs"]
+    assert [e.name for e in default_estimators(with_network)][-5:] == ["cina_zs_pretrained", "cina_zs_whole",
+                                                                        "cina_zs_cross", "cina_zs", "oracle_surfaces"]
     weights_only = CInAEstimator(model, "cina-zs", name="cina_zs_weights", outcome_model="none")
     by_hand = model.estimate(X, T, Y, outcome_model="none").value
     assert weights_only.estimate(X, T, Y, "ate").value == by_hand != out.value
