@@ -85,27 +85,22 @@ def causal_forest(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarr
     return np.ravel(est.effect(X)), None
 
 
-def _true_surfaces(truth: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
-    mu0, mu1 = (np.asarray(truth[k], dtype=np.float64) for k in ("mu0", "mu1"))
-    if mu0.shape != (n,) or mu1.shape != (n,):
-        raise ValueError(f"truth mu0 / mu1 have shapes {mu0.shape} / {mu1.shape}, expected ({n},)")
-    return mu0, mu1
-
-
 def oracle_calibrated(model: Any):
     """The floor of the default's construction (``hf_causal.cina.cate``): the same calibration with the *true*
     surfaces as its outcome model. Level: the ATE augmented with the true surfaces (the default's weights); slope:
     the doubly robust pseudo-outcomes (true surfaces, the same weights) on the true effect, clipped to [0, 1]. Its
     error is what the outcome noise leaves to a perfect outcome model: the level's noise and the slope's."""
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str, Any]) -> tuple[np.ndarray, None]:
-        from hf_causal.cina.cate import heterogeneity_slope
+        from harness.suites import true_surfaces
+
+        from hf_causal.cina.cate import dr_pseudo_outcomes, heterogeneity_slope
         from hf_causal.cina.outcome import augmented_effect
 
-        mu0, mu1 = _true_surfaces(truth, len(T))
+        mu0, mu1 = true_surfaces(truth, len(T), "oracle_calibrated")
         weights = model.estimate(X, T, Y, estimand="ate", outcome_model="none").weights
         level = augmented_effect(weights, T, Y, mu1, mu0, "ate")
         tau = mu1 - mu0
-        pseudo = tau + (2.0 * T - 1.0) * len(T) * weights * (Y - np.where(T == 1, mu1, mu0))
+        pseudo = dr_pseudo_outcomes(T, Y, mu0, mu1, len(T) * weights)
         slope = float(np.clip(heterogeneity_slope(pseudo, tau)[0], 0.0, 1.0))
         return level + slope * (tau - tau.mean()), None
 
@@ -115,7 +110,9 @@ def oracle_calibrated(model: Any):
 
 def oracle_constant(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str, Any]) -> tuple[np.ndarray, None]:
     """Every unit gets the true ATE: a learner above this sqrt(PEHE) found no heterogeneity a constant lacks."""
-    mu0, mu1 = _true_surfaces(truth, len(T))
+    from harness.suites import true_surfaces
+
+    mu0, mu1 = true_surfaces(truth, len(T), "oracle_constant")
     return np.full(len(T), float(np.mean(mu1 - mu0))), None
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .protocol import EffectEstimate, EstimatorSkipped
+from .suites import true_surfaces
 
 PS_CLIP = 0.01
 O_N2_MAX_N = 3000
@@ -359,11 +360,7 @@ class OracleOutcomeSurfaces:
         """The augmented estimate of ``estimand`` with the true surfaces of ``truth``."""
         from hf_causal.cina.outcome import augmented_effect
 
-        if truth is None or "mu0" not in truth or "mu1" not in truth:
-            raise TypeError("oracle_surfaces needs truth={'mu0': ..., 'mu1': ...} (the per-unit true surfaces)")
-        mu0, mu1 = (np.asarray(truth[k], dtype=np.float64) for k in ("mu0", "mu1"))
-        if mu0.shape != T.shape or mu1.shape != T.shape:
-            raise ValueError(f"truth mu0 / mu1 have shapes {mu0.shape} / {mu1.shape}, the data {T.shape}")
+        mu0, mu1 = true_surfaces(truth, len(T), self.name)
         weighted = self.model.estimate(X, T, Y, estimand=estimand, method="cina-zs", outcome_model="none")
         return EffectEstimate(value=augmented_effect(weighted.weights, T, Y, mu1, mu0, estimand))
 

@@ -184,6 +184,14 @@ def pooled_difference(records: Sequence[Record], suites: Sequence[str], method: 
     return _difference_summary(_paired_errors(records, suites, method, peer))
 
 
+def _signed(mean: float, se: float) -> str:
+    """``+0.012 ± 0.004`` (``–`` when nothing was paired)."""
+    if not np.isfinite(mean):
+        return "–"
+    spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
+    return f"{'+' if mean >= 0 else '−'}{_fmt(abs(mean))}{spread}"
+
+
 def ablation_table(records: Sequence[Record], ablations: Sequence[tuple[str, str, str]] = ABLATIONS,
                    pooled: Sequence[str] = OOD_SUITES) -> str:
     """Per ablation, per suite and pooled over ``pooled``: the paired mean of |error of the variant| − |error of
@@ -202,9 +210,7 @@ def ablation_table(records: Sequence[Record], ablations: Sequence[tuple[str, str
             if n == 0:
                 continue
             ratio = f"{mean / se:+.1f}" if np.isfinite(se) and se > 0 else "–"
-            spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
-            sign = "+" if mean >= 0 else "−"
-            lines.append(f"| {label} | {sign}{_fmt(abs(mean))}{spread} | {wins} / {n} | {ratio} |")
+            lines.append(f"| {label} | {_signed(mean, se)} | {wins} / {n} | {ratio} |")
         lines.append("")
     return "\n".join(lines) if lines else "No ablation pair ran."
 
@@ -252,9 +258,7 @@ def target_table(
         )
         if paired:
             mean, se, wins, n = paired_difference(records, str(suite), method, str(best["method"]))
-            spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
-            sign = "+" if mean >= 0 else "−"
-            line += f" {sign}{_fmt(abs(mean))}{spread} | {wins} / {n} |"
+            line += f" {_signed(mean, se)} | {wins} / {n} |"
             if n > 1:
                 best_peers[str(suite)] = (str(best["method"]), float(best["mae"]))
         lines.append(line + f" {_fmt(ours.iloc[0]['time_vs_reference'])} |")
@@ -265,18 +269,9 @@ def target_table(
                                          True)):
             mean, se, wins, n = pooled_best_peer_difference(records, peers_of, method, scaled)
             if n > 1:
-                sign = "+" if mean >= 0 else "−"
-                lines.append(f"| {label} | | | | | {sign}{_fmt(abs(mean))} ± {_fmt(se)} ({mean / se:+.1f} SE) | "
+                lines.append(f"| {label} | | | | | {_signed(mean, se)} ({mean / se:+.1f} SE) | "
                              f"{wins} / {n} | |")
     return "\n".join(lines)
-
-
-def _signed(mean: float, se: float) -> str:
-    """``+0.012 ± 0.004`` (``–`` when nothing was paired)."""
-    if not np.isfinite(mean):
-        return "–"
-    spread = f" ± {_fmt(se)}" if np.isfinite(se) else ""
-    return f"{'+' if mean >= 0 else '−'}{_fmt(abs(mean))}{spread}"
 
 
 def oracle_table(

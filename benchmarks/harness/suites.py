@@ -47,6 +47,17 @@ class BenchDataset:
         return int(self.T.shape[0])
 
 
+def true_surfaces(truth: dict[str, Any] | None, n: int, who: str = "an oracle row") -> tuple[np.ndarray, np.ndarray]:
+    """``(mu0, mu1)`` of a dataset's per-unit truth (its ``meta``), checked against ``n`` units: what oracle rows
+    read. ``TypeError`` when ``truth`` lacks them, ``ValueError`` when their shape is not ``(n,)``."""
+    if truth is None or "mu0" not in truth or "mu1" not in truth:
+        raise TypeError(f"{who} needs truth={{'mu0': ..., 'mu1': ...}} (the per-unit true surfaces)")
+    mu0, mu1 = (np.asarray(truth[k], dtype=np.float64) for k in ("mu0", "mu1"))
+    if mu0.shape != (n,) or mu1.shape != (n,):
+        raise ValueError(f"truth mu0 / mu1 have shapes {mu0.shape} / {mu1.shape}, expected ({n},)")
+    return mu0, mu1
+
+
 Loader = Callable[[int, bool], Iterator[BenchDataset]]
 
 

@@ -79,6 +79,15 @@ def heterogeneity_slope(pseudo_outcomes: np.ndarray, proxy: np.ndarray) -> tuple
     return slope, float(np.sqrt(np.sum(centred**2 * residual**2)) / spread)
 
 
+def dr_pseudo_outcomes(treatment: np.ndarray, outcome: np.ndarray, mu0: np.ndarray, mu1: np.ndarray,
+                       inverse_propensity: np.ndarray) -> np.ndarray:
+    """The doubly robust pseudo-outcome of each unit (module docstring),
+    ``psi_i = (mu1 - mu0)(x_i) + (2 T_i - 1) * inverse_propensity_i * (Y_i - mu_{T_i}(x_i))``; with CInA weights
+    ``inverse_propensity`` is ``N w`` (each arm's weights sum to one)."""
+    t = np.asarray(treatment)
+    return mu1 - mu0 + (2.0 * t - 1.0) * inverse_propensity * (outcome - np.where(t == 1, mu1, mu0))
+
+
 def calibration_slope(
     model: Any,
     x: np.ndarray,
@@ -100,9 +109,7 @@ def calibration_slope(
     if surfaces is None:
         return None
     mu0, mu1 = surfaces
-    proxy = mu1 - mu0
-    pseudo = proxy + (2.0 * t - 1.0) * scale * (outcome - np.where(t == 1, mu1, mu0))
-    return heterogeneity_slope(pseudo, proxy)
+    return heterogeneity_slope(dr_pseudo_outcomes(t, outcome, mu0, mu1, scale), mu1 - mu0)
 
 
 def estimate_cate(
