@@ -10,13 +10,20 @@ augmented ATE is recomputed with each candidate pair of outcome surfaces. Candid
 * ``stacked``: a per-dataset share fitted by cross-fitting (:func:`fitted_network_share`): the share of the
   correction that best predicts held-out factual outcomes, clipped to ``[0, 1]``.
 
-Writes ``benchmarks/results/outcome_blend.md`` (or ``--output``) (mean ATE error in outcome standard deviations, paired differences
-to the kernel model with standard errors) and, with ``--records``, one JSON line per dataset.
+Besides the synthetic families, ``--benchmark NAME=FIRST-LAST`` adds replications of a replicated real-data suite
+(``ihdp_b=1201-1400``: IHDP, response surface B, seeds 1201 to 1400, none of them the benchmark's ``1..300``).
+
+Writes ``benchmarks/results/outcome_blend.md`` (or ``--output``): mean ATE error in outcome standard deviations,
+paired differences to the kernel model with standard errors, and per family (and pooled over the synthetic ones)
+the paired difference of ``stacked`` to the estimator's fixed share. With ``--records``, one JSON line per
+dataset; ``--from-records`` rebuilds the report from the records of one or several runs (say, two seeds).
 
     python benchmarks/outcome_blend_validation.py                      # 135 datasets, one thread, minutes
     python benchmarks/outcome_blend_validation.py --datasets 20 --output /tmp/blend.md
     python benchmarks/outcome_blend_validation.py --family ood_mechanism=24 ood_large_n=8 --seed 1 \
         --output benchmarks/results/outcome_blend_ood_seed1.md       # a fresh draw of the OOD families
+    python benchmarks/outcome_blend_validation.py --family --benchmark ihdp_b=1201-1400 --records b.jsonl
+    python benchmarks/outcome_blend_validation.py --from-records a.jsonl b.jsonl      # one report from both runs
 """
 
 from __future__ import annotations
@@ -43,13 +50,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=int, default=135, help="datasets per family (default 135)")
-    parser.add_argument("--family", nargs="+", default=["outcome_validation"], metavar="NAME[=SIZE]",
-                        help="families to draw from, optionally with their own dataset count")
+    parser.add_argument("--family", nargs="*", default=["outcome_validation"], metavar="NAME[=SIZE]",
+                        help="families to draw from, optionally with their own dataset count (none: only "
+                             "--benchmark)")
+    parser.add_argument("--benchmark", nargs="*", default=[], metavar="NAME=FIRST-LAST", type=benchmark_spec,
+                        help="replications FIRST..LAST (inclusive) of a replicated benchmark, e.g. ihdp_b=1201-1400")
+    parser.add_argument("--from-records", nargs="+", type=Path, default=None, metavar="JSONL",
+                        help="rebuild the report from these records instead of running")
     parser.add_argument("--seed", type=int, default=0, help="family stream seed (the benchmark suites use 0)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled cina-zs-base)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "outcome_blend.md")
     parser.add_argument("--records", type=Path, default=None, help="append one JSON line per dataset here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.family and not args.benchmark and not args.from_records:
+        parser.error("nothing to run: give --family, --benchmark or --from-records")
+    return args
+
+
+def benchmark_spec(spec: str) -> tuple[str, range]:
+    """``"ihdp_b=1201-1400"`` -> ``("ihdp_b", range(1201, 1401))``, with a clear error for anything else."""
+    from hf_causal.data.benchmarks import list_benchmarks
+
+    name, _, span = spec.partition("=")
+    first, _, last = span.partition("-")
+    if not (first.isdigit() and last.isdigit()) or int(last) < int(first):
+        raise argparse.ArgumentTypeError(f"expected NAME=FIRST-LAST with FIRST <= LAST, e.g. ihdp_b=1201-1400; "
+                                         f"got {spec!r}")
+    if name not in list_benchmarks():
+        raise argparse.ArgumentTypeError(f"unknown benchmark {name!r}; one of {', '.join(list_benchmarks())}")
+    return name, range(int(first), int(last) + 1)
+
+
+#: ``(family, index, X, T, Y, true ATE)``: one selection dataset
+Draw = tuple[str, int, np.ndarray, np.ndarray, np.ndarray, float]
+
+
+def selection_draws(args: argparse.Namespace) -> tuple[list[tuple[str, int]], Any]:
+    """The plan (``[(family, count)]``) and a lazy stream of :data:`Draw` over the families, then the benchmarks."""
+    from hf_causal.data.benchmarks import load_benchmark_frame
+    from hf_causal.data.families import sample_family
+
+    plan = family_plan(args.family, args.datasets)
+
+    def stream():
+        for name, size in plan:
+            for ds in sample_family(name, size, seed=args.seed):
+                yield (ds.params["family"], int(ds.params["index"]), np.asarray(ds.X, float),
+                       np.asarray(ds.T, np.int64), np.asarray(ds.Y, float), float(ds.ate))
+        for name, replications in args.benchmark:
+            for rep in replications:
+                data = load_benchmark_frame(name, rep)
+                frame = data.frame
+                yield (name, rep, frame[data.covariates].to_numpy(float), frame[data.treatment].to_numpy(np.int64),
+                       frame[data.outcome].to_numpy(float), float(data.true_ate))
+
+    return plan + [(name, len(reps)) for name, reps in args.benchmark], stream()
 
 
 def candidate_surfaces(po, stacked_share: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -106,8 +161,12 @@ def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outco
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the selection and write the report."""
+    """Run the selection (or rebuild it from records) and write the report."""
     args = parse_args(argv)
+    if args.from_records:
+        rows = [json.loads(line) for path in args.from_records for line in path.read_text().splitlines() if line]
+        write_report(args, rows, seconds=float("nan"))
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
@@ -115,59 +174,76 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from hf_causal import CInAModel
-    from hf_causal.cina.outcome import augmented_effect
-    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
-    from hf_causal.data.families import sample_family
 
     model = CInAModel.from_pretrained(args.model or "cina-zs-base")
-    errors: dict[str, list[float]] = {}
-    shares: list[float] = []
-    z: list[float] = []
-    z_wide: list[float] = []
     started = time.time()
-    plan = family_plan(args.family, args.datasets)
-    draws = (ds for name, size in plan for ds in sample_family(name, size, seed=args.seed))
-    for ds in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
-        x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
-        base = model.estimate(x, t, y, estimand="ate", outcome_model="kernel")
-        po = predict_potential_outcomes(model, x, t, y)
-        share = fitted_network_share(model, x, t, y)
-        shares.append(share)
-        scale = float(np.std(y)) or 1.0
-        row = {"family": ds.params["family"], "dataset": ds.params["index"], "stacked_share": share, "se": base.std_error / scale}
-        values = {}
-        for name, (m1, m0) in candidate_surfaces(po, share).items():
-            values[name] = augmented_effect(base.weights, t, y, m1, m0, "ate")
-            row[name] = abs(values[name] - ds.ate) / scale
-            errors.setdefault(name, []).append(row[name])
-        # the interval's z-score, and with the two outcome models' disagreement added to its variance
-        gap = abs(values["share_1"] - values["kernel"]) / scale
-        row["z"], row["z_wide"] = row["stacked"] / row["se"], row["stacked"] / np.hypot(row["se"], gap)
-        z.append(row["z"])
-        z_wide.append(row["z_wide"])
-        inv_net = 1.0 / np.maximum(po.sd1, 1e-9) ** 2, 1.0 / np.maximum(po.sd0, 1e-9) ** 2
-        # the kernel model's spreads are those of its predictive distribution, in the same units
-        kernel_sd = predict_potential_outcomes(model, x, t, y, use_network=False)
-        inv_k = 1.0 / np.maximum(kernel_sd.sd1, 1e-9) ** 2, 1.0 / np.maximum(kernel_sd.sd0, 1e-9) ** 2
-        m1 = (inv_net[0] * po.mu1 + inv_k[0] * po.kernel_mu1) / (inv_net[0] + inv_k[0])
-        m0 = (inv_net[1] * po.mu0 + inv_k[1] * po.kernel_mu0) / (inv_net[1] + inv_k[1])
-        row["precision"] = abs(augmented_effect(base.weights, t, y, m1, m0, "ate") - ds.ate) / scale
-        errors.setdefault("precision", []).append(row["precision"])
+    plan, draws = selection_draws(args)
+    rows = []
+    for family, index, x, t, y, ate in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
+        row = {"family": family, "dataset": index, "seed": args.seed, **candidate_errors(model, x, t, y, ate)}
+        rows.append(row)
         if args.records:
             with args.records.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-    write_report(args, errors, shares, time.time() - started, np.asarray(z), np.asarray(z_wide))
+    write_report(args, rows, time.time() - started)
     return 0
 
 
-def write_report(args: argparse.Namespace, errors: dict[str, list[float]], shares: list[float], seconds: float,
-                 z: np.ndarray, z_wide: np.ndarray) -> None:
-    """The markdown table: mean error, paired difference to ``kernel`` with its standard error."""
-    kernel = np.asarray(errors["kernel"])
+def candidate_errors(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, ate: float) -> dict[str, float]:
+    """Every candidate's |ATE error| / SD(Y) on one dataset (one set of weights), the fitted ``stacked_share``, and
+    the interval's z-scores (``z``: the stacked estimate's error over its standard error; ``z_wide``: with the
+    kernel-network gap added to the variance)."""
+    from hf_causal.cina.outcome import augmented_effect
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    base = model.estimate(x, t, y, estimand="ate", outcome_model="kernel")
+    po = predict_potential_outcomes(model, x, t, y)
+    share = fitted_network_share(model, x, t, y)
+    scale = float(np.std(y)) or 1.0
+    row: dict[str, float] = {"stacked_share": share, "se": base.std_error / scale}
+    values = {}
+    for name, (m1, m0) in candidate_surfaces(po, share).items():
+        values[name] = augmented_effect(base.weights, t, y, m1, m0, "ate")
+        row[name] = abs(values[name] - ate) / scale
+    # the interval's z-score, and with the two outcome models' disagreement added to its variance
+    gap = abs(values["share_1"] - values["kernel"]) / scale
+    row["z"], row["z_wide"] = row["stacked"] / row["se"], row["stacked"] / np.hypot(row["se"], gap)
+    inv_net = 1.0 / np.maximum(po.sd1, 1e-9) ** 2, 1.0 / np.maximum(po.sd0, 1e-9) ** 2
+    # the kernel model's spreads are those of its predictive distribution, in the same units
+    kernel_sd = predict_potential_outcomes(model, x, t, y, use_network=False)
+    inv_k = 1.0 / np.maximum(kernel_sd.sd1, 1e-9) ** 2, 1.0 / np.maximum(kernel_sd.sd0, 1e-9) ** 2
+    m1 = (inv_net[0] * po.mu1 + inv_k[0] * po.kernel_mu1) / (inv_net[0] + inv_k[0])
+    m0 = (inv_net[1] * po.mu0 + inv_k[1] * po.kernel_mu0) / (inv_net[1] + inv_k[1])
+    row["precision"] = abs(augmented_effect(base.weights, t, y, m1, m0, "ate") - ate) / scale
+    return row
+
+
+def paired(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, float, int]:
+    """Mean of ``candidate - reference``, its standard error, the ratio, and on how many the candidate is closer."""
+    diff = candidate - reference
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+    ratio = float(diff.mean() / se) if se > 0 else float("nan")
+    return float(diff.mean()), se, ratio, int((diff < 0).sum())
+
+
+def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> None:
+    """The markdown tables: each candidate's mean error and paired difference to ``kernel``; per family, and pooled
+    over the synthetic families, ``stacked`` against the estimator's fixed share."""
+    from hf_causal.cina.estimator import OUTCOME_NETWORK_SHARE
+    from hf_causal.data.benchmarks import list_benchmarks
+
+    if not rows:
+        raise ValueError("no datasets: the records are empty")
+    names = [k for k in rows[0] if k in ("kernel", "stacked", "precision") or k.startswith("share_")]
+    column = {name: np.asarray([row[name] for row in rows], float) for name in names}
+    families = list(dict.fromkeys(row["family"] for row in rows))
+    seeds = sorted({row.get("seed", 0) for row in rows})
+    source = (f"records {' '.join(str(p) for p in args.from_records)}" if args.from_records
+              else f"`{' '.join(args.family + [f'{n}={r.start}-{r.stop - 1}' for n, r in args.benchmark])}`")
     lines = [
         "# Outcome-model blend for the ATE's augmentation (model selection)",
         "",
-        f"Families `{' '.join(args.family)}`, {len(kernel)} datasets (seed {args.seed}), zero-shot CInA weights, "
+        f"{source}: {len(rows)} datasets (family seeds {', '.join(map(str, seeds))}), zero-shot CInA weights, "
         "estimand ATE;",
         "error = |ATE estimate - true ATE| / SD(Y). Paired difference = candidate - kernel (negative: the",
         "candidate is closer). Never the benchmark suites (seed 0 of the OOD families): this chooses, `ate.md` tests.",
@@ -175,14 +251,26 @@ def write_report(args: argparse.Namespace, errors: dict[str, list[float]], share
         "| candidate | mean error | paired diff vs kernel | SE | diff / SE | closer on |",
         "|---|---|---|---|---|---|",
     ]
-    for name, values in errors.items():
-        v = np.asarray(values)
-        diff = v - kernel
-        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-        ratio = float(diff.mean() / se) if se > 0 else float("nan")
-        lines.append(f"| {name} | {v.mean():.4f} | {diff.mean():+.4f} | {se:.4f} | {ratio:+.1f} | "
-                     f"{int((diff < 0).sum())}/{len(diff)} |")
-    s = np.asarray(shares)
+    for name in names:
+        diff, se, ratio, closer = paired(column[name], column["kernel"])
+        lines.append(f"| {name} | {column[name].mean():.4f} | {diff:+.4f} | {se:.4f} | {ratio:+.1f} | "
+                     f"{closer}/{len(rows)} |")
+    fixed = f"share_{OUTCOME_NETWORK_SHARE:g}"
+    family = np.asarray([row["family"] for row in rows])
+    synthetic = ~np.isin(family, list_benchmarks())
+    groups = [(f"`{name}`", family == name) for name in families]
+    if synthetic.any() and not synthetic.all():
+        groups.append(("all synthetic families, pooled", synthetic))
+    lines += ["", f"`stacked` against the fixed share {OUTCOME_NETWORK_SHARE:g} (`{fixed}`), per family:", "",
+              f"| family | datasets | stacked | {fixed} | stacked - {fixed} | SE | diff / SE | stacked closer on |",
+              "|---|---|---|---|---|---|---|---|"]
+    for label, mask in groups:
+        diff, se, ratio, closer = paired(column["stacked"][mask], column[fixed][mask])
+        lines.append(f"| {label} | {int(mask.sum())} | {column['stacked'][mask].mean():.4f} | "
+                     f"{column[fixed][mask].mean():.4f} | {diff:+.4f} | {se:.4f} | {ratio:+.1f} | "
+                     f"{closer}/{int(mask.sum())} |")
+    s = np.asarray([row["stacked_share"] for row in rows])
+    z, z_wide = np.asarray([row["z"] for row in rows]), np.asarray([row["z_wide"] for row in rows])
     lines += [
         "",
         f"Stacked share per dataset: mean {s.mean():.2f}, quartiles {np.quantile(s, 0.25):.2f} / "

@@ -14,25 +14,72 @@ blend = load_script("benchmarks/outcome_blend_validation.py", "outcome_blend_val
 def test_candidate_errors_match_the_public_estimates(tmp_path, single_thread):
     """The script recomputes each candidate's ATE from one set of weights; its ``kernel`` and ``share_0.75`` rows
     must be the errors of ``estimate(outcome_model="kernel")`` and of ``estimate(outcome_model="pretrained")`` (whose
-    share is 0.75) on the same datasets, and its report must list every candidate."""
+    share is 0.75) on the same datasets, a synthetic draw and an IHDP replication alike, and its report must list
+    every candidate; rebuilt from the records, the report's tables are the same."""
     from hf_causal import CInAModel
+    from hf_causal.data.benchmarks import load_benchmark_frame
     from hf_causal.data.families import sample_family
 
     records, output = tmp_path / "rows.jsonl", tmp_path / "blend.md"
-    assert blend.main(["--datasets", "2", "--records", str(records), "--output", str(output)]) == 0
+    assert blend.main(["--datasets", "2", "--benchmark", "ihdp_b=1201-1201", "--records", str(records),
+                       "--output", str(output)]) == 0
     rows = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [row["family"] for row in rows] == ["outcome_validation", "outcome_validation", "ihdp_b"]
+    ihdp = load_benchmark_frame("ihdp_b", 1201)
+    datasets = [(np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float), ds.ate)
+                for ds in sample_family("outcome_validation", 2, seed=0)]
+    datasets.append((ihdp.frame[ihdp.covariates].to_numpy(float), ihdp.frame[ihdp.treatment].to_numpy(np.int64),
+                     ihdp.frame[ihdp.outcome].to_numpy(float), float((ihdp.mu1 - ihdp.mu0).mean())))
     model = CInAModel.from_pretrained("cina-zs-base")
-    for row, ds in zip(rows, sample_family("outcome_validation", 2, seed=0), strict=True):
-        x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
+    for row, (x, t, y, ate) in zip(rows, datasets, strict=True):
         scale = float(np.std(y))
         kernel = model.estimate(x, t, y, estimand="ate", outcome_model="kernel").value
         network = model.estimate(x, t, y, estimand="ate", outcome_model="pretrained").value
-        assert row["kernel"] == pytest.approx(abs(kernel - ds.ate) / scale, rel=1e-7)
-        assert row["share_0.75"] == pytest.approx(abs(network - ds.ate) / scale, rel=1e-7)
+        assert row["kernel"] == pytest.approx(abs(kernel - ate) / scale, rel=1e-7)
+        assert row["share_0.75"] == pytest.approx(abs(network - ate) / scale, rel=1e-7)
         assert 0.0 <= row["stacked_share"] <= 1.0
     report = output.read_text()
     for name in ("kernel", "share_0.25", "share_0.5", "share_0.75", "share_1", "stacked", "precision"):
         assert f"| {name} |" in report
+    rebuilt = tmp_path / "rebuilt.md"
+    assert blend.main(["--from-records", str(records), "--output", str(rebuilt)]) == 0
+    tables = [[line for line in text.splitlines() if line.startswith("|")] for text in (report, rebuilt.read_text())]
+    assert tables[0] == tables[1]
+
+
+def test_stacked_against_the_fixed_share_is_paired_per_family_and_pooled_over_the_synthetic_ones(tmp_path):
+    """The per-family table pairs ``stacked`` with ``share_0.75`` dataset by dataset: checked against records whose
+    differences are known, with a benchmark family kept out of the synthetic pool."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for family, shift, size in (("ood_mechanism", -0.01, 30), ("outcome_validation", 0.0, 30), ("ihdp_b", 0.02, 40)):
+        for i in range(size):
+            fixed = float(rng.uniform(0.05, 0.2))
+            stacked = fixed + shift + (0.001 if i % 2 else -0.001)  # mean difference = shift, SD = 0.001
+            rows.append({"family": family, "dataset": i, "seed": 6, "stacked_share": 0.5, "z": 1.0, "z_wide": 1.0,
+                         "kernel": fixed, "share_0.75": fixed, "stacked": stacked})
+    records, output = tmp_path / "rows.jsonl", tmp_path / "blend.md"
+    records.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert blend.main(["--from-records", str(records), "--output", str(output)]) == 0
+    table = {line.split(" | ")[0].strip("| `"): line.split(" | ") for line in output.read_text().splitlines()
+             if line.startswith("| `") or line.startswith("| all synthetic")}
+    se = 0.001 * np.sqrt(30 / 29) / np.sqrt(30)  # the SD of +-0.001 with ddof=1, over 30 datasets
+    assert float(table["ihdp_b"][4]) == pytest.approx(0.02, abs=1e-4)
+    assert float(table["ood_mechanism"][4]) == pytest.approx(-0.01, abs=1e-4)
+    assert float(table["ood_mechanism"][5]) == pytest.approx(se, abs=1e-4)
+    assert table["ood_mechanism"][7] == "30/30 |"
+    pooled = table["all synthetic families, pooled"]
+    assert pooled[1] == "60" and float(pooled[4]) == pytest.approx(-0.005, abs=1e-4)  # IHDP-B stays out
+
+
+def test_benchmark_spec_names_what_is_wrong():
+    import argparse
+
+    assert blend.benchmark_spec("ihdp_a=3-5") == ("ihdp_a", range(3, 6))
+    for spec, message in (("ihdp_b=5-3", "FIRST <= LAST"), ("ihdp_b", "NAME=FIRST-LAST"),
+                          ("ihdp_c=1-2", "unknown benchmark 'ihdp_c'")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            blend.benchmark_spec(spec)
 
 
 @pytest.mark.parametrize(("network", "expected"), [("twice", 0.5), ("half", 1.0), ("truth", 1.0), ("noise", 0.0)])
