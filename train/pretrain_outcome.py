@@ -5,11 +5,14 @@ Runs on CPU, one GPU, or many with ``accelerate launch``::
     python train/pretrain_outcome.py --config train/configs/cina_outcome_base.yaml --output-dir outputs/outcome
     python train/pretrain_outcome.py --config ... --output-dir outputs/outcome --resume   # continue the last checkpoint
 
-The balancing part of the model comes from ``init_from`` (default: the bundled ``cina-zs-base``) and stays frozen,
+``train/configs/cina_outcome_wide.yaml`` fine-tunes the bundled network (``init_outcome_network: true``) on a
+mixture of that prior and a wider one. The balancing part of the model comes from ``init_from`` (default: the
+bundled ``cina-zs-base``) and stays frozen,
 so the finished checkpoint has the same balancing weights with an outcome network added: one ``from_pretrained``
 loads both, and the ablation of the outcome model compares like with like.
 
-Each step draws ``batch_size`` datasets from ``data.family`` (``outcome_train``), subsamples them to at most
+Each step draws ``batch_size`` datasets from ``data.family`` (``outcome_train``; a list of families is a mixture,
+slot ``k`` of a batch drawn from the ``k``-th modulo its length), subsamples them to at most
 ``max_units`` rows, hides the treatment and outcome of some rows (new rows, as ``cate(X_new=...)`` sees them),
 fits the kernel outcome model on the context rows and trains the network to predict the *true* surfaces
 ``mu0`` and ``mu1`` of every row with calibrated spreads (:func:`hf_causal.cina.outcome_network.outcome_loss`).
@@ -43,6 +46,7 @@ from hf_causal.data.scm import SyntheticDataset, generate_dataset
 
 DEFAULTS: dict[str, Any] = {
     "init_from": "cina-zs-base",
+    "init_outcome_network": False,
     "model": {"outcome_hidden_size": 64, "outcome_num_layers": 2, "outcome_intermediate_size": 128},
     "data": {
         "family": "outcome_train",
@@ -94,15 +98,20 @@ class DatasetStream:
     """Batches of training examples as a function of ``(seed, process, step)``: a resumed run continues the
     stream exactly where it stopped."""
 
-    def __init__(self, family: str, seed: int, process_index: int, max_units: int, new_row_probability: float) -> None:
-        self.family, self.seed, self.process = family, int(seed), int(process_index)
+    def __init__(self, family: str | list[str], seed: int, process_index: int, max_units: int,
+                 new_row_probability: float) -> None:
+        # a list of families is a mixture: slot k of a batch draws from families[k % len(families)]
+        self.families = [family] if isinstance(family, str) else list(family)
+        if not self.families:
+            raise ValueError("data.family must name at least one family")
+        self.seed, self.process = int(seed), int(process_index)
         self.max_units, self.new_row_probability = int(max_units), float(new_row_probability)
 
     def batch(self, step: int, size: int) -> list[dict[str, Any]]:
         rng = np.random.default_rng([self.seed, self.process, int(step), 1009])
         out: list[dict[str, Any]] = []
         while len(out) < size:
-            config = random_config(self.family, rng)
+            config = random_config(self.families[len(out) % len(self.families)], rng)
             config.n_units = min(config.n_units, 4 * self.max_units)  # larger draws are subsampled anyway
             example = training_example(
                 subsample(generate_dataset(config, int(rng.integers(2**62))), self.max_units, rng),
@@ -156,8 +165,28 @@ def evaluate(network: torch.nn.Module, examples: list[dict[str, Any]], device: t
     return {k: float(np.mean(v)) for k, v in rows.items()}
 
 
+def evaluate_all(network: torch.nn.Module, validation: dict[str, list[dict[str, Any]]],
+                 device: torch.device) -> dict[str, float]:
+    """:func:`evaluate` on every validation family: the first's keys plain, the others' suffixed ``[family]``."""
+    out: dict[str, float] = {}
+    for k, (name, examples) in enumerate(validation.items()):
+        for key, value in evaluate(network, examples, device).items():
+            out[key if k == 0 else f"{key}[{name}]"] = value
+    return out
+
+
 def build_model(cfg: dict[str, Any]) -> CInAModel:
-    """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``."""
+    """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``; with
+    ``init_outcome_network: true``, ``init_from``'s own outcome network instead (fine-tuning it)."""
+    if cfg.get("init_outcome_network"):
+        if not cfg.get("init_from"):
+            raise ValueError("init_outcome_network: true needs init_from (the checkpoint whose network to fine-tune)")
+        model = CInAModel.from_pretrained(cfg["init_from"])
+        if model.outcome_network is None:
+            raise ValueError(f"{cfg['init_from']} has no outcome network to fine-tune")
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("outcome_network."))
+        return model
     base = CInAModel.from_pretrained(cfg["init_from"]) if cfg.get("init_from") else None
     settings = base.config.to_dict() if base is not None else {}
     for key in ("architectures", "auto_map", "transformers_version", "model_type", "dtype", "torch_dtype"):
@@ -197,11 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     stream = DatasetStream(dcfg["family"], int(dcfg["seed"]), accelerator.process_index, int(dcfg["max_units"]),
                            float(dcfg["new_row_probability"]))
     rng = np.random.default_rng([int(dcfg["seed"]), 77])
-    validation = []
-    for d in sample_family(dcfg["validation_family"], int(dcfg["n_validation"]), seed=int(dcfg["seed"])):
-        example = training_example(subsample(d, int(dcfg["max_units"]), rng), rng, float(dcfg["new_row_probability"]))
-        if example is not None:
-            validation.append(example)
+    # several validation families: the first one's curve keeps the plain keys, the others' are suffixed [family]
+    names = dcfg["validation_family"]
+    validation: dict[str, list[dict[str, Any]]] = {}
+    for name in [names] if isinstance(names, str) else names:
+        validation[name] = []
+        for d in sample_family(name, int(dcfg["n_validation"]), seed=int(dcfg["seed"])):
+            example = training_example(subsample(d, int(dcfg["max_units"]), rng), rng,
+                                       float(dcfg["new_row_probability"]))
+            if example is not None:
+                validation[name].append(example)
     (out_dir / "train_config.json").write_text(json.dumps(cfg, indent=2))
     log_path = out_dir / "log.jsonl"
     micro = int(tcfg["batch_size"])
@@ -228,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     loop.run(
         batches,
         loss_of,
-        evaluate=lambda net: evaluate(loop.unwrapped_model(), validation, accelerator.device),
+        evaluate=lambda net: evaluate_all(loop.unwrapped_model(), validation, accelerator.device),
         on_step=log,
         save_fn=save_pretrained,
     )

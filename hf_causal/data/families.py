@@ -23,6 +23,9 @@ train / validation / test splits) never share a seed:
                            (gamma in [0, 1]), overlap in [0.005, 0.1], confounding_strength in [0, 3],
                            effect_heterogeneity in [0, 1.5]; mechanisms as ``train`` (``rff`` stays unseen).
 ``outcome_validation``     as ``outcome_train``, disjoint seeds.
+``outcome_train_wide``     as ``outcome_train`` with effect_mean in [-4, 4] (not [-1, 1]) and right-skewed
+                           surfaces: outcome_skew in [0, 1.5], the control surface alone bent on half the draws.
+``outcome_validation_wide`` as ``outcome_train_wide``, disjoint seeds.
 =========================  =================================================================================
 """
 
@@ -74,7 +77,14 @@ class FamilySpec:
     #: covariates (as in ACIC 2016); otherwise the probabilities above are used.
     relevant_covariates: tuple[float, float] | None = None
     noise_heteroscedasticity: tuple[float, float] = (0.0, 0.0)
+    #: When set, ``(low, high)`` of ``SCMConfig.outcome_skew``, with the control arm alone bent on half the draws
+    outcome_skew: tuple[float, float] | None = None
 
+
+#: What ``outcome_train_wide`` adds to ``outcome_train``: average effects up to 4 SD of the control surface (IHDP's
+#: surface B has 2-10, and a network trained on effects within 1 SD shrinks them: docs/design.md §4.8), and bent
+#: surfaces
+_LARGE_SKEWED_EFFECTS: dict[str, Any] = {"effect_mean": (-4.0, 4.0), "outcome_skew": (0.0, 1.5)}
 
 FAMILIES: dict[str, FamilySpec] = {
     spec.name: spec
@@ -121,11 +131,15 @@ FAMILIES: dict[str, FamilySpec] = {
                 noise=(0.05, 1.5),
                 relevant_covariates=(1.0, 10.0),
                 noise_heteroscedasticity=(0.0, 1.0),
+                **wider,
             )
-            for name, index, description in (
+            for name, index, description, wider in (
                 ("outcome_train", 8, "the wide prior of the in-context outcome model: N 50-5,000, d 1-100 with "
-                 "1-10 relevant covariates, heteroscedastic noise, weak overlap"),
-                ("outcome_validation", 9, "the wide prior, disjoint seeds (validation of the outcome model)"),
+                 "1-10 relevant covariates, heteroscedastic noise, weak overlap", {}),
+                ("outcome_validation", 9, "the wide prior, disjoint seeds (validation of the outcome model)", {}),
+                ("outcome_train_wide", 10, "the wide prior with effects up to 4 SD of mu0 and right-skewed surfaces "
+                 "(outcome_skew 0-1.5, the control surface alone on half the draws)", _LARGE_SKEWED_EFFECTS),
+                ("outcome_validation_wide", 11, "outcome_train_wide, disjoint seeds", _LARGE_SKEWED_EFFECTS),
             )
         ),
     )
@@ -178,6 +192,9 @@ def random_config(family: str | FamilySpec, rng: np.random.Generator) -> SCMConf
         config.outcome_parent_prob = min(1.0, uni(spec.relevant_covariates) / n_covariates)
     if spec.noise_heteroscedasticity != (0.0, 0.0):
         config.noise_heteroscedasticity = uni(spec.noise_heteroscedasticity)
+    if spec.outcome_skew is not None:
+        config.outcome_skew = uni(spec.outcome_skew)
+        config.outcome_skew_arms = "control" if rng.random() < 0.5 else "both"
     config.validate()
     return config
 

@@ -25,6 +25,10 @@ Each call of :func:`generate_dataset` draws one observational dataset together w
    ``mu1(x) = mu0(x) + effect_mean + effect_heterogeneity * h(x)`` (``h`` another standardised random
    function of the outcome parents), ``Y = mu_T(x) + sigma(x) N(0, 1)`` with ``sigma = noise`` or, with
    ``noise_heteroscedasticity = gamma > 0``, ``sigma(x) ∝ exp(gamma v(x))`` scaled to root mean square ``noise``.
+   With ``outcome_skew = k > 0`` the surfaces are bent before the noise: ``mu_a <- (exp(k mu_a) - 1) / k``,
+   rescaled so that ``sd(mu0) = 1`` again (a right-skewed outcome such as earnings or costs, whose effect grows
+   with the baseline); ``outcome_skew_arms = "control"`` bends ``mu0`` only (the treated surface keeps its
+   shape, so the effect is the difference of two unlike shapes, as in IHDP's response surface B).
 
 Random functions (``mechanism``): ``linear`` (``P w``), ``mlp`` (one tanh hidden layer of 16 units),
 ``rff`` (64 random Fourier features of an RBF kernel; periodic, rough) and ``interactions`` (linear plus
@@ -57,6 +61,10 @@ __all__ = [
 GRAPHS: tuple[str, ...] = ("erdos_renyi", "scale_free")
 MECHANISMS: tuple[str, ...] = ("linear", "mlp", "rff", "interactions")
 COVARIATE_TYPES: tuple[str, ...] = ("gaussian", "skewed", "binary", "categorical")
+#: which potential outcomes ``SCMConfig.outcome_skew`` bends
+SKEW_ARMS: tuple[str, ...] = ("both", "control")
+#: the largest bend: ``exp(3 u)`` of a standardised surface already spans orders of magnitude
+MAX_OUTCOME_SKEW = 3.0
 
 _MLP_HIDDEN = 16
 _RFF_FEATURES = 64
@@ -160,6 +168,8 @@ class SCMConfig:
         noise: standard deviation of the outcome noise (>= 0); with heteroscedasticity, its root mean square.
         noise_heteroscedasticity: ``gamma >= 0``; the noise's standard deviation at ``x`` is proportional to
             ``exp(gamma * v(x))`` with ``v`` a standardised random function of the outcome parents (0: constant).
+        outcome_skew: ``k`` in ``[0, 3]``; the surfaces are bent by ``u -> (exp(k u) - 1) / k`` (0: unbent).
+        outcome_skew_arms: ``"both"`` or ``"control"``: which potential outcomes ``outcome_skew`` bends.
     """
 
     n_units: int = 1000
@@ -180,6 +190,8 @@ class SCMConfig:
     effect_heterogeneity: float = 0.5
     noise: float = 0.5
     noise_heteroscedasticity: float = 0.0
+    outcome_skew: float = 0.0
+    outcome_skew_arms: str = "both"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -210,6 +222,7 @@ class SCMConfig:
             "effect_heterogeneity",
             "noise",
             "noise_heteroscedasticity",
+            "outcome_skew",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -222,6 +235,10 @@ class SCMConfig:
         for name in ("treatment_parent_prob", "outcome_parent_prob", "prognostic_alignment"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SCMConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.outcome_skew <= MAX_OUTCOME_SKEW:
+            raise ValueError(f"SCMConfig.outcome_skew must be in [0, {MAX_OUTCOME_SKEW}], got {self.outcome_skew}")
+        if self.outcome_skew_arms not in SKEW_ARMS:
+            raise ValueError(f"SCMConfig.outcome_skew_arms must be one of {SKEW_ARMS}, got {self.outcome_skew_arms!r}")
         if not 0.0 < self.overlap <= 0.5:
             raise ValueError(f"SCMConfig.overlap must be in (0, 0.5], got {self.overlap}")
         if not 0.0 < self.treated_fraction < 1.0:
@@ -250,6 +267,17 @@ class SCMConfig:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def bend_surfaces(mu0: np.ndarray, mu1: np.ndarray, skew: float, arms: str = "both") -> tuple[np.ndarray, np.ndarray]:
+    """``(mu0, mu1)`` bent by ``u -> (exp(skew u) - 1) / skew`` and divided by the bent ``mu0``'s standard
+    deviation, so that ``sd(mu0) = 1`` stays the outcome unit; with ``arms="control"`` only ``mu0`` is bent and
+    ``mu1`` is returned as it is (already in units of an ``sd``-1 control surface)."""
+    bent0 = np.expm1(skew * mu0) / skew
+    scale = float(np.std(bent0)) or 1.0
+    if arms == "control":
+        return bent0 / scale, mu1
+    return bent0 / scale, np.expm1(skew * mu1) / skew / scale
 
 
 def _standardise(v: np.ndarray) -> np.ndarray:
@@ -421,6 +449,8 @@ def generate_dataset(config: SCMConfig, seed: int) -> SyntheticDataset:
             f"could not draw >= 2 treated and >= 2 control units with n_units={n}, "
             f"treated_fraction={config.treated_fraction}; increase n_units"
         )
+    if config.outcome_skew > 0:  # deterministic, after every draw above: unbent SCMs keep their random stream
+        mu0, mu1 = bend_surfaces(mu0, mu1, config.outcome_skew, config.outcome_skew_arms)
     noise_sd = np.full(n, float(config.noise))
     if config.noise_heteroscedasticity > 0:  # drawn only then, so homoscedastic SCMs keep their random stream
         scale = np.exp(config.noise_heteroscedasticity * _random_function(mech, R[:, pa_y], rng))
