@@ -24,6 +24,7 @@ dataset; ``--from-records`` rebuilds the report from the records of one or sever
         --output benchmarks/results/outcome_blend_ood_seed1.md       # a fresh draw of the OOD families
     python benchmarks/outcome_blend_validation.py --family --benchmark ihdp_b=1201-1400 --records b.jsonl
     python benchmarks/outcome_blend_validation.py --from-records a.jsonl b.jsonl      # one report from both runs
+    python benchmarks/outcome_blend_validation.py --from-records new.jsonl --against old.jsonl   # two checkpoints
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="replications FIRST..LAST (inclusive) of a replicated benchmark, e.g. ihdp_b=1201-1400")
     parser.add_argument("--from-records", nargs="+", type=Path, default=None, metavar="JSONL",
                         help="rebuild the report from these records instead of running")
+    parser.add_argument("--against", nargs="+", type=Path, default=None, metavar="JSONL",
+                        help="with --from-records: records of the same datasets under another checkpoint; adds "
+                             "the paired difference (these records - those) of every candidate, per family")
     parser.add_argument("--seed", type=int, default=0, help="family stream seed (the benchmark suites use 0)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled cina-zs-base)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "outcome_blend.md")
@@ -64,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.family and not args.benchmark and not args.from_records:
         parser.error("nothing to run: give --family, --benchmark or --from-records")
+    if args.against and not args.from_records:
+        parser.error("--against compares saved records: give --from-records too")
     return args
 
 
@@ -164,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selection (or rebuild it from records) and write the report."""
     args = parse_args(argv)
     if args.from_records:
-        rows = [json.loads(line) for path in args.from_records for line in path.read_text().splitlines() if line]
-        write_report(args, rows, seconds=float("nan"))
+        rows = read_records(args.from_records)
+        against = read_records(args.against) if args.against else None
+        write_report(args, rows, seconds=float("nan"), against=against)
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -218,6 +225,45 @@ def candidate_errors(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, at
     return row
 
 
+def read_records(paths: list[Path]) -> list[dict]:
+    """The JSON lines of ``paths``, in order."""
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
+
+
+def checkpoint_lines(rows: list[dict], against: list[dict], names: list[str]) -> list[str]:
+    """Per family (and the synthetic ones pooled), each candidate's error in ``rows`` minus its error in ``against``
+    on the same dataset: two checkpoints compared on the same draws. Every dataset of ``rows`` must be in
+    ``against`` (matched by family, seed and dataset index), or the comparison would not be paired."""
+    from hf_causal.data.benchmarks import list_benchmarks
+
+    def key(row: dict) -> tuple:
+        return row["family"], row.get("seed", 0), row["dataset"]
+
+    reference = {key(row): row for row in against}
+    missing = [key(row) for row in rows if key(row) not in reference]
+    if missing:
+        raise ValueError(f"{len(missing)} datasets of the records are not in --against (first: {missing[0]}); "
+                         "the comparison is paired, so both must hold the same draws")
+    family = np.asarray([row["family"] for row in rows])
+    synthetic = ~np.isin(family, list_benchmarks())
+    groups = [(f"`{name}`", family == name) for name in dict.fromkeys(family)]
+    if synthetic.any() and not synthetic.all():
+        groups.append(("all synthetic families, pooled", synthetic))
+    lines = ["", "These records against `--against` (the same datasets under the other checkpoint), per family; "
+             "negative: these are closer.", "",
+             "| family | datasets | " + " | ".join(f"{name}: diff ± SE (diff / SE)" for name in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for label, mask in groups:
+        cells = []
+        for name in names:
+            mine = np.asarray([row[name] for row, m in zip(rows, mask) if m], float)
+            theirs = np.asarray([reference[key(row)][name] for row, m in zip(rows, mask) if m], float)
+            diff, se, ratio, _ = paired(mine, theirs)
+            cells.append(f"{diff:+.4f} ± {se:.4f} ({ratio:+.1f})")
+        lines.append(f"| {label} | {int(mask.sum())} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def paired(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, float, int]:
     """Mean of ``candidate - reference``, its standard error, the ratio, and on how many the candidate is closer."""
     diff = candidate - reference
@@ -226,9 +272,10 @@ def paired(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, 
     return float(diff.mean()), se, ratio, int((diff < 0).sum())
 
 
-def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> None:
+def write_report(args: argparse.Namespace, rows: list[dict], seconds: float, against: list[dict] | None = None) -> None:
     """The markdown tables: each candidate's mean error and paired difference to ``kernel``; per family, and pooled
-    over the synthetic families, ``stacked`` against the estimator's fixed share."""
+    over the synthetic families, ``stacked`` against the estimator's fixed share; with ``against``, every candidate
+    against the same datasets' records under another checkpoint (:func:`checkpoint_lines`)."""
     from hf_causal.cina.estimator import OUTCOME_NETWORK_SHARE
     from hf_causal.data.benchmarks import list_benchmarks
 
@@ -269,6 +316,8 @@ def write_report(args: argparse.Namespace, rows: list[dict], seconds: float) -> 
         lines.append(f"| {label} | {int(mask.sum())} | {column['stacked'][mask].mean():.4f} | "
                      f"{column[fixed][mask].mean():.4f} | {diff:+.4f} | {se:.4f} | {ratio:+.1f} | "
                      f"{closer}/{int(mask.sum())} |")
+    if against is not None:
+        lines += checkpoint_lines(rows, against, names)
     s = np.asarray([row["stacked_share"] for row in rows])
     z, z_wide = np.asarray([row["z"] for row in rows]), np.asarray([row["z_wide"] for row in rows])
     lines += [

@@ -72,6 +72,42 @@ def test_stacked_against_the_fixed_share_is_paired_per_family_and_pooled_over_th
     assert pooled[1] == "60" and float(pooled[4]) == pytest.approx(-0.005, abs=1e-4)  # IHDP-B stays out
 
 
+def test_two_checkpoints_are_paired_dataset_by_dataset(tmp_path):
+    """``--against``: every candidate's error minus the same dataset's error under the other checkpoint, per
+    family; records that are not the same draws are refused, naming the first that is missing."""
+    rng = np.random.default_rng(2)
+    new, old = [], []
+    for family, shift in (("ood_mechanism", 0.01), ("ihdp_b", -0.02)):
+        for i in range(25):
+            base = {"family": family, "dataset": i, "seed": 7, "stacked_share": 0.5, "z": 1.0, "z_wide": 1.0}
+            errors = rng.uniform(0.05, 0.2, size=3)
+            old.append({**base, "kernel": errors[0], "share_0.75": errors[1], "stacked": errors[2]})
+            step = shift + (0.002 if i % 2 else -0.002) * (i < 24)  # 12 up, 12 down, one exact: mean = shift
+            new.append({**base, "kernel": errors[0], "share_0.75": errors[1] + step, "stacked": errors[2]})
+    rng.shuffle(old)  # pairing is by (family, seed, dataset), not by order
+    paths = {}
+    for name, rows in (("new", new), ("old", old)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("".join(json.dumps(row) + "\n" for row in rows))
+    output = tmp_path / "blend.md"
+    assert blend.main(["--from-records", str(paths["new"]), "--against", str(paths["old"]),
+                       "--output", str(output)]) == 0
+    text = output.read_text()
+    section = text[text.index("These records against"):]
+    rows = {line.split(" | ")[0].strip("| `"): line.split(" | ") for line in section.splitlines()
+            if line.startswith("| `") or line.startswith("| all synthetic")}
+    header = next(line for line in section.splitlines() if line.startswith("| family"))
+    column = header.split(" | ").index("share_0.75: diff ± SE (diff / SE)")
+    assert float(rows["ood_mechanism"][column].split(" ± ")[0]) == pytest.approx(0.01, abs=1e-4)
+    assert float(rows["ihdp_b"][column].split(" ± ")[0]) == pytest.approx(-0.02, abs=1e-4)
+    assert rows["ihdp_b"][header.split(" | ").index("kernel: diff ± SE (diff / SE)")].startswith("+0.0000 ± 0.0000")
+    paths["old"].write_text("".join(json.dumps(row) + "\n" for row in old[1:]))
+    with pytest.raises(ValueError, match="not in --against"):
+        blend.main(["--from-records", str(paths["new"]), "--against", str(paths["old"]), "--output", str(output)])
+    with pytest.raises(SystemExit):
+        blend.main(["--family", "outcome_validation", "--against", str(paths["old"])])
+
+
 def test_benchmark_spec_names_what_is_wrong():
     import argparse
 

@@ -56,3 +56,41 @@ def test_resume_continues_the_data_stream_exactly(script, tmp_path):
     assert losses(part) == pytest.approx(losses(full), rel=1e-5)
     with pytest.raises(SystemExit, match="no checkpoint"):
         script.main(["--config", CONFIG, "--output-dir", str(tmp_path / "empty"), "--no-progress", "--resume"])
+
+
+def test_fine_tuning_starts_from_the_bundled_network_and_mixes_families(script, tmp_path, monkeypatch):
+    """``init_outcome_network: true`` starts from the bundled network itself (not a reset head), with only the
+    network trainable; a list of families alternates slot by slot; a second validation family logs suffixed keys."""
+    base = CInAModel.from_pretrained("cina-zs-base")
+    model = script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True, "model": {}})
+    for name, tensor in base.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("outcome_network.") for n in trainable)
+    with pytest.raises(ValueError, match="needs init_from"):
+        script.build_model({"init_from": None, "init_outcome_network": True, "model": {}})
+
+    drawn = []
+    real = script.random_config
+    monkeypatch.setattr(script, "random_config", lambda family, rng: drawn.append(family) or real(family, rng))
+    stream = script.DatasetStream(["outcome_train", "outcome_train_wide"], 0, 0, 60, 0.3)
+    assert len(stream.batch(0, 4)) == 4
+    assert drawn[:4] == ["outcome_train", "outcome_train_wide", "outcome_train", "outcome_train_wide"]
+    with pytest.raises(ValueError, match="at least one family"):
+        script.DatasetStream([], 0, 0, 60, 0.3)
+
+    monkeypatch.setattr(script, "random_config", real)
+    assert script.main(["--config", CONFIG, "--output-dir", str(tmp_path), "--no-progress", "--set",
+                        "data.validation_family=[outcome_validation,outcome_validation_wide]",
+                        "data.family=[outcome_train,outcome_train_wide]", "train.max_steps=2"]) == 0
+    evals = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if "val_loss" in r]
+    assert {"val_loss", "pehe", "val_loss[outcome_validation_wide]", "pehe[outcome_validation_wide]"} <= set(evals[0])
+
+
+def test_a_single_family_stream_is_the_same_as_before_mixtures(script):
+    """A one-element list and the plain name draw the same datasets (a resumed pre-mixture run stays exact)."""
+    one = script.DatasetStream("outcome_train", 0, 0, 60, 0.3).batch(3, 2)
+    listed = script.DatasetStream(["outcome_train"], 0, 0, 60, 0.3).batch(3, 2)
+    for a, b in zip(one, listed, strict=True):
+        np.testing.assert_array_equal(a["mu0"], b["mu0"])

@@ -309,4 +309,41 @@ def test_the_wide_prior_has_few_relevant_covariates_among_many():
     assert d.max() > 60 and relevant.mean() < 12  # expected 1-10 parents of Y (+ the forced confounder)
     assert np.mean(relevant[d > 50] / d[d > 50]) < 0.25
     assert any(x.params["config"]["noise_heteroscedasticity"] > 0.5 for x in data)
-    assert {f for f in FAMILIES if f.startswith("outcome_")} == {"outcome_train", "outcome_validation"}
+    assert {f for f in FAMILIES if f.startswith("outcome_")} == {"outcome_train", "outcome_validation",
+                                                                "outcome_train_wide", "outcome_validation_wide"}
+    assert all(x.params["config"]["outcome_skew"] == 0.0 for x in data)  # the bundled network's prior: unbent
+
+
+def test_bent_surfaces_are_the_closed_form_of_the_unbent_ones_with_the_same_noise():
+    """``outcome_skew = k`` maps the unbent SCM's surfaces (same seed, same draws) through
+    ``(exp(k u) - 1) / k`` divided by the bent ``mu0``'s SD; ``"control"`` leaves ``mu1`` as it was; the noise
+    (``Y - mu_T``) is the same draw."""
+    base = SCMConfig(n_units=3000, n_covariates=5, noise=0.3, mechanism="mlp")
+    flat = generate_dataset(base, seed=11)
+    for k, arms in ((0.8, "both"), (1.5, "control")):
+        bent = generate_dataset(SCMConfig(**{**base.to_dict(), "outcome_skew": k, "outcome_skew_arms": arms}), 11)
+        scale = np.std(np.expm1(k * flat.mu0) / k)
+        np.testing.assert_allclose(bent.mu0, np.expm1(k * flat.mu0) / k / scale, rtol=1e-12)
+        expected1 = np.expm1(k * flat.mu1) / k / scale if arms == "both" else flat.mu1
+        np.testing.assert_allclose(bent.mu1, expected1, rtol=1e-12)
+        assert np.std(bent.mu0) == pytest.approx(1.0)
+        assert np.mean((bent.mu0 - bent.mu0.mean()) ** 3) > 0.5  # right-skewed
+        np.testing.assert_array_equal(bent.T, flat.T)
+        np.testing.assert_allclose(bent.Y - np.where(bent.T == 1, bent.mu1, bent.mu0),
+                                   flat.Y - np.where(flat.T == 1, flat.mu1, flat.mu0), atol=1e-12)
+    for bad, message in (({"outcome_skew": -0.1}, "outcome_skew must be in"), ({"outcome_skew": 3.5}, "outcome_skew"),
+                         ({"outcome_skew_arms": "treated"}, "outcome_skew_arms")):
+        with pytest.raises(ValueError, match=message):
+            SCMConfig(**bad)
+
+
+def test_the_wider_outcome_prior_has_large_effects_and_bent_surfaces():
+    """``outcome_train_wide``: average effects beyond the bundled prior's 1 SD, bends in [0, 1.5] on both arms or
+    the control one; ``outcome_train`` draws the same datasets as before the wider family existed."""
+    data = list(sample_family("outcome_train_wide", 60, seed=0, n_units=60))
+    configs = [x.params["config"] for x in data]
+    assert all(-4 <= c["effect_mean"] <= 4 for c in configs) and max(abs(c["effect_mean"]) for c in configs) > 3
+    assert all(0 <= c["outcome_skew"] <= 1.5 for c in configs)
+    assert {c["outcome_skew_arms"] for c in configs} == {"both", "control"}
+    narrow = [x.params["config"]["effect_mean"] for x in sample_family("outcome_train", 60, seed=0, n_units=60)]
+    assert max(abs(e) for e in narrow) <= 1
