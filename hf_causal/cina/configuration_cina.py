@@ -44,6 +44,11 @@ class CInAConfig(PretrainedConfig):
         outcome_unit_features: number of per-row inputs (``hf_causal.cina.outcome_features.N_UNIT_FEATURES``).
         outcome_landmark_units: its keys are this many landmark context rows (a seeded sample stratified by arm)
             when a dataset has more, in training and at inference (``None`` or 0: exact).
+        outcome_wide_network: whether the model has a second outcome network of the same shape, trained on a
+            prior with larger effects (docs/design.md §4.8), which a dataset whose effect is larger than any the
+            first was trained on is routed to.
+        outcome_wide_effect_threshold: the routing rule: the kernel model's plug-in effect, in outcome SDs,
+            above which (in absolute value) the wide network is used.
     """
 
     model_type = "cina"
@@ -68,6 +73,8 @@ class CInAConfig(PretrainedConfig):
         outcome_intermediate_size: int = 128,
         outcome_unit_features: int = 16,
         outcome_landmark_units: int | None = 256,
+        outcome_wide_network: bool = False,
+        outcome_wide_effect_threshold: float = 1.25,
         **kwargs,
     ) -> None:
         if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
@@ -100,4 +107,10 @@ class CInAConfig(PretrainedConfig):
         self.outcome_intermediate_size = int(outcome_intermediate_size)
         self.outcome_unit_features = int(outcome_unit_features)
         self.outcome_landmark_units = int(outcome_landmark_units) if outcome_landmark_units else None
+        if outcome_wide_network and not outcome_hidden_size:
+            raise ValueError("outcome_wide_network needs an outcome network (outcome_hidden_size > 0)")
+        if not float(outcome_wide_effect_threshold) > 0:
+            raise ValueError(f"outcome_wide_effect_threshold must be > 0, got {outcome_wide_effect_threshold}")
+        self.outcome_wide_network = bool(outcome_wide_network)
+        self.outcome_wide_effect_threshold = float(outcome_wide_effect_threshold)
         super().__init__(**kwargs)

@@ -148,6 +148,9 @@ class CInAModel(CInAPreTrainedModel):
         self.offset_head = nn.Linear(config.hidden_size, 1)
         # potential outcomes learned in context (docs/design.md §4.8); absent from checkpoints without one
         self.outcome_network = InContextOutcomeNetwork(config) if config.outcome_hidden_size else None
+        # the same network trained on larger effects, for datasets beyond the first one's prior (design §4.8)
+        wide = config.outcome_hidden_size and getattr(config, "outcome_wide_network", False)
+        self.outcome_network_wide = InContextOutcomeNetwork(config) if wide else None
         self.post_init()
 
     # -- helpers ---------------------------------------------------------------------------------

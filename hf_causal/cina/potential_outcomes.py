@@ -29,6 +29,8 @@ class PotentialOutcomes:
         kernel_residuals: ``(N,)`` the context units' leave-one-out residuals under the kernel model (original
             units), the noise estimate of the estimator's standard error.
         source: ``"pretrained"`` (the in-context network) or ``"kernel"``.
+        network: which network predicted them: ``"outcome_network"``, ``"outcome_network_wide"`` (the one
+            trained on larger effects, :func:`choose_network`) or ``""`` (the kernel model).
     """
 
     mu0: np.ndarray
@@ -39,11 +41,26 @@ class PotentialOutcomes:
     kernel_mu1: np.ndarray
     kernel_residuals: np.ndarray
     source: str
+    network: str = ""
 
 
 def has_outcome_network(model: Any) -> bool:
     """Whether ``model`` carries a (pretrained) in-context outcome network."""
     return getattr(model, "outcome_network", None) is not None
+
+
+def choose_network(model: Any, kernel_effect_in_sd: float, wide_network: bool | None = None) -> str:
+    """The outcome network a dataset goes to: ``"outcome_network_wide"`` when the model has one and the kernel
+    model's plug-in effect (in outcome SDs) exceeds ``config.outcome_wide_effect_threshold`` in absolute value,
+    i.e. the effect is larger than any the first network was trained on (docs/design.md §4.8); otherwise
+    ``"outcome_network"``. ``wide_network`` overrides the rule (``True``: the wide one when there is one;
+    ``False``: never), for ablations."""
+    if getattr(model, "outcome_network_wide", None) is None or wide_network is False:
+        return "outcome_network"
+    if wide_network:
+        return "outcome_network_wide"
+    threshold = float(model.config.outcome_wide_effect_threshold)
+    return "outcome_network_wide" if abs(kernel_effect_in_sd) > threshold else "outcome_network"
 
 
 @torch.no_grad()
@@ -55,14 +72,21 @@ def predict_potential_outcomes(
     x_new: np.ndarray | None = None,
     moments: int = 2,
     use_network: bool = True,
+    wide_network: bool | None = None,
 ) -> PotentialOutcomes:
     """Potential outcomes of the context rows ``(x, treatment, outcome)`` (validated numpy arrays), or of the
-    rows ``x_new`` when given. ``use_network=False`` (or a model without a network) gives the kernel model's."""
+    rows ``x_new`` when given. ``use_network=False`` (or a model without a network) gives the kernel model's.
+    A model with two outcome networks routes the dataset by :func:`choose_network` (``wide_network``
+    overrides it)."""
     ctx = outcome_context(x, treatment, outcome, x_new=x_new, moments=moments)
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
+    name = ""
     if use_network and has_outcome_network(model):
-        network = model.outcome_network
+        # the kernel model's plug-in effect over the context rows, in units of the outcome's SD
+        effect = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0])) * ctx.y_scale
+        name = choose_network(model, effect / (float(np.std(outcome)) or 1.0), wide_network)
+        network = getattr(model, name)
         was_training = network.training
         network.eval()
         try:
@@ -86,4 +110,5 @@ def predict_potential_outcomes(
         kernel_mu1=kernel_mu[rows, 1] * scale + mean,
         kernel_residuals=ctx.kernel_residuals[: ctx.n_context] * scale,
         source=source,
+        network=name,
     )
