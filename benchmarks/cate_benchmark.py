@@ -39,13 +39,14 @@ RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
-METHODS = ("cina_zs", "cina_zs_uncalibrated", "kernel_calibrated", "kernel_t_learner", "gb_t_learner",
-           "causal_forest_dml", "oracle_calibrated", "oracle_constant")
+METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "kernel_calibrated", "kernel_t_learner",
+           "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
 #: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
 ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
            "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}
 #: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
-ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration"}
+ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration",
+             "cina_zs_one_network": "the wide-prior network (every dataset to the first one)"}
 PEERS = ("kernel_t_learner", "gb_t_learner", "causal_forest_dml")
 #: sqrt(PEHE) published for CausalPFN (in-sample, their replications), for context only.
 CAUSALPFN_PUBLISHED = {"ihdp_a": 0.58, "acic2016": 0.92}
@@ -119,9 +120,15 @@ def oracle_constant(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str
 oracle_constant.uses_truth = True  # type: ignore[attr-defined]
 
 
-def cina_learner(model: Any, outcome_model: str, calibrate: bool = True):
+def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, first_network_only: bool = False):
+    """``model.cate`` as a learner; ``first_network_only``: with the wide-prior outcome network detached."""
+    from contextlib import nullcontext
+
+    from harness.peers import first_outcome_network_only
+
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
+        with first_outcome_network_only(model) if first_network_only else nullcontext(model):
+            effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
         return effects["cate"].to_numpy(), effects[["ci_low", "ci_high"]].to_numpy()
 
     return fit
@@ -131,6 +138,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
     table = {
         "cina_zs": cina_learner(model, "pretrained"),
         "cina_zs_uncalibrated": cina_learner(model, "pretrained", calibrate=False),
+        # the default with every dataset sent to the first outcome network (what the wide-prior one adds)
+        "cina_zs_one_network": cina_learner(model, "pretrained", first_network_only=True),
         "kernel_calibrated": cina_learner(model, "kernel"),
         "kernel_t_learner": cina_learner(model, "kernel", calibrate=False),
         "gb_t_learner": gb_t_learner,
@@ -138,6 +147,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
         "oracle_calibrated": oracle_calibrated(model),
         "oracle_constant": oracle_constant,
     }
+    if getattr(model, "outcome_network_wide", None) is None:  # one network: the ablation would be the default
+        table.pop("cina_zs_one_network")
     return {k: v for k, v in table.items() if include is None or k in include}
 
 
@@ -274,11 +285,13 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "",
         "Ablations (same run, same data): `kernel_calibrated` is the default without the network (the kernel "
         "T-learner's effects, calibrated the same way); `cina_zs_uncalibrated` is the default without the "
-        "calibration (the network's mu1 - mu0 as it comes). Negative Δ: cina_zs is closer.",
+        "calibration (the network's mu1 - mu0 as it comes); `cina_zs_one_network` (checkpoints with a wide-prior "
+        "network) sends every dataset to the first network. Negative Δ: cina_zs is closer.",
         "",
         "| suite | cina_zs sqrt(PEHE) | best peer | paired Δ vs best peer ± SE | cina closer | "
-        "Δ vs kernel_calibrated ± SE | Δ vs cina_zs_uncalibrated ± SE | CausalPFN (published, other replications) |",
-        "|---|---|---|---|---|---|---|---|",
+        + "".join(f"Δ vs {variant} ± SE | " for variant in ABLATIONS)
+        + "CausalPFN (published, other replications) |",
+        "|---|---|---|---|---|" + "---|" * len(ABLATIONS) + "---|",
     ]
     for suite, methods in summary.items():
         if "cina_zs" not in methods:
@@ -301,7 +314,8 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         for peer in (*PEERS, *ABLATIONS):
             mean, se, wins, n = paired(records, ood, "cina_zs", peer)
             if n:
-                out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} | | | |")
+                out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} |"
+                           + " |" * (len(ABLATIONS) + 1))
     out.append("")
     out += oracle_section(records, summary)
     for suite, methods in summary.items():

@@ -34,7 +34,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +387,32 @@ class UniformBaseWeights:
         return estimate_effect(self, covariates, treatment, outcome, **kwargs)
 
 
+@contextmanager
+def first_outcome_network_only(model: Any) -> Iterator[Any]:
+    """``model`` with its wide-prior outcome network detached for the length of the block, so that every dataset goes
+    to the first network: the ablation that says what routing large effects to the wide network adds (docs/design.md
+    §4.8). The same model object, so every other step (weights, calibration, streaming) runs exactly as in the
+    default's row; the network is put back afterwards, also on an error."""
+    wide = getattr(model, "outcome_network_wide", None)
+    model.outcome_network_wide = None
+    try:
+        yield model
+    finally:
+        model.outcome_network_wide = wide
+
+
+class FirstOutcomeNetworkEstimator(CInAEstimator):
+    """The zero-shot default with routing off (:func:`first_outcome_network_only`), paired against the default."""
+
+    def __init__(self, model: Any, name: str = "cina_zs_one_network") -> None:
+        super().__init__(model, "cina-zs", name=name)
+
+    def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
+        """The default estimate with the first outcome network only."""
+        with first_outcome_network_only(self.model):
+            return super().estimate(X, T, Y, estimand)
+
+
 # -- CInA checkpoint resolution ------------------------------------------------------------------
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -478,6 +505,9 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
             estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
             # the network's whole correction (no kernel part in the surfaces) against the default's blend
             estimators.append(BlendedOutcomeEstimator(model, 1.0, name="cina_zs_whole"))
+        if getattr(model, "outcome_network_wide", None) is not None:
+            # the default with every dataset sent to the first network: what the wide-prior network adds
+            estimators.append(FirstOutcomeNetworkEstimator(model))
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))

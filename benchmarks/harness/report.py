@@ -122,7 +122,8 @@ def suite_table(summary: pd.DataFrame, suite: str) -> str:
 
 def rank_table(
     summary: pd.DataFrame,
-    methods: Sequence[str] = ("cina_zs", "cina_zs_cross", "cina_zs_pretrained", "cina_zs_whole", "cina_zs_kernel",
+    methods: Sequence[str] = ("cina_zs", "cina_zs_cross", "cina_zs_pretrained", "cina_zs_one_network", "cina_zs_whole",
+                              "cina_zs_kernel",
                               "cina_zs_uniform", "cina_zs_weights", "cina_per_dataset", "svm_dual"),
 ) -> str:
     """Per suite: the best method by MAE and the MAE rank of each of ``methods`` (1 = best)."""
@@ -170,6 +171,8 @@ def paired_difference(records: Sequence[Record], suite: str, method: str, peer: 
 ABLATIONS = (
     ("cina_zs_pretrained", "cina_zs_kernel", "pretrained outcome network vs kernel ridge (same balancing weights)"),
     ("cina_zs_kernel", "cina_zs_uniform", "balancing network vs uniform base weights (same kernel-augmented estimator)"),
+    ("cina_zs", "cina_zs_one_network", "both outcome networks, large effects routed to the wide-prior one, vs the "
+     "first network alone (same weights; docs/design.md §4.8)"),
     ("cina_zs_whole", "cina_zs", "the network's whole correction vs the default's kernel model plus 0.75 of it "
      "(same weights; what the kernel model's part of the blend adds, docs/design.md §4.8)"),
     ("cina_zs_cross", "cina_zs", "balancing pairwise products too (opt-in `cross_moments=True`) vs the default's "

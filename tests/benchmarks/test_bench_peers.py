@@ -82,6 +82,7 @@ def test_cina_adapter_and_default_lineup(confounded) -> None:
         "cina_zs_kernel",
         "cina_zs_uniform",
         *(["cina_zs_pretrained", "cina_zs_whole"] if getattr(model, "outcome_network", None) is not None else []),
+        *(["cina_zs_one_network"] if getattr(model, "outcome_network_wide", None) is not None else []),
         "cina_zs_cross",
         "cina_zs",
         "oracle_surfaces",
@@ -129,3 +130,39 @@ def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correctio
     assert abs(whole - kernel) > 1e-3
     assert half == pytest.approx(kernel + 0.5 * (whole - kernel), rel=1e-9)
     assert default == pytest.approx(kernel + default_share * (whole - kernel), rel=1e-9)
+
+
+def test_the_one_network_row_hides_only_the_wide_network() -> None:
+    """``cina_zs_one_network`` is the default estimate with routing off: on data whose effect is large (routed to
+    the wide network) it equals the estimate from the first network's predictions and differs from the default;
+    its CATE likewise; the wrapped model is untouched."""
+    import torch
+    from harness.peers import first_outcome_network_only
+
+    from hf_causal.cina.estimator import estimate_effect
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    model = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1, outcome_intermediate_size=16,
+                            outcome_wide_network=True)
+    with torch.no_grad():  # two networks that disagree
+        for seed, network in ((1, model.outcome_network), (2, model.outcome_network_wide)):
+            torch.manual_seed(seed)
+            network.head.weight[:2] += torch.randn_like(network.head.weight[:2])
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    T = (rng.random(300) < 0.5).astype(int)
+    Y = X[:, 0] + 4.0 * T + 0.3 * rng.normal(size=300)
+    lineup = {e.name: e for e in default_estimators(model)}
+    one = lineup["cina_zs_one_network"].estimate(X, T, Y, "ate").value
+    first = predict_potential_outcomes(model, X, T.astype(np.int64), Y, wide_network=False)
+    assert one == pytest.approx(estimate_effect(model, X, T, Y, outcome_model="pretrained",
+                                                potential_outcomes=first).value, rel=1e-12)
+    assert abs(one - lineup["cina_zs"].estimate(X, T, Y, "ate").value) > 1e-6
+    wide = model.outcome_network_wide
+    with first_outcome_network_only(model):
+        cate_one = model.cate(X, T, Y).effects["cate"]
+    assert model.outcome_network_wide is wide  # put back
+    assert not np.allclose(cate_one, model.cate(X, T, Y).effects["cate"])
+    with pytest.raises(RuntimeError), first_outcome_network_only(model):
+        raise RuntimeError("an estimator that fails")
+    assert model.outcome_network_wide is wide  # put back after an error too

@@ -34,7 +34,8 @@ def test_pretraining_adds_an_outcome_network_to_the_same_balancing_weights(scrip
     final = CInAModel.from_pretrained(tmp_path / "final")
     base = CInAModel.from_pretrained("cina-zs-base")
     assert final.outcome_network is not None and final.config.outcome_hidden_size == 16
-    balancing = {k: v for k, v in base.state_dict().items() if not k.startswith("outcome_network.")}
+    assert final.outcome_network_wide is None  # a fresh pretraining builds one network, whatever init_from has
+    balancing = {k: v for k, v in base.state_dict().items() if not k.startswith("outcome_network")}
     for name, tensor in balancing.items():  # the balancing part is frozen
         assert torch.equal(final.state_dict()[name], tensor), name
     assert any(float(p.abs().sum()) > 0 for p in final.outcome_network.head.parameters())
@@ -63,7 +64,10 @@ def test_fine_tuning_starts_from_the_bundled_network_and_mixes_families(script, 
     network trainable; a list of families alternates slot by slot; a second validation family logs suffixed keys."""
     base = CInAModel.from_pretrained("cina-zs-base")
     model = script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True, "model": {}})
-    for name, tensor in base.state_dict().items():
+    assert model.outcome_network_wide is None  # the first network is what gets fine-tuned, not a wide copy
+    kept = {k: v for k, v in base.state_dict().items() if not k.startswith("outcome_network_wide.")}
+    assert set(kept) == set(model.state_dict())
+    for name, tensor in kept.items():
         assert torch.equal(model.state_dict()[name], tensor), name
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith("outcome_network.") for n in trainable)

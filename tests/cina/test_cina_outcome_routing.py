@@ -1,0 +1,115 @@
+"""Two outcome networks routed by the size of the effect (docs/design.md §4.8): the rule, the predictions it
+selects, the estimator that uses them, the checkpoint that carries both, and train/attach_wide_network.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from support import load_script, tiny_cina_model
+
+from hf_causal.cina import CInAConfig, CInAModel
+from hf_causal.cina.potential_outcomes import choose_network, predict_potential_outcomes
+
+NETWORK = {"outcome_hidden_size": 16, "outcome_num_layers": 1, "outcome_intermediate_size": 32,
+           "outcome_kernel_temperatures": [1.0, 4.0]}
+
+
+def two_network_model(threshold: float = 1.25) -> CInAModel:
+    """A tiny model whose two networks differ (each head perturbed with its own seed)."""
+    model = tiny_cina_model(seed=0, outcome_wide_network=True, outcome_wide_effect_threshold=threshold, **NETWORK)
+    with torch.no_grad():
+        for seed, network in ((1, model.outcome_network), (2, model.outcome_network_wide)):
+            torch.manual_seed(seed)
+            network.head.weight[:2] += torch.randn_like(network.head.weight[:2])
+    return model
+
+
+def data(effect: float, n: int = 300, seed: int = 0):
+    """Unconfounded data whose effect is ``effect`` outcome SDs of the control arm (noise SD 0.3)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = (rng.random(n) < 0.5).astype(np.int64)
+    y = x[:, 0] + effect * t + 0.3 * rng.normal(size=n)
+    return x, t, y
+
+
+def test_the_rule_routes_by_the_kernel_effect_in_outcome_sds():
+    model = two_network_model(threshold=1.25)
+    assert choose_network(model, 1.3) == choose_network(model, -1.3) == "outcome_network_wide"
+    assert choose_network(model, 1.2) == "outcome_network"
+    assert choose_network(model, 0.1, wide_network=True) == "outcome_network_wide"
+    assert choose_network(model, 5.0, wide_network=False) == "outcome_network"
+    one = tiny_cina_model(seed=0, **NETWORK)  # a checkpoint with one network: always that one
+    assert one.outcome_network_wide is None and choose_network(one, 5.0, wide_network=True) == "outcome_network"
+
+
+@pytest.mark.parametrize(("effect", "expected"), [(0.3, "outcome_network"), (4.0, "outcome_network_wide")])
+def test_predictions_come_from_the_network_the_rule_names(effect, expected):
+    """The kernel plug-in effect of data with effect 4 (in SDs of Y: about 4 / sqrt(1 + 0.09 + 4) ~ 1.8) is above
+    1.25, that of effect 0.3 below; the routed predictions equal those of a one-network model holding the chosen
+    network, and differ from the other's."""
+    model = two_network_model()
+    x, t, y = data(effect)
+    po = predict_potential_outcomes(model, x, t, y)
+    assert po.network == expected
+    for name in ("outcome_network", "outcome_network_wide"):
+        single = tiny_cina_model(seed=0, **NETWORK)
+        single.outcome_network.load_state_dict(getattr(model, name).state_dict())
+        ref = predict_potential_outcomes(single, x, t, y)
+        same = np.allclose(po.mu1, ref.mu1) and np.allclose(po.mu0, ref.mu0)
+        assert same == (name == expected), name
+    assert predict_potential_outcomes(model, x, t, y, use_network=False).network == ""
+
+
+def test_the_estimate_uses_the_routed_network_and_the_override_turns_it_off():
+    from hf_causal.cina.estimator import estimate_effect
+
+    model = two_network_model()
+    x, t, y = data(4.0)
+    routed = model.estimate(x, t, y, outcome_model="pretrained").value
+    narrow = predict_potential_outcomes(model, x, t, y, wide_network=False)
+    assert narrow.network == "outcome_network"
+    unrouted = estimate_effect(model, x, t, y, outcome_model="pretrained", potential_outcomes=narrow).value
+    wide = predict_potential_outcomes(model, x, t, y)
+    assert routed == pytest.approx(
+        estimate_effect(model, x, t, y, outcome_model="pretrained", potential_outcomes=wide).value, rel=1e-12)
+    assert abs(routed - unrouted) > 1e-6
+
+
+def test_both_networks_survive_a_safetensors_round_trip(tmp_path):
+    model = two_network_model(threshold=0.8)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    loaded = CInAModel.from_pretrained(tmp_path)
+    assert loaded.config.outcome_wide_network and loaded.config.outcome_wide_effect_threshold == 0.8
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_the_config_names_an_impossible_wide_network():
+    with pytest.raises(ValueError, match="needs an outcome network"):
+        CInAConfig(outcome_wide_network=True)
+    with pytest.raises(ValueError, match="outcome_wide_effect_threshold must be > 0"):
+        CInAConfig(outcome_hidden_size=8, outcome_wide_network=True, outcome_wide_effect_threshold=0.0)
+
+
+def test_attach_keeps_the_base_and_adds_the_fine_tuned_network(tmp_path):
+    attach = load_script("train/attach_wide_network.py", "attach_wide_network_script")
+    base = tiny_cina_model(seed=0, **NETWORK)
+    tuned = tiny_cina_model(seed=0, **NETWORK)
+    with torch.no_grad():
+        tuned.outcome_network.head.weight.add_(1.0)
+    both = attach.attach(base, tuned, threshold=1.5)
+    assert both.config.outcome_wide_effect_threshold == 1.5
+    for name, tensor in base.state_dict().items():
+        assert torch.equal(both.state_dict()[name], tensor), name
+    for name, tensor in tuned.outcome_network.state_dict().items():
+        assert torch.equal(both.outcome_network_wide.state_dict()[name], tensor), name
+    other = tiny_cina_model(seed=5, **NETWORK)  # other balancing weights: not fine-tuned from this base
+    with pytest.raises(ValueError, match="balancing weights differ"):
+        attach.attach(base, other, threshold=1.25)
+    wider = tiny_cina_model(seed=0, **{**NETWORK, "outcome_hidden_size": 8})
+    wider.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith("outcome_")}, strict=False)
+    with pytest.raises(ValueError, match="differ in shape"):
+        attach.attach(base, wider, threshold=1.25)
