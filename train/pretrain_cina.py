@@ -35,7 +35,13 @@ from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.calibration import calibration_features, estimand_weights, standardize_columns
 from hf_causal.cina.collate import pad_datasets
 from hf_causal.cina.svm import implied_kernel, normalize_weights_np, svm_dual_coefficients
-from hf_causal.core.run_config import load_run_config, loop_arguments, newest_checkpoint, run_parser
+from hf_causal.core.run_config import (
+    limit_threads,
+    load_run_config,
+    loop_arguments,
+    newest_checkpoint,
+    run_parser,
+)
 from hf_causal.core.training import TrainingLoop
 from hf_causal.data.families import random_config, sample_family
 from hf_causal.data.scm import generate_dataset
@@ -160,6 +166,7 @@ def evaluate(model: CInAModel, datasets, device: torch.device, exact: list[np.nd
 
 def main(argv: list[str] | None = None) -> int:
     args = run_parser(__doc__, "train/configs/").parse_args(argv)
+    limit_threads(args.threads)
     cfg = load_run_config(DEFAULTS, args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
     out_dir = Path(args.output_dir)

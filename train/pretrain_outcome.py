@@ -39,7 +39,13 @@ from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.collate import pad_outcome_contexts
 from hf_causal.cina.outcome_features import N_UNIT_FEATURES, outcome_context
 from hf_causal.cina.outcome_network import outcome_loss
-from hf_causal.core.run_config import load_run_config, loop_arguments, newest_checkpoint, run_parser
+from hf_causal.core.run_config import (
+    limit_threads,
+    load_run_config,
+    loop_arguments,
+    newest_checkpoint,
+    run_parser,
+)
 from hf_causal.core.training import TrainingLoop
 from hf_causal.data.families import random_config, sample_family
 from hf_causal.data.scm import SyntheticDataset, generate_dataset
@@ -218,6 +224,7 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
 
 def main(argv: list[str] | None = None) -> int:
     args = run_parser(__doc__, "train/configs/cina_outcome_*.yaml").parse_args(argv)
+    limit_threads(args.threads)
     cfg = load_run_config(DEFAULTS, args.config, args.set)
     tcfg, dcfg = cfg["train"], cfg["data"]
     out_dir = Path(args.output_dir)

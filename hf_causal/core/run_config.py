@@ -53,7 +53,27 @@ def run_parser(description: str, configs: str) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint-* in output-dir")
     parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="config overrides")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and the BLAS libraries (default: theirs). On a shared machine give "
+                             "a run 1: two multi-threaded processes on two cores slow each other down several times")
     return parser
+
+
+def limit_threads(threads: int | None) -> None:
+    """Use at most ``threads`` CPU threads in torch and in the BLAS/OpenMP pools numpy and scikit-learn use
+    (``None``: leave them as they are). For a run that shares the machine (docs/design.md §5.5)."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads must be a positive integer, got {threads!r}")
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without it the BLAS pool keeps its size; torch is limited all the same
+        return
+    threadpool_limits(threads)
 
 
 def loop_arguments(train: Mapping[str, Any], output_dir: str | Path, *, progress: bool, description: str,

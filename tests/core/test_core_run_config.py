@@ -30,3 +30,29 @@ def test_loop_arguments_and_newest_checkpoint(tmp_path):
     for step in (9, 10, 500, 60):
         (tmp_path / f"checkpoint-{step}").mkdir()
     assert newest_checkpoint(tmp_path).name == "checkpoint-500"  # by step, not by name
+
+
+def test_threads_limit_torch_and_the_blas_pools():
+    """``--threads 1`` sets torch's and every BLAS/OpenMP pool's size to 1; no flag leaves them; bad values are
+    named. (The limits are restored afterwards: they are process-wide.)"""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from hf_causal.core.run_config import limit_threads, run_parser
+
+    assert run_parser("x", "configs").parse_args(["--output-dir", "o"]).threads is None
+    assert run_parser("x", "configs").parse_args(["--output-dir", "o", "--threads", "1"]).threads == 1
+    before_torch, before_pools = torch.get_num_threads(), threadpool_info()
+    try:
+        limit_threads(None)
+        assert torch.get_num_threads() == before_torch
+        limit_threads(1)
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        for bad in (0, -2, 1.5, True):
+            with pytest.raises(ValueError, match="positive integer"):
+                limit_threads(bad)
+    finally:
+        torch.set_num_threads(before_torch)
+        for pool in before_pools:
+            threadpool_limits(pool["num_threads"], user_api=pool["user_api"])
