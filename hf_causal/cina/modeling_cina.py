@@ -339,7 +339,9 @@ class CInAModel(CInAPreTrainedModel):
                 covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
             outcome_model: keyword-only; ``"kernel"`` augments the weights with a per-arm kernel ridge outcome
                 model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome network (the
-                kernel model plus a share of the network's correction fitted on the data; doubly robust too),
+                kernel model plus 0.75 of the network's correction; doubly robust too; a checkpoint with a
+                wide-prior copy uses it when the kernel model's effect exceeds
+                ``config.outcome_wide_effect_threshold`` outcome SDs, docs/design.md §4.8),
                 ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an outcome network and the
                 data are in memory, ``"kernel"`` otherwise; ``"none"`` returns the weighted difference. Not for
                 ``"overlap"``. The result's ``outcome_model`` says which ran.

@@ -83,9 +83,9 @@ def predict_potential_outcomes(
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
     name = ""
     if use_network and has_outcome_network(model):
-        # the kernel model's plug-in effect over the context rows, in units of the outcome's SD
-        effect = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0])) * ctx.y_scale
-        name = choose_network(model, effect / (float(np.std(outcome)) or 1.0), wide_network)
+        # the kernel model's plug-in effect over the context rows; its predictions are in units of the outcome's SD
+        effect_in_sd = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0]))
+        name = choose_network(model, effect_in_sd, wide_network)
         network = getattr(model, name)
         was_training = network.training
         network.eval()
