@@ -178,7 +178,7 @@ def estimate_cate(
     effects.attrs["heterogeneity_slope"] = None if fit is None else b
     fields: dict[str, Any] = dict(
         confidence=confidence, estimand="cate", method="cina-zs", n=len(effect), query=query, interval=interval,
-        outcome_model=po.source, effects=effects,
+        outcome_model=po.source, outcome_network=po.network, effects=effects,
     )
     if fit is not None and x_new is None:
         # the context rows' calibrated effects average to the doubly robust ATE, whose interval is the mean's

@@ -253,6 +253,7 @@ def estimate_effect(
                              outcome_model, start, warn_ess_fraction, extras, cross_moments=cross_moments)
     if outcome_model == "pretrained" and estimand != "overlap":
         widen_by_model_disagreement(result, t, potential)
+        result.outcome_network = potential.network
     return result
 
 

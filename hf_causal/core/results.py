@@ -64,6 +64,9 @@ class EffectEstimate:
         max_residual_imbalance: largest standardised mean gap left after calibration.
         outcome_model: the outcome model that augmented the weights (``"kernel"``, ``"pretrained"``) or
             ``"none"``; for per-unit effects, the one that predicted them.
+        outcome_network: with ``outcome_model="pretrained"``, which of the checkpoint's networks predicted the
+            surfaces: ``"outcome_network"``, or ``"outcome_network_wide"`` (the copy trained on larger effects,
+            for data whose effect is larger than any the first saw); empty otherwise.
         effects: per-unit effects (``estimand="cate"``): one row per unit with ``cate``, ``std_error``,
             ``ci_low``, ``ci_high`` (and ``mu0``, ``mu1``); ``value`` is then their mean.
         supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not
@@ -90,6 +93,7 @@ class EffectEstimate:
     balance: pd.DataFrame | None = field(default=None, repr=False)
     max_residual_imbalance: float | None = None
     outcome_model: str | None = None
+    outcome_network: str = ""
     effects: pd.DataFrame | None = field(default=None, repr=False)
     supported: bool | None = None
     support_issue: str = ""
@@ -170,6 +174,8 @@ class EffectEstimate:
         }
         if self.outcome_model is not None:
             out["outcome_model"] = self.outcome_model
+        if self.outcome_network:
+            out["outcome_network"] = self.outcome_network
         out["n"] = self.n
         if self.is_weighting:
             has_balance = self.balance is not None and len(self.balance) > 0
@@ -225,6 +231,9 @@ class EffectEstimate:
                 f"{len(e)} per-unit effects: quartiles {e['cate'].quantile(0.25):.4g}, {e['cate'].median():.4g}, "
                 f"{e['cate'].quantile(0.75):.4g}; median {pct}% interval width {(e['ci_high'] - e['ci_low']).median():.4g}"
             )
+        if self.outcome_network == "outcome_network_wide":
+            lines.append("outcome model: the wide-prior network (the effect is larger than the first network's "
+                         "training prior covers)")
         if self.interval:
             lines.append(f"the interval covers {self.interval}")
         return "\n".join(lines)

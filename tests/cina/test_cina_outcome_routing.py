@@ -75,6 +75,14 @@ def test_the_estimate_uses_the_routed_network_and_the_override_turns_it_off():
     assert routed == pytest.approx(
         estimate_effect(model, x, t, y, outcome_model="pretrained", potential_outcomes=wide).value, rel=1e-12)
     assert abs(routed - unrouted) > 1e-6
+    # the result says which network ran, in its fields, its dict and its summary; per-unit effects too
+    result = model.estimate(x, t, y, outcome_model="pretrained")
+    assert result.outcome_network == "outcome_network_wide" and result.to_dict()["outcome_network"] == result.outcome_network
+    assert "wide-prior network" in result.summary()
+    small = model.estimate(*data(0.3), outcome_model="pretrained")
+    assert small.outcome_network == "outcome_network" and "wide-prior" not in small.summary()
+    assert model.cate(x, t, y).outcome_network == "outcome_network_wide"
+    assert model.estimate(x, t, y, outcome_model="kernel").outcome_network == ""
 
 
 def test_both_networks_survive_a_safetensors_round_trip(tmp_path):
