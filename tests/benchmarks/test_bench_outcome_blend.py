@@ -113,7 +113,8 @@ def test_benchmark_spec_names_what_is_wrong():
 
     assert blend.benchmark_spec("ihdp_a=3-5") == ("ihdp_a", range(3, 6))
     for spec, message in (("ihdp_b=5-3", "FIRST <= LAST"), ("ihdp_b", "NAME=FIRST-LAST"),
-                          ("ihdp_c=1-2", "unknown benchmark 'ihdp_c'")):
+                          ("ihdp_c=1-2", "'ihdp_c' is not a benchmark with a known ATE"),
+                          ("lalonde_nsw_psid=0-0", "'lalonde_nsw_psid' is not a benchmark with a known ATE")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             blend.benchmark_spec(spec)
 
