@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: Suites pooled in the last line: the held-out synthetic families (as in the benchmarks' ablation tables).
-OOD_SUITES = ("ood_mechanism", "ood_dense_graph", "ood_strong_confounding", "ood_weak_overlap", "ood_large_n")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.report import OOD_SUITES, difference_summary  # noqa: E402  (OOD_SUITES: pooled in the last line)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,12 +75,10 @@ def paired_lines(new: dict, old: dict, methods: list[str]) -> list[str]:
         if pooled:
             groups.append(("pooled OOD", pooled))
         for label, group in groups:
-            diff = np.array([new[k] - old[k] for k in group])
-            se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-            ratio = f"{diff.mean() / se:+.1f}" if np.isfinite(se) and se > 0 else "–"
+            mean, se, closer, n = difference_summary(np.array([new[k] - old[k] for k in group]))
+            ratio = f"{mean / se:+.1f}" if np.isfinite(se) and se > 0 else "–"
             spread = f" ± {se:.4g}" if np.isfinite(se) else ""
-            lines.append(f"| `{method}` | {label} | {diff.size} | {diff.mean():+.4g}{spread} | "
-                         f"{int((diff < 0).sum())} / {diff.size} | {ratio} |")
+            lines.append(f"| `{method}` | {label} | {n} | {mean:+.4g}{spread} | {closer} / {n} | {ratio} |")
         unpaired = sum(1 for k in new if k[0] == method and k not in old) + sum(
             1 for k in old if k[0] == method and k not in new)
         if unpaired:

@@ -41,7 +41,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.report import difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
 from harness.selection import family_plan  # noqa: E402
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
@@ -269,10 +269,8 @@ def checkpoint_lines(rows: list[dict], against: list[dict], names: list[str]) ->
 
 def paired(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, float, int]:
     """Mean of ``candidate - reference``, its standard error, the ratio, and on how many the candidate is closer."""
-    diff = candidate - reference
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-    ratio = float(diff.mean() / se) if se > 0 else float("nan")
-    return float(diff.mean()), se, ratio, int((diff < 0).sum())
+    mean, se, closer, _ = difference_summary(candidate - reference)
+    return mean, se, float(mean / se) if se > 0 else float("nan"), closer
 
 
 def write_report(args: argparse.Namespace, rows: list[dict], seconds: float, against: list[dict] | None = None) -> None:

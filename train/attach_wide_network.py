@@ -49,11 +49,8 @@ def attach(base: CInAModel, wide: CInAModel, threshold: float) -> CInAModel:
         if not name.startswith("outcome_network.") and not torch.equal(other, tensor):
             raise ValueError(f"the checkpoints' balancing weights differ at {name}: the wide network was not "
                              "fine-tuned from this checkpoint")
-    settings = base.config.to_dict()
-    for key in ("architectures", "auto_map", "transformers_version", "model_type", "dtype", "torch_dtype"):
-        settings.pop(key, None)
-    settings.update(outcome_wide_network=True, outcome_wide_effect_threshold=threshold)
-    model = CInAModel(CInAConfig(**settings))
+    config = {**base.config.to_dict(), "outcome_wide_network": True, "outcome_wide_effect_threshold": threshold}
+    model = CInAModel(CInAConfig.from_dict(config))
     state = {k: v for k, v in base_state.items() if not k.startswith("outcome_network_wide.")}
     state.update({"outcome_network_wide." + k[len("outcome_network."):]: v
                   for k, v in wide_state.items() if k.startswith("outcome_network.")})

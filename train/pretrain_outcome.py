@@ -181,14 +181,6 @@ def evaluate_all(network: torch.nn.Module, validation: dict[str, list[dict[str, 
     return out
 
 
-def _settings(model: CInAModel) -> dict[str, Any]:
-    """``model``'s config as constructor arguments (without the keys transformers adds on saving)."""
-    settings = model.config.to_dict()
-    for key in ("architectures", "auto_map", "transformers_version", "model_type", "dtype", "torch_dtype"):
-        settings.pop(key, None)
-    return settings
-
-
 def build_model(cfg: dict[str, Any]) -> CInAModel:
     """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``; with
     ``init_outcome_network: true``, ``init_from``'s own outcome network instead (fine-tuning it)."""
@@ -199,16 +191,16 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
         if base.outcome_network is None:
             raise ValueError(f"{cfg['init_from']} has no outcome network to fine-tune")
         # the first network only: a checkpoint's wide-prior copy (docs/design.md §4.8) is not carried along
-        model = CInAModel(CInAConfig(**{**_settings(base), "outcome_wide_network": False}))
+        model = CInAModel(CInAConfig.from_dict({**base.config.to_dict(), "outcome_wide_network": False}))
         model.load_state_dict({k: v for k, v in base.state_dict().items()
                                if not k.startswith("outcome_network_wide.")})
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith("outcome_network."))
         return model
     base = CInAModel.from_pretrained(cfg["init_from"]) if cfg.get("init_from") else None
-    settings = _settings(base) if base is not None else {}
+    settings = base.config.to_dict() if base is not None else {}
     settings.update(cfg["model"], outcome_unit_features=N_UNIT_FEATURES, outcome_wide_network=False)
-    model = CInAModel(CInAConfig(**settings))
+    model = CInAModel(CInAConfig.from_dict(settings))
     if base is not None:
         # the balancing part only: a checkpoint that already has outcome networks (the bundled one does)
         # starts a fresh network of the configured size

@@ -153,7 +153,7 @@ def _paired_errors(records: Sequence[Record], suites: Sequence[str], method: str
     return np.array([errors[method][k] - errors[peer][k] for k in common], dtype=np.float64)
 
 
-def _difference_summary(diff: np.ndarray) -> tuple[float, float, int, int]:
+def difference_summary(diff: np.ndarray) -> tuple[float, float, int, int]:
     """``(mean, standard error, wins, n)`` of paired differences; ``wins`` counts the negative ones."""
     if diff.size == 0:
         return float("nan"), float("nan"), 0, 0
@@ -164,7 +164,7 @@ def _difference_summary(diff: np.ndarray) -> tuple[float, float, int, int]:
 def paired_difference(records: Sequence[Record], suite: str, method: str, peer: str) -> tuple[float, float, int, int]:
     """``(mean, standard error, wins, n)`` of ``|error of method| - |error of peer|`` over the datasets of ``suite``
     both ran; ``wins`` counts the datasets where ``method`` is closer to the truth. SE is ``nan`` for one dataset."""
-    return _difference_summary(_paired_errors(records, (suite,), method, peer))
+    return difference_summary(_paired_errors(records, (suite,), method, peer))
 
 
 #: The ablations of the zero-shot estimator: (variant, baseline, what the comparison isolates).
@@ -184,7 +184,7 @@ OOD_SUITES = ("ood_mechanism", "ood_dense_graph", "ood_strong_confounding", "ood
 
 def pooled_difference(records: Sequence[Record], suites: Sequence[str], method: str, peer: str) -> tuple[float, float, int, int]:
     """:func:`paired_difference` over the datasets of several suites pooled (one paired difference per dataset)."""
-    return _difference_summary(_paired_errors(records, suites, method, peer))
+    return difference_summary(_paired_errors(records, suites, method, peer))
 
 
 def _signed(mean: float, se: float) -> str:
@@ -226,7 +226,7 @@ def pooled_best_peer_difference(
     suites on different outcome scales weigh alike."""
     parts = [_paired_errors(records, (suite,), method, peer) / (peer_mae if scaled else 1.0)
              for suite, (peer, peer_mae) in best_peers.items()]
-    return _difference_summary(np.concatenate(parts) if parts else np.empty(0))
+    return difference_summary(np.concatenate(parts) if parts else np.empty(0))
 
 
 def target_table(
@@ -312,7 +312,7 @@ def oracle_table(
     if ood_peers:
         pooled = [pooled_difference(records, tuple(ood_peers), rung, oracle) for rung in (weights, method)]
         parts = [_paired_errors(records, (suite,), peer, oracle) for suite, peer in ood_peers.items()]
-        pooled.append(_difference_summary(np.concatenate(parts)))
+        pooled.append(difference_summary(np.concatenate(parts)))
         blank = " |" * (len(ladder) + 2)
         lines.append("| pooled OOD suites (each against its best peer) |" + blank + " "
                      + " | ".join(_signed(*p[:2]) for p in pooled) + " |")
