@@ -31,6 +31,8 @@ class PotentialOutcomes:
         source: ``"pretrained"`` (the in-context network) or ``"kernel"``.
         network: which network predicted them: ``"outcome_network"``, ``"outcome_network_wide"`` (the one
             trained on larger effects, :func:`choose_network`) or ``""`` (the kernel model).
+        kernel_effect_in_sd: the kernel model's plug-in effect over the context rows in outcome SDs, the statistic
+            :func:`choose_network` routes on.
     """
 
     mu0: np.ndarray
@@ -42,6 +44,7 @@ class PotentialOutcomes:
     kernel_residuals: np.ndarray
     source: str
     network: str = ""
+    kernel_effect_in_sd: float = float("nan")
 
 
 def has_outcome_network(model: Any) -> bool:
@@ -82,9 +85,9 @@ def predict_potential_outcomes(
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
     name = ""
+    # the kernel model's plug-in effect over the context rows; its predictions are in units of the outcome's SD
+    effect_in_sd = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0]))
     if use_network and has_outcome_network(model):
-        # the kernel model's plug-in effect over the context rows; its predictions are in units of the outcome's SD
-        effect_in_sd = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0]))
         name = choose_network(model, effect_in_sd, wide_network)
         network = getattr(model, name)
         was_training = network.training
@@ -111,4 +114,5 @@ def predict_potential_outcomes(
         kernel_residuals=ctx.kernel_residuals[: ctx.n_context] * scale,
         source=source,
         network=name,
+        kernel_effect_in_sd=effect_in_sd,
     )
