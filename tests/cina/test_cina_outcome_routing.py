@@ -53,6 +53,9 @@ def test_predictions_come_from_the_network_the_rule_names(effect, expected):
     x, t, y = data(effect)
     po = predict_potential_outcomes(model, x, t, y)
     assert po.network == expected
+    # the statistic it routed on: the kernel model's plug-in effect in SDs of Y, reported with the predictions
+    assert po.kernel_effect_in_sd == pytest.approx(np.mean(po.kernel_mu1 - po.kernel_mu0) / np.std(y), rel=1e-9)
+    assert choose_network(model, po.kernel_effect_in_sd) == expected
     for name in ("outcome_network", "outcome_network_wide"):
         single = tiny_cina_model(seed=0, **NETWORK)
         single.outcome_network.load_state_dict(getattr(model, name).state_dict())
