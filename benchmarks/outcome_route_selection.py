@@ -36,7 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.report import difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.report import OOD_SUITES, difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
 from outcome_blend_validation import benchmark_spec, read_records, selection_draws  # noqa: E402
 
 #: Routing thresholds (|plug-in effect| in outcome SDs above which the wide network is used) the records price.
@@ -119,6 +119,32 @@ def rule_errors(rows: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
+def selection_scores(rows: list[dict]) -> tuple[list[str], dict[str, float]]:
+    """The selection score of every rule: the mean, over groups, of the group's mean error, where a group is a
+    synthetic family, except that the held-out OOD families form one group together (replicated real-data suites
+    are left out: they are never used to choose). Returns the groups and ``{rule: score}``."""
+    from hf_causal.data.benchmarks import list_benchmarks
+
+    errors = rule_errors(rows)
+    family = np.asarray([row["family"] for row in rows])
+    group = np.where(np.isin(family, OOD_SUITES), "OOD families", family)
+    names = [name for name in dict.fromkeys(group) if name not in list_benchmarks()]
+    scores = {rule: float(np.mean([column[group == name].mean() for name in names])) for rule, column in errors.items()}
+    return names, scores
+
+
+def score_lines(rows: list[dict]) -> list[str]:
+    """The selection score per rule (:func:`selection_scores`), lowest first; nothing for records of fewer than two
+    groups (a rule's test data, not a selection)."""
+    names, scores = selection_scores(rows)
+    if len(names) < 2:
+        return []
+    lines = ["", "## Selection score", "", f"Mean over {len(names)} groups ({', '.join(names)}) of each group's mean "
+             "error; lowest first.", "", "| rule | score |", "|---|---|"]
+    lines += [f"| {rule} | {score:.4f} |" for rule, score in sorted(scores.items(), key=lambda item: item[1])]
+    return lines
+
+
 def family_lines(rows: list[dict]) -> list[str]:
     """Per family (and pooled over the synthetic ones): each rule's mean error, and its paired difference to the
     shipped rule and to the kernel model alone."""
@@ -182,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
              "chosen network's correction, the same CInA weights for every rule). Negative differences: the rule "
              "is closer. `first` / `threshold_0`: one network everywhere; `heldout`: the network with the lower "
              "cross-fitted error on held-out factual outcomes. Rules and the choice: `outcome_finetune.md`.",
-             *family_lines(rows), ""]
+             *score_lines(rows), *family_lines(rows), ""]
     print("\n".join(lines))
     write_selection_report(args.output, lines, "benchmarks/outcome_route_selection.py", seconds, sys.argv[1:])
     return 0

@@ -87,3 +87,23 @@ def test_each_rule_reads_the_column_it_names(tmp_path):
     line = next(row for row in output.read_text().splitlines() if row.startswith("| threshold_0 |"))
     mean = float(np.mean(np.full(8, 0.02) - errors["threshold_1.25"]))
     assert float(line.split(" | ")[2].split(" ± ")[0]) == pytest.approx(mean, abs=1e-4)
+
+
+def test_the_selection_score_averages_groups_with_the_ood_families_as_one():
+    """Two OOD families form one group, a validation family another, IHDP-B none: the score of a rule is the mean of
+    the two groups' mean errors, computed here by hand."""
+    rows = []
+    for family, first, count in (("ood_mechanism", 0.10, 2), ("ood_large_n", 0.40, 6), ("outcome_validation", 0.2, 4),
+                                 ("ihdp_b", 9.0, 3)):
+        for i in range(count):
+            rows.append({"family": family, "dataset": i, "seed": 0, "effect_in_sd": 0.1, "kernel": 1.0,
+                         "first": first, "wide": 0.0, "mse_kernel": 1.0, "mse_first": 1.0, "mse_wide": 1.0})
+    names, scores = route.selection_scores(rows)
+    assert names == ["OOD families", "outcome_validation"]
+    ood = (2 * 0.10 + 6 * 0.40) / 8  # pooled by dataset within the group
+    assert scores["first"] == pytest.approx((ood + 0.2) / 2)
+    assert scores["threshold_0"] == pytest.approx(0.0) and scores["kernel"] == pytest.approx(1.0)
+    assert scores["threshold_0.25"] == pytest.approx(scores["first"])  # |effect| 0.1 is under 0.25
+    lines = route.score_lines(rows)
+    assert lines[lines.index("| rule | score |") + 2].startswith("| threshold_0 |")  # lowest first
+    assert route.score_lines([row for row in rows if row["family"] != "outcome_validation"]) == []  # one group
