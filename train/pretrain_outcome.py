@@ -17,7 +17,8 @@ slot ``k`` of a batch drawn from the ``k``-th modulo its length), subsamples the
 fits the kernel outcome model on the context rows and trains the network to predict the *true* surfaces
 ``mu0`` and ``mu1`` of every row with calibrated spreads (:func:`hf_causal.cina.outcome_network.outcome_loss`).
 Datasets are a function of ``(seed, process, step, slot)``, so ``--resume`` continues the data stream exactly
-where it stopped. The shared training loop (:mod:`hf_causal.core.training`) checkpoints model, optimiser,
+where it stopped; ``data.workers`` processes make them ahead of the step (:mod:`hf_causal.core.prefetch`; the same
+stream, for a GPU that would otherwise wait on the CPU). The shared training loop (:mod:`hf_causal.core.training`) checkpoints model, optimiser,
 scheduler and RNG state into ``checkpoint-<step>/`` with a loadable model in ``checkpoint-<step>/pretrained``;
 ``log.jsonl`` holds every step's loss and the validation curve (PEHE and effect errors of the network against
 the kernel model it starts from, interval coverage), and ``final/`` the finished model.
@@ -39,6 +40,7 @@ from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.collate import pad_outcome_contexts
 from hf_causal.cina.outcome_features import N_UNIT_FEATURES, outcome_context
 from hf_causal.cina.outcome_network import outcome_loss
+from hf_causal.core.prefetch import Prefetcher
 from hf_causal.core.run_config import (
     limit_threads,
     load_run_config,
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
         "max_units": 1000,
         "new_row_probability": 0.3,
         "seed": 0,
+        "workers": 0,
     },
     "train": {
         "batch_size": 8,
@@ -251,11 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     accumulation = int(tcfg["gradient_accumulation_steps"])
 
     def batches(acc: Any, start: int):
-        step = start
-        while True:
-            for k in range(accumulation):
-                yield to_batch(stream.batch(step * accumulation + k, micro), acc.device)
-            step += 1
+        # micro-batch i of the stream is step i // accumulation's (i % accumulation)-th; made ahead by the workers
+        with Prefetcher(lambda i: stream.batch(i, micro), start * accumulation, int(dcfg["workers"])) as examples:
+            for example in examples:
+                yield to_batch(example, acc.device)
 
     def log(record: dict[str, Any]) -> None:
         if "val_loss" in record:

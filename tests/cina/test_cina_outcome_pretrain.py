@@ -98,3 +98,12 @@ def test_a_single_family_stream_is_the_same_as_before_mixtures(script):
     listed = script.DatasetStream(["outcome_train"], 0, 0, 60, 0.3).batch(3, 2)
     for a, b in zip(one, listed, strict=True):
         np.testing.assert_array_equal(a["mu0"], b["mu0"])
+
+
+def test_data_workers_give_the_same_run(script, tmp_path):
+    """Datasets made ahead in two worker processes are the serial stream's: the same losses, step by step."""
+    serial, workers = tmp_path / "serial", tmp_path / "workers"
+    assert script.main(["--config", CONFIG, "--output-dir", str(serial), "--no-progress"]) == 0
+    assert script.main(["--config", CONFIG, "--output-dir", str(workers), "--no-progress", "--set",
+                        "data.workers=2"]) == 0
+    assert losses(workers) == pytest.approx(losses(serial), rel=1e-6)
