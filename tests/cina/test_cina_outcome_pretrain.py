@@ -107,3 +107,28 @@ def test_data_workers_give_the_same_run(script, tmp_path):
     assert script.main(["--config", CONFIG, "--output-dir", str(workers), "--no-progress", "--set",
                         "data.workers=2"]) == 0
     assert losses(workers) == pytest.approx(losses(serial), rel=1e-6)
+
+
+def test_the_gpu_script_dry_run_leaves_a_loadable_network(tmp_path):
+    """train/device_outcome.sh --cpu-dry: the probe sizes the run to its budget, and what comes out is a
+    from_pretrained folder with one outcome network, its log and config, within the device's 8 files."""
+    import os
+    import subprocess
+    import sys
+
+    from support import REPO_ROOT
+
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": "4", "WORK_DIR": str(tmp_path / "work"),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", "train/device_outcome.sh", str(out), "--cpu-dry"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "log.jsonl", "machine.txt", "model.safetensors",
+                                                     "run.log", "train_config.json"]
+    planned = int(done.stdout.split("probe: ")[1].split()[0])
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == planned and "val_loss" in log[-1]
+    model = CInAModel.from_pretrained(out)
+    assert model.outcome_network is not None and model.outcome_network_wide is None
+    assert model.config.outcome_hidden_size == 16
