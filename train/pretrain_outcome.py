@@ -186,17 +186,32 @@ def evaluate_all(network: torch.nn.Module, validation: dict[str, list[dict[str, 
 
 def build_model(cfg: dict[str, Any]) -> CInAModel:
     """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``; with
-    ``init_outcome_network: true``, ``init_from``'s own outcome network instead (fine-tuning it)."""
+    ``init_outcome_network: true``, ``init_from``'s own outcome network instead (fine-tuning it), grown by
+    identity layers when ``cfg["model"]`` asks for more layers than it has (:func:`grow_outcome_layers`)."""
     if cfg.get("init_outcome_network"):
         if not cfg.get("init_from"):
             raise ValueError("init_outcome_network: true needs init_from (the checkpoint whose network to fine-tune)")
         base = CInAModel.from_pretrained(cfg["init_from"])
         if base.outcome_network is None:
             raise ValueError(f"{cfg['init_from']} has no outcome network to fine-tune")
+        layers = int(cfg["model"].get("outcome_num_layers", base.config.outcome_num_layers))
+        for key, value in cfg["model"].items():  # the network's shape is the checkpoint's, but for its depth
+            if key != "outcome_num_layers" and getattr(base.config, key) != value:
+                raise ValueError(f"init_outcome_network fine-tunes {cfg['init_from']}'s network, whose {key} is "
+                                 f"{getattr(base.config, key)!r}, not {value!r}")
+        if layers < base.config.outcome_num_layers:
+            raise ValueError(f"model.outcome_num_layers={layers} is fewer than the {base.config.outcome_num_layers} "
+                             f"layers of {cfg['init_from']}'s network: a network can be grown, not cut")
         # the first network only: a checkpoint's wide-prior copy (docs/design.md §4.8) is not carried along
-        model = CInAModel(CInAConfig.from_dict({**base.config.to_dict(), "outcome_wide_network": False}))
-        model.load_state_dict({k: v for k, v in base.state_dict().items()
-                               if not k.startswith("outcome_network_wide.")})
+        model = CInAModel(CInAConfig.from_dict({**base.config.to_dict(), "outcome_wide_network": False,
+                                                "outcome_num_layers": layers}))
+        missing, _ = model.load_state_dict({k: v for k, v in base.state_dict().items()
+                                            if not k.startswith("outcome_network_wide.")}, strict=False)
+        grown = range(base.config.outcome_num_layers, layers)
+        expected = {k for k in model.state_dict() if any(k.startswith(f"outcome_network.layers.{i}.") for i in grown)}
+        if set(missing) != expected:
+            raise ValueError(f"{cfg['init_from']} does not fit the configured model: missing {sorted(missing)}")
+        grow_outcome_layers(model.outcome_network, grown)
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith("outcome_network."))
         return model
@@ -215,6 +230,18 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith("outcome_network."))
     return model
+
+
+def grow_outcome_layers(network: torch.nn.Module, layers: range) -> None:
+    """Make ``network.layers[i]`` for ``i`` in ``layers`` identity maps at the start of training: their residual
+    branches' output projections are zeroed, so the grown network predicts exactly what the trained one did and the
+    new layers only add what the fine-tuning finds (docs/design.md §5.5)."""
+    with torch.no_grad():
+        for i in layers:
+            layer = network.layers[i]
+            for projection in (layer.merge, layer.ffn[-1]):
+                projection.weight.zero_()
+                projection.bias.zero_()
 
 
 def main(argv: list[str] | None = None) -> int:

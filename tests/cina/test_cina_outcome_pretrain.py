@@ -132,3 +132,34 @@ def test_the_gpu_script_dry_run_leaves_a_loadable_network(tmp_path):
     model = CInAModel.from_pretrained(out)
     assert model.outcome_network is not None and model.outcome_network_wide is None
     assert model.config.outcome_hidden_size == 16
+
+
+def test_a_grown_network_starts_as_the_trained_one(script):
+    """``init_outcome_network`` with more layers than the bundled network: the old layers are copied, the new one is
+    an identity map at the start (the same predictions as the bundled network, to float precision), and its weights
+    still train; fewer layers, or another width, are refused."""
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    base = CInAModel.from_pretrained("cina-zs-base")
+    grown = script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
+                                "model": {"outcome_num_layers": 3, "outcome_hidden_size": 64}})
+    assert len(grown.outcome_network.layers) == 3 == grown.config.outcome_num_layers
+    for name, tensor in base.outcome_network.state_dict().items():
+        assert torch.equal(grown.outcome_network.state_dict()[name], tensor), name
+    new = grown.outcome_network.layers[2]
+    assert float(new.to_values.weight.abs().sum()) > 0 and float(new.merge.weight.abs().sum()) == 0
+    assert all(p.requires_grad for p in new.parameters())
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 4))
+    t = (rng.random(300) < 0.4).astype(np.int64)
+    y = x[:, 0] - x[:, 1] ** 2 + 0.5 * t + rng.normal(size=300)
+    ours = predict_potential_outcomes(grown, x, t, y)
+    theirs = predict_potential_outcomes(base, x, t, y, wide_network=False)
+    np.testing.assert_allclose(ours.mu1, theirs.mu1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.sd0, theirs.sd0, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="grown, not cut"):
+        script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
+                            "model": {"outcome_num_layers": 1}})
+    with pytest.raises(ValueError, match="outcome_hidden_size"):
+        script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
+                            "model": {"outcome_hidden_size": 128}})
