@@ -138,15 +138,10 @@ def run_workers(args: argparse.Namespace, plan: dict[str, int | range | None], d
 
 
 def load_records(paths: list[Path]) -> list:
-    """Records saved as JSON lines by ``--records``."""
-    from harness.protocol import Record
+    """Records saved as JSON lines by ``--records`` (``.gz``: compressed)."""
+    from harness.protocol import Record, record_lines
 
-    records = []
-    for path in paths:
-        for line in path.read_text().splitlines():
-            if line.strip():
-                records.append(Record(**json.loads(line)))
-    return records
+    return [Record(**json.loads(line)) for path in paths for line in record_lines(path)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -374,8 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     records: list[CateRecord] = []
     speed = None
     if args.from_records:
+        from harness.protocol import record_lines
+
         for path in args.from_records:
-            records += [CateRecord(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            records += [CateRecord(**json.loads(line)) for line in record_lines(path)]
     else:
         sink = args.records.open("a") if args.records else None
         deadline = started + 60 * args.budget_minutes if args.budget_minutes else None

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.protocol import record_lines  # noqa: E402
 from harness.report import OOD_SUITES, difference_summary  # noqa: E402  (OOD_SUITES: pooled in the last line)
 
 
@@ -42,9 +43,7 @@ def metric_values(paths: list[Path], metric: str) -> dict[tuple[str, str, str], 
     """``{(method, suite, dataset): value}`` of the successful rows of ``paths``."""
     values: dict[tuple[str, str, str], float] = {}
     for path in paths:
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in enumerate(record_lines(path), start=1):
             row = json.loads(line)
             if row.get("status") != "ok":
                 continue

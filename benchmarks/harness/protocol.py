@@ -23,6 +23,7 @@ The harness times ``estimate`` itself (wall clock), so an estimator should do al
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,16 @@ import numpy as np
 from hf_causal.core.results import EffectEstimate
 
 ESTIMANDS = ("ate", "att")
+
+
+def record_lines(path: Any) -> list[str]:
+    """The non-blank lines of a JSON-lines records file, gzip-compressed when its name ends in ``.gz`` (the records
+    kept in the repository, ``benchmarks/results/records/``)."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    return [line for line in text.splitlines() if line.strip()]
 
 
 class EstimatorSkipped(Exception):

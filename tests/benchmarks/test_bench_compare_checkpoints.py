@@ -39,6 +39,15 @@ def test_ate_rows_are_paired_per_suite_and_pooled_over_the_ood_suites(tmp_path):
     assert rows["ood_mechanism"][4] == "20 / 20"
     assert rows["pooled OOD"][2] == "40" and float(rows["pooled OOD"][3].split(" ± ")[0]) == pytest.approx(0.01)
     assert "(1 rows on one side only, left out)" in out.read_text()
+    # the same records gzip-compressed (as kept in benchmarks/results/records/) give the same table
+    import gzip
+
+    packed = tmp_path / "o.jsonl.gz"
+    packed.write_bytes(gzip.compress((tmp_path / "o.jsonl").read_bytes()))
+    again = tmp_path / "again.md"
+    assert compare.main(["--new", str(tmp_path / "n.jsonl"), "--old", str(packed), "--methods", "cina_zs",
+                         "--output", str(again)]) == 0
+    assert again.read_text().splitlines()[:8] == out.read_text().splitlines()[:8]
 
 
 def test_cate_rows_use_pehe_and_the_wrong_metric_is_named(tmp_path):
