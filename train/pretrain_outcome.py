@@ -18,9 +18,9 @@ fits the kernel outcome model on the context rows and trains the network to pred
 ``mu0`` and ``mu1`` of every row with calibrated spreads (:func:`hf_causal.cina.outcome_network.outcome_loss`).
 Datasets are a function of ``(seed, process, step, slot)``, so ``--resume`` continues the data stream exactly
 where it stopped; ``data.workers`` processes make them ahead of the step (:mod:`hf_causal.core.prefetch`; the same
-stream, for a GPU that would otherwise wait on the CPU). The shared training loop (:mod:`hf_causal.core.training`) checkpoints model, optimiser,
-scheduler and RNG state into ``checkpoint-<step>/`` with a loadable model in ``checkpoint-<step>/pretrained``;
-``log.jsonl`` holds every step's loss and the validation curve (PEHE and effect errors of the network against
+stream, for a GPU that would otherwise wait on the CPU). The shared training loop (:mod:`hf_causal.core.training`)
+checkpoints model, optimiser, scheduler and RNG state into ``checkpoint-<step>/`` with a loadable model in
+``checkpoint-<step>/pretrained``; ``log.jsonl`` holds every step's loss and the validation curve (PEHE and effect errors of the network against
 the kernel model it starts from, interval coverage), and ``final/`` the finished model.
 """
 
@@ -196,6 +196,8 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
             raise ValueError(f"{cfg['init_from']} has no outcome network to fine-tune")
         layers = int(cfg["model"].get("outcome_num_layers", base.config.outcome_num_layers))
         for key, value in cfg["model"].items():  # the network's shape is the checkpoint's, but for its depth
+            if not hasattr(base.config, key):
+                raise ValueError(f"model.{key} is not a setting of CInAConfig")
             if key != "outcome_num_layers" and getattr(base.config, key) != value:
                 raise ValueError(f"init_outcome_network fine-tunes {cfg['init_from']}'s network, whose {key} is "
                                  f"{getattr(base.config, key)!r}, not {value!r}")

@@ -160,6 +160,9 @@ def test_a_grown_network_starts_as_the_trained_one(script):
     with pytest.raises(ValueError, match="grown, not cut"):
         script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
                             "model": {"outcome_num_layers": 1}})
+    with pytest.raises(ValueError, match="outcome_hiden_size is not a setting"):
+        script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
+                            "model": {"outcome_hiden_size": 64}})
     with pytest.raises(ValueError, match="outcome_hidden_size"):
         script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True,
                             "model": {"outcome_hidden_size": 128}})
