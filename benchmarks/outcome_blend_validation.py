@@ -127,6 +127,18 @@ def candidate_surfaces(po, stacked_share: float) -> dict[str, tuple[np.ndarray, 
     return out
 
 
+def crossfit_splits(t: np.ndarray, folds: int, seed: int, min_arm: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """``[(held, context)]`` boolean masks of arm-stratified folds (every context has both arms), or ``None`` when a
+    context has fewer than ``min_arm`` units of an arm."""
+    from hf_causal.cina.cate import arm_stratified_folds
+
+    fold = arm_stratified_folds(t, folds, seed)
+    splits = [(fold == k, fold != k) for k in range(folds)]
+    if any(min(int((t[c] == 1).sum()), int((t[c] == 0).sum())) < min_arm for _, c in splits):
+        return None
+    return splits
+
+
 def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, folds: int = 2,
                          seed: int = 0, min_arm: int = 5, moments: int = 2,
                          max_units: int = 20_000) -> float:
@@ -142,7 +154,6 @@ def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outco
     would otherwise cost more than the estimate).
     """
     from hf_causal.cina import potential_outcomes
-    from hf_causal.cina.cate import arm_stratified_folds
     from hf_causal.cina.estimator import OUTCOME_NETWORK_SHARE
 
     rng = np.random.default_rng(seed)
@@ -150,12 +161,11 @@ def fitted_network_share(model: Any, x: np.ndarray, treatment: np.ndarray, outco
         keep = np.sort(rng.choice(len(treatment), size=max_units, replace=False))
         x, treatment, outcome = x[keep], np.asarray(treatment)[keep], np.asarray(outcome)[keep]
     t = np.asarray(treatment).astype(np.int64)
-    fold = arm_stratified_folds(t, folds, seed)  # so that every context has both arms
+    splits = crossfit_splits(t, folds, seed, min_arm)
+    if splits is None:
+        return OUTCOME_NETWORK_SHARE
     numerator = denominator = 0.0
-    for k in range(folds):
-        held, context = fold == k, fold != k
-        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < min_arm:
-            return OUTCOME_NETWORK_SHARE
+    for held, context in splits:
         po = potential_outcomes.predict_potential_outcomes(model, x[context], t[context], outcome[context], x_new=x[held],
                                         moments=moments)
         treated = t[held] == 1

@@ -37,7 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import OOD_SUITES, difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
-from outcome_blend_validation import benchmark_spec, read_records, selection_draws  # noqa: E402
+from outcome_blend_validation import benchmark_spec, crossfit_splits, read_records, selection_draws  # noqa: E402
 
 #: Routing thresholds (|plug-in effect| in outcome SDs above which the wide network is used) the records price.
 THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -66,15 +66,13 @@ def heldout_errors(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, fold
     """Mean squared error (in outcome variances) of each outcome model's predictions of held-out factual outcomes:
     every fold predicted from a context of the other folds. ``nan`` when a fold's context has fewer than
     ``min_arm`` units of an arm."""
-    from hf_causal.cina.cate import arm_stratified_folds
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
 
-    fold = arm_stratified_folds(t, folds, seed)  # so that every context has both arms
     squared = {"mse_kernel": 0.0, "mse_first": 0.0, "mse_wide": 0.0}
-    for k in range(folds):
-        held, context = fold == k, fold != k
-        if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < min_arm:
-            return dict.fromkeys(squared, float("nan"))
+    splits = crossfit_splits(t, folds, seed, min_arm)
+    if splits is None:
+        return dict.fromkeys(squared, float("nan"))
+    for held, context in splits:
         treated = t[held] == 1
         for key, wide in (("mse_first", False), ("mse_wide", True)):
             po = predict_potential_outcomes(model, x[context], t[context], y[context], x_new=x[held], wide_network=wide)

@@ -27,6 +27,7 @@ import gzip
 import importlib.util
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -39,8 +40,6 @@ ESTIMANDS = ("ate", "att")
 def record_lines(path: Any) -> list[str]:
     """The non-blank lines of a JSON-lines records file, gzip-compressed when its name ends in ``.gz`` (the records
     kept in the repository, ``benchmarks/results/records/``)."""
-    from pathlib import Path
-
     path = Path(path)
     text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     return [line for line in text.splitlines() if line.strip()]
