@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
         "save_every": 500,
         "mixed_precision": "auto",
         "max_grad_norm": 1.0,
+        "spike_mads": None,
     },
 }
 
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         model.save_pretrained(str(Path(folder) / "pretrained"))
 
     started = time.time()
-    loop.run(
+    result = loop.run(
         batches,
         loss_of,
         evaluate=lambda net: evaluate_all(loop.unwrapped_model(), validation, accelerator.device),
@@ -309,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         model.save_pretrained(str(out_dir / "final"))
-        accelerator.print(f"saved {out_dir / 'final'} after {loop.step} steps in {time.time() - started:.0f}s")
+        accelerator.print(f"saved {out_dir / 'final'} after {loop.step} steps in {time.time() - started:.0f}s; "
+                          f"skipped {result.skipped_batches} non-finite and {result.spike_batches} spiking batches")
     return 0
 
 

@@ -92,6 +92,7 @@ def loop_arguments(train: Mapping[str, Any], output_dir: str | Path, *, progress
         output_dir=str(output_dir),
         save_every=int(train["save_every"]),
         save_last=True,
+        spike_mads=None if train.get("spike_mads") is None else float(train["spike_mads"]),
         progress=progress,
         description=description,
         **extra,

@@ -15,7 +15,9 @@ import copy
 import json
 import math
 import os
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -33,6 +35,11 @@ BEST_WEIGHTS_FILE = "best_weights.safetensors"
 MIXED_PRECISION_MODES = ("no", "fp16", "bf16", "fp8")
 #: Learning-rate schedules of :class:`LoopArguments`.
 SCHEDULES = ("cosine", "plateau")
+
+#: :attr:`LoopArguments.spike_mads` judges a loss against the last this many kept micro-batch losses ...
+SPIKE_WINDOW = 200
+#: ... once at least this many have been kept (before that no batch counts as a spike)
+SPIKE_MIN_HISTORY = 20
 
 
 def resolve_mixed_precision(value: Any) -> str:
@@ -103,6 +110,14 @@ class LoopArguments:
         save_last: also write a checkpoint at the last step when it falls on ``save_every``.
         skip_nonfinite: skip the optimiser step of a batch whose loss is NaN or infinite (counted in the result)
             instead of letting it poison the weights; for training on randomly drawn data.
+        spike_mads: skip the optimiser step of a micro-batch whose loss lies more than this many median absolute
+            deviations above the median of the last :data:`SPIKE_WINDOW` kept losses (counted in the result;
+            ``None``: off). On randomly drawn data a rare draw can blow the network in training up (a loss
+            10^8 times the usual one); clipping bounds that step's size, but its direction is then the one
+            draw's, so the step is better skipped (docs/design.md §9.2). The median and its deviation work for
+            losses of either sign (a Gaussian likelihood's are often negative). Like ``skip_nonfinite``, a
+            skipped batch does not advance the step, so a resumed run re-reads as many batches as were skipped
+            before its checkpoint.
         progress: show a progress bar.
         description: the progress bar's label.
     """
@@ -127,6 +142,7 @@ class LoopArguments:
     save_every: int | None = None
     save_last: bool = False
     skip_nonfinite: bool = False
+    spike_mads: float | None = None
     progress: bool = True
     description: str = "training"
 
@@ -143,6 +159,8 @@ class LoopArguments:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 < self.cooldown_fraction <= 1:
             raise ValueError(f"cooldown_fraction must be in (0, 1], got {self.cooldown_fraction}")
+        if self.spike_mads is not None and (isinstance(self.spike_mads, bool) or not float(self.spike_mads) > 0):
+            raise ValueError(f"spike_mads must be None or a positive number, got {self.spike_mads!r}")
         for name in ("eval_every", "save_every", "patience"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
@@ -165,6 +183,7 @@ class LoopResult:
         last_metrics: the metrics of the last evaluation (empty without one).
         stopped_early: whether early stopping ended the run.
         skipped_batches: micro-batches whose non-finite loss was skipped (``skip_nonfinite``).
+        spike_batches: micro-batches skipped as loss spikes (``spike_mads``).
     """
 
     steps: int
@@ -176,6 +195,7 @@ class LoopResult:
     last_metrics: dict[str, float] = field(default_factory=dict)
     stopped_early: bool = False
     skipped_batches: int = 0
+    spike_batches: int = 0
 
 
 Batches = Callable[[Accelerator, int], Iterable[Any]]
@@ -220,6 +240,8 @@ class TrainingLoop:
         self.history: list[dict[str, float]] = []
         #: the trainable weights of the best evaluation so far (``select_best``), kept in checkpoints
         self.best_state: dict[str, torch.Tensor] | None = None
+        #: the last kept micro-batch losses that ``spike_mads`` judges a new one against, kept in checkpoints
+        self.recent_losses: deque[float] = deque(maxlen=SPIKE_WINDOW)
 
     @property
     def device(self) -> torch.device:
@@ -245,6 +267,7 @@ class TrainingLoop:
             self.step, self.history = int(state["step"]), list(state.get("history", []))
             self.cooldown_start = state.get("cooldown_start")
             self.cooldown_steps = int(state.get("cooldown_steps", 0))
+            self.recent_losses.extend(float(v) for v in state.get("recent_losses", []))
         else:  # a checkpoint without the state file: the step is in the folder name
             self.step = int(os.path.basename(os.path.normpath(path)).rsplit("-", 1)[-1])
         best_file = os.path.join(path, BEST_WEIGHTS_FILE)
@@ -260,7 +283,8 @@ class TrainingLoop:
             if save_fn is not None:
                 save_fn(folder)
             state = {"step": self.step, "total_steps": self.args.max_steps, "best": best, "history": self.history,
-                     "cooldown_start": self.cooldown_start, "cooldown_steps": self.cooldown_steps}
+                     "cooldown_start": self.cooldown_start, "cooldown_steps": self.cooldown_steps,
+                     "recent_losses": list(self.recent_losses)}
             state["args"] = {k: v for k, v in asdict(self.args).items()}
             state.update(extra)
             with open(os.path.join(folder, STATE_FILE), "w", encoding="utf-8") as f:
@@ -282,6 +306,17 @@ class TrainingLoop:
             else:
                 bad += 1
         return bad
+
+    def _is_spike(self, value: float) -> bool:
+        """Whether a micro-batch loss is a spike under ``spike_mads`` (keeping it in the window when not)."""
+        window = self.recent_losses
+        if len(window) >= SPIKE_MIN_HISTORY:
+            median = statistics.median(window)
+            deviation = statistics.median(abs(v - median) for v in window)
+            if value - median > float(self.args.spike_mads) * deviation:  # type: ignore[arg-type]
+                return True
+        window.append(value)
+        return False
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         model = self.unwrapped_model()
@@ -364,6 +399,10 @@ class TrainingLoop:
                     loss = loss_fn(self.model, batch)
                     if args.skip_nonfinite and not bool(torch.isfinite(loss.detach())):
                         result.skipped_batches += 1
+                        self.optimizer.zero_grad(set_to_none=True)
+                        continue
+                    if args.spike_mads is not None and self._is_spike(float(loss.detach())):
+                        result.spike_batches += 1
                         self.optimizer.zero_grad(set_to_none=True)
                         continue
                     acc.backward(loss)

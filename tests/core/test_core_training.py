@@ -262,3 +262,46 @@ def test_nonfinite_batches_are_skipped_when_asked():
     unguarded = linear_model()
     TrainingLoop(unguarded, LoopArguments(max_steps=2, learning_rate=0.05, cpu=True, progress=False)).run(batches, mse)
     assert not np.isfinite(params_of(unguarded)).all()
+
+
+def test_loss_spikes_are_skipped_as_if_the_batch_was_never_drawn():
+    x, y, _ = regression_data(n=400)
+    ordinary = [(x[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10]) for i in range(40)]
+    spike = (x[:10], y[:10] * 1e4)  # a draw the model predicts 10^8 times worse than usual
+
+    def feeding(items):
+        def batches(accelerator, start):
+            yield from items[start:]
+
+        return batches
+
+    def train(items, **extra):
+        model = linear_model()
+        args = LoopArguments(max_steps=40, learning_rate=0.2, cpu=True, progress=False, **extra)
+        return model, TrainingLoop(model, args).run(feeding(items), mse)
+
+    with_spike = ordinary[:20] + [spike] + ordinary[20:]
+    guarded, result = train(with_spike, spike_mads=50.0)
+    reference, _ = train(ordinary)
+    unguarded, _ = train(with_spike[:40])
+    assert result.spike_batches == 1 and result.steps == 40
+    np.testing.assert_array_equal(params_of(guarded), params_of(reference))
+    # unguarded, the spike's gradient swamps Adam's second moment and the later steps shrink: a worse fit
+    with torch.no_grad():
+        assert mse(unguarded, (x, y)) > 1.05 * mse(reference, (x, y))
+
+
+def test_spike_window_survives_a_resume(tmp_path):
+    x, y, _ = regression_data()
+    args = dict(max_steps=30, learning_rate=0.05, cpu=True, progress=False, spike_mads=20.0,
+                output_dir=str(tmp_path), save_every=25)
+    first = TrainingLoop(linear_model(), LoopArguments(**args))
+    first.run(batches_of(x, y, 16), mse)
+    saved = json.loads((tmp_path / "checkpoint-25" / STATE_FILE).read_text())["recent_losses"]
+    assert len(saved) == 25 and saved == list(first.recent_losses)[:25]
+    resumed = TrainingLoop(linear_model(), LoopArguments(**args))
+    resumed.resume(tmp_path / "checkpoint-25")
+    assert list(resumed.recent_losses) == saved
+    for bad in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match="spike_mads"):
+            LoopArguments(max_steps=10, learning_rate=1e-3, spike_mads=bad)
