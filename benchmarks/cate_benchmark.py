@@ -271,7 +271,7 @@ def oracle_section(records: list[CateRecord], summary: dict[str, dict[str, dict[
 
 def write_report(records: list[CateRecord], path: Path, command: str, notes: list[str], speed: dict[str, float] | None) -> None:
     sys.path.insert(0, str(HERE))
-    from harness.report import environment
+    from harness.report import environment, write_keeping_notes
 
     summary = summarise(records)
     out = ["# Conditional-effect (CATE) benchmark", "", f"Produced by `{command}`.", ""]
@@ -334,7 +334,7 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         out.append("")
     failed = [r for r in records if r.status != "ok"]
     out += ["## Failed runs", ""] + ([f"- {r.suite} {r.dataset} {r.method}: {r.note}" for r in failed] or ["None."])
-    path.write_text("\n".join(out) + "\n")
+    write_keeping_notes(path, "\n".join(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,10 @@ import pandas as pd
 from .metrics import skip_reasons, summarize
 from .protocol import Record
 
+#: Everything after this line of an existing report is kept when the report is rewritten: the hand-written run
+#: notes, so that rebuilding the tables from records cannot lose them.
+NOTES_MARKER = "<!-- notes: kept when the tables are rewritten -->"
+
 VERSIONED = ("numpy", "scipy", "pandas", "scikit-learn", "torch", "transformers", "econml", "dowhy", "hf-causal")
 
 
@@ -68,6 +72,17 @@ def write_selection_report(output: Path, lines: list[str], script: str, seconds:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join([*lines, *selection_report_footer(script, seconds, argv)]))
     print(f"wrote {output}")
+
+
+def write_keeping_notes(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path``, then :data:`NOTES_MARKER` and whatever followed it in the file already there
+    (nothing when there is no such file or marker)."""
+    path = Path(path)
+    notes = "\n"
+    if path.is_file() and NOTES_MARKER in (old := path.read_text(encoding="utf-8")):
+        notes = old.split(NOTES_MARKER, 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n\n" + NOTES_MARKER + notes, encoding="utf-8")
 
 
 def _cpu_model() -> str:
@@ -387,7 +402,7 @@ def write_markdown(
         out += ["| suite | method | status | reason | count |", "|---|---|---|---|---|"]
         out += [f"| {r.suite} | {r.method} | {r.status} | {r.note} | {r['count']} |" for _, r in reasons.iterrows()]
         out += [""]
-    Path(path).write_text("\n".join(out))
+    write_keeping_notes(path, "\n".join(out))
     return summary
 
 

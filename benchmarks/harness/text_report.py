@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .report import write_keeping_notes
+
 RECORD_COLUMNS = ["corpus", "confounder", "treatment", "beta1", "seed", "method", "att", "truth", "naive", "rel_err",
                   "bias_removed", "seconds", "m0_separation"]
 RULES = {
@@ -134,15 +136,11 @@ def headline_table(s: pd.DataFrame, beta1: float, methods: Sequence[str]) -> str
     return "\n".join(lines)
 
 
-#: Everything after this line of an existing report is kept when the report is rewritten (hand-written notes).
-NOTES_MARKER = "<!-- notes: kept when the tables are rewritten -->"
-
-
 def write_report(
     records: pd.DataFrame, args: argparse.Namespace, betas: Sequence[float], method_order: Sequence[str]
 ) -> None:
     """The markdown report at ``args.output``: the headline rule first (``args.confounder``), then every other rule
-    in the records; the notes after :data:`NOTES_MARKER` in an existing report are kept."""
+    in the records; the notes after :data:`harness.report.NOTES_MARKER` in an existing report are kept."""
     import sklearn
     import torch
     import transformers
@@ -176,10 +174,5 @@ def write_report(
             out += ["### β1 = 25", "", headline_table(sr, 25.0, methods), ""]
         for corpus in dict.fromkeys(sr.corpus):
             out += [f"### `{corpus}`, every β1", "", corpus_table(sr[sr.corpus == corpus], betas, methods), ""]
-    path = Path(args.output)
-    notes = ""
-    if path.is_file() and NOTES_MARKER in (old := path.read_text(encoding="utf-8")):
-        notes = old.split(NOTES_MARKER, 1)[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
+    write_keeping_notes(args.output, "\n".join(out))
     print(f"wrote {args.output}")

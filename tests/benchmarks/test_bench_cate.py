@@ -63,6 +63,16 @@ def test_a_range_of_positions_runs_exactly_those_datasets_as_a_full_run_does(tmp
     assert [r["dataset"] for r in part] == [r["dataset"] for r in full[1:]]
     assert [r["pehe"] for r in part] == pytest.approx([r["pehe"] for r in full[1:]], rel=1e-12)
 
+    # rebuilding the report from the records keeps the hand-written notes after the marker
+    from harness.report import NOTES_MARKER
+
+    report = tmp_path / "part" / "cate.md"
+    report.write_text(report.read_text() + "1. a run note written by hand\n")
+    assert cate_benchmark.main(["--from-records", str(tmp_path / "part.jsonl"), "--out-dir", str(tmp_path / "part")]) == 0
+    rebuilt = report.read_text()
+    assert rebuilt.count(NOTES_MARKER) == 1 and rebuilt.endswith("1. a run note written by hand\n")
+    assert "| ood_mechanism |" not in rebuilt.split(NOTES_MARKER)[1]
+
 
 def test_oracles_are_exact_without_noise_and_the_effect_sd_otherwise():
     """Without outcome noise the calibrated oracle recovers every unit's effect (the pseudo-outcomes equal the true

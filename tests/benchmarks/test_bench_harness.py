@@ -21,7 +21,7 @@ from harness import (  # noqa: E402
 )
 from harness.metrics import skip_reasons  # noqa: E402
 from harness.peers import NaiveDifference  # noqa: E402
-from harness.report import plot_summary, write_markdown  # noqa: E402
+from harness.report import NOTES_MARKER, plot_summary, write_markdown  # noqa: E402
 
 
 def _tiny(name: str, truth: float, seed: int, n: int = 80) -> BenchDataset:
@@ -142,6 +142,13 @@ def test_skipped_and_failed_peers_are_reported_not_dropped(tiny_data: list[Bench
     assert "| tiny | needs_missing | skipped | not installed" in text
     assert "| tiny | crashes | error | RuntimeError: boom | 2 |" in text
     assert "| quadratic | 0 / 2 |" in text
+
+    # the hand-written run notes after the marker survive a rebuild of the tables; the old tables do not
+    path.write_text(text.replace("| quadratic | 0 / 2 |", "| stale row |") + "1. a run note written by hand\n")
+    write_markdown(records[:2], path, title="t", command="pytest")
+    rebuilt = path.read_text()
+    assert "stale row" not in rebuilt and "crashes" not in rebuilt.split(NOTES_MARKER)[0]
+    assert rebuilt.count(NOTES_MARKER) == 1 and rebuilt.endswith(f"{NOTES_MARKER}\n1. a run note written by hand\n")
 
 
 class _ConstantPlugin:

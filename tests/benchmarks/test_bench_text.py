@@ -10,9 +10,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from harness.report import NOTES_MARKER
 from harness.text_engine import stratified_folds
 from harness.text_methods import bias_removed, cina_att, linear_aipw_att, naive_att, text_score_atts
-from harness.text_report import NOTES_MARKER, RECORD_COLUMNS, load_records, summarise, write_json
+from harness.text_report import RECORD_COLUMNS, load_records, summarise, write_json
 from support import load_script
 
 from hf_causal.data.text_benchmark import simulate_text_confounding
