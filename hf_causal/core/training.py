@@ -313,7 +313,8 @@ class TrainingLoop:
         if len(window) >= SPIKE_MIN_HISTORY:
             median = statistics.median(window)
             deviation = statistics.median(abs(v - median) for v in window)
-            if value - median > float(self.args.spike_mads) * deviation:  # type: ignore[arg-type]
+            # a window of equal losses has no deviation: judging by it would skip every higher loss from then on
+            if deviation > 0 and value - median > float(self.args.spike_mads) * deviation:  # type: ignore[arg-type]
                 return True
         window.append(value)
         return False

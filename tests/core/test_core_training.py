@@ -302,6 +302,10 @@ def test_spike_window_survives_a_resume(tmp_path):
     resumed = TrainingLoop(linear_model(), LoopArguments(**args))
     resumed.resume(tmp_path / "checkpoint-25")
     assert list(resumed.recent_losses) == saved
+    flat = TrainingLoop(linear_model(), LoopArguments(**{**args, "output_dir": None}))
+    for _ in range(25):
+        assert not flat._is_spike(1.0)
+    assert not flat._is_spike(1.5)  # equal losses give no deviation to judge by: nothing is a spike
     for bad in (0.0, -1.0, True):
         with pytest.raises(ValueError, match="spike_mads"):
             LoopArguments(max_steps=10, learning_rate=1e-3, spike_mads=bad)
