@@ -76,11 +76,13 @@ def predict_potential_outcomes(
     moments: int = 2,
     use_network: bool = True,
     wide_network: bool | None = None,
+    center_effect: bool = False,
 ) -> PotentialOutcomes:
     """Potential outcomes of the context rows ``(x, treatment, outcome)`` (validated numpy arrays), or of the
     rows ``x_new`` when given. ``use_network=False`` (or a model without a network) gives the kernel model's.
     A model with two outcome networks routes the dataset by :func:`choose_network` (``wide_network``
-    overrides it)."""
+    overrides it). ``center_effect``: the network reads the outcomes less the kernel model's plug-in effect on the
+    treated rows, and that effect is added back to its ``mu1`` (docs/design.md §4.8)."""
     ctx = outcome_context(x, treatment, outcome, x_new=x_new, moments=moments)
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
@@ -90,16 +92,24 @@ def predict_potential_outcomes(
     if use_network and has_outcome_network(model):
         name = choose_network(model, effect_in_sd, wide_network)
         network = getattr(model, name)
+        shift = effect_in_sd * ctx.y_scale if center_effect else 0.0
+        # the kernel model fits each arm with its own intercept, so it is the same model of the shifted outcomes
+        net_ctx = ctx if not center_effect else outcome_context(
+            x, treatment, np.asarray(outcome, dtype=np.float64) - shift * np.asarray(treatment), x_new=x_new,
+            moments=moments)
         was_training = network.training
         network.eval()
         try:
             device = next(network.parameters()).device
-            batch = {k: v.to(device) for k, v in pad_outcome_contexts([ctx]).items()}
+            batch = {k: v.to(device) for k, v in pad_outcome_contexts([net_ctx]).items()}
             out = network(**batch)
         finally:
             network.train(was_training)
         mu = np.column_stack([out.mu0[0].double().cpu().numpy(), out.mu1[0].double().cpu().numpy()])
         sd = np.exp(np.column_stack([out.log_sd0[0].double().cpu().numpy(), out.log_sd1[0].double().cpu().numpy()]))
+        if center_effect:  # back to the context's standardisation, the plug-in effect restored on the treated surface
+            mu = (mu * net_ctx.y_scale + net_ctx.y_mean - ctx.y_mean + np.array([0.0, shift])) / ctx.y_scale
+            sd = sd * net_ctx.y_scale / ctx.y_scale
         source = "pretrained"
     else:
         mu, sd, source = kernel_mu, kernel_sd, "kernel"
