@@ -124,3 +124,33 @@ def test_attach_keeps_the_base_and_adds_the_fine_tuned_network(tmp_path):
     wider.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith("outcome_")}, strict=False)
     with pytest.raises(ValueError, match="differ in shape"):
         attach.attach(base, wider, threshold=1.25)
+
+
+def test_centered_predictions_are_equivariant_to_a_constant_effect():
+    """With ``center_effect`` the network reads the outcomes less the kernel model's plug-in effect, so adding a
+    constant ``c`` to the treated outcomes moves ``mu1`` by exactly ``c`` and leaves ``mu0`` (and the spreads) where
+    they were, for the context rows and for new rows; without it the (perturbed) network does not have that
+    property."""
+    model = two_network_model()
+    x, t, y = data(0.5)
+    x_new = np.random.default_rng(5).normal(size=(7, 3))
+    for rows in (None, x_new):
+        base = predict_potential_outcomes(model, x, t, y, x_new=rows, wide_network=False, center_effect=True)
+        moved = predict_potential_outcomes(model, x, t, y + 2.0 * t, x_new=rows, wide_network=False,
+                                           center_effect=True)
+        np.testing.assert_allclose(moved.mu1, base.mu1 + 2.0, atol=1e-5)
+        np.testing.assert_allclose(moved.mu0, base.mu0, atol=1e-5)
+        np.testing.assert_allclose(moved.sd1, base.sd1, rtol=1e-4)
+        np.testing.assert_allclose(moved.kernel_mu1, base.kernel_mu1 + 2.0, atol=1e-8)
+    plain = predict_potential_outcomes(model, x, t, y, wide_network=False)
+    plain_moved = predict_potential_outcomes(model, x, t, y + 2.0 * t, wide_network=False)
+    assert np.max(np.abs(plain_moved.mu1 - plain.mu1 - 2.0)) > 1e-3
+
+
+def test_centering_an_untrained_network_gives_the_kernel_model():
+    """The head starts at zero, so an untrained network is the kernel model, centered or not."""
+    model = tiny_cina_model(seed=0, **NETWORK)
+    x, t, y = data(1.0)
+    po = predict_potential_outcomes(model, x, t, y, center_effect=True)
+    np.testing.assert_allclose(po.mu1, po.kernel_mu1, atol=1e-5)
+    np.testing.assert_allclose(po.mu0, po.kernel_mu0, atol=1e-5)
