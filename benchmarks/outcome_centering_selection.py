@@ -35,6 +35,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,11 @@ from outcome_blend_validation import benchmark_spec, read_records, selection_dra
 VARIANTS = ("kernel", "shipped", "first", "centered_first", "centered_routed")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line arguments (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: list[str] | None = None, description: str = __doc__,
+               output: Path = HERE / "results" / "outcome_centering.md") -> argparse.Namespace:
+    """Command-line arguments (see the module docstring); another variant script passes its own docstring and
+    report path."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=int, default=48, help="datasets per family without a size (default 48)")
     parser.add_argument("--family", nargs="*", default=[], metavar="NAME[=SIZE]", help="synthetic families")
     parser.add_argument("--benchmark", nargs="*", default=[], metavar="NAME=FIRST-LAST", type=benchmark_spec,
@@ -59,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=13, help="family stream seed (the benchmark suites use 0)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled cina-zs-base)")
     parser.add_argument("--from-records", nargs="+", type=Path, default=None, metavar="JSONL")
-    parser.add_argument("--output", type=Path, default=HERE / "results" / "outcome_centering.md")
+    parser.add_argument("--output", type=Path, default=output)
     parser.add_argument("--records", type=Path, default=None, help="append one JSON line per dataset here")
     return parser.parse_args(argv)
 
@@ -83,11 +86,12 @@ def dataset_record(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, ate:
     return row
 
 
-def group_lines(rows: list[dict]) -> list[str]:
-    """Per family and pooled over the OOD families: each variant's mean |error| and paired differences."""
+def group_lines(rows: list[dict], variants: tuple[str, ...] = VARIANTS) -> list[str]:
+    """Per family and pooled over the OOD families: each variant's mean |error| and paired differences to the
+    ``kernel`` and ``shipped`` variants (both must be among ``variants``)."""
     family = np.asarray([row["family"] for row in rows])
     scale = np.asarray([row["scale"] for row in rows], float)
-    errors = {name: np.abs([row[name] for row in rows]) for name in VARIANTS}
+    errors = {name: np.abs([row[name] for row in rows]) for name in variants}
     groups = [(f"`{name}`", family == name) for name in dict.fromkeys(family)]
     if np.isin(family, OOD_SUITES).sum() and len(set(family[np.isin(family, OOD_SUITES)])) > 1:
         groups.append(("OOD families, pooled", np.isin(family, OOD_SUITES)))
@@ -97,7 +101,7 @@ def group_lines(rows: list[dict]) -> list[str]:
                   "| variant | mean abs error | − kernel ± SE (/SE) | − shipped ± SE (/SE) | "
                   "in SD(Y): − kernel (/SE) | in SD(Y): − shipped (/SE) | signed bias ± SE |",
                   "|---|---|---|---|---|---|---|"]
-        for name in VARIANTS:
+        for name in variants:
             cells = []
             for in_sd in (False, True):
                 for reference in ("kernel", "shipped"):
@@ -117,33 +121,38 @@ def group_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def run_variants(args: argparse.Namespace, record: Callable[..., dict[str, float]]) -> tuple[list[dict], float]:
+    """``record(model, x, t, y, ate)`` for every draw of ``args`` (or the rows of ``--from-records``), each row
+    appended to ``--records`` as soon as it exists; returns the rows and the seconds they took."""
+    if args.from_records:
+        return read_records(args.from_records), float("nan")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    from tqdm import tqdm
+
+    from hf_causal import CInAModel
+
+    torch.set_num_threads(1)
+    model = CInAModel.from_pretrained(args.model or "cina-zs-base")
+    started, rows = time.time(), []
+    plan, draws = selection_draws(args)
+    for family, index, x, t, y, ate in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
+            row = {"family": family, "dataset": index, "seed": args.seed, **record(model, x, t, y, ate)}
+        rows.append(row)
+        if args.records:
+            with args.records.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    if not rows:
+        raise ValueError("no datasets: the records are empty")
+    return rows, time.time() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the records (or read them) and write the report."""
     args = parse_args(argv)
-    if args.from_records:
-        rows, seconds = read_records(args.from_records), float("nan")
-    else:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        import torch
-        from tqdm import tqdm
-
-        from hf_causal import CInAModel
-
-        torch.set_num_threads(1)
-        model = CInAModel.from_pretrained(args.model or "cina-zs-base")
-        started, rows = time.time(), []
-        plan, draws = selection_draws(args)
-        for family, index, x, t, y, ate in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
-                row = {"family": family, "dataset": index, "seed": args.seed, **dataset_record(model, x, t, y, ate)}
-            rows.append(row)
-            if args.records:
-                with args.records.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-        seconds = time.time() - started
-    if not rows:
-        raise ValueError("no datasets: the records are empty")
+    rows, seconds = run_variants(args, dataset_record)
     lines = ["# Centering the outcome network's input on the kernel model's plug-in effect (model selection)", "",
              "Absolute ATE error of the default estimator (kernel model plus 0.75 of the network's correction, the "
              "same CInA weights for every variant), raw (the benchmark's metric) and in units of SD(Y). Negative "

@@ -49,6 +49,9 @@ class CInAConfig(PretrainedConfig):
             first was trained on is routed to.
         outcome_wide_effect_threshold: the routing rule: the kernel model's plug-in effect, in outcome SDs,
             above which (in absolute value) the wide network is used.
+        outcome_row_limit: context rows whose own outcome lies more than this many outcome SDs from the mean keep
+            the kernel model's predictions: the network's correction is not used for them (docs/design.md §4.8).
+            ``None``: every row takes the network's.
     """
 
     model_type = "cina"
@@ -75,6 +78,7 @@ class CInAConfig(PretrainedConfig):
         outcome_landmark_units: int | None = 256,
         outcome_wide_network: bool = False,
         outcome_wide_effect_threshold: float = 1.25,
+        outcome_row_limit: float | None = None,
         **kwargs,
     ) -> None:
         if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
@@ -113,4 +117,7 @@ class CInAConfig(PretrainedConfig):
             raise ValueError(f"outcome_wide_effect_threshold must be > 0, got {outcome_wide_effect_threshold}")
         self.outcome_wide_network = bool(outcome_wide_network)
         self.outcome_wide_effect_threshold = float(outcome_wide_effect_threshold)
+        if outcome_row_limit is not None and not float(outcome_row_limit) > 0:
+            raise ValueError(f"outcome_row_limit must be None or > 0 (outcome SDs), got {outcome_row_limit}")
+        self.outcome_row_limit = None if outcome_row_limit is None else float(outcome_row_limit)
         super().__init__(**kwargs)

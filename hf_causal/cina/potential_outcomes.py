@@ -77,12 +77,15 @@ def predict_potential_outcomes(
     use_network: bool = True,
     wide_network: bool | None = None,
     center_effect: bool = False,
+    row_limit: float | None | str = "config",
 ) -> PotentialOutcomes:
     """Potential outcomes of the context rows ``(x, treatment, outcome)`` (validated numpy arrays), or of the
     rows ``x_new`` when given. ``use_network=False`` (or a model without a network) gives the kernel model's.
     A model with two outcome networks routes the dataset by :func:`choose_network` (``wide_network``
     overrides it). ``center_effect``: the network reads the outcomes less the kernel model's plug-in effect on the
-    treated rows, and that effect is added back to its ``mu1`` (docs/design.md §4.8)."""
+    treated rows, and that effect is added back to its ``mu1`` (docs/design.md §4.8). ``row_limit``: context rows
+    whose outcome is more than this many outcome SDs from the mean keep the kernel model's predictions
+    (``"config"``: ``config.outcome_row_limit``; ``None``: no limit)."""
     ctx = outcome_context(x, treatment, outcome, x_new=x_new, moments=moments)
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
@@ -110,6 +113,13 @@ def predict_potential_outcomes(
         if center_effect:  # back to the context's standardisation, the plug-in effect restored on the treated surface
             mu = (mu * net_ctx.y_scale + net_ctx.y_mean - ctx.y_mean + np.array([0.0, shift])) / ctx.y_scale
             sd = sd * net_ctx.y_scale / ctx.y_scale
+        limit = getattr(model.config, "outcome_row_limit", None) if row_limit == "config" else row_limit
+        if limit is not None:
+            # a unit far out in the outcome's tail: the network carries its outcome over to the other arm's surface,
+            # which is right under its prior's shared surfaces and wrong where the arms' shapes differ
+            far = np.zeros(len(mu), dtype=bool)
+            far[: ctx.n_context] = np.abs(ctx.y[: ctx.n_context]) > float(limit)
+            mu[far], sd[far] = kernel_mu[far], kernel_sd[far]
         source = "pretrained"
     else:
         mu, sd, source = kernel_mu, kernel_sd, "kernel"
