@@ -154,3 +154,59 @@ def test_centering_an_untrained_network_gives_the_kernel_model():
     po = predict_potential_outcomes(model, x, t, y, center_effect=True)
     np.testing.assert_allclose(po.mu1, po.kernel_mu1, atol=1e-5)
     np.testing.assert_allclose(po.mu0, po.kernel_mu0, atol=1e-5)
+
+
+def tail_data(n: int = 300, seed: int = 0):
+    """Data with a handful of control outcomes far out in the tail (an exponential control surface)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = (rng.random(n) < 0.4).astype(np.int64)
+    y = np.where(t == 1, x[:, 0] + 1.0, np.exp(1.2 * x[:, 1])) + 0.1 * rng.normal(size=n)
+    return x, t, y
+
+
+def test_rows_beyond_the_limit_keep_the_kernel_models_predictions():
+    """Context rows whose outcome is more than ``row_limit`` SDs from the mean get exactly the kernel model's
+    predictions and spreads; every other row, and new rows, get exactly what they get without a limit."""
+    model = two_network_model()
+    x, t, y = tail_data()
+    far = np.abs(y - y.mean()) / y.std() > 3.0
+    assert 0 < far.sum() < 20
+    free = predict_potential_outcomes(model, x, t, y, row_limit=None)
+    held = predict_potential_outcomes(model, x, t, y, row_limit=3.0)
+    for key in ("mu0", "mu1", "sd0", "sd1"):
+        kernel = getattr(held, f"kernel_{key}") if key.startswith("mu") else None
+        if kernel is not None:
+            np.testing.assert_allclose(getattr(held, key)[far], kernel[far], rtol=1e-12)
+            assert np.max(np.abs(getattr(free, key)[far] - kernel[far])) > 1e-4  # the network did change them
+        np.testing.assert_array_equal(getattr(held, key)[~far], getattr(free, key)[~far])
+    kernel_only = predict_potential_outcomes(model, x, t, y, use_network=False)
+    np.testing.assert_allclose(held.sd1[far], kernel_only.sd1[far], rtol=1e-12)
+    x_new = np.random.default_rng(3).normal(size=(5, 3))
+    np.testing.assert_array_equal(predict_potential_outcomes(model, x, t, y, x_new=x_new, row_limit=3.0).mu1,
+                                  predict_potential_outcomes(model, x, t, y, x_new=x_new, row_limit=None).mu1)
+
+
+def test_the_limit_comes_from_the_config_and_reaches_the_estimate():
+    """``config.outcome_row_limit`` is the default limit, and the default estimate is the augmented estimate on the
+    limited surfaces (the kernel model's weights, 0.75 of the correction)."""
+    from hf_causal.cina.estimator import augmentation_surfaces
+    from hf_causal.cina.outcome import augmented_effect
+
+    model = two_network_model()
+    x, t, y = tail_data()
+    no_limit = model.estimate(x, t, y, estimand="ate").value
+    model.config.outcome_row_limit = 3.0
+    po = predict_potential_outcomes(model, x, t, y)
+    np.testing.assert_array_equal(po.mu1, predict_potential_outcomes(model, x, t, y, row_limit=3.0).mu1)
+    limited = model.estimate(x, t, y, estimand="ate")
+    weights = model.estimate(x, t, y, estimand="ate", outcome_model="kernel").weights
+    m1, m0 = augmentation_surfaces(po)
+    assert limited.value == pytest.approx(augmented_effect(weights, t, y, m1, m0, "ate"), rel=1e-9)
+    assert abs(limited.value - no_limit) > 1e-6
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_a_row_limit_must_be_positive(bad):
+    with pytest.raises(ValueError, match="outcome_row_limit"):
+        CInAConfig(outcome_row_limit=bad)
