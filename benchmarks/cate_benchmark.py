@@ -39,14 +39,16 @@ RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
-METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "kernel_calibrated", "kernel_t_learner",
+METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "cina_zs_no_row_limit", "kernel_calibrated",
+           "kernel_t_learner",
            "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
 #: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
 ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
            "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}
 #: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
 ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration",
-             "cina_zs_one_network": "the wide-prior network (every dataset to the first one)"}
+             "cina_zs_one_network": "the wide-prior network (every dataset to the first one)",
+             "cina_zs_no_row_limit": "the row limit (the network's correction for every row, tail rows included)"}
 PEERS = ("kernel_t_learner", "gb_t_learner", "causal_forest_dml")
 #: sqrt(PEHE) published for CausalPFN (in-sample, their replications), for context only.
 CAUSALPFN_PUBLISHED = {"ihdp_a": 0.58, "acic2016": 0.92}
@@ -120,14 +122,13 @@ def oracle_constant(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str
 oracle_constant.uses_truth = True  # type: ignore[attr-defined]
 
 
-def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, first_network_only: bool = False):
-    """``model.cate`` as a learner; ``first_network_only``: with the wide-prior outcome network detached."""
+def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, ablation: Any = None):
+    """``model.cate`` as a learner; ``ablation``: a context manager from ``harness.peers`` that turns one part of
+    the model off for the fit (``first_outcome_network_only``, ``without_row_limit``)."""
     from contextlib import nullcontext
 
-    from harness.peers import first_outcome_network_only
-
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with first_outcome_network_only(model) if first_network_only else nullcontext(model):
+        with ablation(model) if ablation is not None else nullcontext(model):
             effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
         return effects["cate"].to_numpy(), effects[["ci_low", "ci_high"]].to_numpy()
 
@@ -135,11 +136,15 @@ def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, first_n
 
 
 def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
+    from harness.peers import first_outcome_network_only, without_row_limit
+
     table = {
         "cina_zs": cina_learner(model, "pretrained"),
         "cina_zs_uncalibrated": cina_learner(model, "pretrained", calibrate=False),
         # the default with every dataset sent to the first outcome network (what the wide-prior one adds)
-        "cina_zs_one_network": cina_learner(model, "pretrained", first_network_only=True),
+        "cina_zs_one_network": cina_learner(model, "pretrained", ablation=first_outcome_network_only),
+        # the default with the network's correction given to every row, tail rows included
+        "cina_zs_no_row_limit": cina_learner(model, "pretrained", ablation=without_row_limit),
         "kernel_calibrated": cina_learner(model, "kernel"),
         "kernel_t_learner": cina_learner(model, "kernel", calibrate=False),
         "gb_t_learner": gb_t_learner,
@@ -149,6 +154,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
     }
     if getattr(model, "outcome_network_wide", None) is None:  # one network: the ablation would be the default
         table.pop("cina_zs_one_network")
+    if getattr(model.config, "outcome_row_limit", None) is None:  # no limit: the ablation would be the default
+        table.pop("cina_zs_no_row_limit")
     return {k: v for k, v in table.items() if include is None or k in include}
 
 
@@ -286,7 +293,8 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "Ablations (same run, same data): `kernel_calibrated` is the default without the network (the kernel "
         "T-learner's effects, calibrated the same way); `cina_zs_uncalibrated` is the default without the "
         "calibration (the network's mu1 - mu0 as it comes); `cina_zs_one_network` (checkpoints with a wide-prior "
-        "network) sends every dataset to the first network. Negative Δ: cina_zs is closer.",
+        "network) sends every dataset to the first network; `cina_zs_no_row_limit` (checkpoints with "
+        "`outcome_row_limit`) gives the network's correction to every row. Negative Δ: cina_zs is closer.",
         "",
         "| suite | cina_zs sqrt(PEHE) | best peer | paired Δ vs best peer ± SE | cina closer | "
         + "".join(f"Δ vs {variant} ± SE | " for variant in ABLATIONS)

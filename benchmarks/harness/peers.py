@@ -401,15 +401,30 @@ def first_outcome_network_only(model: Any) -> Iterator[Any]:
         model.outcome_network_wide = wide
 
 
-class FirstOutcomeNetworkEstimator(CInAEstimator):
-    """The zero-shot default with routing off (:func:`first_outcome_network_only`), paired against the default."""
+@contextmanager
+def without_row_limit(model: Any) -> Iterator[Any]:
+    """``model`` with ``config.outcome_row_limit`` off for the length of the block, so that the network's correction
+    reaches every row: the ablation that says what withholding it from rows far out in the outcome's tail adds
+    (docs/design.md §4.8). Put back afterwards, also on an error."""
+    limit = getattr(model.config, "outcome_row_limit", None)
+    model.config.outcome_row_limit = None
+    try:
+        yield model
+    finally:
+        model.config.outcome_row_limit = limit
 
-    def __init__(self, model: Any, name: str = "cina_zs_one_network") -> None:
+
+class AblatedDefaultEstimator(CInAEstimator):
+    """The zero-shot default run inside ``ablation(model)`` (a context manager that turns one part of the model off
+    for the block, e.g. :func:`first_outcome_network_only`), paired against the default."""
+
+    def __init__(self, model: Any, name: str, ablation: Callable[[Any], Any]) -> None:
         super().__init__(model, "cina-zs", name=name)
+        self.ablation = ablation
 
     def estimate(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, estimand: str) -> EffectEstimate:
-        """The default estimate with the first outcome network only."""
-        with first_outcome_network_only(self.model):
+        """The default estimate with the ablated part off."""
+        with self.ablation(self.model):
             return super().estimate(X, T, Y, estimand)
 
 
@@ -507,7 +522,10 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
             estimators.append(BlendedOutcomeEstimator(model, 1.0, name="cina_zs_whole"))
         if getattr(model, "outcome_network_wide", None) is not None:
             # the default with every dataset sent to the first network: what the wide-prior network adds
-            estimators.append(FirstOutcomeNetworkEstimator(model))
+            estimators.append(AblatedDefaultEstimator(model, "cina_zs_one_network", first_outcome_network_only))
+        if getattr(model.config, "outcome_row_limit", None) is not None:
+            # the default with the network's correction given to every row, tail rows included
+            estimators.append(AblatedDefaultEstimator(model, "cina_zs_no_row_limit", without_row_limit))
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))

@@ -188,6 +188,8 @@ ABLATIONS = (
     ("cina_zs_kernel", "cina_zs_uniform", "balancing network vs uniform base weights (same kernel-augmented estimator)"),
     ("cina_zs", "cina_zs_one_network", "both outcome networks, large effects routed to the wide-prior one, vs the "
      "first network alone (same weights; docs/design.md §4.8)"),
+    ("cina_zs", "cina_zs_no_row_limit", "the network's correction withheld from rows more than `outcome_row_limit` "
+     "outcome SDs from the mean vs given to every row (same weights; docs/design.md §4.8)"),
     ("cina_zs_whole", "cina_zs", "the network's whole correction vs the default's kernel model plus 0.75 of it "
      "(same weights; what the kernel model's part of the blend adds, docs/design.md §4.8)"),
     ("cina_zs_cross", "cina_zs", "balancing pairwise products too (opt-in `cross_moments=True`) vs the default's "

@@ -166,3 +166,36 @@ def test_the_one_network_row_hides_only_the_wide_network() -> None:
     with pytest.raises(RuntimeError), first_outcome_network_only(model):
         raise RuntimeError("an estimator that fails")
     assert model.outcome_network_wide is wide  # put back after an error too
+
+
+def test_the_no_row_limit_row_turns_only_the_limit_off() -> None:
+    """``cina_zs_no_row_limit`` exists only for a checkpoint with ``outcome_row_limit``; it is the default estimate
+    with the network's correction given to every row (the estimate from unlimited predictions), differs from the
+    default on data with tail rows, and leaves the model's limit in place, also after an error."""
+    import torch
+    from harness.peers import without_row_limit
+
+    from hf_causal.cina.estimator import estimate_effect
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    model = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1, outcome_intermediate_size=16)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    assert "cina_zs_no_row_limit" not in {e.name for e in default_estimators(model)}
+    model.config.outcome_row_limit = 3.0
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    T = (rng.random(300) < 0.4).astype(int)
+    Y = np.where(T == 1, X[:, 0] + 1.0, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
+    lineup = {e.name: e for e in default_estimators(model)}
+    free = lineup["cina_zs_no_row_limit"].estimate(X, T, Y, "ate").value
+    unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, row_limit=None)
+    assert free == pytest.approx(estimate_effect(model, X, T, Y, outcome_model="pretrained",
+                                                 potential_outcomes=unlimited).value, rel=1e-12)
+    assert abs(free - lineup["cina_zs"].estimate(X, T, Y, "ate").value) > 1e-6
+    assert model.config.outcome_row_limit == 3.0
+    with pytest.raises(RuntimeError), without_row_limit(model):
+        assert model.config.outcome_row_limit is None
+        raise RuntimeError("an estimator that fails")
+    assert model.config.outcome_row_limit == 3.0
