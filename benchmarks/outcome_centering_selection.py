@@ -30,11 +30,9 @@ model and to the shipped rule, and the same in units of SD(Y). ``--records`` app
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import OOD_SUITES, difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.selection import run_model_records  # noqa: E402
 from outcome_blend_validation import benchmark_spec, read_records, selection_draws  # noqa: E402
 
 #: The outcome models each dataset's ATE is computed with (module docstring), the baseline first.
@@ -128,22 +127,14 @@ def run_variants(args: argparse.Namespace, record: Callable[..., dict[str, float
         return read_records(args.from_records), float("nan")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
-    from tqdm import tqdm
 
     from hf_causal import CInAModel
 
     torch.set_num_threads(1)
     model = CInAModel.from_pretrained(args.model or "cina-zs-base")
-    started, rows = time.time(), []
+    started = time.time()
     plan, draws = selection_draws(args)
-    for family, index, x, t, y, ate in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
-            row = {"family": family, "dataset": index, "seed": args.seed, **record(model, x, t, y, ate)}
-        rows.append(row)
-        if args.records:
-            with args.records.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+    rows = run_model_records(model, draws, sum(size for _, size in plan), args.seed, record, args.records)
     if not rows:
         raise ValueError("no datasets: the records are empty")
     return rows, time.time() - started

@@ -24,11 +24,9 @@ Writes ``benchmarks/results/outcome_route.md`` (or ``--output``): per family, ea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import OOD_SUITES, difference_summary, write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.selection import run_model_records  # noqa: E402
 from outcome_blend_validation import benchmark_spec, crossfit_splits, read_records, selection_draws  # noqa: E402
 
 #: Routing thresholds (|plug-in effect| in outcome SDs above which the wide network is used) the records price.
@@ -180,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import torch
-        from tqdm import tqdm
 
         from hf_causal import CInAModel
 
@@ -188,16 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         model = CInAModel.from_pretrained(args.model or "cina-zs-base")
         if getattr(model, "outcome_network_wide", None) is None:
             raise ValueError("the model has one outcome network: there is nothing to route")
-        started, rows = time.time(), []
+        started = time.time()
         plan, draws = selection_draws(args)
-        for family, index, x, t, y, ate in tqdm(draws, total=sum(size for _, size in plan), desc="datasets"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
-                row = {"family": family, "dataset": index, "seed": args.seed, **dataset_record(model, x, t, y, ate)}
-            rows.append(row)
-            if args.records:
-                with args.records.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+        rows = run_model_records(model, draws, sum(size for _, size in plan), args.seed, dataset_record, args.records)
         seconds = time.time() - started
     if not rows:
         raise ValueError("no datasets: the records are empty")

@@ -39,6 +39,35 @@ def tiny_cina_model(seed: int | None = None, **overrides):
     return CInAModel(tiny_cina_config(**overrides)).eval()
 
 
+#: A small in-context outcome network for the tiny model (one layer, two bandwidths).
+TINY_OUTCOME = {"outcome_hidden_size": 16, "outcome_num_layers": 1, "outcome_intermediate_size": 32,
+                "outcome_kernel_temperatures": [1.0, 4.0]}
+
+
+def tiny_outcome_model(seed: int = 0, head_seeds: tuple[int, ...] = (1,), **overrides):
+    """A tiny model with :data:`TINY_OUTCOME` networks whose heads are perturbed (network ``k`` with
+    ``head_seeds[k]``: the first, then the wide one), so that a network's correction is not zero: an untrained head
+    starts at zero and would make the network the kernel model."""
+    model = tiny_cina_model(seed=seed, **{**TINY_OUTCOME, **overrides})
+    with torch.no_grad():
+        for head_seed, network in zip(head_seeds, (model.outcome_network, model.outcome_network_wide), strict=False):
+            torch.manual_seed(head_seed)
+            network.head.weight[:2] += torch.randn_like(network.head.weight[:2])
+    return model
+
+
+def run_selection_script(script: ModuleType, model, tmp_path: Path, family: str = "outcome_validation=2"):
+    """Run a model-selection script's ``main`` with ``model`` saved as its checkpoint on the draws of ``family`` (stream
+    seed 0); returns its records (one dict per dataset) and the text of its report."""
+    import json
+
+    model.save_pretrained(tmp_path / "model")
+    records, report = tmp_path / "rows.jsonl", tmp_path / "report.md"
+    assert script.main(["--family", family, "--seed", "0", "--records", str(records), "--model",
+                        str(tmp_path / "model"), "--output", str(report)]) == 0
+    return [json.loads(line) for line in records.read_text().splitlines()], report.read_text()
+
+
 def word_tokenizer(words, specials=BERT_SPECIALS):
     """A whitespace word-level fast tokenizer over ``specials + words`` (``[PAD]``/``[UNK]`` as BERT's)."""
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -1,5 +1,6 @@
-"""The dataset loop of the calibration model-selection scripts (``cross_moments_selection.py``,
-``calibration_ridge_selection.py``): every draw through the candidates, one record per dataset; and the
+"""The dataset loops of the model-selection scripts (the calibration ones, ``cross_moments_selection.py`` and
+``calibration_ridge_selection.py``; the outcome-network ones, ``outcome_route_selection.py`` and its kin): every
+draw through the candidates, one record per dataset; and the
 ``NAME=SIZE`` family lists those scripts and ``outcome_blend_validation.py`` take."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,25 @@ def run_selection(draws: Iterable[Draw], total: int, candidates: Callable[[np.nd
             warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
             row = {"family": family, "n": int(len(y)), "d": int(x.shape[1]), "truth": float(truth),
                    **candidates(x, t, y)}
+        rows.append(row)
+        if records:
+            with records.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    return rows
+
+
+def run_model_records(model: Any, draws: Iterable[tuple[str, int, np.ndarray, np.ndarray, np.ndarray, float]],
+                      total: int, seed: int, record: Callable[..., dict], records: Path | None = None) -> list[dict]:
+    """``{"family", "dataset", "seed", **record(model, X, T, Y, ate)}`` for every ``(family, index, X, T, Y, ate)``
+    draw of the outcome-network selection scripts, with a progress bar; each row is also appended to ``records``
+    as soon as it exists."""
+    from tqdm import tqdm
+
+    rows = []
+    for family, index, x, t, y, ate in tqdm(draws, total=total, desc="datasets"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overlap warnings on weak-overlap draws are expected
+            row = {"family": family, "dataset": index, "seed": seed, **record(model, x, t, y, ate)}
         rows.append(row)
         if records:
             with records.open("a") as fh:

@@ -3,12 +3,9 @@ predictions computed by hand, and its report."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-import torch
-from support import load_script, tiny_cina_model
+from support import load_script, run_selection_script, tiny_outcome_model
 
 centering = load_script("benchmarks/outcome_centering_selection.py", "outcome_centering_selection_script")
 
@@ -21,16 +18,8 @@ def test_records_match_the_public_estimates(tmp_path, single_thread):
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
     from hf_causal.data.families import sample_family
 
-    model = tiny_cina_model(seed=0, outcome_hidden_size=16, outcome_num_layers=1, outcome_intermediate_size=32,
-                            outcome_kernel_temperatures=[1.0, 4.0])
-    with torch.no_grad():
-        torch.manual_seed(1)
-        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
-    model.save_pretrained(tmp_path / "model")
-    records, report = tmp_path / "rows.jsonl", tmp_path / "centering.md"
-    assert centering.main(["--family", "outcome_validation=2", "--seed", "0", "--records", str(records),
-                           "--model", str(tmp_path / "model"), "--output", str(report)]) == 0
-    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    model = tiny_outcome_model()
+    rows, text = run_selection_script(centering, model, tmp_path)
     assert len(rows) == 2
     for row, ds in zip(rows, sample_family("outcome_validation", 2, seed=0), strict=True):
         x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
@@ -45,6 +34,5 @@ def test_records_match_the_public_estimates(tmp_path, single_thread):
                                                       rel=1e-7)
         assert abs(row["centered_first"] - row["shipped"]) > 1e-6
         assert row["scale"] == pytest.approx(float(np.std(y)))
-    text = report.read_text()
     mean_kernel = np.mean([abs(r["kernel"]) for r in rows])
     assert f"| kernel | {mean_kernel:.4f} |" in text

@@ -15,7 +15,7 @@ from harness.peers import (  # noqa: E402
 )
 from harness.protocol import EstimatorSkipped  # noqa: E402
 from harness.suites import SUITES, load_suite  # noqa: E402
-from support import tiny_cina_model
+from support import tiny_cina_model, tiny_outcome_model
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,18 @@ def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correctio
     assert default == pytest.approx(kernel + default_share * (whole - kernel), rel=1e-9)
 
 
+def assert_ablation_row(model, name: str, X, T, Y, potential) -> None:
+    """The benchmark row ``name`` is the default estimate with the outcome network's predictions ``potential`` (what
+    the ablation leaves), and differs from the default's."""
+    from hf_causal.cina.estimator import estimate_effect
+
+    lineup = {e.name: e for e in default_estimators(model)}
+    ablated = lineup[name].estimate(X, T, Y, "ate").value
+    assert ablated == pytest.approx(estimate_effect(model, X, T, Y, outcome_model="pretrained",
+                                                    potential_outcomes=potential).value, rel=1e-12)
+    assert abs(ablated - lineup["cina_zs"].estimate(X, T, Y, "ate").value) > 1e-6
+
+
 def test_the_one_network_row_hides_only_the_wide_network() -> None:
     """``cina_zs_one_network`` is the default estimate with routing off: on data whose effect is large (routed to
     the wide network) it equals the estimate from the first network's predictions and differs from the default;
@@ -139,7 +151,6 @@ def test_the_one_network_row_hides_only_the_wide_network() -> None:
     import torch
     from harness.peers import first_outcome_network_only
 
-    from hf_causal.cina.estimator import estimate_effect
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
 
     model = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1, outcome_intermediate_size=16,
@@ -152,12 +163,8 @@ def test_the_one_network_row_hides_only_the_wide_network() -> None:
     X = rng.normal(size=(300, 3))
     T = (rng.random(300) < 0.5).astype(int)
     Y = X[:, 0] + 4.0 * T + 0.3 * rng.normal(size=300)
-    lineup = {e.name: e for e in default_estimators(model)}
-    one = lineup["cina_zs_one_network"].estimate(X, T, Y, "ate").value
     first = predict_potential_outcomes(model, X, T.astype(np.int64), Y, wide_network=False)
-    assert one == pytest.approx(estimate_effect(model, X, T, Y, outcome_model="pretrained",
-                                                potential_outcomes=first).value, rel=1e-12)
-    assert abs(one - lineup["cina_zs"].estimate(X, T, Y, "ate").value) > 1e-6
+    assert_ablation_row(model, "cina_zs_one_network", X, T, Y, first)
     wide = model.outcome_network_wide
     with first_outcome_network_only(model):
         cate_one = model.cate(X, T, Y).effects["cate"]
@@ -172,28 +179,19 @@ def test_the_no_row_limit_row_turns_only_the_limit_off() -> None:
     """``cina_zs_no_row_limit`` exists only for a checkpoint with ``outcome_row_limit``; it is the default estimate
     with the network's correction given to every row (the estimate from unlimited predictions), differs from the
     default on data with tail rows, and leaves the model's limit in place, also after an error."""
-    import torch
     from harness.peers import without_row_limit
 
-    from hf_causal.cina.estimator import estimate_effect
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
 
-    model = tiny_cina_model(hidden_size=16, outcome_hidden_size=8, outcome_num_layers=1, outcome_intermediate_size=16)
-    with torch.no_grad():
-        torch.manual_seed(1)
-        model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
+    model = tiny_outcome_model()
     assert "cina_zs_no_row_limit" not in {e.name for e in default_estimators(model)}
     model.config.outcome_row_limit = 3.0
     rng = np.random.default_rng(5)
     X = rng.normal(size=(300, 3))
     T = (rng.random(300) < 0.4).astype(int)
     Y = np.where(T == 1, X[:, 0] + 1.0, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
-    lineup = {e.name: e for e in default_estimators(model)}
-    free = lineup["cina_zs_no_row_limit"].estimate(X, T, Y, "ate").value
     unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, row_limit=None)
-    assert free == pytest.approx(estimate_effect(model, X, T, Y, outcome_model="pretrained",
-                                                 potential_outcomes=unlimited).value, rel=1e-12)
-    assert abs(free - lineup["cina_zs"].estimate(X, T, Y, "ate").value) > 1e-6
+    assert_ablation_row(model, "cina_zs_no_row_limit", X, T, Y, unlimited)
     assert model.config.outcome_row_limit == 3.0
     with pytest.raises(RuntimeError), without_row_limit(model):
         assert model.config.outcome_row_limit is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support import load_script, tiny_cina_model
+from support import load_script, tiny_cina_model, tiny_outcome_model
 
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.potential_outcomes import choose_network, predict_potential_outcomes
@@ -17,12 +17,7 @@ NETWORK = {"outcome_hidden_size": 16, "outcome_num_layers": 1, "outcome_intermed
 
 def two_network_model(threshold: float = 1.25) -> CInAModel:
     """A tiny model whose two networks differ (each head perturbed with its own seed)."""
-    model = tiny_cina_model(seed=0, outcome_wide_network=True, outcome_wide_effect_threshold=threshold, **NETWORK)
-    with torch.no_grad():
-        for seed, network in ((1, model.outcome_network), (2, model.outcome_network_wide)):
-            torch.manual_seed(seed)
-            network.head.weight[:2] += torch.randn_like(network.head.weight[:2])
-    return model
+    return tiny_outcome_model(head_seeds=(1, 2), outcome_wide_network=True, outcome_wide_effect_threshold=threshold)
 
 
 def data(effect: float, n: int = 300, seed: int = 0):
