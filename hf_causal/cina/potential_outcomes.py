@@ -66,6 +66,18 @@ def choose_network(model: Any, kernel_effect_in_sd: float, wide_network: bool | 
     return "outcome_network_wide" if abs(kernel_effect_in_sd) > threshold else "outcome_network"
 
 
+def row_limit_of(model: Any, row_limit: float | None | str) -> float | None:
+    """The row limit in outcome SDs that ``row_limit`` names (``"config"``: the model's
+    ``config.outcome_row_limit``), checked: ``None`` or a positive number."""
+    if isinstance(row_limit, str):
+        if row_limit != "config":
+            raise ValueError(f"row_limit must be a positive number of outcome SDs, None or 'config'; got {row_limit!r}")
+        return getattr(getattr(model, "config", None), "outcome_row_limit", None)
+    if row_limit is not None and not float(row_limit) > 0:
+        raise ValueError(f"row_limit must be a positive number of outcome SDs, None or 'config'; got {row_limit}")
+    return None if row_limit is None else float(row_limit)
+
+
 @torch.no_grad()
 def predict_potential_outcomes(
     model: Any,
@@ -86,6 +98,7 @@ def predict_potential_outcomes(
     treated rows, and that effect is added back to its ``mu1`` (docs/design.md §4.8). ``row_limit``: context rows
     whose outcome is more than this many outcome SDs from the mean keep the kernel model's predictions
     (``"config"``: ``config.outcome_row_limit``; ``None``: no limit)."""
+    limit = row_limit_of(model, row_limit)
     ctx = outcome_context(x, treatment, outcome, x_new=x_new, moments=moments)
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
@@ -113,7 +126,6 @@ def predict_potential_outcomes(
         if center_effect:  # back to the context's standardisation, the plug-in effect restored on the treated surface
             mu = (mu * net_ctx.y_scale + net_ctx.y_mean - ctx.y_mean + np.array([0.0, shift])) / ctx.y_scale
             sd = sd * net_ctx.y_scale / ctx.y_scale
-        limit = getattr(model.config, "outcome_row_limit", None) if row_limit == "config" else row_limit
         if limit is not None:
             # a unit far out in the outcome's tail: the network carries its outcome over to the other arm's surface,
             # which is right under its prior's shared surfaces and wrong where the arms' shapes differ

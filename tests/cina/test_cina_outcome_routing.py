@@ -205,3 +205,11 @@ def test_the_limit_comes_from_the_config_and_reaches_the_estimate():
 def test_a_row_limit_must_be_positive(bad):
     with pytest.raises(ValueError, match="outcome_row_limit"):
         CInAConfig(outcome_row_limit=bad)
+
+
+@pytest.mark.parametrize("bad", [0.0, -2.0, "five"])
+def test_a_bad_row_limit_argument_is_named(bad):
+    model = two_network_model()
+    x, t, y = tail_data(n=60)
+    with pytest.raises(ValueError, match="row_limit must be a positive number"):
+        predict_potential_outcomes(model, x, t, y, row_limit=bad)
