@@ -40,8 +40,7 @@ DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_g
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
 METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "cina_zs_no_row_limit", "kernel_calibrated",
-           "kernel_t_learner",
-           "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
+           "kernel_t_learner", "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
 #: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
 ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
            "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}

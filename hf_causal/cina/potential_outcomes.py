@@ -130,7 +130,7 @@ def predict_potential_outcomes(
             # a unit far out in the outcome's tail: the network carries its outcome over to the other arm's surface,
             # which is right under its prior's shared surfaces and wrong where the arms' shapes differ
             far = np.zeros(len(mu), dtype=bool)
-            far[: ctx.n_context] = np.abs(ctx.y[: ctx.n_context]) > float(limit)
+            far[: ctx.n_context] = np.abs(ctx.y[: ctx.n_context]) > limit
             mu[far], sd[far] = kernel_mu[far], kernel_sd[far]
         source = "pretrained"
     else:

@@ -7,22 +7,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from support import load_script, tiny_cina_model
+from support import load_script, tiny_outcome_model
 
 route = load_script("benchmarks/outcome_route_selection.py", "outcome_route_selection_script")
 
 
 def two_network_model(threshold: float):
     """A tiny checkpoint whose two outcome networks differ (each head perturbed with its own seed)."""
-    model = tiny_cina_model(seed=0, outcome_wide_network=True, outcome_wide_effect_threshold=threshold,
-                            outcome_hidden_size=16, outcome_num_layers=1, outcome_intermediate_size=32,
-                            outcome_kernel_temperatures=[1.0, 4.0])
-    with torch.no_grad():
-        for seed, network in ((1, model.outcome_network), (2, model.outcome_network_wide)):
-            torch.manual_seed(seed)
-            network.head.weight[:2] += torch.randn_like(network.head.weight[:2])
-    return model
+    return tiny_outcome_model(head_seeds=(1, 2), outcome_wide_network=True, outcome_wide_effect_threshold=threshold)
 
 
 def test_records_match_the_public_estimates_of_each_network(tmp_path, single_thread):

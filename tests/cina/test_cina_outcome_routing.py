@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support import load_script, tiny_cina_model, tiny_outcome_model
+from support import TINY_OUTCOME, load_script, tiny_cina_model, tiny_outcome_model
 
 from hf_causal.cina import CInAConfig, CInAModel
 from hf_causal.cina.potential_outcomes import choose_network, predict_potential_outcomes
 
-NETWORK = {"outcome_hidden_size": 16, "outcome_num_layers": 1, "outcome_intermediate_size": 32,
-           "outcome_kernel_temperatures": [1.0, 4.0]}
+NETWORK = TINY_OUTCOME  # the outcome networks of every model here
 
 
 def two_network_model(threshold: float = 1.25) -> CInAModel:
