@@ -170,6 +170,8 @@ def _estimate(args: argparse.Namespace) -> int:
         raise ValueError("--treatment and --outcome are required for a data file")
     covariates = args.covariates or meta.get("covariates")
     x, t, y = split_frame(frame, treatment, outcome, covariates)
+    if covariates is None:
+        warn_saved_index(x.columns)
     text = text_options(args, x)  # checks --text-columns before the data
     # numpy and pandas only: bad input fails before torch and transformers load (texts are checked when scored)
     rest = x.drop(columns=args.text_columns or [])
@@ -202,6 +204,15 @@ def _estimate(args: argparse.Namespace) -> int:
     if result.effects is not None:
         return _report_effects(args, frame, result)
     return _report(args, result, meta)
+
+
+def warn_saved_index(columns: Sequence[Any]) -> None:
+    """Warn about covariates named as pandas names a saved row index (``Unnamed: 0``, from ``to_csv`` without
+    ``index=False``): a row number used as a covariate changes the estimate and is rarely meant."""
+    saved = [str(c) for c in columns if str(c).startswith("Unnamed: ")]
+    if saved:
+        print(f"warning: {saved} look like a saved row index (pandas' to_csv) and are used as covariates; pass "
+              "--covariates to leave them out", file=sys.stderr)
 
 
 def text_options(args: argparse.Namespace, covariates: pd.DataFrame) -> dict[str, Any]:

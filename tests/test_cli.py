@@ -65,6 +65,11 @@ def test_estimate_per_dataset_method_and_covariate_subset(checkpoint, data_files
     [
         (["--treatment", "nope", "--outcome", "y"], "columns not found"),
         (["--treatment", "x1", "--outcome", "y"], "binary"),
+        (["--treatment", "treated", "--outcome", "treated"], "the treatment and the outcome are the same column"),
+        (["--treatment", "treated", "--outcome", "y", "--covariates", "y", "x1"],
+         "the outcome column 'y' cannot also be a covariate"),
+        (["--treatment", "treated", "--outcome", "y", "--estimand", "overlap", "--outcome-model", "kernel"],
+         "never augmented"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(checkpoint, data_files, capsys, argv, message):
@@ -130,20 +135,32 @@ def test_lalonde_with_its_sample_label_is_refused(tmp_path, capsys, numeric):
     assert "covariate 'sample'" in err and "determines the treatment" in err
 
 
-def test_unsupported_estimates_say_so_in_json_and_summary(checkpoint, tmp_path, capsys):
+@pytest.mark.parametrize("estimand", ["att", "cate"])  # per-unit effects carry their ATE's diagnosis
+def test_unsupported_estimates_say_so_in_json_and_summary(checkpoint, tmp_path, capsys, estimand):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(800, 2))
     t = (x.sum(1) > 0).astype(int)  # separated by x1 + x2, by neither alone
     pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "t": t, "y": x[:, 0] + 2 * t + rng.normal(size=800)}).to_csv(
         tmp_path / "sep.csv", index=False)
     argv = ["estimate", str(tmp_path / "sep.csv"), "--treatment", "t", "--outcome", "y", "--model", checkpoint,
-            "--estimand", "att"]
+            "--estimand", estimand]
     assert main([*argv, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payload["supported"] is False and "imbalanced" in payload["support_issue"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == f"NOT SUPPORTED BY THE DATA: {payload['support_issue']}"
+
+
+def test_a_saved_row_index_used_as_a_covariate_is_named(checkpoint, data_files, tmp_path, capsys):
+    frame = pd.read_csv(data_files / "d.csv")
+    frame.to_csv(tmp_path / "with_index.csv")  # pandas writes the row numbers as 'Unnamed: 0'
+    argv = ["estimate", str(tmp_path / "with_index.csv"), "--treatment", "treated", "--outcome", "y",
+            "--model", checkpoint, "--json"]
+    assert main(argv) == 0
+    assert "['Unnamed: 0'] look like a saved row index" in capsys.readouterr().err
+    assert main([*argv, "--covariates", "x1", "x2", "group"]) == 0
+    assert "saved row index" not in capsys.readouterr().err
 
 
 def test_the_json_of_a_supported_estimate_says_so(checkpoint, data_files, capsys):

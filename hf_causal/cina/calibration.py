@@ -150,6 +150,7 @@ def support_issue(
     ess: dict[str, float],
     residual_imbalance: float = 0.0,
     tolerance: float = BALANCED_SMD,
+    calibrated: bool = True,
 ) -> str:
     """Why the overlap diagnostics of a weighting estimate fail, in one line; ``""`` when they pass.
 
@@ -164,6 +165,9 @@ def support_issue(
         ess: ``{arm label: Kish effective sample size}``.
         residual_imbalance: the calibration's largest residual standardised gap.
         tolerance: the largest acceptable |SMD| after weighting.
+        calibrated: whether the weights were calibrated to the estimand's moments. Uncalibrated weights (the raw
+            ``"overlap"`` target) can leave imbalance that calibration would remove, so the line then says that
+            the weights, not necessarily the overlap, fall short.
     """
     reasons = [
         f"the {arm} weights rest on {value:.1f} effective units (fewer than {MIN_EFFECTIVE_UNITS:g})"
@@ -183,6 +187,9 @@ def support_issue(
         )
     if not reasons:
         return ""
+    if not calibrated:
+        return ("; ".join(reasons) + ": these weights are not calibrated to the covariates' moments, so the arms "
+                "stay unlike (estimand 'ate', 'att' or 'atc' calibrates them and says whether the overlap allows it)")
     return "; ".join(reasons) + ": the arms do not overlap enough, so the estimate extrapolates"
 
 

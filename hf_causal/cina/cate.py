@@ -30,7 +30,14 @@ import pandas as pd
 from ..core.folds import arm_stratified_folds
 from ..core.results import EffectEstimate, normal_quantile
 from .estimator import estimate_effect
-from .inputs import encode_covariates, validate_outcome, validate_treatment
+from .inputs import (
+    check_aligned,
+    encode_covariates,
+    encode_new_rows,
+    split_frame,
+    validate_outcome,
+    validate_treatment,
+)
 from .potential_outcomes import has_outcome_network, predict_potential_outcomes
 
 #: Folds of the cross-fitted predictions the calibration compares with.
@@ -129,6 +136,13 @@ def estimate_cate(
     if not isinstance(calibrate, bool):
         raise TypeError(f"calibrate must be True or False, got {calibrate!r}")
     z = normal_quantile(confidence)
+    if isinstance(treatment, str) or isinstance(outcome, str):
+        if not (isinstance(treatment, str) and isinstance(outcome, str) and isinstance(covariates, pd.DataFrame)):
+            raise ValueError("with column names for treatment and outcome, both must be names and the covariates a "
+                             "DataFrame holding them (cate reads the data in memory; a streamed table has no per-row "
+                             "effects here)")
+        covariates, treatment, outcome = split_frame(covariates, treatment, outcome)
+    check_aligned(covariates, treatment, outcome)
     x, names = encode_covariates(covariates)
     n = x.shape[0]
     t = validate_treatment(treatment, n)
@@ -136,9 +150,7 @@ def estimate_cate(
     x_new = None
     index: Any = covariates.index if isinstance(covariates, pd.DataFrame) else pd.RangeIndex(n)
     if covariates_new is not None:
-        x_new, new_names = encode_covariates(covariates_new)
-        if new_names != names:
-            raise ValueError(f"X_new has the columns {new_names[:8]}, the context {names[:8]}: they must match")
+        x_new = encode_new_rows(covariates_new, covariates, names)
         index = covariates_new.index if isinstance(covariates_new, pd.DataFrame) else pd.RangeIndex(len(x_new))
     use_network = outcome_model == "pretrained" and has_outcome_network(model)
     context = predict_potential_outcomes(model, x, t, y, use_network=use_network)
@@ -180,6 +192,8 @@ def estimate_cate(
         confidence=confidence, estimand="cate", method="cina-zs", n=len(effect), query=query, interval=interval,
         outcome_model=po.source, outcome_network=po.network, effects=effects,
     )
+    if calibrate:  # the level is the ATE's, so its overlap diagnostics are the effects' too
+        fields.update(supported=ate.supported, support_issue=ate.support_issue)
     if fit is not None and x_new is None:
         # the context rows' calibrated effects average to the doubly robust ATE, whose interval is the mean's
         result = EffectEstimate.from_standard_error(float(effect.mean()), float(ate.std_error), **fields)

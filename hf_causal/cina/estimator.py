@@ -61,7 +61,7 @@ from ..core.options import (
     DEFAULT_OUTCOME_MODEL,
     check_estimator_options,
 )
-from ..core.results import EffectEstimate
+from ..core.results import EffectEstimate, normal_quantile
 from .calibration import (
     OverlapWarning,
     balance_columns,
@@ -69,13 +69,17 @@ from .calibration import (
     estimand_weights,
     standardize_columns,
 )
-from .inputs import covariate_sources, validate_inputs
+from .inputs import covariate_sources, split_frame, validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
 from .potential_outcomes import PotentialOutcomes, has_outcome_network, predict_potential_outcomes
 from .streaming import estimate_arrays, streams_forward
 
 __all__ = ["OverlapWarning", "effect_from_weights", "estimate_effect", "residual_std_error", "standardize_columns"]
+
+#: Keywords that only a table read in chunks takes (:func:`hf_causal.cina.streaming.estimate_stream`): with one of
+#: them a DataFrame given with column names is streamed, as a parquet file would be, rather than split in memory.
+STREAM_OPTIONS = frozenset({"chunk_rows", "weights_path", "client", "progress"})
 
 
 def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
@@ -190,6 +194,7 @@ def estimate_effect(
     text_features: str | None = None,
     potential_outcomes: PotentialOutcomes | None = None,
     cross_moments: bool = False,
+    confidence: float = 0.95,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
@@ -198,12 +203,24 @@ def estimate_effect(
     (:func:`~hf_causal.cina.potential_outcomes.predict_potential_outcomes` with the default moments), when the
     caller has them already (``cate`` does); used with the network only, and saves its pass.
 
-    With column names for ``treatment`` and ``outcome`` the first argument is a table to stream (a parquet path,
-    a DataFrame, a dataset or an iterator of chunks; :func:`hf_causal.cina.streaming.estimate_stream`, to which
-    the remaining keywords go, ``columns=`` naming the covariate columns). Otherwise the arrays are checked in memory and run through the same chunked
-    passes (docs/design.md §4.9), so both forms give the same estimate.
+    With column names for ``treatment`` and ``outcome`` the first argument is a table: a DataFrame is split into
+    its columns and estimated in memory, as its arrays would be (``columns=`` names the covariate columns; default
+    every other column); any other table (a parquet path, a dataset, an iterator of chunks), or a DataFrame given
+    with one of :data:`STREAM_OPTIONS`, is streamed (:func:`hf_causal.cina.streaming.estimate_stream`, to which the
+    remaining keywords go). Arrays are checked in memory and run through the same chunked passes (docs/design.md
+    §4.9), so both forms give the same estimate with the same outcome model (``"auto"`` means the kernel model on a
+    stream). Other keywords are an error unless ``method="cina"`` (they go to
+    :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
     """
     text_features = check_text_features(text_features, text_encoder)
+    normal_quantile(confidence)  # a bad level fails before any work
+    if isinstance(treatment, str) != isinstance(outcome, str):
+        raise ValueError("treatment and outcome must both be column names (of the table given as covariates) or "
+                         f"both be data, got {type(treatment).__name__} and {type(outcome).__name__}")
+    if isinstance(treatment, str) and isinstance(covariates, pd.DataFrame) and not set(fit_kwargs) & STREAM_OPTIONS:
+        # a DataFrame already in memory: its columns as arrays, so that it gets the same estimate (the outcome
+        # network included) as the arrays would, not the streamed table's kernel model
+        covariates, treatment, outcome = split_frame(covariates, treatment, outcome, fit_kwargs.pop("columns", None))
     if isinstance(treatment, str) and isinstance(outcome, str):
         if text_features is not None:
             raise ValueError("texts are read in memory: pass the covariates, treatment and outcome as data, "
@@ -212,10 +229,14 @@ def estimate_effect(
 
         return estimate_stream(model, covariates, treatment, outcome, fit_kwargs.pop("columns", None),
                                estimand=estimand, method=method, moments=moments, outcome_model=outcome_model,
-                               warn_ess_fraction=warn_ess_fraction, cross_moments=cross_moments, **fit_kwargs)
+                               warn_ess_fraction=warn_ess_fraction, cross_moments=cross_moments,
+                               **fit_kwargs).set_confidence(confidence)
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
+    if fit_kwargs and method != "cina":
+        raise TypeError(f"estimate() got unexpected keyword arguments {sorted(fit_kwargs)} (only method='cina' "
+                        "takes further arguments, those of fit_per_dataset)")
     if text_features == "scores":
         from .text_scores import scored_text_covariates
 
@@ -254,7 +275,7 @@ def estimate_effect(
     if outcome_model == "pretrained" and estimand != "overlap":
         widen_by_model_disagreement(result, t, potential)
         result.outcome_network = potential.network
-    return result
+    return result.set_confidence(confidence)
 
 
 def widen_by_model_disagreement(result: EffectEstimate, treatment: np.ndarray, potential: PotentialOutcomes) -> None:

@@ -327,14 +327,18 @@ class CInAModel(CInAPreTrainedModel):
         Args:
             covariates: ``(N, d)`` numpy array, pandas DataFrame (column names kept, categorical/object
                 columns one-hot encoded) or torch tensor. With ``treatment`` and ``outcome`` given as column
-                names: a table read in chunks (parquet path or folder, DataFrame, ``datasets`` dataset, iterator
-                of DataFrames; ``columns=`` the covariates), see :func:`hf_causal.cina.streaming.estimate_stream`.
+                names: a DataFrame (split into its columns, estimated in memory; ``columns=`` the covariates,
+                default every other column), or a table read in chunks (parquet path or folder, ``datasets``
+                dataset, iterator of DataFrames, or a DataFrame with ``chunk_rows=``), see
+                :func:`hf_causal.cina.streaming.estimate_stream`. pandas inputs must share their index (values
+                are paired by position; a ``ValueError`` says where they differ).
             treatment: ``(N,)`` binary treatment (0/1 or bool), or the treatment column's name.
             outcome: ``(N,)`` outcome, or the outcome column's name.
             estimand: ``"ate"`` (population average effect), ``"att"`` (on the treated), ``"atc"`` (on the
                 controls) or ``"overlap"`` (the raw balancing-SVM target, an overlap-weighted average).
             method: ``"cina-zs"`` (one forward pass of this model) or ``"cina"`` (per-dataset optimisation,
-                Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`).
+                Algorithm 1; extra keyword arguments go to :func:`hf_causal.cina.per_dataset.fit_per_dataset`;
+                with ``"cina-zs"`` an unknown keyword is a ``TypeError``).
             moments: keyword-only; the calibration to ``estimand`` matches weighted means of the standardised
                 covariates (``1``) or also of the squares of the non-binary ones (``2``, the default).
             outcome_model: keyword-only; ``"kernel"`` augments the weights with a per-arm kernel ridge outcome
@@ -344,7 +348,9 @@ class CInAModel(CInAPreTrainedModel):
                 ``config.outcome_wide_effect_threshold`` outcome SDs, docs/design.md §4.8),
                 ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an outcome network and the
                 data are in memory, ``"kernel"`` otherwise; ``"none"`` returns the weighted difference. Not for
-                ``"overlap"``. The result's ``outcome_model`` says which ran.
+                ``"overlap"`` (``"kernel"`` or ``"pretrained"`` with it is a ``ValueError``). The result's
+                ``outcome_model`` says which ran.
+            confidence: keyword-only; level of the normal interval (default 0.95).
             cross_moments: keyword-only; with ``moments=2``, also balance the pairwise products of covariates whose
                 arm covariances differ most (two per covariate, at most 200). Default ``False``: it helps where
                 treatment is assigned through interactions of covariates and costs elsewhere (docs/design.md §4.3).
@@ -388,9 +394,11 @@ class CInAModel(CInAPreTrainedModel):
         """Conditional effects ``E[Y(1) - Y(0) | X = x]`` per unit, with intervals (docs/design.md §4.8).
 
         Args:
-            covariates, treatment, outcome: the dataset (as for :meth:`estimate`), the context of the
-                in-context outcome network.
-            X_new: rows to predict effects for (same covariate columns); default: the dataset's own rows.
+            covariates, treatment, outcome: the dataset (as for :meth:`estimate`: arrays, or a DataFrame with
+                ``treatment`` and ``outcome`` its column names), the context of the in-context outcome network.
+            X_new: rows to predict effects for; default: the dataset's own rows. A DataFrame (or one row as a
+                Series) with the context's columns is encoded with the context's category levels (a level no
+                context row has is a ``ValueError``); an array is read by position (a 1-D one is one row).
             confidence: level of the per-unit intervals.
             outcome_model: ``"pretrained"`` (the checkpoint's outcome network; the kernel model when the
                 checkpoint has none) or ``"kernel"`` (the kernel ridge T-learner).

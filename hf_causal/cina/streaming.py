@@ -272,7 +272,7 @@ def _result(plan: Plan, scan: dict, done: dict, names: Sequence[str], method: st
     balance = _balance(scan, done, names)
     residual = max((c.residual for c in plan.calibration.values()), default=0.0)
     issue = support_issue(dict(zip(names, balance["smd_after"])), {"treated": ess[1], "control": ess[0]}, residual,
-                          imbalance_tolerance(n1, n0))
+                          imbalance_tolerance(n1, n0), calibrated=plan.estimand != "overlap")
     return EffectEstimate.from_standard_error(
         value, se, estimand=plan.estimand, method=method, weights=weights,
         ess_treated=ess[1], ess_control=ess[0], balance=balance, n=plan.n, n_treated=n1,

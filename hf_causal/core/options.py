@@ -39,10 +39,15 @@ def check_estimator_options(**options: object) -> None:
     """Raise a ``ValueError`` naming the first option outside its choices.
 
     Accepts any of ``estimand``, ``method``, ``moments``, ``outcome_model`` as keywords, e.g.
-    ``check_estimator_options(estimand="ate", moments=3)`` raises ``moments must be one of (1, 2), got 3``.
+    ``check_estimator_options(estimand="ate", moments=3)`` raises ``moments must be one of (1, 2), got 3``; an
+    explicit outcome model with ``estimand="overlap"`` (which is never augmented) is a ``ValueError`` too.
     """
     for name, value in options.items():
         if name not in _CHOICES:
             raise TypeError(f"unknown estimator option {name!r}; known: {sorted(_CHOICES)}")
         if value not in _CHOICES[name]:
             raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")
+    if options.get("estimand") == "overlap" and options.get("outcome_model") in ("kernel", "pretrained"):
+        raise ValueError(f"estimand='overlap' (the raw balancing-SVM target) is never augmented, so "
+                         f"outcome_model={options['outcome_model']!r} does not apply: leave it 'auto' or 'none', or "
+                         "use estimand='ate' / 'att' / 'atc' for an augmented estimate")

@@ -120,6 +120,15 @@ class EffectEstimate:
         fields.setdefault("n", int(draws.size))
         return cls.from_standard_error(float(draws.mean()), std_error, confidence=confidence, **fields)
 
+    def set_confidence(self, confidence: float) -> EffectEstimate:
+        """Re-level a normal interval ``value -/+ z * std_error`` to ``confidence``, in place (returns ``self``);
+        an estimate without a standard error keeps its ends. ``ValueError`` outside ``(0, 1)``."""
+        z = normal_quantile(confidence)
+        if self.std_error is not None and np.isfinite(self.std_error):
+            self.ci_low, self.ci_high = self.value - z * self.std_error, self.value + z * self.std_error
+        self.confidence = confidence
+        return self
+
     # -- reading -----------------------------------------------------------------------------------------
 
     @property

@@ -99,7 +99,56 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
     if bad.any():
         cols = [names[i] for i in np.flatnonzero(bad)][:5]
         raise ValueError(f"covariates contain NaN or infinite values in columns {cols}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflowing = ~np.isfinite(values.var(axis=0))
+    if overflowing.any():
+        cols = [names[i] for i in np.flatnonzero(overflowing)][:5]
+        raise ValueError(f"covariate columns {cols} have values too large to standardise in float64 "
+                         "(their variance overflows); rescale them")
     return values, names
+
+
+def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
+    """Encode the rows to predict for (``X_new``) exactly as ``context`` was encoded into the columns ``names``.
+
+    A DataFrame beside a DataFrame context must have the context's columns (in any order) and gets the context's
+    one-hot levels, so a few rows need not show every level; a level the context lacks is an error naming it (no
+    context unit has it, so there is nothing to predict from). A Series is one row, indexed by column. Anything
+    else is read by position and must have the encoded width (a 1-D array of that length is one row), which an
+    array cannot have beside a context whose categorical columns were one-hot encoded. Every error names X_new.
+    """
+    try:
+        if isinstance(new, pd.Series) and isinstance(context, pd.DataFrame):
+            new = pd.DataFrame([new.to_dict()])
+        if isinstance(new, pd.DataFrame) and isinstance(context, pd.DataFrame):
+            missing = [str(c) for c in context.columns if c not in new.columns]
+            extra = [str(c) for c in new.columns if c not in context.columns]
+            if missing or extra:
+                raise ValueError(f"its columns must be the context's: missing {missing[:8]}, not in the context "
+                                 f"{extra[:8]}")
+            new = new[list(context.columns)]
+            encode_covariates(new)  # its own checks (missing values, dtypes), named as X_new's below
+            both, both_names = encode_covariates(pd.concat([context, new], ignore_index=True))
+            if both_names != list(names):
+                unseen = [c for c in both_names if c not in names]
+                raise ValueError(f"it has category levels that no context row has: {unseen[:8]}")
+            return both[len(context):]
+        if isinstance(context, pd.DataFrame) and list(names) != [str(c) for c in context.columns]:
+            raise ValueError(f"an array is read by position, but the context's categorical columns were one-hot "
+                             f"encoded (into {list(names)[:8]}): pass X_new as a DataFrame with the context's columns")
+        if not isinstance(new, (pd.DataFrame, pd.Series)):
+            arr = _to_numpy(new, "X_new")
+            if arr.ndim == 1 and len(names) > 1:
+                if arr.shape[0] != len(names):
+                    raise ValueError(f"a 1-D array is one row and needs {len(names)} values, got {arr.shape[0]}")
+                new = arr[None, :]
+        x_new, _ = encode_covariates(new)
+        if x_new.shape[1] != len(names):
+            raise ValueError(f"it has {x_new.shape[1]} columns, the context {len(names)} ({list(names)[:8]})")
+        return x_new
+    except (ValueError, TypeError) as err:
+        message = str(err).replace("covariates ", "its values ", 1) if str(err).startswith("covariates ") else str(err)
+        raise type(err)(f"X_new: {message}") from err
 
 
 def validate_treatment(treatment: Any, n: int) -> np.ndarray:
@@ -142,6 +191,11 @@ def validate_outcome(outcome: Any, n: int) -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"outcome contains NaN or infinite values (first at row {_first(~np.isfinite(arr))})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflows = not np.isfinite(arr.var())
+    if overflows:
+        raise ValueError(f"outcome values up to {np.abs(arr).max():.3g} (row {int(np.abs(arr).argmax())}) are too "
+                         "large to compute with in float64 (their variance overflows); rescale the outcome")
     return arr
 
 
@@ -155,6 +209,7 @@ def split_frame(
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Pick treatment, outcome and covariate columns (default: every other column) out of a DataFrame."""
     _check_unique_columns(frame.columns, "the data")
+    check_column_roles(treatment, outcome, covariates)
     missing = [c for c in [treatment, outcome, *(covariates or [])] if c not in frame.columns]
     if missing:
         raise ValueError(f"columns not found in the data: {missing}; available: {list(frame.columns)[:20]}")
@@ -165,9 +220,39 @@ def split_frame(
     return frame[list(covariates)], frame[treatment], frame[outcome]
 
 
+def check_column_roles(treatment: str, outcome: str, covariates: Sequence[str] | None = None) -> None:
+    """Refuse a column in two roles: the treatment as the outcome, or either of them among the covariates (the
+    estimate would condition on the outcome itself and be meaningless, with no error of its own)."""
+    if treatment == outcome:
+        raise ValueError(f"the treatment and the outcome are the same column {treatment!r}")
+    clash = [c for c in (treatment, outcome) if covariates is not None and c in covariates]
+    if clash:
+        roles = " and ".join(("treatment" if c == treatment else "outcome") + f" column {c!r}" for c in clash)
+        raise ValueError(f"the {roles} cannot also be a covariate; drop it from the covariates")
+
+
+def check_aligned(covariates: Any, treatment: Any, outcome: Any) -> None:
+    """Refuse pandas inputs whose index labels disagree: the values are paired by position, so a treatment or
+    outcome Series in another row order than the covariates would pair each unit with another's values and give a
+    wrong number without any error."""
+    indexed = [(name, value.index) for name, value in (("covariates", covariates), ("treatment", treatment),
+                                                        ("outcome", outcome))
+               if isinstance(value, (pd.Series, pd.DataFrame))]
+    for (first, first_index), (other, index) in zip(indexed, indexed[1:], strict=False):
+        if len(index) == len(first_index) and not index.equals(first_index):
+            at = int(np.flatnonzero(np.asarray(index) != np.asarray(first_index))[0])
+            labels = [getattr(label, "item", lambda label=label: label)() for label in (index[at], first_index[at])]
+            raise ValueError(
+                f"{other} and {first} have different index labels (at position {at}: {labels[0]!r} and "
+                f"{labels[1]!r}); values are paired by position, so align them first (e.g. "
+                f"{other}.loc[{first}.index]) or pass arrays (.to_numpy())"
+            )
+
+
 def validate_inputs(covariates: Any, treatment: Any, outcome: Any) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """Encode and check one dataset: ``(x, names, t, y)`` as :func:`encode_covariates`, :func:`validate_treatment`
-    and :func:`validate_outcome` return them, after :func:`check_arms_overlap`."""
+    and :func:`validate_outcome` return them, after :func:`check_aligned` and :func:`check_arms_overlap`."""
+    check_aligned(covariates, treatment, outcome)
     x, names = encode_covariates(covariates)
     t = validate_treatment(treatment, x.shape[0])
     y = validate_outcome(outcome, x.shape[0])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .inputs import MAX_CATEGORY_LEVELS
+from .inputs import MAX_CATEGORY_LEVELS, check_column_roles
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class StreamSchema:
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
             raise ValueError(f"the data has duplicate column names {duplicated[:5]}: rename them so each column is unique")
+        check_column_roles(str(treatment), str(outcome), None if covariates is None else [str(c) for c in covariates])
         if covariates is None:
             covariates = [c for c in columns if c not in (treatment, outcome)]
         self.covariates = [str(c) for c in covariates]

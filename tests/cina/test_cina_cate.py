@@ -44,7 +44,7 @@ def test_kernel_cate_recovers_the_effect_surface():
     np.testing.assert_allclose(again.effects["cate"], e["cate"].iloc[:50], atol=1e-9)
     ax = est.plot_effects(frame.x1)
     assert ax.get_xlabel() == "x1" and len(ax.lines) >= 1
-    with pytest.raises(ValueError, match="must match"):
+    with pytest.raises(ValueError, match=r"X_new: its columns must be the context.s: missing \[.x2.\]"):
         model.cate(frame[["x0", "x1", "x2"]], frame.treat, frame.y, X_new=frame[["x0", "x1"]])
 
 

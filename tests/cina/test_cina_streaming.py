@@ -98,7 +98,7 @@ def test_a_parquet_folder_of_1e6_rows_gives_the_in_memory_estimate(model, tmp_pa
 
 @pytest.mark.parametrize(
     "estimand, outcome_model, moments",
-    [("att", "none", 2), ("atc", "kernel", 1), ("overlap", "kernel", 2), ("ate", "none", 1)],
+    [("att", "none", 2), ("atc", "kernel", 1), ("overlap", "none", 2), ("ate", "none", 1)],
 )
 def test_every_estimand_and_outcome_model_streams_exactly(model, estimand, outcome_model, moments):
     frame = table(6_000, seed=1)

@@ -247,8 +247,11 @@ def test_option_misuse_is_a_clear_error(model, tiny_bert_dir) -> None:
         model.estimate(frame, t, y, text_features="embedding")
     with pytest.raises(ValueError, match="drop text_encoder"):
         model.estimate(frame, t, y, text_features="scores", text_encoder=TextEncoder.from_pretrained(tiny_bert_dir))
-    with pytest.raises(ValueError, match="texts are read in memory"):
-        model.estimate(frame.assign(t=t, y=y), "t", "y", text_features="scores")
+    with pytest.raises(ValueError, match="texts are read in memory"):  # a stream cannot score its texts
+        model.estimate(frame.assign(t=t, y=y), "t", "y", text_features="scores", chunk_rows=50)
+    # a DataFrame with column names is split in memory: the texts are scored as with arrays
+    by_name = model.estimate(frame.assign(t=t, y=y), "t", "y", text_features="scores").value
+    assert by_name == pytest.approx(model.estimate(frame, t, y, text_features="scores").value, rel=1e-12)
     with pytest.raises(KeyError, match="not in the covariates"):
         model.estimate(frame, t, y, text_features="scores", text_columns=["title"])
 

@@ -114,3 +114,15 @@ def test_covariate_sources_map_one_hot_columns_back():
     assert names == ["a", "a=b", "color=blue", "color=red"]
     assert covariate_sources(frame, names) == ["a", "a=b", "color", "color"]
     assert covariate_sources(np.zeros((2, 2)), ["x0", "x1"]) == ["x0", "x1"]
+
+
+def test_values_too_large_for_float64_arithmetic_are_named():
+    from hf_causal.data.inputs import encode_covariates, validate_outcome
+
+    y = np.array([1.0, 2.0, 3e200, 4.0])  # finite, but its variance overflows: every estimate would be NaN
+    with pytest.raises(ValueError, match=r"outcome values up to 3e\+200 \(row 2\) are too large"):
+        validate_outcome(y, 4)
+    frame = pd.DataFrame({"ok": [1.0, 2.0, 3.0, 4.0], "huge": [0.0, 1e300, -1e300, 0.0]})
+    with pytest.raises(ValueError, match=r"covariate columns \['huge'\] have values too large"):
+        encode_covariates(frame)
+    assert validate_outcome(y / 1e190, 4)[2] == pytest.approx(3e10)  # large but computable: kept
