@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,4 +68,9 @@ def main(argv: list[str] | None = None) -> CausalEngine:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, TypeError, KeyError, OSError, yaml.YAMLError) as err:
+        # bad input (a missing file, a graph that is not JSON or has a cycle, a missing column, NaN) is the user's to
+        # fix: one line, as `hf-causal estimate` gives, not a traceback
+        sys.exit(f"train_engine.py: error: {' '.join(str(err).split())}")

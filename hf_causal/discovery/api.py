@@ -176,6 +176,9 @@ def discover_lagged_graph(
         raise ValueError("threshold='topk' needs top_k >= 1")
     if not 0.0 <= val_fraction < 0.5:
         raise ValueError(f"val_fraction must be in [0, 0.5), got {val_fraction}")
+    for name, value in (("batch_size", batch_size), ("n_attribution_windows", n_attribution_windows)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     prepared = prepare_series(series, max_lag, var_names)
     context = max_lag if context_length is None else int(context_length)
     if context < max_lag:

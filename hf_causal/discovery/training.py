@@ -68,13 +68,21 @@ def prepare_series(
                 names = cols
             elif cols != names:
                 raise ValueError(f"{label} has columns {cols}, expected {names} as in series[0]")
+            if item.columns.duplicated().any():
+                raise ValueError("variable names must be unique (an edge names its ends), got "
+                                 f"{sorted({str(c) for c in item.columns[item.columns.duplicated()]})} more than once")
+            not_numbers = [str(c) for c in item.columns
+                           if not pd.api.types.is_numeric_dtype(item[c]) or pd.api.types.is_complex_dtype(item[c])]
+            if not_numbers:  # a timestamp column is usually the index not set: its nanoseconds are no variable
+                raise TypeError(f"{label} has non-numeric columns {not_numbers[:5]} (dtypes "
+                                f"{[str(item[c].dtype) for c in not_numbers[:5]]}); a time column belongs in the index")
             try:
                 arr = item.to_numpy(dtype=np.float64)
             except (TypeError, ValueError) as err:
                 raise TypeError(f"{label} has non-numeric columns: {err}") from err
         elif isinstance(item, np.ndarray):
-            if not (np.issubdtype(item.dtype, np.number) or item.dtype == bool):
-                raise TypeError(f"{label} must be numeric, got dtype {item.dtype}")
+            if not (np.issubdtype(item.dtype, np.number) or item.dtype == bool) or np.iscomplexobj(item):
+                raise TypeError(f"{label} must be numeric (real numbers), got dtype {item.dtype}")
             arr = item.astype(np.float64)
         else:
             raise TypeError(f"{label} must be a numpy array or DataFrame, got {type(item).__name__}")
@@ -92,12 +100,16 @@ def prepare_series(
             raise ValueError(
                 f"{label} has {arr.shape[0]} time steps; at least max_lag + 2 = {min_steps} are needed"
             )
-        mean, std = arr.mean(axis=0), arr.std(axis=0)
-        if np.any(std < 1e-12):
-            raise ValueError(
-                f"{label} has constant variables (columns {np.nonzero(std < 1e-12)[0].tolist()})"
-            )
-        arrays.append(((arr - mean) / std).astype(np.float32))
+        # standardise in units of each column's largest magnitude, so that neither the squares of values near
+        # float64's top overflow nor a series of tiny values reads as constant
+        scale = np.abs(arr).max(axis=0)
+        scale[scale == 0] = 1.0
+        scaled = arr / scale
+        mean, std = scaled.mean(axis=0) * scale, scaled.std(axis=0) * scale
+        constant = scaled.std(axis=0) < 1e-12
+        if np.any(constant):
+            raise ValueError(f"{label} has constant variables (columns {np.nonzero(constant)[0].tolist()})")
+        arrays.append(((scaled - scaled.mean(axis=0)) / scaled.std(axis=0)).astype(np.float32))
         means.append(mean)
         stds.append(std)
     n_vars = arrays[0].shape[1]
@@ -114,6 +126,9 @@ def prepare_series(
         names = var_names
     if names is None:
         names = [f"X{i}" for i in range(n_vars)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"variable names must be unique (an edge names its ends), got {repeated} more than once")
     return PreparedSeries(arrays, means, stds, names)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.results import EffectEstimate
+from ..core.results import EffectEstimate, normal_quantile
 from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
 from .planning import Query
@@ -67,6 +67,9 @@ class EffectQueries:
             return None
         if self.prefix_variables:
             reason, support, plans = "the engine attends to a bidirectional text block", None, []
+        elif any(self.planner.is_per_row(name, value) for name, value in {**query.do, **query.given}.items()):
+            # one evidence value per row is one query per row: the paired Monte-Carlo draws answer it
+            reason, support, plans = "the evidence varies per row", None, []
         else:
             plans = self.planner.plans(query, 1, [target])
             support = enumeration_support(self.tokenizer, plans, target)
@@ -109,6 +112,7 @@ class EffectQueries:
 
     @staticmethod
     def _exact_estimate(value: float, estimand: str, query: str, support: int, confidence: float) -> EffectEstimate:
+        normal_quantile(confidence)  # a zero-width interval has no z, but the level must still be a level
         return EffectEstimate(
             value, value, value, 0.0, estimand=estimand, method="engine", confidence=confidence, n=support,
             query=query, interval=EXACT_INTERVAL,
@@ -298,7 +302,15 @@ class EffectQueries:
         missing = [c for c in [treatment, *prefix] if c not in data.columns]
         if missing:
             raise ValueError(f"data lacks the columns {missing} (the treatment and the variables before it)")
-        rows = data[data[treatment] == treated]
+        column = data[treatment]
+        if column.isna().any():
+            first = column.index[column.isna().to_numpy()][0]
+            raise ValueError(f"data's treatment column {treatment!r} has missing values (first at row "
+                             f"{getattr(first, 'item', lambda: first)()!r}); drop those rows first")
+        # every value must be one the engine knows (an unknown one is named), and the treated rows are those whose
+        # encoding is the treated arm's, so a column stored as strings matches as the engine reads it
+        ids = [list(i) for i in self.tokenizer.encode_column(treatment, column.tolist())]
+        rows = data[_rows_equal(ids, np.asarray(self.tokenizer.encode_value(treatment, treated)))]
         if rows.empty:
             raise ValueError(f"data has no rows with {treatment}={treated!r}")
         reps = np.resize(np.arange(len(rows)), max(n, len(rows)))

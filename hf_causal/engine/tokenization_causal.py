@@ -60,9 +60,13 @@ def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, An
         levels = list(opts["levels"]) if "levels" in opts else _sorted_unique(values.tolist())
         if vtype == "binary" and len(levels) > 2:
             raise ValueError(f"binary variable {name!r} has {len(levels)} distinct values: {levels[:5]}")
+        if vtype == "binary" and len(levels) < 2:
+            raise ValueError(f"binary variable {name!r} takes the single value {levels[0]!r} in the data: nothing "
+                             "could be learned of the other; declare both levels in its spec if that is intended")
         return CategoricalCodec(levels, name=name)
     if vtype in ("continuous", "integer"):
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+                or pd.api.types.is_complex_dtype(values)):
             raise TypeError(f"{vtype} variable {name!r} must hold numbers, got dtype {values.dtype}")
         _check_no_missing(name, values)
         arr = values.to_numpy(dtype=np.float64)
@@ -220,6 +224,9 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         missing = [n for n in graph.variables if n not in data.columns]
         if missing:
             raise ValueError(f"data lacks the graph variables {missing}")
+        repeated = [n for n in graph.variables if int((data.columns == n).sum()) > 1]
+        if repeated:
+            raise ValueError(f"data has more than one column named {repeated}: rename them so each is unique")
         if len(data) == 0:
             raise ValueError("data is empty")
         defaults = {"n_bins": n_bins, "continuous_codec": continuous_codec, "n_digits": n_digits,

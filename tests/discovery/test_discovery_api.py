@@ -108,6 +108,27 @@ def test_bad_input_errors():
         discover_lagged_graph(good, max_lag=3, context_length=2)
     with pytest.raises(ValueError, match="top_k"):
         discover_lagged_graph(good, max_lag=2, threshold="topk")
+    with pytest.raises(ValueError, match=r"variable names must be unique .* \['a'\]"):
+        discover_lagged_graph(good, max_lag=2, var_names=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"variable names must be unique"):
+        discover_lagged_graph(pd.DataFrame(good, columns=["a", "a", "b"]), max_lag=2)
+    stamped = pd.DataFrame(good, columns=["a", "b", "c"]).assign(t=pd.date_range("2020", periods=300, freq="h"))
+    with pytest.raises(TypeError, match=r"non-numeric columns \['t'\] .* a time column belongs in the index"):
+        discover_lagged_graph(stamped, max_lag=2)
+    with pytest.raises(TypeError, match="numeric"):
+        discover_lagged_graph(good * (1 + 1j), max_lag=2)
+    for option in ("batch_size", "n_attribution_windows"):
+        with pytest.raises(ValueError, match=f"{option} must be an int >= 1, got 0"):
+            discover_lagged_graph(good, max_lag=2, **{option: 0})
+
+
+def test_standardisation_is_the_same_at_any_scale_float64_holds():
+    from hf_causal.discovery.training import prepare_series
+
+    series = np.random.default_rng(1).standard_normal((200, 3)) + [0.0, 5.0, -2.0]
+    reference = prepare_series(series, 2).arrays[0]
+    for scale in (1e160, 1e-300):  # squares overflow at the one, look constant in absolute terms at the other
+        np.testing.assert_allclose(prepare_series(series * scale, 2).arrays[0], reference, atol=1e-5)
 
 
 def test_package_root_export_and_plot(tmp_path):

@@ -177,6 +177,9 @@ def test_att_over_observed_treated_rows(engine, data):
     est = engine.att("A", "Y", data=data, n=N_MC)
     assert abs(est.value - truth) < 0.2, est
     assert est.estimand == "att" and "observed treated rows" in est.query
+    # a treatment column read back as strings picks the same treated rows
+    as_text = engine.att("A", "Y", data=data.assign(A=data.A.astype(str)), n=N_MC)
+    assert as_text.value == est.value
 
 
 def test_predict_errors(engine, data):
@@ -192,6 +195,11 @@ def test_predict_errors(engine, data):
         engine.att("A", "Y", data=data.drop(columns="Z"))
     with pytest.raises(ValueError, match="no rows"):
         engine.att("A", "Y", data=data[data.A == 0])
+    holed = data.assign(A=data.A.astype(float).where(data.index != data.index[3]))
+    with pytest.raises(ValueError, match=f"treatment column 'A' has missing values \\(first at row {data.index[3]}\\)"):
+        engine.att("A", "Y", data=holed)  # not dropped in silence
+    with pytest.raises(ValueError, match="'A'"):
+        engine.att("A", "Y", data=data.assign(A=data.A + 2))  # values the engine never saw are named
 
 
 def test_constrained_loss_flag_reaches_training(data):

@@ -59,6 +59,24 @@ def test_exact_cate_and_interventional_mean_equal_hand_chained_conditionals(chai
     assert mean.value == pytest.approx(_chained_mean(chain, 1), abs=1e-6)
 
 
+def test_per_row_evidence_is_answered_by_paired_draws_and_averages_the_exact_cates(chain):
+    levels = np.repeat(["a", "b", "c"], 2000)  # one evidence value per row: one query per row
+    per_row = chain.cate("A", "Y", given={"X": levels}, n=len(levels), seed=2)
+    assert per_row.interval == MONTE_CARLO_INTERVAL and per_row.std_error > 0
+    expected = np.mean([chain.cate("A", "Y", given={"X": x}).value for x in "abc"])  # each by enumeration
+    assert abs(per_row.value - expected) < 4 * per_row.std_error
+    with pytest.raises(ValueError, match="cannot be enumerated here: the evidence varies per row"):
+        chain.cate("A", "Y", given={"X": levels}, n=len(levels), exact=True)
+    with pytest.raises(ValueError, match="'X': got 6000 per-row values for n=10"):
+        chain.cate("A", "Y", given={"X": levels}, n=10)
+
+
+def test_an_exact_answer_checks_its_confidence_level(chain):
+    for level in (1.5, -1, 0):
+        with pytest.raises(ValueError, match="confidence must be in"):
+            chain.ate("A", "Y", confidence=level)
+
+
 def test_enumeration_is_independent_of_batch_size(chain):
     value = chain.ate("A", "Y").value
     old = chain.batch_size

@@ -126,6 +126,12 @@ def test_bad_values_raise():
         CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, 1], "Y": ["a", "b", "c"]}), g)
     with pytest.raises(ValueError, match="lacks"):
         CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1]}), g)
+    with pytest.raises(ValueError, match=r"more than one column named \['Y'\]"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame([[0, 1.0, 2.0], [1, 0.0, 1.0]], columns=["A", "Y", "Y"]), g)
+    with pytest.raises(ValueError, match="binary variable 'A' takes the single value 1"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [1, 1, 1], "Y": [0.0, 1.0, 2.0]}), g)
+    with pytest.raises(TypeError, match="must hold numbers, got dtype complex128"):
+        CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, 1], "Y": [1j, 2.0, 3.0]}), g)
 
 
 def test_save_and_reload_with_auto_tokenizer(tmp_path):

@@ -79,3 +79,21 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path, monkeypatch):
         assert torch.equal(value, after[name]), name
     changed = CausalEngine.from_pretrained(tmp_path / "full" / "checkpoint-3").model.state_dict()
     assert any(not torch.equal(value, changed[name]) for name, value in after.items())  # steps 4-6 did train
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    pd.DataFrame({"A": [0, 1] * 10, "Y": np.arange(20.0)}).to_csv(tmp_path / "rows.csv", index=False)
+    (tmp_path / "cycle.json").write_text(json.dumps({"variables": {"A": "binary", "Y": "continuous"},
+                                                     "edges": [["A", "Y"], ["Y", "A"]]}))
+    (tmp_path / "broken.json").write_text("{not json")
+    for graph, message in (("cycle.json", "cycle"), ("broken.json", "train_engine.py: error: "),
+                           ("missing.json", "No such file or directory")):
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "rows.csv"), "--graph",
+                               str(tmp_path / graph), "--output-dir", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("train_engine.py: error: ") and message in lines[0], lines
