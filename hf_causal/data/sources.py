@@ -294,6 +294,23 @@ def parquet_files(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list
     return [path]
 
 
+def check_same_columns(partitions: Sequence[ParquetPartition]) -> None:
+    """Refuse parquet files with columns the first file lacks: the first file fixes the table's columns, so the
+    extra ones would be dropped without a word, and a file of another table (per-row effects written back into the
+    data folder, say) would be read as more rows. A missing column is the chunk check's to name (it may be unused).
+    Reads each file's schema only."""
+    pa = _pyarrow()
+    first = partitions[0] if partitions else None
+    names = set(pa.parquet.read_schema(first.path).names) if first is not None else set()
+    for partition in partitions[1:]:
+        # pandas stores a non-default index as __index_level_N__: an index, not a column of the table
+        extra = [c for c in pa.parquet.read_schema(partition.path).names
+                 if c not in names and not c.startswith("__index_level_")]
+        if extra:
+            raise ValueError(f"{partition.path} has columns {extra[:8]} that the first file {first.path} lacks: the "
+                             "files of one table must share their columns (is another table's file among them?)")
+
+
 def is_parquet_spec(spec: Any) -> bool:
     """Whether ``spec`` names parquet data (a .parquet path, a folder, a glob or a list of them)."""
     if isinstance(spec, (list, tuple)):
@@ -318,7 +335,9 @@ def as_table_source(data: Any, partition_rows: int = DEFAULT_PARTITION_ROWS) -> 
         return TableSource(parts, "the DataFrame")
     if is_parquet_spec(data):
         files = parquet_files(data)
-        return TableSource([ParquetPartition(f) for f in files], str(data))
+        partitions = [ParquetPartition(f) for f in files]
+        check_same_columns(partitions)
+        return TableSource(partitions, str(data))
     kind = type(data).__name__
     if kind == "Dataset" and hasattr(data, "with_format") and hasattr(data, "select"):
         n = len(data)

@@ -30,6 +30,15 @@ def test_parquet_chunks_are_exact_across_row_groups(tmp_path):
     assert parquet_files(str(tmp_path / "*.parquet")) == parquet_files([tmp_path / "a.parquet", tmp_path / "b.parquet"])
 
 
+def test_a_file_of_another_table_in_the_folder_is_named(tmp_path):
+    _frame(100).to_parquet(tmp_path / "a.parquet")
+    _frame(50, 100).set_index(pd.Index(np.arange(50) * 3)).to_parquet(tmp_path / "b.parquet")  # a stored index: fine
+    assert as_table_source(tmp_path).rows == 150
+    _frame(100).assign(cate=0.0).to_parquet(tmp_path / "effects.parquet")  # written back into the data folder
+    with pytest.raises(ValueError, match=r"effects.parquet has columns \['cate'\] that the first file .*a.parquet"):
+        as_table_source(tmp_path)
+
+
 def test_an_iterator_is_spilled_on_its_first_pass_and_replayed(tmp_path):
     frames = [_frame(70, s) for s in range(0, 350, 70)]
     source = as_table_source(iter(frames))
