@@ -95,6 +95,17 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
 STREAM_ABOVE_ROWS = AUTO_NETWORK_MAX_UNITS
 
 
+def read_parquet_table(source: Any) -> pd.DataFrame:
+    """Every row of a parquet folder, glob or list of files as one DataFrame (the files must share their columns)."""
+    from .data.sources import DEFAULT_CHUNK_ROWS, as_table_source
+
+    table = as_table_source(source)
+    chunks = [chunk for part in table.partitions for chunk in part.chunks(DEFAULT_CHUNK_ROWS)]
+    if not chunks:
+        raise ValueError(f"{table.description} has no rows")
+    return pd.concat(chunks, ignore_index=True)
+
+
 def _streamable(args: argparse.Namespace) -> bool:
     """Parquet data and options a streamed estimate supports (docs/design.md §4.9)."""
     from .data.sources import as_table_source, is_parquet_spec
@@ -129,6 +140,7 @@ def _estimate_stream(args: argparse.Namespace) -> int:
     from .cina.streaming import estimate_stream
 
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
     model = CInAModel.from_pretrained(args.model)
     client = None
     if args.dask_scheduler:
@@ -161,9 +173,17 @@ def _estimate(args: argparse.Namespace) -> int:
     if args.weights_out or args.dask_scheduler:
         raise ValueError("--weights-out and --dask-scheduler need parquet data and --method cina-zs with an average "
                          "effect (the streamed estimate)")
-    if len(args.data) > 1:
+    from .data.sources import is_parquet_spec
+
+    source = args.data if len(args.data) > 1 else args.data[0]
+    if is_parquet_spec(source) and (len(args.data) > 1 or not Path(str(source)).is_file()):
+        # several parquet files (a folder, a glob) with an option the streamed estimate does not have (per-unit
+        # effects, --method cina, the outcome network, texts): read them into memory as one table
+        frame, meta = read_parquet_table(source), {}
+    elif len(args.data) > 1:
         raise ValueError("several data files are read as one table only when they are parquet")
-    frame, meta = read_table(args.data[0])
+    else:
+        frame, meta = read_table(args.data[0])
     treatment = args.treatment or meta.get("treatment")
     outcome = args.outcome or meta.get("outcome")
     if not treatment or not outcome:
@@ -186,6 +206,7 @@ def _estimate(args: argparse.Namespace) -> int:
     from .cina import CInAModel
 
     hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
+    hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
     model = CInAModel.from_pretrained(args.model)
     if args.output and args.estimand not in PER_UNIT_ESTIMANDS:
         raise ValueError(f"--output writes per-unit effects: use it with --estimand {PER_UNIT_ESTIMANDS[0]}")

@@ -179,8 +179,20 @@ def _broken_checkpoint(path, what):
         (path / "model.safetensors").write_bytes(b"not a safetensors file at all")
     elif what == "config":
         (path / "config.json").write_text('{"model_type": "cina", "hidden_size": 8,,}')
-    else:  # pickled
+    elif what == "pickled":
         (path / "model.safetensors").rename(path / "pytorch_model.bin")
+    elif what == "model_type":
+        config = json.loads((path / "config.json").read_text())
+        (path / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    else:  # a tensor removed, or one made NaN: the file still reads, the model would not be the saved one
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(path / "model.safetensors")
+        if what == "missing_tensor":
+            del tensors["embed.weight"]
+        else:
+            tensors["embed.weight"][0, 0] = float("nan")
+        save_file(tensors, path / "model.safetensors", metadata={"format": "pt"})
 
 
 @pytest.mark.parametrize(
@@ -190,10 +202,14 @@ def _broken_checkpoint(path, what):
         ("garbage", "model.safetensors is not a readable safetensors file"),
         ("config", "config.json is not valid JSON"),
         ("pickled", "holds pickled weights only (pytorch_model.bin)"),
+        ("model_type", "is a 'bert' checkpoint, not a 'cina' one"),
+        ("missing_tensor", "lacks the tensors ['embed.weight']"),
+        ("nan_tensor", "the tensor 'embed.weight' holds NaN or infinite values"),
     ],
 )
 def test_a_broken_model_folder_is_one_line_naming_the_file(data_files, tmp_path, capsys, what, message):
     _broken_checkpoint(tmp_path / "ckpt", what)
+    capsys.readouterr()  # what saving the folder printed
     assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y",
                  "--model", str(tmp_path / "ckpt")]) == 1
     err = _one_line_error(capsys)
@@ -395,7 +411,8 @@ def test_parquet_files_are_streamed_with_the_in_memory_answer(checkpoint, data_f
     frame.iloc[120:240].to_parquet(tmp_path / "part-1.parquet", index=False)
     assert main(["estimate", *files, "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
                  "--chunk-rows", "50"]) == 1
-    assert "chunk 3 (rows 120-169 of part-1.parquet), row 130: covariate 'x2' is nan" in _one_line_error(capsys)
+    assert ("chunk 3 (rows 120-169 of the table: rows 0-49 of part-1.parquet), row 130 (row 10 of part-1.parquet): "
+            "covariate 'x2' is nan") in _one_line_error(capsys)
 
 
 def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, tmp_path, capsys):
@@ -422,3 +439,21 @@ def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, t
                  str(path), "--json"]) == 0  # the default is auto: the network where the checkpoint has one
     default = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert default["outcome_model"] == "pretrained" and default["estimate"] == payloads["csv"]["estimate"]
+
+
+def test_a_parquet_folder_is_read_into_memory_for_options_the_stream_lacks(checkpoint, data_files, tmp_path, capsys):
+    frame = pd.read_csv(data_files / "d.csv")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(frame), 120)):
+        frame.iloc[start:start + 120].reset_index(drop=True).to_parquet(folder / f"part{i}.parquet")
+    outputs = {}
+    for name, data in (("folder", str(folder)), ("csv", str(data_files / "d.csv"))):
+        assert main(["estimate", data, "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
+                     "--estimand", "cate", "--output", str(tmp_path / f"{name}.csv")]) == 0
+        outputs[name] = pd.read_csv(tmp_path / f"{name}.csv")
+    capsys.readouterr()
+    pd.testing.assert_frame_equal(outputs["folder"], outputs["csv"])
+    assert main(["estimate", str(folder / "*.parquet"), "--treatment", "treated", "--outcome", "y", "--model",
+                 checkpoint, "--method", "cina", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == len(frame)

@@ -106,17 +106,43 @@ class CInAPreTrainedModel(PreTrainedModel):
         else:
             pretrained_model_name_or_path = resolve_checkpoint(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
+        want_info = kwargs.pop("output_loading_info", False)
+        where = f"{pretrained_model_name_or_path} (config.json, model.safetensors)"
         try:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+            model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                                  **kwargs)
         except (ValueError, TypeError, KeyError, RuntimeError) as err:
             if not os.path.isdir(pretrained_model_name_or_path):
                 raise
             # a readable folder whose config values or tensor shapes do not make this model: say which folder
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ValueError(
-                f"{pretrained_model_name_or_path} (config.json, model.safetensors) does not load as a "
-                f"{cls.__name__}: {reason}"
-            ) from err
+            raise ValueError(f"{where} does not load as a {cls.__name__}: {reason}") from err
+        loaded_type = None
+        if "config" not in kwargs:  # the folder's own config.json: transformers only warns about another type
+            options = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder")
+                       if k in kwargs}
+            loaded_type = cls.config_class.get_config_dict(pretrained_model_name_or_path, **options)[0].get("model_type")
+        check_loaded(model, info, where, loaded_type)
+        return (model, info) if want_info else model
+
+
+def check_loaded(model: nn.Module, info: dict[str, Any], where: str, loaded_type: str | None = None) -> None:
+    """Refuse a load that would give a silently different model: a tensor the weights lack (transformers would
+    initialise it at random, so every load estimates differently), one they hold for no module of this config
+    (a part of the checkpoint dropped), a config of another model type, or weights that are not finite."""
+    model_type = type(model.config).model_type  # the class's: an instance may carry the file's value
+    if loaded_type is not None and loaded_type != model_type:
+        raise ValueError(f"{where} is a {loaded_type!r} checkpoint, not a {model_type!r} one")
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k) for k in info.get(kind) or ())
+        if keys:
+            what = {"missing_keys": "lacks the tensors", "unexpected_keys": "holds tensors no module of its config "
+                    "has", "mismatched_keys": "has tensors of the wrong shape"}[kind]
+            raise ValueError(f"{where} {what} {keys[:5]}{' ...' if len(keys) > 5 else ''}: it does not load as a "
+                             f"{type(model).__name__} without making up weights")
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{where}: the tensor {name!r} holds NaN or infinite values")
 
 
 class CInAModel(CInAPreTrainedModel):

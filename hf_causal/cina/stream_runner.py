@@ -132,7 +132,7 @@ def run_partition(
     try:
         for k, batch in enumerate(partition.chunks(chunk_rows, columns)):
             size = len(batch[1]) if partition.encoded else len(batch)
-            place = ChunkPlace(info.first_chunk + k, info.first_row + rows, size, partition.label)
+            place = ChunkPlace(info.first_chunk + k, info.first_row + rows, size, partition.label, rows)
             extras = kept.get(k) if kept is not None else {}
             if not encode:
                 chunk = Chunk(None, None, None, place, 0, 0, extras, frame=batch)

@@ -351,8 +351,8 @@ def estimate_stream(
         outcome_model = "kernel"
     if not streams_forward(model):
         raise TypeError("a streamed estimate needs a CInAModel (its value network runs chunk by chunk)")
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
     table = as_table_source(source)
     runner = None
     try:

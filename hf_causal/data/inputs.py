@@ -74,7 +74,8 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
                     raise TypeError(
                         f"covariate column {col!r} is non-numeric with {levels.nunique()} distinct values; "
                         f"encode it yourself (one-hot is capped at {MAX_CATEGORY_LEVELS} levels), or, if it is free "
-                        "text, score it (text_features='scores', or --text-columns on the command line)"
+                        "text, score it for an average effect (estimate's text_features='scores', or --text-columns "
+                        "on the command line; per-unit effects do not read texts)"
                     )
                 dummies = pd.get_dummies(levels, prefix=str(col), prefix_sep="=", dtype="float64")
                 parts.append(dummies)

@@ -23,20 +23,32 @@ from .inputs import MAX_CATEGORY_LEVELS, check_column_roles
 
 @dataclass(frozen=True)
 class ChunkPlace:
-    """Where a chunk sits in the stream: its number, its first (global) row, its size and its file."""
+    """Where a chunk sits in the stream: its number, its first row in the table, its size, its file (or other
+    partition) and its first row there (``-1``: the same as in the table, a table of one partition)."""
 
     chunk: int
     start: int
     rows: int
     label: str = ""
+    start_in_label: int = -1
+
+    @property
+    def _in_part(self) -> bool:
+        return self.label != "" and self.start_in_label not in (-1, self.start)
 
     def __str__(self) -> str:
+        span = f"{self.start:,}-{self.start + self.rows - 1:,}"
+        if self._in_part:  # say both, so that a row number is found in the file as well as in the table
+            local = f"{self.start_in_label:,}-{self.start_in_label + self.rows - 1:,}"
+            return f"chunk {self.chunk} (rows {span} of the table: rows {local} of {self.label})"
         where = f" of {self.label}" if self.label else ""
-        return f"chunk {self.chunk} (rows {self.start:,}-{self.start + self.rows - 1:,}{where})"
+        return f"chunk {self.chunk} (rows {span}{where})"
 
     def row(self, i: int) -> str:
-        """``"chunk 3 (rows ...), row 200,017"``: the global number of the chunk's ``i``-th row."""
-        return f"{self}, row {self.start + int(i):,}"
+        """``"chunk 3 (rows ...), row 200,017"``: the table-wide number of the chunk's ``i``-th row (and, in a table
+        of several files, its number in its file)."""
+        local = f" (row {self.start_in_label + int(i):,} of {self.label})" if self._in_part else ""
+        return f"{self}, row {self.start + int(i):,}{local}"
 
 
 def dtype_family(dtype: object) -> str:

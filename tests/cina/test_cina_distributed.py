@@ -52,5 +52,6 @@ def test_two_workers_give_the_in_memory_estimate_and_write_the_weights(client, t
 
     frame.loc[6_666, "c"] = np.nan  # in the third file, read by a worker: the error still names chunk and row
     frame.iloc[5_000:7_500].to_parquet(data / "part-2.parquet", index=False)
-    with pytest.raises(ValueError, match=r"chunk 7 \(rows 6,024-7,047 of part-2.parquet\), row 6,666: covariate 'c'"):
+    with pytest.raises(ValueError, match=r"chunk 7 \(rows 6,024-7,047 of the table: rows 1,024-2,047 of part-2.parquet\), "
+                                         r"row 6,666 \(row 1,666 of part-2.parquet\): covariate 'c'"):
         estimate_stream(model, data, "t", "y", chunk_rows=1_024, client=client)

@@ -176,7 +176,8 @@ def test_bad_input_in_a_parquet_file_names_the_file(model, tmp_path):
     frame = table(3_000, seed=5)
     frame.loc[2_100, "a"] = np.nan
     write_parts(frame, tmp_path, [2_000, 1_000])
-    with pytest.raises(ValueError, match=r"chunk 4 \(rows 2,000-2,499 of part-1.parquet\), row 2,100: covariate 'a'"):
+    with pytest.raises(ValueError, match=r"chunk 4 \(rows 2,000-2,499 of the table: rows 0-499 of part-1.parquet\), "
+                                         r"row 2,100 \(row 100 of part-1.parquet\): covariate 'a'"):
         estimate_stream(model, tmp_path, "t", "y", chunk_rows=500)
 
 

@@ -149,3 +149,9 @@ def test_the_interval_level_is_a_keyword(model):
     assert model.estimate(frame, "t", "y", confidence=0.90, chunk_rows=250).ci_low == pytest.approx(ninety.ci_low)
     with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\), got 95"):
         model.estimate(frame, "t", "y", confidence=95)
+
+
+@pytest.mark.parametrize("chunk_rows", [0, -1, 2.5, None, True])
+def test_a_chunk_size_must_be_a_positive_int(model, chunk_rows):
+    with pytest.raises(ValueError, match="chunk_rows must be a positive int"):
+        model.estimate(confounded_frame(), "t", "y", chunk_rows=chunk_rows)

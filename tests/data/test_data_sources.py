@@ -77,5 +77,7 @@ def test_the_schema_encodes_as_in_memory_and_names_bad_chunks():
         schema.encode(head.assign(g=["a", "c"]), place)
     with pytest.raises(ValueError, match=r"chunk 4 .*: column 'x' changed dtype from float64 \(first chunk\) to object"):
         schema.encode(head.assign(x=["1", "2"]), place)
+    in_file = ChunkPlace(4, 8_000, 2, "part-3.parquet", 1_000)  # a later file of the table: both numberings
+    assert in_file.row(1) == "chunk 4 (rows 8,000-8,001 of the table: rows 1,000-1,001 of part-3.parquet), row 8,001 (row 1,001 of part-3.parquet)"
     with pytest.raises(TypeError, match="covariate column 'when'"):
         StreamSchema(head.assign(when=pd.Timestamp("2020-01-01")), "t", "y")

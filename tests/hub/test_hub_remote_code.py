@@ -114,7 +114,20 @@ try:  # the estimator is library code: without hf_causal the remote model gives 
     estimate_error = None
 except ImportError as err:
     estimate_error = str(err)
+import shutil
+from safetensors.torch import load_file, save_file
+broken = {folder!r} + "_without_a_tensor"
+shutil.copytree({folder!r}, broken)
+tensors = load_file(broken + "/model.safetensors")
+del tensors["embed.weight"]
+save_file(tensors, broken + "/model.safetensors", metadata={{"format": "pt"}})
+try:  # the remote copy refuses weights it would have to make up, as the library does
+    AutoModel.from_pretrained(broken, trust_remote_code=True)
+    missing_error = None
+except ValueError as err:
+    missing_error = str(err)
 report = {{
+    "missing_error": missing_error,
     "estimate_error": estimate_error,
     "forecaster_class": type(forecaster).__module__,
     "class": type(remote).__module__,
@@ -165,6 +178,7 @@ def test_loads_where_hf_causal_cannot_be_imported(tmp_path, hubtools) -> None:
     assert report["forecaster_class"].startswith("transformers_modules.")
     assert not report["hf_causal_imported"]
     assert "needs hf-causal installed" in report["estimate_error"]
+    assert "lacks the tensors ['embed.weight']" in report["missing_error"]
     assert report["registry_kept"]
     assert report["plain_auto_class"] == "hf_causal.cina.modeling_cina"
     got = torch.load(tmp_path / "outputs.pt")
