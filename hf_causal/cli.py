@@ -189,6 +189,8 @@ def _estimate(args: argparse.Namespace) -> int:
     if not treatment or not outcome:
         raise ValueError("--treatment and --outcome are required for a data file")
     covariates = args.covariates or meta.get("covariates")
+    if args.covariates and args.text_columns:  # the texts are covariates too, whether --covariates lists them or not
+        covariates = [*covariates, *(c for c in args.text_columns if c not in covariates)]
     x, t, y = split_frame(frame, treatment, outcome, covariates)
     if covariates is None:
         warn_saved_index(x.columns)

@@ -269,3 +269,11 @@ def test_cli_text_columns(tmp_path, capsys) -> None:
     assert "--text-columns" in capsys.readouterr().err
     assert main([*argv[:-3], "--estimand", "cate", "--text-columns", "review"]) != 0
     assert "--text-columns works with average effects" in capsys.readouterr().err
+    # --covariates need not repeat the text columns: they are covariates too
+    pd.DataFrame({"age": np.random.default_rng(0).normal(size=len(t)), "review": texts, "treated": t,
+                  "y": y}).to_csv(path, index=False)
+    listed = {}
+    for covariates in (["age"], ["age", "review"]):
+        assert main([*argv, "--covariates", *covariates, "--text-columns", "review"]) == 0
+        listed[len(covariates)] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["estimate"]
+    assert listed[1] == listed[2]
