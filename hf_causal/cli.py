@@ -168,6 +168,9 @@ def _estimate(args: argparse.Namespace) -> int:
         args.outcome_model = "pretrained" if args.estimand in PER_UNIT_ESTIMANDS else DEFAULT_OUTCOME_MODEL
     if args.estimand in PER_UNIT_ESTIMANDS and args.outcome_model == "none":
         raise ValueError("--estimand cate needs an outcome model: --outcome-model pretrained (default) or kernel")
+    for flag, given in (("--output", args.output), ("--plot", args.plot)):
+        if given and args.estimand not in PER_UNIT_ESTIMANDS:
+            raise ValueError(f"{flag} is for per-unit effects: use it with --estimand {PER_UNIT_ESTIMANDS[0]}")
     if _streamable(args):
         return _estimate_stream(args)
     if args.weights_out or args.dask_scheduler:
@@ -202,6 +205,7 @@ def _estimate(args: argparse.Namespace) -> int:
     else:  # only texts: nothing else to encode
         validate_treatment(t, len(x))
         validate_outcome(y, len(x))
+    check_plot_option(args, frame)
 
     from transformers.utils import logging as hf_logging
 
@@ -210,8 +214,6 @@ def _estimate(args: argparse.Namespace) -> int:
     hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
     hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
     model = CInAModel.from_pretrained(args.model)
-    if args.output and args.estimand not in PER_UNIT_ESTIMANDS:
-        raise ValueError(f"--output writes per-unit effects: use it with --estimand {PER_UNIT_ESTIMANDS[0]}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.estimand in PER_UNIT_ESTIMANDS:
@@ -270,8 +272,32 @@ def _report(args: argparse.Namespace, result: Any, meta: dict) -> int:
     return 0
 
 
+def check_plot_option(args: argparse.Namespace, frame: pd.DataFrame) -> None:
+    """``--plot COVARIATE FILE``: per-unit effects only, a column of the data, a format matplotlib writes; checked
+    before the model loads."""
+    if not args.plot:
+        return
+    column, path = args.plot
+    if column not in frame.columns:
+        raise ValueError(f"--plot: {column!r} is not a column of the data; available: {list(frame.columns)[:20]}")
+    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+        raise ValueError(f"--plot: column {column!r} is not numeric (dtype {frame[column].dtype}); pick a numeric one")
+    if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--plot: unsupported figure format {Path(path).suffix!r}: use .png, .pdf or .svg")
+    if not Path(path).resolve().parent.is_dir():
+        raise ValueError(f"--plot: the folder of {path} does not exist")
+
+
 def _report_effects(args: argparse.Namespace, frame: pd.DataFrame, result: Any) -> int:
-    """Print a per-unit estimate's summary (or JSON) and write the rows with their effects to ``--output``."""
+    """Print a per-unit estimate's summary (or JSON), write the rows with their effects to ``--output`` and draw
+    them against a covariate into ``--plot``'s file."""
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")  # a file, not a window: the command line may run where there is no display
+        column, path = args.plot
+        ax = result.plot_effects(frame[column].reset_index(drop=True))
+        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
     if args.output:
         columns = {"cate": "cate", "std_error": "cate_std_error", "ci_low": "cate_ci_low", "ci_high": "cate_ci_high"}
         rows = frame.reset_index(drop=True).join(result.effects[list(columns)].rename(columns=columns)
@@ -285,6 +311,8 @@ def _report_effects(args: argparse.Namespace, frame: pd.DataFrame, result: Any) 
         print(result.summary())
         print(f"wrote {len(result.effects)} per-unit effects to {args.output}" if args.output
               else "(--output effects.csv writes the per-unit effects)")
+        if args.plot:
+            print(f"drew the effects against {args.plot[0]} in {args.plot[1]}")
     return 0
 
 
@@ -332,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="free-text covariate columns, each replaced by cross-fitted scores of its words "
                           "(treatment log-odds, outcome per arm; needs scikit-learn)")
     est.add_argument("--output", help="with --estimand cate: write the rows with their effects (csv/parquet/jsonl)")
+    est.add_argument("--plot", nargs=2, metavar=("COVARIATE", "FILE"),
+                     help="with --estimand cate: draw the effects and their intervals against COVARIATE (a column "
+                          "of the data) into FILE (.png, .pdf or .svg)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     stream = est.add_argument_group("parquet data read in chunks (average effects, --method cina-zs)")
     stream.add_argument("--chunk-rows", type=int, default=65_536, help="rows per chunk: memory grows with it, not N")

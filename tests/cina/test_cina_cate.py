@@ -157,3 +157,26 @@ def test_auto_is_the_network_up_to_its_size_limit_and_the_kernel_model_above(mon
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel")
     assert above.outcome_model == "kernel" and above.value == kernel.value and above.std_error == kernel.std_error
     assert model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").outcome_model == "pretrained"
+
+
+def test_cli_draws_the_effects_against_a_covariate(tmp_path, capsys):
+    import matplotlib.image
+
+    frame, tau = heterogeneous(n=300, seed=2)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    ckpt = tmp_path / "ckpt"
+    tiny_cina_model(seed=0).save_pretrained(ckpt)
+    argv = ["estimate", str(tmp_path / "d.csv"), "--treatment", "treat", "--outcome", "y", "--model", str(ckpt),
+            "--estimand", "cate", "--outcome-model", "kernel"]
+    figure = tmp_path / "effects.png"
+    assert main([*argv, "--plot", "x1", str(figure)]) == 0
+    assert f"drew the effects against x1 in {figure}" in capsys.readouterr().out
+    assert matplotlib.image.imread(figure).shape[0] > 100  # a real image was written
+    for bad, message in ((["--plot", "nope", str(figure)], "'nope' is not a column of the data"),
+                         (["--plot", "x1", str(tmp_path / "effects.gif")], "unsupported figure format '.gif'"),
+                         (["--plot", "x1", str(tmp_path / "no" / "f.png")], "does not exist")):
+        assert main([*argv, *bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and err.count("\n") == 0
+    assert main([*argv[:-4], "--estimand", "ate", "--plot", "x1", str(figure)]) == 1
+    assert "--plot is for per-unit effects" in capsys.readouterr().err
