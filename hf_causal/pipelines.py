@@ -39,7 +39,7 @@ from transformers import AutoModel, Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .core.options import DEFAULT_ESTIMAND, DEFAULT_METHOD
-from .hub import load_checkpoint, registered_models, resolve_checkpoint
+from .hub import bundled_checkpoints, load_checkpoint, registered_models, resolve_checkpoint
 
 __all__ = ["DEFAULT_MODEL", "TASK", "TreatmentEffectPipeline", "pipeline"]
 
@@ -166,7 +166,10 @@ class TreatmentEffectPipeline(Pipeline):
         return estimate.to_dict() if return_dict else estimate
 
 
-PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=TreatmentEffectPipeline, pt_model=AutoModel, type="multimodal")
+# ``transformers.pipeline(TASK)`` without a model gets the bundled checkpoint's folder (offline, no Hub lookup)
+_bundled = bundled_checkpoints().get(DEFAULT_MODEL)
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=TreatmentEffectPipeline, pt_model=AutoModel, type="multimodal",
+                                    default=None if _bundled is None else {"model": (str(_bundled), "main")})
 # Every wing's model types with the Auto classes, so that ``transformers.pipeline(TASK, model=FOLDER)`` loads an
 # hf-causal folder with the library's classes: its config.json also names remote code (auto_map), which
 # transformers would otherwise ask to trust, interactively.

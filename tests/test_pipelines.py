@@ -94,6 +94,15 @@ def test_the_bundled_name_loads_offline(frame) -> None:
     assert got == bundled.estimate(frame[["age", "score"]], frame["treat"], frame["outcome"]).value
 
 
+def test_transformers_pipeline_without_a_model_gets_the_bundled_checkpoint(frame) -> None:
+    import transformers
+
+    estimator = transformers.pipeline("treatment-effect")  # no model: the bundled one's folder, offline
+    expected = CInAModel.from_pretrained("cina-zs-base").estimate(frame[["age", "score"]], frame["treat"],
+                                                                  frame["outcome"]).value
+    assert estimator(frame, treatment="treat", outcome="outcome").value == expected
+
+
 def _fresh_python(code: str, offline: bool) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     if offline:
