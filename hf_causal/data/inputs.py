@@ -241,8 +241,8 @@ def check_aligned(covariates: Any, treatment: Any, outcome: Any) -> None:
                if isinstance(value, (pd.Series, pd.DataFrame))]
     for (first, first_index), (other, index) in zip(indexed, indexed[1:], strict=False):
         if len(index) == len(first_index) and not index.equals(first_index):
-            at = int(np.flatnonzero(np.asarray(index) != np.asarray(first_index))[0])
-            labels = [getattr(label, "item", lambda label=label: label)() for label in (index[at], first_index[at])]
+            at = next((i for i, (a, b) in enumerate(zip(index, first_index, strict=True)) if not a == b), 0)
+            labels = [label.item() if isinstance(label, np.generic) else label for label in (index[at], first_index[at])]
             raise ValueError(
                 f"{other} and {first} have different index labels (at position {at}: {labels[0]!r} and "
                 f"{labels[1]!r}); values are paired by position, so align them first (e.g. "
