@@ -79,7 +79,7 @@ __all__ = ["OverlapWarning", "effect_from_weights", "estimate_effect", "residual
 
 #: Keywords that only a table read in chunks takes (:func:`hf_causal.cina.streaming.estimate_stream`): with one of
 #: them a DataFrame given with column names is streamed, as a parquet file would be, rather than split in memory.
-STREAM_OPTIONS = frozenset({"chunk_rows", "weights_path", "client", "progress"})
+STREAM_OPTIONS = frozenset({"chunk_rows", "weights_path", "client"})
 
 
 def residual_std_error(x_std: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> float:
@@ -234,6 +234,8 @@ def estimate_effect(
     start = time.perf_counter()
     # the one check of the options, before any work is done
     check_estimator_options(estimand=estimand, method=method, moments=moments, outcome_model=outcome_model)
+    if method != "cina":
+        fit_kwargs.pop("progress", None)  # the in-memory zero-shot estimate is one quick pass: nothing to show
     if fit_kwargs and method != "cina":
         raise TypeError(f"estimate() got unexpected keyword arguments {sorted(fit_kwargs)} (only method='cina' "
                         "takes further arguments, those of fit_per_dataset)")
