@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cli_tables import check_plot_option, read_parquet_table, read_table, warn_saved_index, write_table
 from .core.options import (
     AUTO_NETWORK_MAX_UNITS,
     DEFAULT_ESTIMAND,
@@ -47,7 +48,7 @@ from .core.options import (
     OUTCOME_MODELS,
     PER_UNIT_ESTIMANDS,
 )
-from .data.inputs import read_data_file, split_frame, validate_inputs, validate_outcome, validate_treatment
+from .data.inputs import split_frame, validate_inputs, validate_outcome, validate_treatment
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -67,43 +68,10 @@ class CommandError(RuntimeError):
     """A failure of a ``train``/``evaluate``/``push``/``cards`` command, reported as one line."""
 
 
-def read_table(source: str) -> tuple[pd.DataFrame, dict]:
-    """Read ``source`` (csv/parquet/jsonl path or ``benchmark:NAME[:REPLICATION]``) into a DataFrame.
-
-    Returns the frame and metadata (for benchmarks: default treatment/outcome/covariates and truth).
-    """
-    if source.startswith("benchmark:"):
-        from .data import load_benchmark_frame
-
-        _, name, *rest = source.split(":")
-        data = load_benchmark_frame(name, replication=int(rest[0]) if rest else 0)
-        meta = {
-            "treatment": data.treatment,
-            "outcome": data.outcome,
-            "covariates": list(data.covariates),
-            "true_ate": data.true_ate,
-            "true_att": data.true_att,
-            "name": data.name,
-        }
-        return data.frame, meta
-    return read_data_file(source), {}
-
-
 #: With ``--outcome-model auto``, one parquet file of at most this many rows is read into memory, so that it gets
 #: the in-context outcome network like a CSV does; larger tables, folders and several files are streamed (where
 #: ``auto`` means the kernel outcome model, as it does in memory above this size; docs/design.md §4.9).
 STREAM_ABOVE_ROWS = AUTO_NETWORK_MAX_UNITS
-
-
-def read_parquet_table(source: Any) -> pd.DataFrame:
-    """Every row of a parquet folder, glob or list of files as one DataFrame (the files must share their columns)."""
-    from .data.sources import DEFAULT_CHUNK_ROWS, as_table_source
-
-    table = as_table_source(source)
-    chunks = [chunk for part in table.partitions for chunk in part.chunks(DEFAULT_CHUNK_ROWS)]
-    if not chunks:
-        raise ValueError(f"{table.description} has no rows")
-    return pd.concat(chunks, ignore_index=True)
 
 
 def _streamable(args: argparse.Namespace) -> bool:
@@ -231,15 +199,6 @@ def _estimate(args: argparse.Namespace) -> int:
     return _report(args, result, meta)
 
 
-def warn_saved_index(columns: Sequence[Any]) -> None:
-    """Warn about covariates named as pandas names a saved row index (``Unnamed: 0``, from ``to_csv`` without
-    ``index=False``): a row number used as a covariate changes the estimate and is rarely meant."""
-    saved = [str(c) for c in columns if str(c).startswith("Unnamed: ")]
-    if saved:
-        print(f"warning: {saved} look like a saved row index (pandas' to_csv) and are used as covariates; pass "
-              "--covariates to leave them out", file=sys.stderr)
-
-
 def text_options(args: argparse.Namespace, covariates: pd.DataFrame) -> dict[str, Any]:
     """``model.estimate``'s keywords for ``--text-columns`` (scored texts, docs/design.md §4.10), checked."""
     if not args.text_columns:
@@ -272,22 +231,6 @@ def _report(args: argparse.Namespace, result: Any, meta: dict) -> int:
     return 0
 
 
-def check_plot_option(args: argparse.Namespace, frame: pd.DataFrame) -> None:
-    """``--plot COVARIATE FILE``: per-unit effects only, a column of the data, a format matplotlib writes; checked
-    before the model loads."""
-    if not args.plot:
-        return
-    column, path = args.plot
-    if column not in frame.columns:
-        raise ValueError(f"--plot: {column!r} is not a column of the data; available: {list(frame.columns)[:20]}")
-    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-        raise ValueError(f"--plot: column {column!r} is not numeric (dtype {frame[column].dtype}); pick a numeric one")
-    if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise ValueError(f"--plot: unsupported figure format {Path(path).suffix!r}: use .png, .pdf or .svg")
-    if not Path(path).resolve().parent.is_dir():
-        raise ValueError(f"--plot: the folder of {path} does not exist")
-
-
 def _report_effects(args: argparse.Namespace, frame: pd.DataFrame, result: Any) -> int:
     """Print a per-unit estimate's summary (or JSON), write the rows with their effects to ``--output`` and draw
     them against a covariate into ``--plot``'s file."""
@@ -314,19 +257,6 @@ def _report_effects(args: argparse.Namespace, frame: pd.DataFrame, result: Any) 
         if args.plot:
             print(f"drew the effects against {args.plot[0]} in {args.plot[1]}")
     return 0
-
-
-def write_table(frame: pd.DataFrame, path: str) -> None:
-    """Write ``frame`` as csv, parquet or jsonl, by the extension of ``path``."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    elif suffix in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        frame.to_json(path, orient="records", lines=True)
-    else:
-        raise ValueError(f"unsupported output format {suffix!r}: use .csv, .parquet or .jsonl")
 
 
 def build_parser() -> argparse.ArgumentParser:

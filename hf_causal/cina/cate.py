@@ -141,6 +141,8 @@ def estimate_cate(
             raise ValueError("with column names for treatment and outcome, both must be names and the covariates a "
                              "DataFrame holding them (cate reads the data in memory; a streamed table has no per-row "
                              "effects here)")
+        if isinstance(covariates_new, pd.DataFrame):  # new rows from the same table may carry its T and Y columns
+            covariates_new = covariates_new.drop(columns=[treatment, outcome], errors="ignore")
         covariates, treatment, outcome = split_frame(covariates, treatment, outcome)
     check_aligned(covariates, treatment, outcome)
     x, names = encode_covariates(covariates)

@@ -89,7 +89,9 @@ def outcome_context(
     y_raw = np.asarray(outcome, dtype=np.float64)
     n = len(t)
     y_mean, y_scale = float(y_raw.mean()), float(y_raw.std())
-    y_scale = y_scale if y_scale > 1e-12 else 1.0
+    # relative to the outcome's level: an outcome in tiny units (1e-14, say) is standardised like any other; only
+    # one constant up to rounding keeps the unit scale
+    y_scale = y_scale if y_scale > 1e-12 * max(abs(y_mean), np.finfo(np.float64).tiny) else 1.0
     y = (y_raw - y_mean) / y_scale
     covariates = CovariateMap(x, moments)
     rows = x if x_new is None else np.vstack([x, np.asarray(x_new, dtype=np.float64)])

@@ -13,6 +13,7 @@ one-line message names the file, column or values at fault:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ import pandas as pd
 
 MIN_UNITS_PER_ARM = 5
 MAX_CATEGORY_LEVELS = 100
+#: A covariate whose standard deviation is below this is treated as constant by the standardisation downstream
+#: (in float64 and in the network's float32); a warning says so when it is not exactly constant.
+TINY_SD = 1e-12
 
 
 def _to_numpy(values: Any, name: str) -> np.ndarray:
@@ -100,12 +104,18 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
     if bad.any():
         cols = [names[i] for i in np.flatnonzero(bad)][:5]
         raise ValueError(f"covariates contain NaN or infinite values in columns {cols}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        overflowing = ~np.isfinite(values.var(axis=0))
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        sd = values.std(axis=0)
+    overflowing = ~np.isfinite(sd)
     if overflowing.any():
         cols = [names[i] for i in np.flatnonzero(overflowing)][:5]
         raise ValueError(f"covariate columns {cols} have values too large to standardise in float64 "
                          "(their variance overflows); rescale them")
+    faint = (sd > 0) & (sd < TINY_SD)
+    if faint.any():
+        cols = [names[i] for i in np.flatnonzero(faint)][:5]
+        warnings.warn(f"covariate columns {cols} vary by less than {TINY_SD:g} (SD {sd[faint].min():.2g}) and are "
+                      "treated as constant; rescale them if that variation is real", UserWarning, stacklevel=3)
     return values, names
 
 
@@ -125,8 +135,9 @@ def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
             missing = [str(c) for c in context.columns if c not in new.columns]
             extra = [str(c) for c in new.columns if c not in context.columns]
             if missing or extra:
-                raise ValueError(f"its columns must be the context's: missing {missing[:8]}, not in the context "
-                                 f"{extra[:8]}")
+                parts = ([f"missing {missing[:8]}"] if missing else []) + ([f"not in the context {extra[:8]}"]
+                                                                           if extra else [])
+                raise ValueError(f"its columns must be the context's: {'; '.join(parts)}")
             new = new[list(context.columns)]
             encode_covariates(new)  # its own checks (missing values, dtypes), named as X_new's below
             both, both_names = encode_covariates(pd.concat([context, new], ignore_index=True))
@@ -152,9 +163,18 @@ def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
         raise type(err)(f"X_new: {message}") from err
 
 
+def _one_per_row(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D array; a single value is an error that says what was probably meant."""
+    arr = _to_numpy(values, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} is the single value {arr.item()!r}: pass one value per row, or, with a DataFrame, "
+                         "its column name as a string")
+    return _as_vector(arr, name)
+
+
 def validate_treatment(treatment: Any, n: int) -> np.ndarray:
     """Return treatment as an int64 0/1 vector of length ``n`` or raise a ``ValueError`` saying why."""
-    arr = _as_vector(_to_numpy(treatment, "treatment"), "treatment")
+    arr = _one_per_row(treatment, "treatment")
     if arr.shape[0] != n:
         raise ValueError(f"treatment has {arr.shape[0]} entries but covariates have {n} rows")
     if arr.dtype.kind == "b":
@@ -184,7 +204,7 @@ def validate_treatment(treatment: Any, n: int) -> np.ndarray:
 
 def validate_outcome(outcome: Any, n: int) -> np.ndarray:
     """Return a finite float64 outcome vector of length ``n`` or raise."""
-    arr = _as_vector(_to_numpy(outcome, "outcome"), "outcome")
+    arr = _one_per_row(outcome, "outcome")
     if arr.shape[0] != n:
         raise ValueError(f"outcome has {arr.shape[0]} entries but covariates have {n} rows")
     if arr.dtype.kind not in "biuf":
@@ -192,11 +212,14 @@ def validate_outcome(outcome: Any, n: int) -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"outcome contains NaN or infinite values (first at row {_first(~np.isfinite(arr))})")
-    with np.errstate(over="ignore", invalid="ignore"):
-        overflows = not np.isfinite(arr.var())
-    if overflows:
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        variance = arr.var()
+    if not np.isfinite(variance):
         raise ValueError(f"outcome values up to {np.abs(arr).max():.3g} (row {int(np.abs(arr).argmax())}) are too "
                          "large to compute with in float64 (their variance overflows); rescale the outcome")
+    if np.ptp(arr) > 0 and variance < np.finfo(np.float64).tiny:
+        raise ValueError(f"outcome values vary by at most {np.ptp(arr):.3g}: too little to compute with in float64 "
+                         "(their variance underflows); rescale the outcome")
     return arr
 
 

@@ -29,6 +29,14 @@ class PreparedSeries:
     var_names: list[str]
 
 
+def _named(columns: list[int], names: Sequence[str] | None, var_names: Sequence[str] | None) -> list[Any]:
+    """Column positions as the user named them (``var_names``, else a DataFrame's columns), else positions."""
+    given = var_names if var_names is not None else names
+    if given is None or max(columns, default=0) >= len(given):
+        return columns
+    return [str(given[c]) for c in columns]
+
+
 def prepare_series(
     series: SeriesLike | Sequence[SeriesLike], max_lag: int, var_names: Sequence[str] | None = None
 ) -> PreparedSeries:
@@ -94,7 +102,8 @@ def prepare_series(
             raise ValueError(f"{label} has no variables")
         if not np.all(np.isfinite(arr)):
             bad = sorted({int(c) for c in np.nonzero(~np.isfinite(arr))[1]})
-            raise ValueError(f"{label} contains NaN or infinite values (columns {bad}); impute or drop them")
+            raise ValueError(f"{label} contains NaN or infinite values (columns {_named(bad, names, var_names)}); "
+                             "impute or drop them")
         min_steps = max_lag + 2
         if arr.shape[0] < min_steps:
             raise ValueError(
@@ -108,7 +117,8 @@ def prepare_series(
         mean, std = scaled.mean(axis=0) * scale, scaled.std(axis=0) * scale
         constant = scaled.std(axis=0) < 1e-12
         if np.any(constant):
-            raise ValueError(f"{label} has constant variables (columns {np.nonzero(constant)[0].tolist()})")
+            raise ValueError(f"{label} has constant variables (columns "
+                             f"{_named(np.nonzero(constant)[0].tolist(), names, var_names)})")
         arrays.append(((scaled - scaled.mean(axis=0)) / scaled.std(axis=0)).astype(np.float32))
         means.append(mean)
         stds.append(std)

@@ -17,7 +17,7 @@ import pandas as pd
 from ..core.results import EffectEstimate, normal_quantile
 from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
-from .planning import Query
+from .planning import Query, describe_value
 from .sampling import decode_samples, join_rows, torch_threads
 
 
@@ -221,7 +221,7 @@ class EffectQueries:
         query = self.planner.query(given=given)
         self._numeric_outcome(outcome)
         treated, control = self._arms(treatment, treated, control)
-        cond = "".join(f", {k}={v!r}" for k, v in query.given.items())
+        cond = "".join(f", {k}={describe_value(v)}" for k, v in query.given.items())
         label = f"E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]"
         estimand = "cate" if query.given else "ate"
         if treatment in query.given:

@@ -47,6 +47,13 @@ class VariablePlan:
     fixed_positions: dict[int, int] = field(default_factory=dict)
 
 
+def describe_value(value: Any) -> str:
+    """A query value as a label shows it: its repr, or, for one value per row (an array, a Series), their count."""
+    if isinstance(value, (np.ndarray, pd.Series)):
+        return f"<{len(value):,} values, one per row>"
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class Query:
     """A validated query: interventions ``do`` and evidence ``given`` (plain dicts, known variables, disjoint)."""
@@ -56,7 +63,8 @@ class Query:
 
     def describe(self) -> str:
         """``do(A=1), Z=2``: the query's conditions, readable."""
-        return ", ".join([f"do({k}={v!r})" for k, v in self.do.items()] + [f"{k}={v!r}" for k, v in self.given.items()])
+        return ", ".join([f"do({k}={describe_value(v)})" for k, v in self.do.items()]
+                         + [f"{k}={describe_value(v)}" for k, v in self.given.items()])
 
 
 class QueryPlanner:

@@ -58,6 +58,13 @@ def test_a_frame_with_column_names_is_the_arrays_estimate_and_cate(model):
     cate = model.cate(frame, "t", "y")
     np.testing.assert_allclose(cate.effects["cate"], model.cate(frame[COVARIATES], frame.t, frame.y).effects["cate"])
     assert list(cate.effects.index) == list(frame.index)
+    # new rows taken from the same table may keep its treatment and outcome columns
+    some = model.cate(frame, "t", "y", X_new=frame.head(3), calibrate=False).effects["cate"]
+    np.testing.assert_allclose(some, model.cate(frame[COVARIATES], frame.t, frame.y, X_new=frame[COVARIATES].head(3),
+                                                calibrate=False).effects["cate"])
+    with pytest.raises(ValueError, match="treatment is the single value 1: pass one value per row, or, with a "
+                                         "DataFrame, its column name as a string"):
+        model.estimate(frame.set_axis(range(5), axis=1), 1, 4)
     # chunk_rows asks for the stream: the same estimate through the chunked passes
     streamed = model.estimate(frame, "t", "y", chunk_rows=250)
     assert streamed.value == pytest.approx(by_name.value, rel=1e-9)
@@ -155,3 +162,25 @@ def test_the_interval_level_is_a_keyword(model):
 def test_a_chunk_size_must_be_a_positive_int(model, chunk_rows):
     with pytest.raises(ValueError, match="chunk_rows must be a positive int"):
         model.estimate(confounded_frame(), "t", "y", chunk_rows=chunk_rows)
+
+
+def test_the_estimate_scales_with_the_outcome_down_to_float64s_limits():
+    from support import tiny_outcome_model
+
+    network = tiny_outcome_model()  # the in-context outcome network standardises the outcome too
+    frame = confounded_frame()
+    x, t, y = frame[["x0", "x1"]], frame.t, frame.y
+    unscaled = network.estimate(x, t, y)
+    assert unscaled.outcome_model == "pretrained"
+    for scale in (1e-14, 1e-100, 1e100):
+        scaled = network.estimate(x, t, y * scale)
+        assert scaled.value / scale == pytest.approx(unscaled.value, rel=1e-6), scale
+        assert scaled.std_error / scale == pytest.approx(unscaled.std_error, rel=1e-6), scale
+    with pytest.raises(ValueError, match="outcome values vary by at most .* variance underflows"):
+        network.estimate(x, t, y * 1e-170)
+
+
+def test_a_covariate_too_faint_to_standardise_is_named(model):
+    frame = confounded_frame()
+    with pytest.warns(UserWarning, match=r"covariate columns \['x1'\] vary by less than 1e-12 .* treated as constant"):
+        model.estimate(frame[["x0", "x1"]].assign(x1=frame.x1 * 1e-100), frame.t, frame.y)

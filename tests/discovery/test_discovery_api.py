@@ -117,6 +117,11 @@ def test_bad_input_errors():
         discover_lagged_graph(stamped, max_lag=2)
     with pytest.raises(TypeError, match="numeric"):
         discover_lagged_graph(good * (1 + 1j), max_lag=2)
+    named = pd.DataFrame(good, columns=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"constant variables \(columns \['d'\]\)"):
+        discover_lagged_graph(named.assign(d=1.0), max_lag=2)
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(columns \['b'\]\)"):
+        discover_lagged_graph(named.assign(b=bad[:, 1]), max_lag=2)
     for option in ("batch_size", "n_attribution_windows"):
         with pytest.raises(ValueError, match=f"{option} must be an int >= 1, got 0"):
             discover_lagged_graph(good, max_lag=2, **{option: 0})

@@ -63,6 +63,7 @@ def test_per_row_evidence_is_answered_by_paired_draws_and_averages_the_exact_cat
     levels = np.repeat(["a", "b", "c"], 2000)  # one evidence value per row: one query per row
     per_row = chain.cate("A", "Y", given={"X": levels}, n=len(levels), seed=2)
     assert per_row.interval == MONTE_CARLO_INTERVAL and per_row.std_error > 0
+    assert "X=<6,000 values, one per row>" in per_row.query  # not the array's repr
     expected = np.mean([chain.cate("A", "Y", given={"X": x}).value for x in "abc"])  # each by enumeration
     assert abs(per_row.value - expected) < 4 * per_row.std_error
     with pytest.raises(ValueError, match="cannot be enumerated here: the evidence varies per row"):
