@@ -114,12 +114,13 @@ def prepare_series(
         scale = np.abs(arr).max(axis=0)
         scale[scale == 0] = 1.0
         scaled = arr / scale
-        mean, std = scaled.mean(axis=0) * scale, scaled.std(axis=0) * scale
-        constant = scaled.std(axis=0) < 1e-12
+        centre, spread = scaled.mean(axis=0), scaled.std(axis=0)
+        mean, std = centre * scale, spread * scale
+        constant = spread < 1e-12
         if np.any(constant):
             raise ValueError(f"{label} has constant variables (columns "
                              f"{_named(np.nonzero(constant)[0].tolist(), names, var_names)})")
-        arrays.append(((scaled - scaled.mean(axis=0)) / scaled.std(axis=0)).astype(np.float32))
+        arrays.append(((scaled - centre) / spread).astype(np.float32))
         means.append(mean)
         stds.append(std)
     n_vars = arrays[0].shape[1]

@@ -306,7 +306,7 @@ class EffectQueries:
         if column.isna().any():
             first = column.index[column.isna().to_numpy()][0]
             raise ValueError(f"data's treatment column {treatment!r} has missing values (first at row "
-                             f"{getattr(first, 'item', lambda: first)()!r}); drop those rows first")
+                             f"{first.item() if isinstance(first, np.generic) else first!r}); drop those rows first")
         # every value must be one the engine knows (an unknown one is named), and the treated rows are those whose
         # encoding is the treated arm's, so a column stored as strings matches as the engine reads it
         ids = [list(i) for i in self.tokenizer.encode_column(treatment, column.tolist())]
