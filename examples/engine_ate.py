@@ -58,7 +58,7 @@ def main() -> None:
     naive = df.Y[df.A == 1].mean() - df.Y[df.A == 0].mean()
     ate = engine.ate(treatment="A", outcome="Y")
     print(f"\nnaive difference  : {naive:.3f}   (confounded)")
-    print(f"engine ATE        : {ate.value:.3f}   95% MC interval [{ate.ci_low:.3f}, {ate.ci_high:.3f}]")
+    print(f"engine ATE        : {ate.value:.3f}   95% interval [{ate.ci_low:.3f}, {ate.ci_high:.3f}] ({ate.interval})")
     print("true ATE          : 2.350")
 
     for a in (0, 1):

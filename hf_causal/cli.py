@@ -11,8 +11,9 @@ Errors print one line and exit non-zero.
 
 The other subcommands complete the loop (see ``hf-causal COMMAND --help``):
 
-* ``train {cina,engine} [SCRIPT ARGS...]`` -- run ``train/pretrain_cina.py`` / ``train/train_engine.py``;
-* ``evaluate {ate,engine,discovery,scale} [SCRIPT ARGS...]`` -- run ``benchmarks/<name>_benchmark.py``;
+* ``train {cina,outcome,engine,lora} [SCRIPT ARGS...]`` -- run ``train/pretrain_cina.py``,
+  ``train/pretrain_outcome.py``, ``train/train_engine.py`` or ``train/finetune_lora.py``;
+* ``evaluate {ate,cate,text,engine,discovery,scale} [SCRIPT ARGS...]`` -- run ``benchmarks/<name>_benchmark.py``;
 * ``push PATH REPO_ID`` -- upload a checkpoint (with its code and a generated card) or a dataset folder;
 * ``cards RESULTS.json --checkpoint DIR`` -- regenerate a model card from a results file (or from benchmark
   records: ``cards --from-records run.jsonl --checkpoint DIR``).
@@ -55,9 +56,12 @@ EXIT_FAILURE = 1
 
 TRAIN_SCRIPTS = {
     "cina": "train/pretrain_cina.py", "engine": "train/train_engine.py", "lora": "train/finetune_lora.py",
+    "outcome": "train/pretrain_outcome.py",
 }
 BENCHMARK_SCRIPTS = {
     "ate": "benchmarks/ate_benchmark.py",
+    "cate": "benchmarks/cate_benchmark.py",
+    "text": "benchmarks/text_benchmark.py",
     "engine": "benchmarks/engine_benchmark.py",
     "discovery": "benchmarks/discovery_benchmark.py",
     "scale": "benchmarks/scale_benchmark.py",
@@ -188,7 +192,8 @@ def _estimate(args: argparse.Namespace) -> int:
             outcome_model = "kernel" if args.outcome_model == "kernel" else "pretrained"
             result = model.cate(x, t, y, outcome_model=outcome_model)
         else:
-            extra = {"progress": not args.json} if args.method == "cina" else {}
+            progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
+            extra = {"progress": progress} if args.method == "cina" else {}
             result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
                                     outcome_model=args.outcome_model, cross_moments=args.cross_moments, **extra,
                                     **text)
@@ -301,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--dask-scheduler", metavar="ADDRESS", help="run the passes on a Dask cluster "
                         "(pip install hf-causal[dask]), e.g. tcp://10.0.0.1:8786")
     stream.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="a progress bar per pass (default: when stderr is a terminal and not --json)")
+                        help="progress bars: one per pass of a streamed table, or per-dataset CInA's optimisation "
+                        "(default: when stderr is a terminal and not --json)")
     est.set_defaults(func=_estimate)
     _add_loop_commands(sub)
     return parser
@@ -413,8 +419,10 @@ def _add_loop_commands(sub: argparse._SubParsersAction) -> None:
     remainder_help = "arguments passed to the script unchanged (put -- before options such as --help)"
     train = sub.add_parser(
         "train", help="train a model with the scripts in train/ (delegates by subprocess)",
-        description="Run train/pretrain_cina.py (cina) or train/train_engine.py (engine) with the given arguments, "
-        "e.g. hf-causal train cina --config train/configs/cina_zs_base.yaml --output-dir outputs/cina.",
+        description="Run train/pretrain_cina.py (cina), train/pretrain_outcome.py (outcome), train/train_engine.py "
+        "(engine) or train/finetune_lora.py (lora) with the given arguments, e.g. hf-causal train cina --config "
+        "train/configs/cina_zs_base.yaml --output-dir outputs/cina. Options of train itself (--root, --accelerate, "
+        "--num-processes) go before TARGET; everything after TARGET goes to the script.",
     )
     train.add_argument("target", choices=sorted(TRAIN_SCRIPTS), help="what to train")
     train.add_argument(
@@ -423,17 +431,18 @@ def _add_loop_commands(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--num-processes", type=int, help="processes for accelerate launch (implies --accelerate)")
     train.add_argument("--root", help="source checkout holding train/ (default: $HF_CAUSAL_ROOT or this checkout)")
-    train.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help)
+    train.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help, metavar="...")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
         "evaluate", help="run a benchmark from benchmarks/ (delegates by subprocess)",
-        description="Run benchmarks/<name>_benchmark.py with the given arguments, "
-        "e.g. hf-causal evaluate ate --quick.",
+        description="Run benchmarks/<name>_benchmark.py with the given arguments, e.g. hf-causal evaluate ate "
+        "--quick. Options of evaluate itself (--root) go before the benchmark's name; everything after it goes to "
+        "the script.",
     )
     evaluate.add_argument("benchmark", choices=sorted(BENCHMARK_SCRIPTS), help="which benchmark")
     evaluate.add_argument("--root", help="source checkout holding benchmarks/ (default: $HF_CAUSAL_ROOT or this checkout)")
-    evaluate.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help)
+    evaluate.add_argument("script_args", nargs=argparse.REMAINDER, help=remainder_help, metavar="...")
     evaluate.set_defaults(func=_evaluate)
 
     push = sub.add_parser(

@@ -58,6 +58,11 @@ def test_estimate_per_dataset_method_and_covariate_subset(checkpoint, data_files
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payload["method"] == "cina" and payload["estimand"] == "att"
     assert abs(payload["estimate"] - 1.5) < 0.5  # simulated effect 1.5, confounded through x1
+    argv = ["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--model", checkpoint,
+            "--method", "cina"]
+    for flag, shown in (("--progress", True), ("--no-progress", False)):  # the streamed estimate's rule
+        assert main([*argv, flag]) == 0
+        assert ("per-dataset CInA" in capsys.readouterr().err) is shown
 
 
 @pytest.mark.parametrize(
@@ -384,6 +389,12 @@ def test_cards_from_benchmark_records(tmp_path, capsys) -> None:
     assert evals[("ihdp_b", "n_datasets")] == 3
     assert evals[("lalonde_nsw_cps", "att_mae")] == pytest.approx(526.0)
     assert ("lalonde_nsw_cps", "coverage_95") not in evals
+    import gzip  # the benchmarks keep their records gzipped: the same card
+
+    zipped = tmp_path / "run.jsonl.gz"
+    zipped.write_bytes(gzip.compress(records.read_bytes()))
+    assert main(["cards", "--from-records", str(zipped), "--checkpoint", str(ckpt), "-o", str(tmp_path / "z.md")]) == 0
+    assert (tmp_path / "z.md").read_text() == out.read_text()
     capsys.readouterr()
     assert main(["cards", "--from-records", str(records), "--method", "dowhy", "--checkpoint", str(ckpt)]) == 1
     assert "no successful records of method 'dowhy'" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,35 @@ def run_engine(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 TASKS = {"cina_encoder": run_cina_encoder, "engine": run_engine}
+#: Each task's config keys: (required, optional) at the top, and the required keys of its data and train sections
+#: (the engine's train section holds CausalEngine.train's keyword arguments, which that method checks itself).
+CONFIG_KEYS = {
+    "cina_encoder": ({"encoder", "cina", "data", "train"}, {"task", "lora", "max_length"},
+                     {"corpus", "beta1", "seed", "n"}, {"n_components", "steps", "units_per_step", "lr"}),
+    "engine": ({"backbone", "data"}, {"task", "lora", "max_text_length", "train", "eval"},
+               {"corpus", "beta1", "seed"}, set()),
+}
+
+
+def check_config(cfg: Any, task: str) -> None:
+    """A config a task can run, or a ``ValueError`` naming the missing or unknown key: before any model loads."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"the config must be a mapping of settings, got {type(cfg).__name__}")
+    required, optional, data_keys, train_keys = CONFIG_KEYS[task]
+    missing = sorted(required - set(cfg))
+    unknown = sorted(set(cfg) - required - optional)
+    if missing or unknown:
+        raise ValueError(f"task {task!r}: " + "; ".join(
+            ([f"missing keys {missing}"] if missing else []) + ([f"unknown keys {unknown} (known: "
+                                                                 f"{sorted(required | optional)})"] if unknown else [])))
+    for section, keys in (("data", data_keys), ("train", train_keys)):
+        value = cfg.get(section, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"{section}: must be a mapping, got {type(value).__name__}")
+        if sorted(keys - set(value)):
+            raise ValueError(f"{section}: missing keys {sorted(keys - set(value))}")
+    if task == "cina_encoder" and not (isinstance(cfg["train"]["steps"], int) and cfg["train"]["steps"] >= 1):
+        raise ValueError(f"train.steps must be an int >= 1, got {cfg['train']['steps']!r}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -141,11 +171,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backbone", default=None, help="override the config's backbone (task: engine)")
     args = parser.parse_args(argv)
     cfg = yaml.safe_load(Path(args.config).read_text())
-    task = cfg.get("task", "cina_encoder")
+    cfg = {} if cfg is None else cfg  # an empty file: every key missing, named below
+    task = cfg.get("task", "cina_encoder") if isinstance(cfg, dict) else "cina_encoder"
     if task not in TASKS:
         raise SystemExit(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
     if args.backbone is not None:
+        if task != "engine":
+            raise ValueError(f"--backbone is for task 'engine'; task {task!r} takes its encoder from the config")
         cfg["backbone"] = args.backbone
+    check_config(cfg, task)
     out = Path(args.output_dir)
     report = TASKS[task](cfg, out)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,4 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, TypeError, KeyError, OSError, yaml.YAMLError) as err:
+        # a bad config or a missing file is the user's to fix: one line, not a traceback
+        sys.exit(f"finetune_lora.py: error: {' '.join(str(err).split())}")

@@ -105,6 +105,16 @@ class CausalEngine(EffectQueries):
         self.max_exact_support = DEFAULT_MAX_SUPPORT
 
     @property
+    def out_of_range(self) -> str:
+        """What a query does with a numeric value outside the training range: ``"warn"``, ``"raise"`` or
+        ``"ignore"``; settable on a trained or loaded engine (``engine.out_of_range = "raise"``)."""
+        return self.planner.out_of_range
+
+    @out_of_range.setter
+    def out_of_range(self, action: str) -> None:
+        self.planner = QueryPlanner(self.tokenizer, self.context_variables, action)  # checks the action
+
+    @property
     def graph(self) -> CausalGraph:
         """The causal graph (stored in the tokenizer)."""
         return self.tokenizer.graph

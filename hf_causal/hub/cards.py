@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -179,7 +180,10 @@ def results_from_benchmark_records(
 
     by_suite: dict[str, list[Mapping[str, Any]]] = {}
     seen: set[str] = set()
-    for line_no, line in enumerate(Path(records_path).read_text().splitlines(), 1):
+    path = Path(records_path)
+    # the benchmarks keep their records gzipped (benchmarks/results/records/*.jsonl.gz)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -72,3 +72,29 @@ def test_unknown_task_is_rejected(tmp_path):
     cfg.write_text("task: nope\n")
     with pytest.raises(SystemExit, match="unknown task"):
         _load_script().main(["--config", str(cfg), "--output-dir", str(tmp_path / "o")])
+
+
+def test_a_bad_config_is_one_line_before_any_model_loads(tmp_path):
+    import subprocess
+    import sys
+
+    cases = {
+        "empty.yaml": ("", "missing keys ['cina', 'data', 'encoder', 'train']"),
+        "typo.yaml": ("encoder: minilm\ncina: cina-zs-base\nmax_lenght: 32\n"
+                      "data: {corpus: rotten_tomatoes, n: 10, beta1: 1.0, seed: 0}\n"
+                      "train: {n_components: 2, steps: 1, units_per_step: 8, lr: 0.001}\n",
+                      "unknown keys ['max_lenght']"),
+        "steps.yaml": ("encoder: minilm\ncina: cina-zs-base\ndata: {corpus: rotten_tomatoes, n: 10, beta1: 1.0, seed: 0}\n"
+                       "train: {n_components: 2, steps: 0, units_per_step: 8, lr: 0.001}\n",
+                       "train.steps must be an int >= 1, got 0"),
+        "engine.yaml": ("task: engine\ndata: {corpus: rotten_tomatoes, n: 10, beta1: 1.0, seed: 0}\n",
+                        "task 'engine': missing keys ['backbone']"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        proc = subprocess.run([sys.executable, str(ROOT / "train" / "finetune_lora.py"), "--config",
+                               str(tmp_path / name), "--output-dir", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=300)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], (name, lines)
+        assert not (tmp_path / "out").exists()

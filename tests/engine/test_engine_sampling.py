@@ -176,6 +176,14 @@ def test_values_outside_the_training_range_are_reported_not_silently_clamped(eng
         strict.sample(3, given={**given, "Y": 1e9})
     with pytest.raises(ValueError, match="out_of_range must be one of"):
         CausalEngine(eng.model, eng.tokenizer, out_of_range="clip")
+    # a trained or loaded engine is made strict in place
+    relaxed = CausalEngine(eng.model, eng.tokenizer, num_threads=1)
+    relaxed.out_of_range = "raise"
+    assert relaxed.out_of_range == "raise"
+    with pytest.raises(ValueError, match="given 'Y': the value lies outside the range seen in training"):
+        relaxed.sample(3, given={**given, "Y": 1e9})
+    with pytest.raises(ValueError, match="out_of_range must be one of"):
+        relaxed.out_of_range = "clip"
 
 
 def test_digit_codecs_know_their_range_too(engine):
