@@ -78,6 +78,23 @@ class CommandError(RuntimeError):
 STREAM_ABOVE_ROWS = AUTO_NETWORK_MAX_UNITS
 
 
+def _load_model(name: str) -> Any:
+    """The CInA checkpoint ``name``, with the model stack imported only now (bad input has failed before it)."""
+    from transformers.utils import logging as hf_logging
+
+    from .cina import CInAModel
+
+    hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
+    hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
+    return CInAModel.from_pretrained(name)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars (streamed passes, per-dataset optimisation): ``--[no-]progress``, else when stderr is a terminal
+    and the output is not ``--json``."""
+    return args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
+
+
 def _streamable(args: argparse.Namespace) -> bool:
     """Parquet data and options a streamed estimate supports (docs/design.md §4.9)."""
     from .data.sources import as_table_source, is_parquet_spec
@@ -106,20 +123,15 @@ def _estimate_stream(args: argparse.Namespace) -> int:
         raise ValueError("--treatment and --outcome are required for a data file")
     source = args.data if len(args.data) > 1 else args.data[0]
     StreamSchema(as_table_source(source).head(), args.treatment, args.outcome, args.covariates)  # before torch loads
-    from transformers.utils import logging as hf_logging
-
-    from .cina import CInAModel
     from .cina.streaming import estimate_stream
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
-    model = CInAModel.from_pretrained(args.model)
+    model = _load_model(args.model)
     client = None
     if args.dask_scheduler:
         from dask.distributed import Client
 
         client = Client(args.dask_scheduler)
-    progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
+    progress = _progress(args)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -178,22 +190,14 @@ def _estimate(args: argparse.Namespace) -> int:
         validate_treatment(t, len(x))
         validate_outcome(y, len(x))
     check_plot_option(args, frame)
-
-    from transformers.utils import logging as hf_logging
-
-    from .cina import CInAModel
-
-    hf_logging.disable_progress_bar()  # keep stderr for warnings and the one-line errors
-    hf_logging.set_verbosity_error()  # a checkpoint that loads wrong is refused in one line, not reported in a table
-    model = CInAModel.from_pretrained(args.model)
+    model = _load_model(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.estimand in PER_UNIT_ESTIMANDS:
             outcome_model = "kernel" if args.outcome_model == "kernel" else "pretrained"
             result = model.cate(x, t, y, outcome_model=outcome_model)
         else:
-            progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
-            extra = {"progress": progress} if args.method == "cina" else {}
+            extra = {"progress": _progress(args)} if args.method == "cina" else {}
             result = model.estimate(x, t, y, estimand=args.estimand, method=args.method, moments=args.moments,
                                     outcome_model=args.outcome_model, cross_moments=args.cross_moments, **extra,
                                     **text)

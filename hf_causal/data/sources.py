@@ -115,7 +115,9 @@ class ParquetPartition(Partition):
         self.path = str(path)
         self.label = Path(path).name
         try:
-            self.rows = pa.parquet.ParquetFile(self.path).metadata.num_rows
+            handle = pa.parquet.ParquetFile(self.path)
+            self.rows = handle.metadata.num_rows
+            self.columns: list[str] = list(handle.schema_arrow.names)
         except (OSError, ValueError) as err:
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ValueError(f"{self.path} is not a readable parquet file ({reason})") from err
@@ -298,14 +300,13 @@ def check_same_columns(partitions: Sequence[ParquetPartition]) -> None:
     """Refuse parquet files with columns the first file lacks: the first file fixes the table's columns, so the
     extra ones would be dropped without a word, and a file of another table (per-row effects written back into the
     data folder, say) would be read as more rows. A missing column is the chunk check's to name (it may be unused).
-    Reads each file's schema only."""
-    pa = _pyarrow()
-    first = partitions[0] if partitions else None
-    names = set(pa.parquet.read_schema(first.path).names) if first is not None else set()
+    The columns come from each file's schema, read when its partition was opened."""
+    if not partitions:
+        return
+    first = partitions[0]
     for partition in partitions[1:]:
         # pandas stores a non-default index as __index_level_N__: an index, not a column of the table
-        extra = [c for c in pa.parquet.read_schema(partition.path).names
-                 if c not in names and not c.startswith("__index_level_")]
+        extra = [c for c in partition.columns if c not in first.columns and not c.startswith("__index_level_")]
         if extra:
             raise ValueError(f"{partition.path} has columns {extra[:8]} that the first file {first.path} lacks: the "
                              "files of one table must share their columns (is another table's file among them?)")

@@ -76,14 +76,12 @@ def prepare_series(
                 names = cols
             elif cols != names:
                 raise ValueError(f"{label} has columns {cols}, expected {names} as in series[0]")
-            if item.columns.duplicated().any():
-                raise ValueError("variable names must be unique (an edge names its ends), got "
-                                 f"{sorted({str(c) for c in item.columns[item.columns.duplicated()]})} more than once")
-            not_numbers = [str(c) for c in item.columns
-                           if not pd.api.types.is_numeric_dtype(item[c]) or pd.api.types.is_complex_dtype(item[c])]
+            # by position, so that repeated names reach the uniqueness check below
+            not_numbers = [(str(c), str(dtype)) for c, dtype in zip(item.columns, item.dtypes, strict=True)
+                           if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_complex_dtype(dtype)]
             if not_numbers:  # a timestamp column is usually the index not set: its nanoseconds are no variable
-                raise TypeError(f"{label} has non-numeric columns {not_numbers[:5]} (dtypes "
-                                f"{[str(item[c].dtype) for c in not_numbers[:5]]}); a time column belongs in the index")
+                raise TypeError(f"{label} has non-numeric columns {[c for c, _ in not_numbers[:5]]} (dtypes "
+                                f"{[d for _, d in not_numbers[:5]]}); a time column belongs in the index")
             try:
                 arr = item.to_numpy(dtype=np.float64)
             except (TypeError, ValueError) as err:
