@@ -192,7 +192,7 @@ def estimate_cate(
     effects.attrs["heterogeneity_slope"] = None if fit is None else b
     fields: dict[str, Any] = dict(
         confidence=confidence, estimand="cate", method="cina-zs", n=len(effect), query=query, interval=interval,
-        outcome_model=po.source, outcome_network=po.network, effects=effects,
+        outcome_model=po.source, outcome_network=po.network, outcome_withheld=po.withheld, effects=effects,
     )
     if calibrate:  # the level is the ATE's, so its overlap diagnostics are the effects' too
         fields.update(supported=ate.supported, support_issue=ate.support_issue)

@@ -52,6 +52,9 @@ class CInAConfig(PretrainedConfig):
         outcome_row_limit: context rows whose own outcome lies more than this many outcome SDs from the mean keep
             the kernel model's predictions: the network's correction is not used for them (docs/design.md §4.8).
             ``None``: every row takes the network's.
+        outcome_spread_limit: a dataset routed to the first outcome network keeps the kernel model's predictions
+            when the kernel model's two surfaces differ in spread by more than this: ``|log(SD(m0) / SD(m1))|`` over
+            the context rows, a shape its prior never showed (docs/design.md §4.8). ``None``: no check.
     """
 
     model_type = "cina"
@@ -79,6 +82,7 @@ class CInAConfig(PretrainedConfig):
         outcome_wide_network: bool = False,
         outcome_wide_effect_threshold: float = 1.25,
         outcome_row_limit: float | None = None,
+        outcome_spread_limit: float | None = None,
         **kwargs,
     ) -> None:
         if hidden_size <= 0 or num_layers < 0 or intermediate_size <= 0:
@@ -120,4 +124,7 @@ class CInAConfig(PretrainedConfig):
         if outcome_row_limit is not None and not float(outcome_row_limit) > 0:
             raise ValueError(f"outcome_row_limit must be None or > 0 (outcome SDs), got {outcome_row_limit}")
         self.outcome_row_limit = None if outcome_row_limit is None else float(outcome_row_limit)
+        if outcome_spread_limit is not None and not float(outcome_spread_limit) > 0:
+            raise ValueError(f"outcome_spread_limit must be None or > 0 (a log ratio), got {outcome_spread_limit}")
+        self.outcome_spread_limit = None if outcome_spread_limit is None else float(outcome_spread_limit)
         super().__init__(**kwargs)

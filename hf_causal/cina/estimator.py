@@ -261,7 +261,7 @@ def estimate_effect(
         potential = potential_outcomes
         if potential is None or moments != DEFAULT_MOMENTS:
             potential = predict_potential_outcomes(model, x, t, y, moments=moments)
-        elif len(potential.mu0) != len(t) or potential.source != "pretrained":
+        elif len(potential.mu0) != len(t) or (potential.source != "pretrained" and not potential.withheld):
             raise ValueError(f"potential_outcomes must be the network's predictions for the dataset's {len(t)} rows")
         mu1, mu0 = augmentation_surfaces(potential)
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
@@ -275,7 +275,10 @@ def estimate_effect(
     result = estimate_arrays(model, x, names, covariate_sources(covariates, names), t, y, estimand, method, moments,
                              outcome_model, start, warn_ess_fraction, extras, cross_moments=cross_moments)
     if outcome_model == "pretrained" and estimand != "overlap":
-        widen_by_model_disagreement(result, t, potential)
+        if potential.withheld:  # the kernel model's surfaces: nothing for the two models to disagree on
+            result.outcome_model, result.outcome_withheld = "kernel", potential.withheld
+        else:
+            widen_by_model_disagreement(result, t, potential)
         result.outcome_network = potential.network
     return result.set_confidence(confidence)
 

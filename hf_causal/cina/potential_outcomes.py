@@ -33,6 +33,10 @@ class PotentialOutcomes:
             trained on larger effects, :func:`choose_network`) or ``""`` (the kernel model).
         kernel_effect_in_sd: the kernel model's plug-in effect over the context rows in outcome SDs, the statistic
             :func:`choose_network` routes on.
+        kernel_spread_log_ratio: ``log(SD(m0) / SD(m1))`` of the kernel model's surfaces over the context rows,
+            the statistic of ``config.outcome_spread_limit`` (:func:`surface_spread_log_ratio`).
+        withheld: why the network chosen for the dataset was not used (its predictions replaced by the kernel
+            model's), or ``""``.
     """
 
     mu0: np.ndarray
@@ -45,6 +49,8 @@ class PotentialOutcomes:
     source: str
     network: str = ""
     kernel_effect_in_sd: float = float("nan")
+    kernel_spread_log_ratio: float = float("nan")
+    withheld: str = ""
 
 
 def has_outcome_network(model: Any) -> bool:
@@ -66,16 +72,36 @@ def choose_network(model: Any, kernel_effect_in_sd: float, wide_network: bool | 
     return "outcome_network_wide" if abs(kernel_effect_in_sd) > threshold else "outcome_network"
 
 
+def config_limit(model: Any, value: float | None | str, attribute: str, unit: str) -> float | None:
+    """The positive limit ``value`` names (``"config"``: the model's ``config.<attribute>``), checked: ``None`` or a
+    positive number (``unit`` says what it is, for the error)."""
+    name = attribute.removeprefix("outcome_")
+    if isinstance(value, str):
+        if value != "config":
+            raise ValueError(f"{name} must be a positive {unit}, None or 'config'; got {value!r}")
+        return getattr(getattr(model, "config", None), attribute, None)
+    if value is not None and not float(value) > 0:
+        raise ValueError(f"{name} must be a positive {unit}, None or 'config'; got {value}")
+    return None if value is None else float(value)
+
+
 def row_limit_of(model: Any, row_limit: float | None | str) -> float | None:
     """The row limit in outcome SDs that ``row_limit`` names (``"config"``: the model's
     ``config.outcome_row_limit``), checked: ``None`` or a positive number."""
-    if isinstance(row_limit, str):
-        if row_limit != "config":
-            raise ValueError(f"row_limit must be a positive number of outcome SDs, None or 'config'; got {row_limit!r}")
-        return getattr(getattr(model, "config", None), "outcome_row_limit", None)
-    if row_limit is not None and not float(row_limit) > 0:
-        raise ValueError(f"row_limit must be a positive number of outcome SDs, None or 'config'; got {row_limit}")
-    return None if row_limit is None else float(row_limit)
+    return config_limit(model, row_limit, "outcome_row_limit", "number of outcome SDs")
+
+
+def surface_spread_log_ratio(kernel_mu: np.ndarray) -> float:
+    """``log(SD(m0) / SD(m1))`` of the surfaces ``kernel_mu`` (``(N, 2)``, in outcome SDs) over its rows.
+
+    The first outcome network's prior draws both arms' surfaces around one shape (the effect within ±1 SD of the
+    control surface), so their spreads stay within a bounded ratio; a dataset beyond it (IHDP-B's exponential
+    control and linear treated surfaces) is outside what the network was trained on (docs/design.md §4.8). A
+    floor of 1e-12 outcome SDs keeps a flat surface finite.
+    """
+    floor = 1e-12
+    spread = np.std(np.asarray(kernel_mu, dtype=np.float64), axis=0)
+    return float(np.log((spread[0] + floor) / (spread[1] + floor)))
 
 
 @torch.no_grad()
@@ -90,6 +116,7 @@ def predict_potential_outcomes(
     wide_network: bool | None = None,
     center_effect: bool = False,
     row_limit: float | None | str = "config",
+    spread_limit: float | None | str = "config",
 ) -> PotentialOutcomes:
     """Potential outcomes of the context rows ``(x, treatment, outcome)`` (validated numpy arrays), or of the
     rows ``x_new`` when given. ``use_network=False`` (or a model without a network) gives the kernel model's.
@@ -97,16 +124,27 @@ def predict_potential_outcomes(
     overrides it). ``center_effect``: the network reads the outcomes less the kernel model's plug-in effect on the
     treated rows, and that effect is added back to its ``mu1`` (docs/design.md §4.8). ``row_limit``: context rows
     whose outcome is more than this many outcome SDs from the mean keep the kernel model's predictions
-    (``"config"``: ``config.outcome_row_limit``; ``None``: no limit)."""
+    (``"config"``: ``config.outcome_row_limit``; ``None``: no limit). ``spread_limit``: a dataset routed to the
+    first network keeps the kernel model's predictions when :func:`surface_spread_log_ratio` of the kernel model's
+    context surfaces exceeds it in absolute value (``"config"``: ``config.outcome_spread_limit``; ``None``: no
+    check)."""
     limit = row_limit_of(model, row_limit)
+    spread_cap = config_limit(model, spread_limit, "outcome_spread_limit", "log ratio of spreads")
     ctx = outcome_context(x, treatment, outcome, x_new=x_new, moments=moments)
     rows = slice(None) if x_new is None else slice(ctx.n_context, None)
     kernel_mu, kernel_sd = ctx.kernel_mu, ctx.kernel_sd
     name = ""
     # the kernel model's plug-in effect over the context rows; its predictions are in units of the outcome's SD
     effect_in_sd = float(np.mean(kernel_mu[: ctx.n_context, 1] - kernel_mu[: ctx.n_context, 0]))
+    spread_ratio = surface_spread_log_ratio(kernel_mu[: ctx.n_context])
+    withheld = ""
     if use_network and has_outcome_network(model):
         name = choose_network(model, effect_in_sd, wide_network)
+        if name == "outcome_network" and spread_cap is not None and abs(spread_ratio) > spread_cap:
+            withheld = (f"the kernel model's surfaces differ in spread by |log ratio| {abs(spread_ratio):.2f} > "
+                        f"outcome_spread_limit {spread_cap:g}, beyond the first outcome network's prior")
+            name = ""
+    if name:
         network = getattr(model, name)
         shift = effect_in_sd * ctx.y_scale if center_effect else 0.0
         # the kernel model fits each arm with its own intercept, so it is the same model of the shifted outcomes
@@ -147,4 +185,6 @@ def predict_potential_outcomes(
         source=source,
         network=name,
         kernel_effect_in_sd=effect_in_sd,
+        kernel_spread_log_ratio=spread_ratio,
+        withheld=withheld,
     )

@@ -67,6 +67,8 @@ class EffectEstimate:
         outcome_network: with ``outcome_model="pretrained"``, which of the checkpoint's networks predicted the
             surfaces: ``"outcome_network"``, or ``"outcome_network_wide"`` (the copy trained on larger effects,
             for data whose effect is larger than any the first saw); empty otherwise.
+        outcome_withheld: why the network the dataset was routed to was not used and the kernel model's surfaces
+            were (``outcome_model`` is then ``"kernel"``); empty otherwise.
         effects: per-unit effects (``estimand="cate"``): one row per unit with ``cate``, ``std_error``,
             ``ci_low``, ``ci_high`` (and ``mu0``, ``mu1``); ``value`` is then their mean.
         supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not
@@ -94,6 +96,7 @@ class EffectEstimate:
     max_residual_imbalance: float | None = None
     outcome_model: str | None = None
     outcome_network: str = ""
+    outcome_withheld: str = ""
     effects: pd.DataFrame | None = field(default=None, repr=False)
     supported: bool | None = None
     support_issue: str = ""
@@ -185,6 +188,8 @@ class EffectEstimate:
             out["outcome_model"] = self.outcome_model
         if self.outcome_network:
             out["outcome_network"] = self.outcome_network
+        if self.outcome_withheld:
+            out["outcome_withheld"] = self.outcome_withheld
         out["n"] = self.n
         if self.is_weighting:
             has_balance = self.balance is not None and len(self.balance) > 0
@@ -243,6 +248,8 @@ class EffectEstimate:
         if self.outcome_network == "outcome_network_wide":
             lines.append("outcome model: the wide-prior network (the effect is larger than the first network's "
                          "training prior covers)")
+        if self.outcome_withheld:
+            lines.append(f"outcome model: the kernel model, the network withheld ({self.outcome_withheld})")
         if self.interval:
             lines.append(f"the interval covers {self.interval}")
         return "\n".join(lines)
