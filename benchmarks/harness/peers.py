@@ -402,16 +402,29 @@ def first_outcome_network_only(model: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def without_row_limit(model: Any) -> Iterator[Any]:
-    """``model`` with ``config.outcome_row_limit`` off for the length of the block, so that the network's correction
-    reaches every row: the ablation that says what withholding it from rows far out in the outcome's tail adds
-    (docs/design.md §4.8). Put back afterwards, also on an error."""
-    limit = getattr(model.config, "outcome_row_limit", None)
-    model.config.outcome_row_limit = None
+def without_config_option(model: Any, attribute: str) -> Iterator[Any]:
+    """``model`` with ``config.<attribute>`` set to ``None`` (off) for the length of the block; put back afterwards,
+    also on an error."""
+    value = getattr(model.config, attribute, None)
+    setattr(model.config, attribute, None)
     try:
         yield model
     finally:
-        model.config.outcome_row_limit = limit
+        setattr(model.config, attribute, value)
+
+
+def without_row_limit(model: Any) -> Any:
+    """``model`` with ``config.outcome_row_limit`` off for the block, so that the network's correction reaches every
+    row: the ablation that says what withholding it from rows far out in the outcome's tail adds (docs/design.md
+    §4.8)."""
+    return without_config_option(model, "outcome_row_limit")
+
+
+def without_spread_limit(model: Any) -> Any:
+    """``model`` with ``config.outcome_spread_limit`` off for the block, so that the first network predicts every
+    dataset routed to it: the ablation that says what withholding it from surfaces beyond its prior adds
+    (docs/design.md §4.8)."""
+    return without_config_option(model, "outcome_spread_limit")
 
 
 class AblatedDefaultEstimator(CInAEstimator):
@@ -526,6 +539,9 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
         if getattr(model.config, "outcome_row_limit", None) is not None:
             # the default with the network's correction given to every row, tail rows included
             estimators.append(AblatedDefaultEstimator(model, "cina_zs_no_row_limit", without_row_limit))
+        if getattr(model.config, "outcome_spread_limit", None) is not None:
+            # the default with the first network predicting every dataset routed to it, whatever its surfaces' spreads
+            estimators.append(AblatedDefaultEstimator(model, "cina_zs_no_spread_limit", without_spread_limit))
         # the default plus the opt-in pairwise products (cross moments): what balancing them adds
         estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_cross", cross_moments=True))
         estimators.append(CInAEstimator(model, "cina-zs"))

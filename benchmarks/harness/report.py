@@ -190,6 +190,9 @@ ABLATIONS = (
      "first network alone (same weights; docs/design.md §4.8)"),
     ("cina_zs", "cina_zs_no_row_limit", "the network's correction withheld from rows more than `outcome_row_limit` "
      "outcome SDs from the mean vs given to every row (same weights; docs/design.md §4.8)"),
+    ("cina_zs", "cina_zs_no_spread_limit", "the first network withheld from datasets whose kernel surfaces differ in "
+     "spread beyond `outcome_spread_limit` (its prior's 99th percentile) vs used on every dataset routed to it "
+     "(same weights; docs/design.md §4.8)"),
     ("cina_zs_whole", "cina_zs", "the network's whole correction vs the default's kernel model plus 0.75 of it "
      "(same weights; what the kernel model's part of the blend adds, docs/design.md §4.8)"),
     ("cina_zs_cross", "cina_zs", "balancing pairwise products too (opt-in `cross_moments=True`) vs the default's "

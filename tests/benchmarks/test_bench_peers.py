@@ -197,3 +197,28 @@ def test_the_no_row_limit_row_turns_only_the_limit_off() -> None:
         assert model.config.outcome_row_limit is None
         raise RuntimeError("an estimator that fails")
     assert model.config.outcome_row_limit == 3.0
+
+
+def test_the_no_spread_limit_row_turns_only_the_limit_off() -> None:
+    """``cina_zs_no_spread_limit`` exists only for a checkpoint with ``outcome_spread_limit``; it is the default
+    estimate from the first network's predictions on data beyond the limit (an exponential control surface beside a
+    flat treated one), differs from the default there, and leaves the model's limit in place, also after an error."""
+    from harness.peers import without_spread_limit
+
+    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
+
+    model = tiny_outcome_model()
+    assert "cina_zs_no_spread_limit" not in {e.name for e in default_estimators(model)}
+    model.config.outcome_spread_limit = 1.0
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    T = (rng.random(300) < 0.4).astype(int)
+    Y = np.where(T == 1, 0.3 * X[:, 0] + 0.2, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
+    unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, spread_limit=None)
+    assert predict_potential_outcomes(model, X, T.astype(np.int64), Y).withheld  # the default is the kernel model's
+    assert_ablation_row(model, "cina_zs_no_spread_limit", X, T, Y, unlimited)
+    assert model.config.outcome_spread_limit == 1.0
+    with pytest.raises(RuntimeError), without_spread_limit(model):
+        assert model.config.outcome_spread_limit is None
+        raise RuntimeError("an estimator that fails")
+    assert model.config.outcome_spread_limit == 1.0
