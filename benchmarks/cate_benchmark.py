@@ -39,15 +39,16 @@ RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
-METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "cina_zs_no_row_limit", "kernel_calibrated",
-           "kernel_t_learner", "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
+METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "cina_zs_no_row_limit", "cina_zs_no_spread_limit",
+           "kernel_calibrated", "kernel_t_learner", "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
 #: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
 ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
            "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}
 #: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
 ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration",
              "cina_zs_one_network": "the wide-prior network (every dataset to the first one)",
-             "cina_zs_no_row_limit": "the row limit (the network's correction for every row, tail rows included)"}
+             "cina_zs_no_row_limit": "the row limit (the network's correction for every row, tail rows included)",
+             "cina_zs_no_spread_limit": "the spread limit (the first network for every dataset routed to it)"}
 PEERS = ("kernel_t_learner", "gb_t_learner", "causal_forest_dml")
 #: sqrt(PEHE) published for CausalPFN (in-sample, their replications), for context only.
 CAUSALPFN_PUBLISHED = {"ihdp_a": 0.58, "acic2016": 0.92}
@@ -135,7 +136,7 @@ def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, ablatio
 
 
 def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
-    from harness.peers import first_outcome_network_only, without_row_limit
+    from harness.peers import first_outcome_network_only, without_row_limit, without_spread_limit
 
     table = {
         "cina_zs": cina_learner(model, "pretrained"),
@@ -144,6 +145,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
         "cina_zs_one_network": cina_learner(model, "pretrained", ablation=first_outcome_network_only),
         # the default with the network's correction given to every row, tail rows included
         "cina_zs_no_row_limit": cina_learner(model, "pretrained", ablation=without_row_limit),
+        # the default with the first network used on every dataset routed to it, whatever its surfaces' spreads
+        "cina_zs_no_spread_limit": cina_learner(model, "pretrained", ablation=without_spread_limit),
         "kernel_calibrated": cina_learner(model, "kernel"),
         "kernel_t_learner": cina_learner(model, "kernel", calibrate=False),
         "gb_t_learner": gb_t_learner,
@@ -155,6 +158,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
         table.pop("cina_zs_one_network")
     if getattr(model.config, "outcome_row_limit", None) is None:  # no limit: the ablation would be the default
         table.pop("cina_zs_no_row_limit")
+    if getattr(model.config, "outcome_spread_limit", None) is None:
+        table.pop("cina_zs_no_spread_limit")
     return {k: v for k, v in table.items() if include is None or k in include}
 
 
@@ -293,7 +298,9 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "T-learner's effects, calibrated the same way); `cina_zs_uncalibrated` is the default without the "
         "calibration (the network's mu1 - mu0 as it comes); `cina_zs_one_network` (checkpoints with a wide-prior "
         "network) sends every dataset to the first network; `cina_zs_no_row_limit` (checkpoints with "
-        "`outcome_row_limit`) gives the network's correction to every row. Negative Δ: cina_zs is closer.",
+        "`outcome_row_limit`) gives the network's correction to every row; `cina_zs_no_spread_limit` (checkpoints with "
+        "`outcome_spread_limit`) uses the first network on every dataset routed to it. Negative Δ: cina_zs is "
+        "closer.",
         "",
         "| suite | cina_zs sqrt(PEHE) | best peer | paired Δ vs best peer ± SE | cina closer | "
         + "".join(f"Δ vs {variant} ± SE | " for variant in ABLATIONS)

@@ -107,3 +107,23 @@ def test_oracle_section_pairs_against_the_oracles_by_hand():
     assert "gb_t_learner (0.733)" in row
     assert cate_benchmark.oracle_section([r for r in records if not r.method.startswith("oracle")],
                                          cate_benchmark.summarise(records)) == []
+
+
+def test_the_no_spread_limit_learner_is_the_default_without_the_limit():
+    """Only a checkpoint with ``outcome_spread_limit`` has the row; on data beyond the limit (an exponential control
+    surface beside a flat treated one) its effects are ``model.cate``'s with the limit off, not the default's."""
+    from support import tiny_outcome_model
+
+    model = tiny_outcome_model()
+    assert "cina_zs_no_spread_limit" not in cate_benchmark.learners(model, None)
+    model.config.outcome_spread_limit = 1.0
+    table = cate_benchmark.learners(model, ["cina_zs", "cina_zs_no_spread_limit"])
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    T = (rng.random(300) < 0.4).astype(np.int64)
+    Y = np.where(T == 1, 0.3 * X[:, 0] + 0.2, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
+    ablated, _ = table["cina_zs_no_spread_limit"](X, T, Y)
+    default, _ = table["cina_zs"](X, T, Y)
+    model.config.outcome_spread_limit = None
+    np.testing.assert_allclose(ablated, model.cate(X, T, Y).effects["cate"].to_numpy(), rtol=1e-12)
+    assert np.max(np.abs(ablated - default)) > 1e-4
