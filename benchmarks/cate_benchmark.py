@@ -285,6 +285,8 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
     from harness.report import environment, write_keeping_notes
 
     summary = summarise(records)
+    # an ablation column only where the run has its rows (a checkpoint without a row limit has no such ablation)
+    shown = [variant for variant in ABLATIONS if any(r.method == variant for r in records)]
     out = ["# Conditional-effect (CATE) benchmark", "", f"Produced by `{command}`.", ""]
     out += [f"- **{k}**: {v}" for k, v in environment().items()] + [""] + [f"- {n}" for n in notes] + [""]
     out += [
@@ -303,9 +305,9 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "closer.",
         "",
         "| suite | cina_zs sqrt(PEHE) | best peer | paired Δ vs best peer ± SE | cina closer | "
-        + "".join(f"Δ vs {variant} ± SE | " for variant in ABLATIONS)
+        + "".join(f"Δ vs {variant} ± SE | " for variant in shown)
         + "CausalPFN (published, other replications) |",
-        "|---|---|---|---|---|" + "---|" * len(ABLATIONS) + "---|",
+        "|---|---|---|---|---|" + "---|" * len(shown) + "---|",
     ]
     for suite, methods in summary.items():
         if "cina_zs" not in methods:
@@ -314,7 +316,7 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         best = min(peers, key=lambda m: peers[m]["mean"]) if peers else None
         mean, se, wins, n = paired(records, [suite], "cina_zs", best) if best else (float("nan"),) * 2 + (0, 0)
         ablated = []
-        for variant in ABLATIONS:
+        for variant in shown:
             amean, ase, _, an = paired(records, [suite], "cina_zs", variant)
             ablated.append(f"{amean:+.3f} ± {_fmt(ase)}" if an else "–")
         published = CAUSALPFN_PUBLISHED.get(suite)
@@ -325,11 +327,11 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         )
     ood = [s for s in summary if s.startswith("ood_")]
     if ood:
-        for peer in (*PEERS, *ABLATIONS):
+        for peer in (*PEERS, *shown):
             mean, se, wins, n = paired(records, ood, "cina_zs", peer)
             if n:
                 out.append(f"| pooled OOD vs {peer} | | | {mean:+.3f} ± {_fmt(se)} | {wins} / {n} |"
-                           + " |" * (len(ABLATIONS) + 1))
+                           + " |" * (len(shown) + 1))
     out.append("")
     out += oracle_section(records, summary)
     for suite, methods in summary.items():
