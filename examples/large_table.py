@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -36,14 +37,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--folder", default="/tmp/hf_causal_large")
     args = parser.parse_args()
-    data = os.path.join(args.folder, "data")
+    data, weights_path = os.path.join(args.folder, "data"), os.path.join(args.folder, "weights")
+    # the example owns these two subfolders: a run with fewer rows must not read an earlier run's extra parts, and
+    # the estimate refuses to write weights over old ones
+    for folder in (data, weights_path):
+        shutil.rmtree(folder, ignore_errors=True)
     write_table(data, args.rows)
     model = CInAModel.from_pretrained("cina-zs-base")
     result = estimate_stream(model, data, "t", "y", chunk_rows=65_536, progress=True,
-                             weights_path=os.path.join(args.folder, "weights"))
+                             weights_path=weights_path)
     print(result.summary())
     print("true ATE: 1.000")
-    weights = pd.read_parquet(os.path.join(args.folder, "weights"))
+    weights = pd.read_parquet(weights_path)
     print(f"{len(weights):,} per-row weights written; they sum to 1 per arm:",
           weights.groupby("treatment")["weight"].sum().round(6).to_dict())
 
