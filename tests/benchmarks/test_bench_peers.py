@@ -175,50 +175,32 @@ def test_the_one_network_row_hides_only_the_wide_network() -> None:
     assert model.outcome_network_wide is wide  # put back after an error too
 
 
-def test_the_no_row_limit_row_turns_only_the_limit_off() -> None:
-    """``cina_zs_no_row_limit`` exists only for a checkpoint with ``outcome_row_limit``; it is the default estimate
-    with the network's correction given to every row (the estimate from unlimited predictions), differs from the
-    default on data with tail rows, and leaves the model's limit in place, also after an error."""
-    from harness.peers import without_row_limit
+@pytest.mark.parametrize(("attribute", "row", "limit", "treated_slope", "treated_shift"), [
+    # rows far out in the tail of an exponential control surface
+    ("outcome_row_limit", "cina_zs_no_row_limit", 3.0, 1.0, 1.0),
+    # an exponential control surface beside a flat treated one: spreads beyond the limit
+    ("outcome_spread_limit", "cina_zs_no_spread_limit", 1.0, 0.3, 0.2),
+])
+def test_a_limits_ablation_row_turns_only_that_limit_off(attribute, row, limit, treated_slope, treated_shift) -> None:
+    """The row exists only for a checkpoint that sets the limit; it is the default estimate from the predictions
+    without the limit, differs from the default on data the limit acts on, and leaves the model's limit in place,
+    also after an error."""
+    import harness.peers as peers
 
     from hf_causal.cina.potential_outcomes import predict_potential_outcomes
 
+    ablation = getattr(peers, f"without_{attribute.removeprefix('outcome_')}")
     model = tiny_outcome_model()
-    assert "cina_zs_no_row_limit" not in {e.name for e in default_estimators(model)}
-    model.config.outcome_row_limit = 3.0
+    assert row not in {e.name for e in default_estimators(model)}
+    setattr(model.config, attribute, limit)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(300, 3))
     T = (rng.random(300) < 0.4).astype(int)
-    Y = np.where(T == 1, X[:, 0] + 1.0, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
-    unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, row_limit=None)
-    assert_ablation_row(model, "cina_zs_no_row_limit", X, T, Y, unlimited)
-    assert model.config.outcome_row_limit == 3.0
-    with pytest.raises(RuntimeError), without_row_limit(model):
-        assert model.config.outcome_row_limit is None
+    Y = np.where(T == 1, treated_slope * X[:, 0] + treated_shift, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
+    unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, **{attribute.removeprefix("outcome_"): None})
+    assert_ablation_row(model, row, X, T, Y, unlimited)
+    assert getattr(model.config, attribute) == limit
+    with pytest.raises(RuntimeError), ablation(model):
+        assert getattr(model.config, attribute) is None
         raise RuntimeError("an estimator that fails")
-    assert model.config.outcome_row_limit == 3.0
-
-
-def test_the_no_spread_limit_row_turns_only_the_limit_off() -> None:
-    """``cina_zs_no_spread_limit`` exists only for a checkpoint with ``outcome_spread_limit``; it is the default
-    estimate from the first network's predictions on data beyond the limit (an exponential control surface beside a
-    flat treated one), differs from the default there, and leaves the model's limit in place, also after an error."""
-    from harness.peers import without_spread_limit
-
-    from hf_causal.cina.potential_outcomes import predict_potential_outcomes
-
-    model = tiny_outcome_model()
-    assert "cina_zs_no_spread_limit" not in {e.name for e in default_estimators(model)}
-    model.config.outcome_spread_limit = 1.0
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(300, 3))
-    T = (rng.random(300) < 0.4).astype(int)
-    Y = np.where(T == 1, 0.3 * X[:, 0] + 0.2, np.exp(1.2 * X[:, 1])) + 0.1 * rng.normal(size=300)
-    unlimited = predict_potential_outcomes(model, X, T.astype(np.int64), Y, spread_limit=None)
-    assert predict_potential_outcomes(model, X, T.astype(np.int64), Y).withheld  # the default is the kernel model's
-    assert_ablation_row(model, "cina_zs_no_spread_limit", X, T, Y, unlimited)
-    assert model.config.outcome_spread_limit == 1.0
-    with pytest.raises(RuntimeError), without_spread_limit(model):
-        assert model.config.outcome_spread_limit is None
-        raise RuntimeError("an estimator that fails")
-    assert model.config.outcome_spread_limit == 1.0
+    assert getattr(model.config, attribute) == limit
