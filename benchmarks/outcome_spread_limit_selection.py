@@ -52,17 +52,22 @@ PRIOR_FAMILY = "outcome_train"
 PRIOR_QUANTILE = 0.99
 
 
-def prior_spread_limit(draws: int, seed: int) -> float:
+def prior_spread_limit(draws: int, seed: int, families: tuple[str, ...] = (PRIOR_FAMILY,)) -> float:
     """The :data:`PRIOR_QUANTILE` quantile of ``|log(SD(m0) / SD(m1))|`` of the kernel model's surfaces over
-    ``draws`` datasets of the first network's training prior (stream ``seed``)."""
+    ``draws`` datasets of a network's training prior (stream ``seed``): ``families`` share the draws equally (name
+    one twice for a 2 : 1 mixture, ``--prior-family``); the default is the first network's prior."""
     from hf_causal.cina.outcome_features import outcome_context
     from hf_causal.cina.potential_outcomes import surface_spread_log_ratio
     from hf_causal.data.families import sample_family
 
-    if draws < 1:
-        raise ValueError(f"--prior-draws must be at least 1, got {draws}")
+    if draws < len(families) or not families:
+        raise ValueError(f"--prior-draws must be at least the number of prior families ({len(families)}), got {draws}")
+    shares = [draws // len(families) + (k < draws % len(families)) for k in range(len(families))]
+    counts: dict[str, int] = {}
+    for name, share in zip(families, shares, strict=True):
+        counts[name] = counts.get(name, 0) + share
     ratios = []
-    for ds in sample_family(PRIOR_FAMILY, draws, seed=seed):
+    for ds in (ds for name, count in counts.items() for ds in sample_family(name, count, seed=seed)):
         ctx = outcome_context(np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float))
         ratios.append(abs(surface_spread_log_ratio(ctx.kernel_mu[: ctx.n_context])))
     return float(np.quantile(ratios, PRIOR_QUANTILE))
@@ -114,14 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     own.add_argument("--limit", type=float, default=None)
     own.add_argument("--prior-draws", type=int, default=1000)
     own.add_argument("--prior-seed", type=int, default=0)
+    own.add_argument("--prior-family", nargs="+", default=[PRIOR_FAMILY])
     extra, rest = own.parse_known_args(argv)
     args = parse_args(rest, description=__doc__, output=HERE / "results" / "outcome_spread_limit.md")
-    limit = extra.limit if extra.limit is not None else prior_spread_limit(extra.prior_draws, extra.prior_seed)
+    limit = extra.limit
+    if limit is None:
+        limit = prior_spread_limit(extra.prior_draws, extra.prior_seed, tuple(extra.prior_family))
     if not limit > 0:
         raise ValueError(f"the spread limit must be positive, got {limit}")
     rows, seconds = run_variants(args, record_for(limit))
     source = ("given (--limit)" if extra.limit is not None else
-              f"the {PRIOR_QUANTILE:.0%} quantile over {extra.prior_draws} draws of `{PRIOR_FAMILY}` at stream seed "
+              f"the {PRIOR_QUANTILE:.0%} quantile over {extra.prior_draws} draws of "
+              f"{' + '.join(f'`{name}`' for name in extra.prior_family)} at stream seed "
               f"{extra.prior_seed}")
     lines = ["# Withholding the first outcome network from datasets whose surfaces differ in spread beyond its prior "
              "(model selection)", "",

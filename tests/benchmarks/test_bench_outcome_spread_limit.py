@@ -17,7 +17,7 @@ def test_records_match_the_public_estimates_with_and_without_the_limit(tmp_path,
     from hf_causal.data.families import sample_family
 
     # a limit between the two datasets' statistics, so that one is withheld and one is not
-    monkeypatch.setattr(spread, "prior_spread_limit", lambda draws, seed: limit)
+    monkeypatch.setattr(spread, "prior_spread_limit", lambda draws, seed, families: limit)
     model = tiny_outcome_model(head_seeds=(1, 2), outcome_wide_network=True)
     draws = list(sample_family("outcome_validation", 2, seed=0))
 
@@ -67,3 +67,24 @@ def test_the_limit_is_the_priors_99th_percentile(monkeypatch):
     assert spread.prior_spread_limit(100, 0) == pytest.approx(np.quantile(np.arange(100.0), 0.99), rel=1e-9)
     with pytest.raises(ValueError, match="prior-draws"):
         spread.prior_spread_limit(0, 0)
+
+
+def test_a_mixture_prior_shares_the_draws_by_its_listed_families(monkeypatch):
+    """``("a", "a", "b")`` with 7 draws: 5 from a's stream, 2 from b's, each stream asked once."""
+    import hf_causal.cina.outcome_features as features
+
+    asked = []
+
+    class Context:
+        kernel_mu, n_context = np.column_stack([np.array([-1.0, 1.0]), np.array([-1.0, 1.0])]), 2
+
+    class Draw:
+        X, T, Y = np.zeros((2, 1)), np.array([0, 1]), np.zeros(2)
+
+    monkeypatch.setattr("hf_causal.data.families.sample_family",
+                        lambda name, n, seed: asked.append((name, n, seed)) or [Draw()] * n)
+    monkeypatch.setattr(features, "outcome_context", lambda x, t, y: Context())
+    assert spread.prior_spread_limit(7, 3, ("a", "a", "b")) == pytest.approx(0.0, abs=1e-12)
+    assert asked == [("a", 5, 3), ("b", 2, 3)]
+    with pytest.raises(ValueError, match="number of prior families"):
+        spread.prior_spread_limit(2, 0, ("a", "b", "c"))
