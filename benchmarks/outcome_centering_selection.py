@@ -50,10 +50,13 @@ VARIANTS = ("kernel", "shipped", "first", "centered_first", "centered_routed")
 
 
 def parse_args(argv: list[str] | None = None, description: str = __doc__,
-               output: Path = HERE / "results" / "outcome_centering.md") -> argparse.Namespace:
-    """Command-line arguments (see the module docstring); another variant script passes its own docstring and
-    report path."""
+               output: Path = HERE / "results" / "outcome_centering.md",
+               add_arguments: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """Command-line arguments (see the module docstring); another variant script passes its own docstring, report
+    path and, through ``add_arguments``, options of its own."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if add_arguments is not None:
+        add_arguments(parser)
     parser.add_argument("--datasets", type=int, default=48, help="datasets per family without a size (default 48)")
     parser.add_argument("--family", nargs="*", default=[], metavar="NAME[=SIZE]", help="synthetic families")
     parser.add_argument("--benchmark", nargs="*", default=[], metavar="NAME=FIRST-LAST", type=benchmark_spec,

@@ -288,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "differ most (for treatment assigned through interactions; off by default, see the README)")
     est.add_argument("--outcome-model", default=None, choices=OUTCOME_MODELS,
                      help=f"kernel: augment the weights with a kernel ridge outcome model; pretrained: with the "
-                     "checkpoint's in-context outcome network; auto: pretrained when the checkpoint has one and the "
+                     "checkpoint's in-context outcome network (the kernel model where the checkpoint's spread limit "
+                     "withholds it; the output says so); auto: pretrained when the checkpoint has one and the "
                      f"table has at most {AUTO_NETWORK_MAX_UNITS:,} rows, else kernel; none: "
                      f"weights only (default: {DEFAULT_OUTCOME_MODEL}; for --estimand cate, pretrained)")
     est.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,

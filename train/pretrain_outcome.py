@@ -185,6 +185,11 @@ def evaluate_all(network: torch.nn.Module, validation: dict[str, list[dict[str, 
     return out
 
 
+#: Inference limits that describe the prior the checkpoint's network was trained on (docs/design.md §4.8): a network
+#: trained or fine-tuned here sees another prior, so it starts without them (its own are measured and tested anew).
+PRIOR_BOUND_OFF = {"outcome_spread_limit": None, "outcome_row_limit": None}
+
+
 def build_model(cfg: dict[str, Any]) -> CInAModel:
     """The balancing model of ``init_from`` with an untrained outcome network of ``cfg["model"]``; with
     ``init_outcome_network: true``, ``init_from``'s own outcome network instead (fine-tuning it), grown by
@@ -206,8 +211,8 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
             raise ValueError(f"model.outcome_num_layers={layers} is fewer than the {base.config.outcome_num_layers} "
                              f"layers of {cfg['init_from']}'s network: a network can be grown, not cut")
         # the first network only: a checkpoint's wide-prior copy (docs/design.md §4.8) is not carried along
-        model = CInAModel(CInAConfig.from_dict({**base.config.to_dict(), "outcome_wide_network": False,
-                                                "outcome_num_layers": layers}))
+        model = CInAModel(CInAConfig.from_dict({**base.config.to_dict(), **PRIOR_BOUND_OFF,
+                                                "outcome_wide_network": False, "outcome_num_layers": layers}))
         missing, _ = model.load_state_dict({k: v for k, v in base.state_dict().items()
                                             if not k.startswith("outcome_network_wide.")}, strict=False)
         grown = range(base.config.outcome_num_layers, layers)
@@ -219,7 +224,7 @@ def build_model(cfg: dict[str, Any]) -> CInAModel:
             p.requires_grad_(name.startswith("outcome_network."))
         return model
     base = CInAModel.from_pretrained(cfg["init_from"]) if cfg.get("init_from") else None
-    settings = base.config.to_dict() if base is not None else {}
+    settings = {**base.config.to_dict(), **PRIOR_BOUND_OFF} if base is not None else {}
     settings.update(cfg["model"], outcome_unit_features=N_UNIT_FEATURES, outcome_wide_network=False)
     model = CInAModel(CInAConfig.from_dict(settings))
     if base is not None:

@@ -35,7 +35,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -413,14 +413,14 @@ def without_config_option(model: Any, attribute: str) -> Iterator[Any]:
         setattr(model.config, attribute, value)
 
 
-def without_row_limit(model: Any) -> Any:
+def without_row_limit(model: Any) -> AbstractContextManager[Any]:
     """``model`` with ``config.outcome_row_limit`` off for the block, so that the network's correction reaches every
     row: the ablation that says what withholding it from rows far out in the outcome's tail adds (docs/design.md
     §4.8)."""
     return without_config_option(model, "outcome_row_limit")
 
 
-def without_spread_limit(model: Any) -> Any:
+def without_spread_limit(model: Any) -> AbstractContextManager[Any]:
     """``model`` with ``config.outcome_spread_limit`` off for the block, so that the first network predicts every
     dataset routed to it: the ablation that says what withholding it from surfaces beyond its prior adds
     (docs/design.md §4.8)."""

@@ -371,7 +371,9 @@ class CInAModel(CInAPreTrainedModel):
                 model (doubly robust), ``"pretrained"`` with this checkpoint's in-context outcome network (the
                 kernel model plus 0.75 of the network's correction; doubly robust too; a checkpoint with a
                 wide-prior copy uses it when the kernel model's effect exceeds
-                ``config.outcome_wide_effect_threshold`` outcome SDs, docs/design.md §4.8),
+                ``config.outcome_wide_effect_threshold`` outcome SDs, docs/design.md §4.8; a dataset whose kernel
+                surfaces differ in spread beyond ``config.outcome_spread_limit`` keeps the kernel model's, and the
+                result's ``outcome_withheld`` says so),
                 ``"auto"`` (default) picks ``"pretrained"`` when this checkpoint has an outcome network and the
                 data are in memory, ``"kernel"`` otherwise; ``"none"`` returns the weighted difference. Not for
                 ``"overlap"`` (``"kernel"`` or ``"pretrained"`` with it is a ``ValueError``). The result's
@@ -427,7 +429,8 @@ class CInAModel(CInAPreTrainedModel):
                 context row has is a ``ValueError``); an array is read by position (a 1-D one is one row).
             confidence: level of the per-unit intervals.
             outcome_model: ``"pretrained"`` (the checkpoint's outcome network; the kernel model when the
-                checkpoint has none) or ``"kernel"`` (the kernel ridge T-learner).
+                checkpoint has none, or where ``config.outcome_spread_limit`` withholds it: the result's
+                ``outcome_model`` and ``outcome_withheld`` say so) or ``"kernel"`` (the kernel ridge T-learner).
             calibrate: report the doubly robust ATE plus the outcome model's deviations from its average,
                 scaled by the slope of doubly robust pseudo-outcomes on cross-fitted predictions, clipped to
                 ``[0, 1]`` (:mod:`hf_causal.cina.cate`): heterogeneity the data cannot confirm is shrunk away.

@@ -74,15 +74,19 @@ def choose_network(model: Any, kernel_effect_in_sd: float, wide_network: bool | 
 
 def config_limit(model: Any, value: float | None | str, attribute: str, unit: str) -> float | None:
     """The positive limit ``value`` names (``"config"``: the model's ``config.<attribute>``), checked: ``None`` or a
-    positive number (``unit`` says what it is, for the error)."""
-    name = attribute.removeprefix("outcome_")
+    positive number, given or configured (``unit`` says what it is, for the error)."""
+    what = f"{attribute.removeprefix('outcome_')} must be a positive {unit}, None or 'config'"
     if isinstance(value, str):
         if value != "config":
-            raise ValueError(f"{name} must be a positive {unit}, None or 'config'; got {value!r}")
-        return getattr(getattr(model, "config", None), attribute, None)
-    if value is not None and not float(value) > 0:
-        raise ValueError(f"{name} must be a positive {unit}, None or 'config'; got {value}")
-    return None if value is None else float(value)
+            raise ValueError(f"{what}; got {value!r}")
+        value = getattr(getattr(model, "config", None), attribute, None)
+        what = f"config.{attribute} must be None or a positive {unit}"
+    if value is None:
+        return None
+    # a bool is an int to Python, and True would silently mean 1
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+        raise ValueError(f"{what}; got {value!r}")
+    return float(value)
 
 
 def row_limit_of(model: Any, row_limit: float | None | str) -> float | None:
@@ -142,7 +146,8 @@ def predict_potential_outcomes(
         name = choose_network(model, effect_in_sd, wide_network)
         if name == "outcome_network" and spread_cap is not None and abs(spread_ratio) > spread_cap:
             withheld = (f"the kernel model's surfaces differ in spread by |log ratio| {abs(spread_ratio):.2f} > "
-                        f"outcome_spread_limit {spread_cap:g}, beyond the first outcome network's prior")
+                        f"outcome_spread_limit {spread_cap:g}, beyond the first outcome network's prior; "
+                        "model.config.outcome_spread_limit = None uses the network anyway")
             name = ""
     if name:
         network = getattr(model, name)

@@ -68,7 +68,9 @@ class EffectEstimate:
             surfaces: ``"outcome_network"``, or ``"outcome_network_wide"`` (the copy trained on larger effects,
             for data whose effect is larger than any the first saw); empty otherwise.
         outcome_withheld: why the network the dataset was routed to was not used and the kernel model's surfaces
-            were (``outcome_model`` is then ``"kernel"``); empty otherwise.
+            were (``outcome_model`` is then ``"kernel"``); empty otherwise. For ``cate`` both describe the
+            prediction from the whole context, which gives the effects; the calibration's cross-fitted folds each
+            decide on their own context.
         effects: per-unit effects (``estimand="cate"``): one row per unit with ``cate``, ``std_error``,
             ``ci_low``, ``ci_high`` (and ``mu0``, ``mu1``); ``value`` is then their mean.
         supported: ``True`` when the overlap diagnostics passed, ``False`` when they failed (the data do not

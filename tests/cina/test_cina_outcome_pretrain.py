@@ -65,6 +65,11 @@ def test_fine_tuning_starts_from_the_bundled_network_and_mixes_families(script, 
     base = CInAModel.from_pretrained("cina-zs-base")
     model = script.build_model({"init_from": "cina-zs-base", "init_outcome_network": True, "model": {}})
     assert model.outcome_network_wide is None  # the first network is what gets fine-tuned, not a wide copy
+    # the bundled network's prior-bound limits do not describe the fine-tuned one, nor a fresh one
+    assert base.config.outcome_spread_limit is not None
+    assert model.config.outcome_spread_limit is None and model.config.outcome_row_limit is None
+    fresh = script.build_model({"init_from": "cina-zs-base", "model": {"outcome_hidden_size": 8}})
+    assert fresh.config.outcome_spread_limit is None and fresh.config.outcome_row_limit is None
     kept = {k: v for k, v in base.state_dict().items() if not k.startswith("outcome_network_wide.")}
     assert set(kept) == set(model.state_dict())
     for name, tensor in kept.items():

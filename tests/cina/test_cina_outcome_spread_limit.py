@@ -96,6 +96,10 @@ def test_a_spread_limit_must_be_positive():
         CInAConfig(outcome_spread_limit=0.0)
     model = two_network_model()
     x, t, y = bent_data(n=60)
-    for bad in (0.0, -1.0, "big"):
+    for bad in (0.0, -1.0, "big", True, float("nan")):
         with pytest.raises(ValueError, match="spread_limit must be a positive log ratio"):
             predict_potential_outcomes(model, x, t, y, spread_limit=bad)
+    for bad in (0, "2.5", -1.0):  # set on the config after loading: checked where it is read, and named
+        model.config.outcome_spread_limit = bad
+        with pytest.raises(ValueError, match="config.outcome_spread_limit must be None or a positive log ratio"):
+            predict_potential_outcomes(model, x, t, y)
