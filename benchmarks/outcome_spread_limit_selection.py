@@ -42,6 +42,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from outcome_blend_validation import read_records  # noqa: E402
 from outcome_centering_selection import group_lines, parse_args, run_variants  # noqa: E402
 
 VARIANTS = ("kernel", "shipped", "spread", "spread_wide")
@@ -96,7 +97,7 @@ def record_for(limit: float):
         shipped = predict_potential_outcomes(model, x, t, y, spread_limit=None)
         limited = predict_potential_outcomes(model, x, t, y, spread_limit=limit)
         row.update(shipped=error(shipped), spread=error(limited), ratio=shipped.kernel_spread_log_ratio,
-                   network=shipped.network, withheld=bool(limited.withheld))
+                   network=shipped.network, withheld=bool(limited.withheld), limit=limit)
         wide = predict_potential_outcomes(model, x, t, y, spread_limit=None, wide_network=True) if limited.withheld \
             else shipped
         row["spread_wide"] = error(wide)
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, description=__doc__, output=HERE / "results" / "outcome_spread_limit.md",
                       add_arguments=limit_arguments)
     limit = args.limit
+    if limit is None and args.from_records:  # the records say which limit made them (records since 2026-12-05)
+        limit = next((row["limit"] for row in read_records(args.from_records) if "limit" in row), None)
     if limit is None:
         limit = prior_spread_limit(args.prior_draws, args.prior_seed, tuple(args.prior_family))
     if not limit > 0:

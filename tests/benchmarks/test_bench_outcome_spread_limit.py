@@ -44,6 +44,12 @@ def test_records_match_the_public_estimates_with_and_without_the_limit(tmp_path,
         else:
             assert row["spread_wide"] == row["shipped"]
     assert f"limit {limit:.3f}" in text and "| `outcome_validation` | 2 | 1 |" in text
+    assert all(row["limit"] == limit for row in rows)
+    # the report rebuilt from the records takes their limit, without measuring the prior again
+    monkeypatch.setattr(spread, "prior_spread_limit", lambda *a: pytest.fail("the prior was measured again"))
+    rebuilt = tmp_path / "rebuilt.md"
+    assert spread.main(["--from-records", str(tmp_path / "rows.jsonl"), "--output", str(rebuilt)]) == 0
+    assert f"limit {limit:.3f}" in rebuilt.read_text()
 
 
 def test_the_limit_is_the_priors_99th_percentile(monkeypatch):
