@@ -94,8 +94,9 @@ def record_for(limit: float):
             m1, m0 = augmentation_surfaces(po)
             return augmented_effect(base.weights, t, y, m1, m0, "ate") - ate
 
-        shipped = predict_potential_outcomes(model, x, t, y, spread_limit=None)
         limited = predict_potential_outcomes(model, x, t, y, spread_limit=limit)
+        # where the limit does not act the two predictions are one: the network's pass runs once
+        shipped = predict_potential_outcomes(model, x, t, y, spread_limit=None) if limited.withheld else limited
         row.update(shipped=error(shipped), spread=error(limited), ratio=shipped.kernel_spread_log_ratio,
                    network=shipped.network, withheld=bool(limited.withheld), limit=limit)
         wide = predict_potential_outcomes(model, x, t, y, spread_limit=None, wide_network=True) if limited.withheld \

@@ -5,6 +5,13 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 
+def optional_limit(name: str, value: float | None, unit: str) -> float | None:
+    """An inference limit of the config: ``None`` (off) or a positive number of ``unit``."""
+    if value is not None and not float(value) > 0:
+        raise ValueError(f"{name} must be None or > 0 ({unit}), got {value}")
+    return None if value is None else float(value)
+
+
 class CInAConfig(PretrainedConfig):
     r"""Configuration of :class:`~hf_causal.cina.CInAModel`.
 
@@ -121,10 +128,6 @@ class CInAConfig(PretrainedConfig):
             raise ValueError(f"outcome_wide_effect_threshold must be > 0, got {outcome_wide_effect_threshold}")
         self.outcome_wide_network = bool(outcome_wide_network)
         self.outcome_wide_effect_threshold = float(outcome_wide_effect_threshold)
-        if outcome_row_limit is not None and not float(outcome_row_limit) > 0:
-            raise ValueError(f"outcome_row_limit must be None or > 0 (outcome SDs), got {outcome_row_limit}")
-        self.outcome_row_limit = None if outcome_row_limit is None else float(outcome_row_limit)
-        if outcome_spread_limit is not None and not float(outcome_spread_limit) > 0:
-            raise ValueError(f"outcome_spread_limit must be None or > 0 (a log ratio), got {outcome_spread_limit}")
-        self.outcome_spread_limit = None if outcome_spread_limit is None else float(outcome_spread_limit)
+        self.outcome_row_limit = optional_limit("outcome_row_limit", outcome_row_limit, "outcome SDs")
+        self.outcome_spread_limit = optional_limit("outcome_spread_limit", outcome_spread_limit, "a log ratio")
         super().__init__(**kwargs)
