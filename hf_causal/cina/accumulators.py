@@ -53,14 +53,17 @@ class Moments(_Chan):
         if len(x) == 0:
             return cls(0.0, np.zeros(x.shape[1:]), np.zeros(x.shape[1:]))
         mean = x.mean(0)
-        return cls(float(len(x)), mean, ((x - mean) ** 2).sum(0))
+        # a column too large for float64 overflows to inf here, which the streamed estimate's scale check reports
+        with np.errstate(over="ignore", invalid="ignore"):
+            return cls(float(len(x)), mean, ((x - mean) ** 2).sum(0))
 
     def _second(self) -> np.ndarray:
         return self.m2
 
     @staticmethod
     def _outer(delta: np.ndarray) -> np.ndarray:
-        return delta**2
+        with np.errstate(over="ignore", invalid="ignore"):
+            return delta**2
 
     @property
     def var(self) -> np.ndarray:

@@ -22,6 +22,7 @@ data can confirm": every unit gets the ATE; ``b = 1`` keeps the model's heteroge
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from ..core.results import EffectEstimate, normal_quantile
 from .estimator import estimate_effect
 from .inputs import (
     check_aligned,
+    check_roles_apart,
     encode_covariates,
     encode_new_rows,
     split_frame,
@@ -47,6 +49,26 @@ CALIBRATION_MIN_ARM = 5
 #: Above this many units the slope is fitted on a seeded random subsample of them (one number needs no more,
 #: and the fold passes would otherwise cost more than the effects).
 CALIBRATION_MAX_UNITS = 20_000
+
+
+class ExtrapolationWarning(UserWarning):
+    """Raised (as a warning) when rows to predict for lie far outside the context's covariates: their effects are
+    the context edge's, extrapolated."""
+
+
+def warn_far_rows(x: np.ndarray, x_new: np.ndarray, names: list[str]) -> None:
+    """Warn when rows of ``x_new`` lie more than one context SD beyond the context's range in some column: the
+    models read standardised covariates clipped to the context's scale, so such a row gets the edge's effect with
+    an interval that does not widen for the distance."""
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = x.std(axis=0)
+    far = (x_new < low - margin) | (x_new > high + margin)
+    rows = np.flatnonzero(far.any(axis=1))
+    if len(rows):
+        cols = [names[j] for j in np.flatnonzero(far.any(axis=0))][:5]
+        warnings.warn(f"X_new: {len(rows)} of {len(x_new)} rows (first: row {rows[0]}) lie more than one SD beyond the "
+                      f"context's range in {cols}: their effects are extrapolated from the context's edge",
+                      ExtrapolationWarning, stacklevel=4)
 
 
 def cross_fitted_surfaces(
@@ -149,10 +171,12 @@ def estimate_cate(
     n = x.shape[0]
     t = validate_treatment(treatment, n)
     y = validate_outcome(outcome, n)
+    check_roles_apart(x, names, y)
     x_new = None
     index: Any = covariates.index if isinstance(covariates, pd.DataFrame) else pd.RangeIndex(n)
     if covariates_new is not None:
         x_new = encode_new_rows(covariates_new, covariates, names)
+        warn_far_rows(x, x_new, names)
         index = covariates_new.index if isinstance(covariates_new, pd.DataFrame) else pd.RangeIndex(len(x_new))
     use_network = outcome_model == "pretrained" and has_outcome_network(model)
     context = predict_potential_outcomes(model, x, t, y, use_network=use_network)

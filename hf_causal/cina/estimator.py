@@ -147,7 +147,7 @@ def augmentation_surfaces(potential: PotentialOutcomes, share: float | None = No
 
 
 def text_covariates(
-    covariates: Any, encoder: Any, columns: Sequence[str] | None = None, n_components: int = 16
+    covariates: Any, encoder: Any, columns: str | Sequence[str] | None = None, n_components: int = 16
 ) -> pd.DataFrame:
     """Covariates with their text columns embedded by ``encoder`` and reduced to ``n_components`` principal
     components each (:func:`hf_causal.backbones.embed_text_columns`); other columns are kept.
@@ -189,7 +189,7 @@ def estimate_effect(
     moments: int = DEFAULT_MOMENTS,
     outcome_model: str = DEFAULT_OUTCOME_MODEL,
     text_encoder: Any = None,
-    text_columns: Sequence[str] | None = None,
+    text_columns: str | Sequence[str] | None = None,
     text_components: int = 16,
     text_features: str | None = None,
     potential_outcomes: PotentialOutcomes | None = None,
@@ -214,6 +214,10 @@ def estimate_effect(
     """
     text_features = check_text_features(text_features, text_encoder)
     normal_quantile(confidence)  # a bad level fails before any work
+    if not isinstance(cross_moments, bool | np.bool_):  # "no" is truthy: a string must not switch it on
+        raise TypeError(f"cross_moments must be True or False, got {cross_moments!r}")
+    if cross_moments and moments == 1:  # products are second moments: with means alone they would be ignored
+        raise ValueError("cross_moments=True balances pairwise products beside the squares: it needs moments=2")
     if isinstance(treatment, str) != isinstance(outcome, str):
         raise ValueError("treatment and outcome must both be column names (of the table given as covariates) or "
                          f"both be data, got {type(treatment).__name__} and {type(outcome).__name__}")

@@ -427,6 +427,8 @@ class CInAModel(CInAPreTrainedModel):
             X_new: rows to predict effects for; default: the dataset's own rows. A DataFrame (or one row as a
                 Series) with the context's columns is encoded with the context's category levels (a level no
                 context row has is a ``ValueError``); an array is read by position (a 1-D one is one row).
+                Rows more than one SD beyond the context's range in some covariate get the context edge's effects
+                with an ``ExtrapolationWarning`` (:mod:`hf_causal.cina.cate`).
             confidence: level of the per-unit intervals.
             outcome_model: ``"pretrained"`` (the checkpoint's outcome network; the kernel model when the
                 checkpoint has none, or where ``config.outcome_spread_limit`` withholds it: the result's

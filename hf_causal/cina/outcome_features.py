@@ -57,6 +57,8 @@ class OutcomeContext:
         unit_features: ``(R, N_UNIT_FEATURES)`` float32 inputs.
         y_mean, y_scale: the outcome's standardisation (``y = (Y - y_mean) / y_scale``).
         n_context: number of context rows.
+        unscaled: the outcome is constant up to rounding, so ``y_scale`` is 1 and ``y`` is not in SDs: the network,
+            which reads and predicts standardised outcomes, has nothing to read.
     """
 
     x: np.ndarray
@@ -69,6 +71,7 @@ class OutcomeContext:
     y_mean: float
     y_scale: float
     n_context: int
+    unscaled: bool = False
 
 
 def outcome_context(
@@ -91,7 +94,8 @@ def outcome_context(
     y_mean, y_scale = float(y_raw.mean()), float(y_raw.std())
     # relative to the outcome's level: an outcome in tiny units (1e-14, say) is standardised like any other; only
     # one constant up to rounding keeps the unit scale
-    y_scale = y_scale if y_scale > 1e-12 * max(abs(y_mean), np.finfo(np.float64).tiny) else 1.0
+    unscaled = not y_scale > 1e-12 * max(abs(y_mean), np.finfo(np.float64).tiny)
+    y_scale = 1.0 if unscaled else y_scale
     y = (y_raw - y_mean) / y_scale
     covariates = CovariateMap(x, moments)
     rows = x if x_new is None else np.vstack([x, np.asarray(x_new, dtype=np.float64)])
@@ -137,4 +141,5 @@ def outcome_context(
         y_mean=y_mean,
         y_scale=y_scale,
         n_context=n,
+        unscaled=unscaled,
     )

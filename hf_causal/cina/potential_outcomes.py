@@ -149,6 +149,11 @@ def predict_potential_outcomes(
                         f"outcome_spread_limit {spread_cap:g}, beyond the first outcome network's prior; "
                         "model.config.outcome_spread_limit = None uses the network anyway")
             name = ""
+        elif name and ctx.unscaled:
+            # the network's corrections are in outcome SDs; on an outcome without one they would be noise in its units
+            withheld = ("the outcome is constant up to rounding (its SD vanishes beside its level), so the network has "
+                        "no standardised outcome to read")
+            name = ""
     if name:
         network = getattr(model, name)
         shift = effect_in_sd * ctx.y_scale if center_effect else 0.0

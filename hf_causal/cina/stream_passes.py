@@ -181,6 +181,7 @@ def scan_pass(plan: Plan, chunk: Chunk) -> tuple[dict, None]:
     width = x.shape[1]
     return {
         "n": len(t), "n1": int(t.sum()), "all": Moments.of(x), "arm1": Moments.of(x[t]), "arm0": Moments.of(x[~t]),
+        "outcome": Moments.of(chunk.y[:, None]), "outcome_range": Range.of(chunk.y[:, None], 1),
         "range1": Range.of(x[t], width), "range0": Range.of(x[~t], width), "few": FewValues.of(x),
     }, None
 

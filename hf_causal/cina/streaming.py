@@ -99,8 +99,33 @@ def _check_arms(n1: int, n0: int) -> None:
         )
 
 
+#: What a table (or chunk iterator) whose chunks hold no rows is told.
+NO_ROWS = "the table has no rows (every chunk is empty)"
+
+
+def check_table_scales(scan: dict, names: Sequence[str]) -> None:
+    """Refuse what the in-memory checks refuse but no single chunk shows: a covariate whose variance over the whole
+    table overflows float64 (standardising it would silently zero it), and an outcome that is constant or whose
+    variance overflows (:func:`~hf_causal.data.inputs.validate_outcome`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflowing = ~np.isfinite(scan["all"].var)
+        outcome_var = float(scan["outcome"].var[0])
+    if overflowing.any():
+        cols = [names[i] for i in np.flatnonzero(overflowing)][:5]
+        raise ValueError(f"covariate columns {cols} have values too large to standardise in float64 (their variance "
+                         "over the table overflows); rescale them")
+    if not np.isfinite(outcome_var):
+        raise ValueError("the outcome's values are too large to compute with in float64 (their variance over the table "
+                         "overflows); rescale the outcome")
+    low, high = float(scan["outcome_range"].low[0]), float(scan["outcome_range"].high[0])
+    if low == high:
+        raise ValueError(f"the outcome is constant (every row is {low:g}): there is no "
+                         "variation for an effect to be estimated from")
+
+
 def _prepare(plan: Plan, model: Any, runner: Any, scan: dict, use_forward: bool, names: Sequence[str]) -> None:
     """After the scan: the standardisation, the seeded samples, then the collect pass and the fitted pieces."""
+    check_table_scales(scan, names)
     plan.mean, plan.sd = scan["all"].mean, np.sqrt(scan["all"].var)
     plan.keep = plan.sd > 1e-12
     plan.non_binary = scan["few"].counts()[plan.keep] > 2
@@ -172,6 +197,8 @@ def run_estimate(
     clip = float(getattr(model.config, "covariate_clip", 0.0)) if use_forward else 0.0
     plan = Plan(estimand, moments, used, clip, cross_moments=cross_moments, cross_check=INTERVAL_BALANCE_CHECK)
     scan, scanned = runner.run("scan", scan_pass, plan)
+    if scan is None or int(scan["n"]) == 0:
+        raise ValueError(NO_ROWS)
     runner.set_arm_counts(scanned)
     plan.n, n1 = int(scan["n"]), int(scan["n1"])
     plan.n_arm = {1: n1, 0: plan.n - n1}
@@ -365,6 +392,8 @@ def estimate_stream(
             runner = LocalRunner(table, schema, chunk_rows, progress)
         if schema.categorical:
             levels, _ = runner.run("levels", levels_pass, schema, encode=False)
+            if levels is None:
+                raise ValueError(NO_ROWS)
             schema.set_levels(levels["levels"].found)
         if weights_path is not None:
             _prepare_sink(weights_path)

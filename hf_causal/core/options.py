@@ -45,7 +45,8 @@ def check_estimator_options(**options: object) -> None:
     for name, value in options.items():
         if name not in _CHOICES:
             raise TypeError(f"unknown estimator option {name!r}; known: {sorted(_CHOICES)}")
-        if value not in _CHOICES[name]:
+        # True == 1 in Python: a bool is never a choice here (moments=True is not "one moment")
+        if isinstance(value, bool) or value not in _CHOICES[name]:
             raise ValueError(f"{name} must be one of {_CHOICES[name]}, got {value!r}")
     if options.get("estimand") == "overlap" and options.get("outcome_model") in ("kernel", "pretrained"):
         raise ValueError(f"estimand='overlap' (the raw balancing-SVM target) is never augmented, so "

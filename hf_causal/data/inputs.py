@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
         parts: list[pd.DataFrame] = []
         for col in frame.columns:
             series = frame[col]
+            if pd.api.types.is_complex_dtype(series):  # float64 would silently drop the imaginary part
+                raise TypeError(f"covariate column {col!r} is complex (dtype {series.dtype}); pass its real and "
+                                "imaginary parts as two columns")
             if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
                 parts.append(series.astype("float64").to_frame(str(col)))
             elif isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
@@ -103,7 +106,8 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
     bad = ~np.isfinite(values).all(axis=0)
     if bad.any():
         cols = [names[i] for i in np.flatnonzero(bad)][:5]
-        raise ValueError(f"covariates contain NaN or infinite values in columns {cols}")
+        first = _first(~np.isfinite(values).all(axis=1))
+        raise ValueError(f"covariates contain NaN or infinite values in columns {cols} (first at row {first})")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         sd = values.std(axis=0)
     overflowing = ~np.isfinite(sd)
@@ -165,6 +169,10 @@ def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
 
 def _one_per_row(values: Any, name: str) -> np.ndarray:
     """``values`` as a 1-D array; a single value is an error that says what was probably meant."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.api.extensions.ExtensionDtype) \
+            and values.isna().any():
+        # a nullable column's missing value would otherwise surface as an object array with no row named
+        raise ValueError(f"{name} is missing (NA) at row {_first(values.isna().to_numpy())}")
     arr = _to_numpy(values, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} is the single value {arr.item()!r}: pass one value per row, or, with a DataFrame, "
@@ -212,15 +220,31 @@ def validate_outcome(outcome: Any, n: int) -> np.ndarray:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"outcome contains NaN or infinite values (first at row {_first(~np.isfinite(arr))})")
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        variance = arr.var()
-    if not np.isfinite(variance):
-        raise ValueError(f"outcome values up to {np.abs(arr).max():.3g} (row {int(np.abs(arr).argmax())}) are too "
-                         "large to compute with in float64 (their variance overflows); rescale the outcome")
-    if np.ptp(arr) > 0 and variance < np.finfo(np.float64).tiny:
-        raise ValueError(f"outcome values vary by at most {np.ptp(arr):.3g}: too little to compute with in float64 "
-                         "(their variance underflows); rescale the outcome")
+    problem = outcome_scale_problem(arr)
+    if problem:
+        raise ValueError(problem)
+    if np.ptp(arr) == 0:
+        # every estimate would be exactly 0 with a zero-width interval: certainty the data cannot give (an outcome
+        # with no events, say, says nothing of how treatment would change its rate)
+        raise ValueError(f"outcome is constant (every row is {arr[0]:g}): there is no variation for an effect to "
+                         "be estimated from")
     return arr
+
+
+def outcome_scale_problem(values: np.ndarray, row: Callable[[int], str] = lambda i: f"row {i}") -> str:
+    """Why finite float64 outcome ``values`` are out of float64's working range, or ``""``: a variance that
+    overflows (values too large) or underflows (values too close together). ``row`` names a position (a streamed
+    chunk names its rows in the table)."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        variance = values.var()
+    if not np.isfinite(variance):
+        i = int(np.abs(values).argmax())
+        return (f"outcome values up to {abs(values[i]):.3g} ({row(i)}) are too large to compute with in float64 "
+                "(their variance overflows); rescale the outcome")
+    if np.ptp(values) > 0 and variance < np.finfo(np.float64).tiny:
+        return (f"outcome values vary by at most {np.ptp(values):.3g}: too little to compute with in float64 "
+                "(their variance underflows); rescale the outcome")
+    return ""
 
 
 def _first(bad: np.ndarray) -> int:
@@ -280,8 +304,20 @@ def validate_inputs(covariates: Any, treatment: Any, outcome: Any) -> tuple[np.n
     x, names = encode_covariates(covariates)
     t = validate_treatment(treatment, x.shape[0])
     y = validate_outcome(outcome, x.shape[0])
+    check_roles_apart(x, names, y)
     check_arms_overlap(x, t, names, covariate_sources(covariates, names))
     return x, names, t, y
+
+
+def check_roles_apart(x: np.ndarray, names: Sequence[str], y: np.ndarray) -> None:
+    """Refuse a covariate column equal to the outcome row for row: ``X = df.drop(columns=[T])`` keeps the outcome
+    among the covariates, and balancing on it gives a wrong number without any error. (A copy of the treatment is
+    refused by :func:`check_arms_overlap`, which names it as determining the treatment; with column names the roles
+    are checked by name, :func:`check_column_roles`.)"""
+    same = np.flatnonzero((x == np.asarray(y, dtype=np.float64)[:, None]).all(axis=0))
+    if len(same):
+        raise ValueError(f"covariate column {names[same[0]]!r} equals the outcome on every row: the outcome cannot "
+                         "also be a covariate; drop it from the covariates")
 
 
 def _check_unique_columns(columns: pd.Index, where: str) -> None:

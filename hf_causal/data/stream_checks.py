@@ -5,7 +5,9 @@ Every chunk is then checked and encoded exactly as :func:`hf_causal.data.inputs.
 :func:`~hf_causal.data.inputs.validate_treatment` and :func:`~hf_causal.data.inputs.validate_outcome` encode
 an in-memory table (the same float64 values, the same one-hot columns in the same order), and anything wrong
 stops the estimate with a ``ValueError`` / ``TypeError`` that names the chunk, its rows and the first bad row:
-a missing column, a changed dtype, NaN or infinite values, a treatment other than 0/1, a new category.
+a missing column, a changed dtype, NaN or infinite values, a missing or non-0/1 treatment, a new category, outcomes
+out of float64's working range. What only the whole table shows (a covariate's or the outcome's variance overflowing,
+a constant outcome) is checked after the first pass (:func:`hf_causal.cina.streaming.check_table_scales`).
 
 numpy and pandas only.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .inputs import MAX_CATEGORY_LEVELS, check_column_roles
+from .inputs import MAX_CATEGORY_LEVELS, check_column_roles, outcome_scale_problem
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class StreamSchema:
         if covariates is None:
             covariates = [c for c in columns if c not in (treatment, outcome)]
         self.covariates = [str(c) for c in covariates]
+        repeated = sorted({c for c in self.covariates if self.covariates.count(c) > 1})
+        if repeated:
+            raise ValueError(f"covariates name the columns {repeated[:5]} more than once: name each column once")
         self.treatment, self.outcome = str(treatment), str(outcome)
         if not self.covariates:
             raise ValueError("no covariate columns left after removing treatment and outcome")
@@ -180,6 +185,9 @@ class StreamSchema:
         return x, self._treatment(frame[self.treatment], place), self._outcome(frame[self.outcome], place)
 
     def _treatment(self, series: pd.Series, place: ChunkPlace) -> np.ndarray:
+        missing = series.isna().to_numpy()
+        if missing.any():  # a nullable boolean or integer column: its NA has no 0/1 to convert to
+            raise ValueError(f"{place.row(np.flatnonzero(missing)[0])}: treatment {self.treatment!r} is missing")
         if self.families[self.treatment] == "bool":
             return series.to_numpy(dtype=np.int64)
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -195,4 +203,7 @@ class StreamSchema:
         if bad.any():
             i = np.flatnonzero(bad)[0]
             raise ValueError(f"{place.row(i)}: outcome {self.outcome!r} is {values[i]} (NaN or infinite)")
+        problem = outcome_scale_problem(values, lambda i: f"row {place.start + i:,}")
+        if problem:
+            raise ValueError(f"{place}: {problem}")
         return values

@@ -184,3 +184,104 @@ def test_a_covariate_too_faint_to_standardise_is_named(model):
     frame = confounded_frame()
     with pytest.warns(UserWarning, match=r"covariate columns \['x1'\] vary by less than 1e-12 .* treated as constant"):
         model.estimate(frame[["x0", "x1"]].assign(x1=frame.x1 * 1e-100), frame.t, frame.y)
+
+
+def test_the_streamed_estimate_refuses_what_the_in_memory_one_refuses(model):
+    frame = confounded_frame()
+    # a covariate whose variance overflows: the in-memory check names it; the stream used to drop it silently
+    with pytest.raises(ValueError, match=r"covariate columns \['x0'\] have values too large to standardise"):
+        model.estimate(frame.assign(x0=frame.x0 * 1e200), "t", "y", chunk_rows=50)
+    # outcomes out of float64's working range, named with their chunk
+    with pytest.raises(ValueError, match=r"chunk 0 \(rows 0-49\): outcome values up to .* \(row 49\) .* overflows"):
+        model.estimate(frame.assign(y=frame.y * 1e154), "t", "y", chunk_rows=50)
+    with pytest.raises(ValueError, match=r"chunk 0 .*: outcome values vary by at most .* underflows"):
+        model.estimate(frame.assign(y=frame.y * 1e-200), "t", "y", chunk_rows=50)
+    with pytest.raises(ValueError, match=r"outcome is constant \(every row is 0.1\)"):
+        model.estimate(frame.assign(y=0.1), "t", "y", chunk_rows=50)
+    # a nullable treatment's missing value, with its row in the table
+    treatment = frame.t.astype("boolean")
+    treatment.iloc[77] = pd.NA
+    with pytest.raises(ValueError, match=r"chunk 1 \(rows 50-99\), row 77: treatment 't' is missing"):
+        model.estimate(frame.assign(t=treatment), "t", "y", chunk_rows=50)
+    with pytest.raises(ValueError, match=r"covariates name the columns \['x0'\] more than once"):
+        model.estimate(frame, "t", "y", columns=["x0", "x0"], chunk_rows=50)
+    with pytest.raises(ValueError, match="the table has no rows"):
+        model.estimate(iter([frame.iloc[:0]]), "t", "y")
+
+
+def test_a_constant_outcome_is_refused_and_a_nearly_constant_one_keeps_the_kernel_model():
+    from support import tiny_outcome_model
+
+    network = tiny_outcome_model()
+    frame = confounded_frame()
+    x, t = frame[["x0", "x1"]], frame.t
+    with pytest.raises(ValueError, match=r"outcome is constant \(every row is 0\)"):
+        network.estimate(x, t, np.zeros(len(t)))
+    with pytest.raises(ValueError, match="outcome is constant"):
+        network.cate(x, t, np.full(len(t), 3.0))
+    # variation at 1e-13 of the level: below what the outcome's standardisation resolves, so the network (which reads
+    # outcomes in SDs) is withheld; the kernel model's estimate is the effect at its own scale (2 * 1e-13)
+    tiny = 1.0 + 1e-13 * frame.y
+    withheld = network.estimate(x, t, tiny)
+    assert withheld.outcome_model == "kernel" and "constant up to rounding" in withheld.outcome_withheld
+    kernel = network.estimate(x, t, tiny, outcome_model="kernel")
+    assert withheld.value == pytest.approx(kernel.value, rel=1e-9)
+    assert abs(withheld.value / 1e-13 - 2.0) < 0.3
+
+
+def test_nullable_and_complex_columns_are_named(model):
+    frame = confounded_frame()
+    x = frame[COVARIATES]
+    treatment = frame.t.astype("Int64")
+    treatment.iloc[3] = pd.NA
+    with pytest.raises(ValueError, match=r"treatment is missing \(NA\) at row 3"):
+        model.estimate(x, treatment, frame.y)
+    outcome = frame.y.astype("Float64")
+    outcome.iloc[5] = pd.NA
+    with pytest.raises(ValueError, match=r"outcome is missing \(NA\) at row 5"):
+        model.estimate(x, frame.t, outcome)
+    with pytest.raises(TypeError, match="covariate column 'z' is complex"):
+        model.estimate(x.assign(z=frame.x0 + 1j), frame.t, frame.y)
+    bad = x.copy()
+    bad.iloc[7, 1] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or infinite values in columns \['x1'\] \(first at row 7\)"):
+        model.estimate(bad, frame.t, frame.y)
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"cross_moments": "no"}, TypeError, "cross_moments must be True or False, got 'no'"),
+        ({"moments": True}, ValueError, r"moments must be one of \(1, 2\), got True"),
+        ({"moments": 1, "cross_moments": True}, ValueError, "cross_moments=True .* needs moments=2"),
+    ],
+)
+def test_truthy_values_do_not_switch_options(model, options, error, match):
+    frame = confounded_frame()
+    with pytest.raises(error, match=match):
+        model.estimate(frame[COVARIATES], frame.t, frame.y, **options)
+
+
+def test_new_rows_far_outside_the_context_are_warned_of(model):
+    from hf_causal.cina.cate import ExtrapolationWarning
+
+    frame = confounded_frame()
+    x = frame[COVARIATES]
+    far = x.head(3).copy()
+    far.iloc[2, 0] = 1e10
+    with pytest.warns(ExtrapolationWarning, match=r"1 of 3 rows \(first: row 2\) .* range in \['x0'\]"):
+        model.cate(x, frame.t, frame.y, X_new=far, outcome_model="kernel", calibrate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)  # rows inside the context's range: no warning
+        model.cate(x, frame.t, frame.y, X_new=x.head(3), outcome_model="kernel", calibrate=False)
+
+
+def test_the_outcome_or_a_copy_of_the_treatment_among_the_covariates_is_refused(model):
+    frame = confounded_frame()
+    # X = frame.drop(columns=["t"]) keeps the outcome: balancing on it would give a wrong number without a word
+    with pytest.raises(ValueError, match="covariate column 'y' equals the outcome on every row"):
+        model.estimate(frame.drop(columns=["t"]), frame.t, frame.y)
+    with pytest.raises(ValueError, match="covariate column 'y' equals the outcome on every row"):
+        model.cate(frame.drop(columns=["t"]), frame.t, frame.y)
+    with pytest.raises(ValueError, match="covariate 'copy' .*determines the treatment"):
+        model.estimate(frame[COVARIATES].assign(copy=frame.t), frame.t, frame.y)
