@@ -180,18 +180,20 @@ def as_text_frame(covariates: Any) -> Any:
     return pd.DataFrame({"text": pd.Series(list(covariates), dtype=object)})
 
 
-def text_column_names(frame: Any, columns: Sequence[str] | None = None) -> list[str]:
-    """The text columns of ``frame``: ``columns`` (each must exist: ``KeyError``), default every object/string
-    column (none: ``ValueError``)."""
+def text_column_names(frame: Any, columns: str | Sequence[str] | None = None) -> list[str]:
+    """The text columns of ``frame``: ``columns`` (one name or several; each must exist: ``ValueError``), default
+    every object/string column (none: ``ValueError``)."""
     import pandas as pd
 
     if columns is None:
         columns = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
         if not columns:
             raise ValueError("no text (object/string) columns found; name the text columns")
+    elif isinstance(columns, str):  # one column, not its characters
+        columns = [columns]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise KeyError(f"text columns not in the covariates: {missing}")
+        raise ValueError(f"text columns not in the covariates: {missing}; the covariates have {list(frame.columns)[:20]}")
     return list(columns)
 
 
@@ -231,6 +233,9 @@ def embed_text_columns(
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if isinstance(encoder, (str, bytes)) or not callable(getattr(encoder, "encode", None)):
+        raise TypeError(f"the text encoder must be a TextEncoder (e.g. TextEncoder.from_pretrained(...)), got "
+                        f"{type(encoder).__name__} {encoder!r:.60}")
     columns = text_column_names(frame, columns)
     if n_components is not None and n_components < 1:
         raise ValueError(f"n_components must be >= 1 or None, got {n_components}")

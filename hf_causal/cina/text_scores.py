@@ -379,11 +379,16 @@ def text_scores(
                       n_folds=n_folds, learners_used=used)
 
 
+#: A string column with at most this many distinct values (or a tenth of the rows, if fewer) looks like a category
+#: when ``text_features="scores"`` takes every string column for text.
+FEW_TEXTS = 20
+
+
 def scored_text_covariates(
     covariates: Any,
     treatment: Any,
     outcome: Any,
-    columns: Sequence[str] | None = None,
+    columns: str | Sequence[str] | None = None,
     seed: int = 0,
     progress: bool | None = None,
 ) -> pd.DataFrame:
@@ -396,7 +401,16 @@ def scored_text_covariates(
     from ..backbones.text_encoder import as_text_frame, text_column_names
 
     covariates = as_text_frame(covariates)
+    named = columns is not None
     columns = text_column_names(covariates, columns)
+    if not named:
+        # every string column is taken for text; one with a handful of repeated values is more likely a category,
+        # which one-hot encoding keeps whole where word scores would blur it
+        few = [str(c) for c in columns if covariates[c].nunique() <= max(2, min(FEW_TEXTS, len(covariates) // 10))]
+        if few:
+            warnings.warn(f"text_features='scores' scores every string column as text, and {few[:5]} take only a few "
+                          "repeated values (categories?): name the free-text columns with text_columns= so that the "
+                          "others are one-hot encoded", UserWarning, stacklevel=3)
     pieces = []
     for col in columns:
         try:

@@ -51,8 +51,13 @@ def test_embed_text_columns_pca(tiny_bert_dir: str) -> None:
     assert raw.shape == (40, 1 + 32)
     with pytest.raises(ValueError, match="missing"):
         embed_text_columns(df.assign(review=[None] + df.review.tolist()[1:]), enc, progress=False)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match=r"not in the covariates: \['nope'\]"):
         embed_text_columns(df, enc, columns=["nope"], progress=False)
+    # one column named by a string is that column, not its characters
+    one = embed_text_columns(df, enc, columns="review", n_components=None, progress=False)
+    np.testing.assert_array_equal(one.to_numpy(), raw.to_numpy())
+    with pytest.raises(TypeError, match="must be a TextEncoder"):
+        embed_text_columns(df, "minilm", progress=False)
     with pytest.raises(ValueError, match="no text"):
         embed_text_columns(df[["age"]], enc, progress=False)
 

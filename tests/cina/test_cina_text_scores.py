@@ -190,6 +190,12 @@ def test_texts_only_and_other_columns_kept(model) -> None:
     assert list(out.columns) == ["age", "review_logit_t", "review_mu0", "review_mu1"]
     assert np.array_equal(out["age"], frame["age"])
     assert list(scored_text_covariates(texts, t, y).columns) == ["text_logit_t", "text_mu0", "text_mu1"]
+    # a string column of a few repeated values taken for text by default is named; naming the texts keeps it whole
+    with_city = frame.assign(city=np.resize(["north", "south", "east"], 300))
+    with pytest.warns(UserWarning, match=r"\['city'\] take only a few repeated values"):
+        scored_text_covariates(with_city, t, y)
+    named = scored_text_covariates(with_city, t, y, columns="review")
+    assert list(named.columns) == ["age", "city", "review_logit_t", "review_mu0", "review_mu1"]
 
 
 @pytest.mark.parametrize(
@@ -252,7 +258,7 @@ def test_option_misuse_is_a_clear_error(model, tiny_bert_dir) -> None:
     # a DataFrame with column names is split in memory: the texts are scored as with arrays
     by_name = model.estimate(frame.assign(t=t, y=y), "t", "y", text_features="scores").value
     assert by_name == pytest.approx(model.estimate(frame, t, y, text_features="scores").value, rel=1e-12)
-    with pytest.raises(KeyError, match="not in the covariates"):
+    with pytest.raises(ValueError, match="not in the covariates"):
         model.estimate(frame, t, y, text_features="scores", text_columns=["title"])
 
 
