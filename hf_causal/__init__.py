@@ -29,6 +29,7 @@ _LAZY = {
     "EngineTrainingArguments": "hf_causal.engine.training_args",
     "CausalGraph": "hf_causal.engine.graph",
     "CausalEngine": "hf_causal.engine.engine",
+    "EngineEnsemble": "hf_causal.engine.ensemble",
     "CausalSequenceTokenizer": "hf_causal.engine.tokenization_causal",
     "discover_lagged_graph": "hf_causal.discovery",
     "load_benchmark": "hf_causal.data",

@@ -78,6 +78,25 @@ class CommandError(RuntimeError):
 STREAM_ABOVE_ROWS = AUTO_NETWORK_MAX_UNITS
 
 
+def _positive_int(text: str) -> int:
+    """argparse type of a count: a whole number >= 1 (so that ``--chunk-rows 0`` is refused whichever path reads it)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _read_json(path: str) -> Any:
+    """A JSON file's content; a malformed file is a ``ValueError`` that names it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+
+
 def _load_model(name: str) -> Any:
     """The CInA checkpoint ``name``, with the model stack imported only now (bad input has failed before it)."""
     from transformers.utils import logging as hf_logging
@@ -305,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "of the data) into FILE (.png, .pdf or .svg)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     stream = est.add_argument_group("parquet data read in chunks (average effects, --method cina-zs)")
-    stream.add_argument("--chunk-rows", type=int, default=65_536, help="rows per chunk: memory grows with it, not N")
+    stream.add_argument("--chunk-rows", type=_positive_int, default=65_536, help="rows per chunk: memory grows with it, not N")
     stream.add_argument("--weights-out", metavar="DIR", help="write each row's weight to DIR (parquet: row, treatment, "
                         "weight)")
     stream.add_argument("--dask-scheduler", metavar="ADDRESS", help="run the passes on a Dask cluster "
@@ -376,7 +395,7 @@ def _push(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise FileNotFoundError(f"folder to push not found: {path}")
-    results = json.loads(Path(args.results).read_text()) if args.results else None
+    results = _read_json(args.results) if args.results else None
     try:
         if args.dataset:
             info = hub.push_dataset_folder(

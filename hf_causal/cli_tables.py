@@ -28,6 +28,9 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
         from .data import load_benchmark_frame
 
         _, name, *rest = source.split(":")
+        if len(rest) > 1 or (rest and not rest[0].isdigit()):
+            raise ValueError(f"{source!r}: write benchmark:NAME or benchmark:NAME:REPLICATION with a whole-number "
+                             "replication, e.g. benchmark:ihdp_a:3")
         data = load_benchmark_frame(name, replication=int(rest[0]) if rest else 0)
         meta = {
             "treatment": data.treatment,
@@ -38,7 +41,10 @@ def read_table(source: str) -> tuple[pd.DataFrame, dict]:
             "name": data.name,
         }
         return data.frame, meta
-    return read_data_file(source), {}
+    frame = read_data_file(source)
+    if len(frame) == 0:  # a header without rows: say so, before any column is looked for
+        raise ValueError(f"{source} has no rows")
+    return frame, {}
 
 
 def read_parquet_table(source: Any) -> pd.DataFrame:

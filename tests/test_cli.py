@@ -112,6 +112,18 @@ def test_random_bytes_and_repeated_headers_are_one_line_errors(data_files, tmp_p
     assert "duplicate column names ['x1']" in _one_line_error(capsys)
 
 
+def test_malformed_arguments_are_one_line_errors(data_files, tmp_path, capsys):
+    header = tmp_path / "header.csv"
+    header.write_text("x1,treated,y\n")
+    assert main(["estimate", str(header), "--treatment", "treated", "--outcome", "y"]) == 1
+    assert _one_line_error(capsys) == f"hf-causal estimate: error: {header} has no rows"
+    assert main(["estimate", "benchmark:lalonde_nsw_cps:abc"]) == 1
+    assert "write benchmark:NAME or benchmark:NAME:REPLICATION" in _one_line_error(capsys)
+    with pytest.raises(SystemExit):  # argparse's own usage error, before anything is read
+        main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--chunk-rows", "0"])
+    assert "argument --chunk-rows: expected a number >= 1, got 0" in capsys.readouterr().err
+
+
 def test_bad_input_fails_before_the_model_stack_is_imported(tmp_path):
     """The file is read and checked with pandas alone: torch and transformers load only to estimate."""
     code = (
@@ -343,6 +355,9 @@ def test_cards_from_results(tmp_path, capsys) -> None:
     (tmp_path / "bad.json").write_text(json.dumps({"results": {"x": {"m": "high"}}, "checkpoint": "ckpt"}))
     assert main(["cards", str(tmp_path / "bad.json")]) == 1
     assert "must be a number" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{results: 1}")
+    assert main(["cards", str(tmp_path / "broken.json")]) == 1
+    assert f"{tmp_path / 'broken.json'} is not valid JSON" in capsys.readouterr().err
 
 
 def test_train_under_accelerate_launch(tmp_path, monkeypatch) -> None:
@@ -398,6 +413,13 @@ def test_cards_from_benchmark_records(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["cards", "--from-records", str(records), "--method", "dowhy", "--checkpoint", str(ckpt)]) == 1
     assert "no successful records of method 'dowhy'" in capsys.readouterr().err
+    # a bundled checkpoint by name, as --model takes it; an unknown name says where it was looked for
+    assert main(["cards", "--from-records", str(records), "--checkpoint", "cina-zs-base", "-o",
+                 str(tmp_path / "b.md")]) == 0
+    assert "| `outcome_spread_limit` | `2.757` |" in (tmp_path / "b.md").read_text()  # the bundled config's
+    capsys.readouterr()
+    assert main(["cards", "--from-records", str(records), "--checkpoint", "no-such-ckpt"]) == 1
+    assert "checkpoint 'no-such-ckpt' not found: not a folder here, not a bundled checkpoint" in capsys.readouterr().err
 
 
 def test_parquet_files_are_streamed_with_the_in_memory_answer(checkpoint, data_files, tmp_path, capsys):

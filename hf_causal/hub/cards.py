@@ -12,6 +12,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, PreTrainedModel
 
+from .checkpoints import bundled_checkpoints, is_bundled
 from .registry import model_class_for, model_entry
 from .remote_code import PACKAGE, RemoteCodeError, remote_code_requirements
 
@@ -228,15 +229,23 @@ def write_model_card(
     Returns:
         The path of the written card.
     """
-    payload = json.loads(Path(results_path).read_text())
+    try:
+        payload = json.loads(Path(results_path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{results_path} is not valid JSON ({err})") from None
     if not isinstance(payload, Mapping):
         payload = {"results": payload}
     ckpt = checkpoint or payload.get("checkpoint")
     if ckpt is None:
         raise ValueError("no checkpoint: pass --checkpoint or put 'checkpoint' in the results JSON")
     ckpt_path = Path(ckpt)
-    if not ckpt_path.is_absolute() and not ckpt_path.exists():
+    if not ckpt_path.exists() and is_bundled(str(ckpt)):  # a bundled name, as --model takes it
+        ckpt_path = bundled_checkpoints()[str(ckpt)]
+    elif not ckpt_path.is_absolute() and not ckpt_path.exists():
         ckpt_path = Path(results_path).parent / ckpt_path
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"checkpoint {str(ckpt)!r} not found: not a folder here, not a bundled checkpoint "
+                                    f"({sorted(bundled_checkpoints())}) and not next to the results JSON")
     config = load_config(ckpt_path)
     card = build_model_card(
         config,
