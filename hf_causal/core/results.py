@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -30,7 +31,11 @@ import pandas as pd
 
 
 def normal_quantile(confidence: float) -> float:
-    """``z`` with ``P(|N(0, 1)| <= z) = confidence``; raises ``ValueError`` outside ``(0, 1)``."""
+    """``z`` with ``P(|N(0, 1)| <= z) = confidence``; raises ``TypeError`` for a non-number (a string, ``None``,
+    a bool) and ``ValueError`` outside ``(0, 1)``."""
+    # checked before comparing: '0.95' < 1 would fail inside the comparison, and True would pass as 1
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
+        raise TypeError(f"confidence must be a number in (0, 1), got {confidence!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     return NormalDist().inv_cdf(0.5 + confidence / 2)

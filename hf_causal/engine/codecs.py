@@ -38,10 +38,19 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
+def _check_finite_number(name: str, value: Any) -> None:
+    """Refuse NaN and infinite numbers: a bin or a digit cell cannot hold them (an infinite value would be clamped
+    to the edge and, under ``do()``, reported back verbatim as inf)."""
+    if _is_nan(value):
+        raise ValueError(f"variable {name!r}: NaN values are not supported")
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        raise ValueError(f"variable {name!r}: infinite values are not supported, got {value!r}")
+
+
 def _range_note(values: Sequence[Any], low: float, high: float) -> str | None:
     """Why some numeric ``values`` lie outside ``[low, high]``, the range seen in training; ``None`` if none do."""
     arr = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-    outside = (arr < low) | (arr > high)  # NaN and non-numbers compare False: encode() reports those
+    outside = np.isfinite(arr) & ((arr < low) | (arr > high))  # NaN, inf and non-numbers: encode() refuses those
     if not outside.any():
         return None
     worst = arr[outside][np.argmax(np.abs(arr[outside] - 0.5 * (low + high)))]
@@ -255,8 +264,7 @@ class QuantileCodec(ValueCodec):
     def encode(self, value: Any) -> list[int]:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
             raise TypeError(f"variable {self.name!r}: expected a number, got {value!r}")
-        if _is_nan(value):
-            raise ValueError(f"variable {self.name!r}: NaN values are not supported")
+        _check_finite_number(self.name, value)
         return [int(self.bin_of(np.array([value]))[0])]
 
     def decode_bins(self, bins: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -278,6 +286,8 @@ class QuantileCodec(ValueCodec):
         arr = arr.to_numpy(dtype=np.float64)
         if np.isnan(arr).any():
             raise ValueError(f"variable {self.name!r} has NaN values")
+        if np.isinf(arr).any():
+            raise ValueError(f"variable {self.name!r} has infinite values")
         return self.bin_of(arr)
 
     def decode_many(self, local: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -334,8 +344,7 @@ class DigitCodec(ValueCodec):
     def encode(self, value: Any) -> list[int]:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
             raise TypeError(f"variable {self.name!r}: expected a number, got {value!r}")
-        if _is_nan(value):
-            raise ValueError(f"variable {self.name!r}: NaN values are not supported")
+        _check_finite_number(self.name, value)
         span = self.high - self.low
         u = 0.0 if span == 0 else (float(value) - self.low) / span
         cell = int(min(max(math.floor(u * self._cells()), 0), self._cells() - 1))

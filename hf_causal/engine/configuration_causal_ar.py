@@ -60,6 +60,25 @@ def resolve_backbone_name(name_or_path: str) -> str:
     return str(resolve_backbone(name_or_path))
 
 
+def load_backbone_config(name_or_path: str) -> PretrainedConfig:
+    """The ``AutoConfig`` of a pretrained backbone (an alias, a local folder or a Hub id), or a ``ValueError`` naming
+    it and the aliases when it cannot be found: transformers' own ``OSError`` speaks of hub connections and
+    cached files, which hides a misspelt name."""
+    path = resolve_backbone_name(name_or_path)
+    try:
+        return AutoConfig.from_pretrained(path)
+    except OSError as err:
+        try:  # in try, as in resolve_backbone_name: this file also serves as Hub remote code
+            from hf_causal.backbones import BACKBONE_ALIASES as known
+        except ImportError:
+            known = ()
+        aliases = f"an alias {list(known)}, " if known else ""
+        raise ValueError(
+            f"backbone {name_or_path!r} cannot be loaded: it is not {aliases}a local model folder, nor a Hub id that "
+            f"can be reached or is in the local cache ({str(err).splitlines()[0]})"
+        ) from err
+
+
 class CausalARConfig(PretrainedConfig):
     r"""Configuration of :class:`~hf_causal.engine.modeling_causal_ar.CausalARModel`.
 
@@ -136,4 +155,4 @@ class CausalARConfig(PretrainedConfig):
         return cfg
 
 
-__all__ = ["CausalARConfig", "DEFAULT_BACKBONE", "resolve_backbone_name", "sized_backbone"]
+__all__ = ["CausalARConfig", "DEFAULT_BACKBONE", "load_backbone_config", "resolve_backbone_name", "sized_backbone"]

@@ -19,6 +19,7 @@ from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
 from .planning import Query, describe_value
 from .sampling import decode_samples, join_rows, torch_threads
+from .training_args import check_seed
 
 
 def _rows_equal(ids: np.ndarray | Sequence[Sequence[int]], target: np.ndarray) -> np.ndarray:
@@ -35,6 +36,20 @@ def check_n(n: Any) -> int:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     return int(n)
+
+
+def check_exact(exact: Any) -> None:
+    """Raise a ``TypeError`` unless ``exact`` is ``True``, ``False`` or ``None`` (a truthy string such as
+    ``"yes"`` would otherwise insist on enumeration, and ``"no"`` too)."""
+    if exact is not None and not isinstance(exact, (bool, np.bool_)):
+        raise TypeError(f"exact must be True, False or None, got {exact!r}")
+
+
+def check_distinct(treatment: str, outcome: str) -> None:
+    """Refuse an effect of a variable on itself before either path: it is ``treated - control`` by definition, not
+    a question for the model, and the enumeration, which clamps the treatment, would answer 0."""
+    if treatment == outcome:
+        raise ValueError(f"treatment and outcome must differ, got {treatment!r} for both")
 
 
 class EffectQueries:
@@ -63,6 +78,7 @@ class EffectQueries:
 
         ``exact=None`` enumerates when the query allows it and its support is at most ``max_exact_support``;
         ``True`` requires it (a ``ValueError`` says why it cannot); ``False`` never enumerates."""
+        check_exact(exact)
         if exact is False:
             return None
         if self.prefix_variables:
@@ -100,6 +116,8 @@ class EffectQueries:
     ) -> EffectEstimate:
         """``E[target | do(...), given]`` of a numeric target: exact by enumeration when the query allows it (see
         ``exact`` in :meth:`cate`), else the mean of ``n`` Monte-Carlo draws."""
+        check_seed(seed)
+        normal_quantile(confidence)  # a bad level fails before any sampling
         query = self.planner.query(do, given)
         self._numeric_outcome(target)
         cond = query.describe()
@@ -133,9 +151,8 @@ class EffectQueries:
         """Outcome draws under ``do(treated)`` and ``do(control)`` sharing every variable that precedes
         the treatment in the order (non-descendants: the same law in both arms, so sharing is exact
         and the difference has a much smaller Monte-Carlo variance than two independent arms); evidence
-        after the treatment is clamped in both arms. ``given`` is already validated."""
-        if outcome == treatment:
-            raise ValueError("treatment and outcome must differ")
+        after the treatment is clamped in both arms. ``given``, ``treatment`` and ``outcome`` are already
+        validated."""
         if treatment in given:
             raise ValueError(f"treatment {treatment!r} cannot be in given=")
         order = self.tokenizer.order
@@ -218,8 +235,11 @@ class EffectQueries:
         exact *given the model*; the model's own error is not included.
         """
         n = check_n(n)
+        seed = check_seed(seed)
+        normal_quantile(confidence)  # a bad level fails before any sampling
         query = self.planner.query(given=given)
         self._numeric_outcome(outcome)
+        check_distinct(treatment, outcome)
         treated, control = self._arms(treatment, treated, control)
         cond = "".join(f", {k}={describe_value(v)}" for k, v in query.given.items())
         label = f"E[{outcome}|do({treatment}={treated!r}){cond}] - E[{outcome}|do({treatment}={control!r}){cond}]"
@@ -259,7 +279,10 @@ class EffectQueries:
         (e.g. text) precedes the treatment, since the engine does not generate those.
         """
         n = check_n(n)
+        seed = check_seed(seed)
+        normal_quantile(confidence)  # a bad level fails before any sampling
         self._numeric_outcome(outcome)
+        check_distinct(treatment, outcome)
         treated, control = self._arms(treatment, treated, control)
         order = self.tokenizer.order
         prefix = order[: order.index(treatment)]

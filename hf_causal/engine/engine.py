@@ -51,7 +51,7 @@ from .training import (
     check_prefix_order,
     train_causal_model,
 )
-from .training_args import EngineTrainingArguments
+from .training_args import EngineTrainingArguments, check_seed
 
 
 class CausalEngine(EffectQueries):
@@ -93,7 +93,7 @@ class CausalEngine(EffectQueries):
             raise ValueError(f"model vocab ({model.config.vocab_size}) != tokenizer vocab ({len(tokenizer)})")
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.seed = int(seed)
+        self.seed = check_seed(seed, optional=False)
         self.batch_size = int(batch_size)
         self.progress = bool(progress)
         self.num_threads = num_threads
@@ -317,6 +317,7 @@ class CausalEngine(EffectQueries):
             A DataFrame with one column per generated variable, in topological order.
         """
         n = check_n(n)
+        seed = check_seed(seed)
         query = self.planner.query(do, given)
         targets = list(variables) if variables is not None else list(self.tokenizer.order)
         frame = self._sample_frame(query, n, targets, seed, progress)
@@ -333,6 +334,7 @@ class CausalEngine(EffectQueries):
     ) -> InterventionalDistribution:
         """Monte-Carlo draws of ``p(target | do(...), given)`` (``.mean()``, ``.probabilities()``, ``.plot()``)."""
         n = check_n(n)
+        seed = check_seed(seed)
         query = self.planner.query(do, given)
         self.planner.check_names([target], "target")
         frame = self._sample_frame(query, n, [target], seed, None)

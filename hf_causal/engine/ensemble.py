@@ -24,7 +24,7 @@ import pandas as pd
 from ..core.results import EffectEstimate, normal_quantile
 from .engine import CausalEngine
 from .graph import CausalGraph
-from .training_args import EngineTrainingArguments
+from .training_args import EngineTrainingArguments, check_seed
 
 #: What an ensemble's interval accounts for (``{k}``: the number of engines).
 BOOTSTRAP_INTERVAL = (
@@ -79,6 +79,7 @@ class EngineEnsemble:
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if not isinstance(n_engines, (int, np.integer)) or n_engines < 2:
             raise ValueError(f"n_engines must be an integer >= 2, got {n_engines!r}")
+        seed = check_seed(seed, optional=False)
         rng = np.random.default_rng(seed)
         output_dir = settings.pop("output_dir", None)
         engines = []

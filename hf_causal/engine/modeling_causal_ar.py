@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from .configuration_causal_ar import CausalARConfig, resolve_backbone_name
+from .configuration_causal_ar import CausalARConfig, load_backbone_config, resolve_backbone_name
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; annotations are never evaluated here (3.10 is supported)
@@ -121,7 +121,7 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
             return cls(config)
         path = resolve_backbone_name(config.backbone_name_or_path)
         extra: dict[str, Any] = {}
-        if getattr(AutoConfig.from_pretrained(path), "is_decoder", None) is False:
+        if getattr(load_backbone_config(config.backbone_name_or_path), "is_decoder", None) is False:
             extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders
         try:
             backbone, info = AutoModelForCausalLM.from_pretrained(  # safetensors only: never unpickle weights

@@ -32,6 +32,7 @@ from .codecs import (
     _scalar,
 )
 from .graph import CausalGraph
+from .training_args import check_bins
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 IGNORE_INDEX = -100
@@ -50,6 +51,17 @@ def _sorted_unique(values: Sequence[Any]) -> list[Any]:
 def _check_no_missing(name: str, values: pd.Series) -> None:
     if values.isna().any():
         raise ValueError(f"variable {name!r} has missing values (NaN/None); drop or impute them first")
+
+
+def _check_float64_scale(name: str, vtype: str, arr: np.ndarray) -> None:
+    """Refuse values whose variance overflows float64: the bins' means, the effects (differences of such values)
+    and their intervals would come out inf or NaN, with no word of why."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        variance = arr.var()
+    if not np.isfinite(variance):
+        row = int(np.abs(arr).argmax())
+        raise ValueError(f"{vtype} variable {name!r}: values up to {np.abs(arr).max():.3g} (row {row}) are too large "
+                         "to compute with in float64 (their variance overflows); rescale it")
 
 
 def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> ValueCodec:
@@ -72,6 +84,7 @@ def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, An
         arr = values.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"variable {name!r} has infinite values")
+        _check_float64_scale(name, vtype, arr)
         integer = vtype == "integer"
         if integer:
             if not np.all(arr == np.round(arr)):
@@ -83,7 +96,7 @@ def fit_codec(name: str, vtype: str, values: pd.Series, options: Mapping[str, An
             return DigitCodec.fit(arr, int(opts["n_digits"]), integer=integer, name=name)
         if opts["continuous_codec"] != "quantile":
             raise ValueError(f"continuous_codec must be 'quantile' or 'digits', got {opts['continuous_codec']!r}")
-        return QuantileCodec.fit(arr, int(opts["n_bins"]), integer=integer, name=name)
+        return QuantileCodec.fit(arr, check_bins(opts["n_bins"], name), integer=integer, name=name)
     if vtype in ("sequence", "text"):
         text = vtype == "text"
         items: list[Any] = []
@@ -209,7 +222,7 @@ class CausalSequenceTokenizer(PreTrainedTokenizerFast):
         Args:
             data: one column per graph variable (extra columns are ignored).
             graph: the causal graph.
-            n_bins: quantile bins per continuous variable (per-variable ``n_bins`` option wins).
+            n_bins: quantile bins per continuous variable, at least 2 (per-variable ``n_bins`` option wins).
             continuous_codec: ``"quantile"`` (one token, default) or ``"digits"`` (``n_digits`` tokens).
             n_digits: digits per value with the digit codec.
             max_levels: integer variables with at most this many distinct values are categorical.

@@ -19,7 +19,7 @@ import torch
 
 from ..core.training import LoopArguments, TrainingLoop, epoch_batches
 from .adapters import add_lora
-from .configuration_causal_ar import CausalARConfig, sized_backbone
+from .configuration_causal_ar import CausalARConfig, load_backbone_config, sized_backbone
 from .graph import CausalGraph
 from .modeling_causal_ar import IGNORE_INDEX, CausalARModel
 from .tokenization_causal import CausalSequenceTokenizer
@@ -110,6 +110,8 @@ def build_tokenizer_and_model(
     data: pd.DataFrame, graph: CausalGraph, args: EngineTrainingArguments
 ) -> tuple[CausalSequenceTokenizer, CausalARModel]:
     """Fit the tokenizer's codecs on ``data`` and build the model (a fresh or pretrained backbone, LoRA if asked)."""
+    if args.pretrained:  # a misspelt backbone is named before its tokenizer is looked for or any codec fitted
+        load_backbone_config(str(args.backbone))
     mode, backbone_tokenizer = _resolve_vocabulary(args)
     codec_options = {"n_bins": args.resolved_bins(len(data)), "continuous_codec": args.continuous_codec}
     if mode == "backbone":

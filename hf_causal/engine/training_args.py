@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -15,6 +16,33 @@ VOCABULARIES = ("auto", "backbone", "causal")
 MAX_EVAL_INTERVAL = 40
 #: What ``continuous_codec=`` accepts (see :mod:`hf_causal.engine.codecs`).
 CONTINUOUS_CODECS = ("quantile", "digits")
+#: Fewest quantile bins of a continuous variable: one bin holds every value, so the model could only ever answer
+#: its mean, and every effect on it would be exactly 0.
+MIN_BINS = 2
+
+
+def check_seed(seed: Any, optional: bool = True) -> int | None:
+    """``seed`` as an int (``None`` passed through when ``optional``); a ``TypeError`` for a non-integer and a
+    ``ValueError`` for a negative one, which numpy's and torch's generators refuse with less clear words."""
+    if seed is None and optional:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        expected = "a non-negative integer or None" if optional else "a non-negative integer"
+        raise TypeError(f"seed must be {expected}, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return int(seed)
+
+
+def check_bins(n_bins: Any, name: str | None = None) -> int:
+    """``n_bins`` as an int of at least :data:`MIN_BINS`, or an error naming the variable (when ``name`` is given)."""
+    owner = "n_bins" if name is None else f"variable {name!r}: n_bins"
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
+        raise TypeError(f"{owner} must be an integer >= {MIN_BINS}, got {n_bins!r}")
+    if n_bins < MIN_BINS:
+        raise ValueError(f"{owner} must be >= {MIN_BINS}, got {n_bins}: a continuous variable in one bin takes a "
+                         "single value in the model, so every effect on it would be 0")
+    return int(n_bins)
 
 
 @dataclass
@@ -39,7 +67,7 @@ class EngineTrainingArguments:
             ``"backbone"`` when the backbone ships a tokenizer.
         backbone_tokenizer: the backbone's tokenizer when it is not stored with the backbone (object or path).
         max_text_length: most backbone tokens per text value (longer texts are truncated).
-        n_bins: quantile bins per continuous variable; ``None`` uses the Rice rule ``2 * n_rows ** (1/3)``
+        n_bins: quantile bins per continuous variable (at least 2); ``None`` uses the Rice rule ``2 * n_rows ** (1/3)``
             clipped to 16-64 (43 bins for 10,000 rows): each bin's conditional is learned from its own rows, and
             bins with too few rows make noisier effects than slightly coarser ones (docs/design.md §6.8).
         continuous_codec: ``"quantile"`` or ``"digits"`` (see :mod:`hf_causal.engine.codecs`).
@@ -143,8 +171,9 @@ class EngineTrainingArguments:
             raise ValueError(f"patience must be None or a positive integer, got {self.patience!r}")
         if not self.min_improvement >= 0:
             raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement!r}")
-        if self.n_bins is not None and (isinstance(self.n_bins, bool) or int(self.n_bins) < 1):
-            raise ValueError(f"n_bins must be None or a positive integer, got {self.n_bins!r}")
+        if self.n_bins is not None:
+            check_bins(self.n_bins)
+        check_seed(self.seed, optional=False)
         if isinstance(self.batch_size, bool) or int(self.batch_size) <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if isinstance(self.context_variables, str):

@@ -34,6 +34,10 @@ def test_from_standard_error_uses_the_normal_quantile():
             EffectEstimate.from_standard_error(1.0, 0.5, confidence=bad)
     with pytest.raises(ValueError, match="no draws"):
         EffectEstimate.from_draws(np.array([]))
+    for bad in ("0.95", None, True):  # named, not a '<' comparison failing inside
+        with pytest.raises(TypeError, match=rf"confidence must be a number in \(0, 1\), got {bad!r}"):
+            normal_quantile(bad)
+    assert normal_quantile(np.float32(0.5)) == pytest.approx(0.6744897501960817)
 
 
 def test_a_point_estimate_has_no_interval():

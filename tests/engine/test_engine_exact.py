@@ -136,3 +136,31 @@ def test_quantile_codec_stands_each_bin_for_its_mean_training_value():
     assert np.allclose(ValueCodec.from_dict(legacy).score_columns(), 0.5 * (codec.edges[:-1] + codec.edges[1:]))
     with pytest.raises(ValueError, match="one number per bin"):
         QuantileCodec(codec.edges, means=[1.0])
+
+
+def test_an_effect_of_a_variable_on_itself_is_refused_on_every_path(chain):
+    """The enumeration would clamp the treatment and answer 0 where the truth is treated - control: every entry
+    point refuses before choosing a path, the exact one included."""
+    for call in (lambda: chain.ate("A", "A"), lambda: chain.ate("A", "A", exact=True),
+                 lambda: chain.ate("A", "A", exact=False, n=100), lambda: chain.cate("A", "A", given={"X": "b"}),
+                 lambda: chain.att("A", "A", n=100)):
+        with pytest.raises(ValueError, match="treatment and outcome must differ, got 'A' for both"):
+            call()
+
+
+def test_query_settings_of_the_wrong_type_are_named(chain):
+    for level in ("0.95", None, True):
+        with pytest.raises(TypeError, match=rf"confidence must be a number in \(0, 1\), got {level!r}"):
+            chain.ate("A", "Y", confidence=level)
+    with pytest.raises(TypeError, match="exact must be True, False or None, got 'yes'"):
+        chain.ate("A", "Y", exact="yes")
+    with pytest.raises(TypeError, match="exact must be True, False or None, got 1"):
+        chain.interventional_mean("Y", do={"A": 1}, exact=1)
+    for call in (lambda s: chain.sample(5, seed=s), lambda s: chain.ate("A", "Y", seed=s, exact=False, n=10),
+                 lambda s: chain.att("A", "Y", seed=s, n=10),
+                 lambda s: chain.interventional_distribution("Y", do={"A": 1}, n=5, seed=s)):
+        with pytest.raises(TypeError, match="seed must be a non-negative integer or None, got 'a'"):
+            call("a")
+        with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+            call(-1)
+    assert len(chain.sample(5, seed=np.int64(3))) == 5

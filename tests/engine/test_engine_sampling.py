@@ -186,6 +186,26 @@ def test_values_outside_the_training_range_are_reported_not_silently_clamped(eng
         relaxed.out_of_range = "clip"
 
 
+def test_infinite_query_values_are_refused_like_nan(engine):
+    """An infinite value would be clamped to the edge bin (and under do() reported back as inf): refused, with no
+    out-of-range warning first."""
+    eng, _ = engine
+    given = {"X": "a", "S": ["N"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        for value in (np.inf, -np.inf):
+            with pytest.raises(ValueError, match="variable 'Y': infinite values are not supported"):
+                eng.sample(3, do={"Y": value})
+            with pytest.raises(ValueError, match="variable 'Y': infinite values are not supported"):
+                eng.predict_mean("D", given={**given, "Y": value})
+        with pytest.raises(ValueError, match="variable 'Y' has infinite values"):
+            eng.sample(3, given={"X": ["a"] * 3, "S": pd.Series([["N"]] * 3), "Y": np.array([0.0, np.inf, 1.0])})
+    g = CausalGraph({"X": "categorical", "Y": "continuous"}, [("X", "Y")])
+    digits = CausalSequenceTokenizer.from_data(engine[1], g, continuous_codec="digits", n_digits=2)
+    with pytest.raises(ValueError, match="variable 'Y': infinite values are not supported"):
+        digits.encode_value("Y", np.inf)
+
+
 def test_digit_codecs_know_their_range_too(engine):
     _, df = engine
     g = CausalGraph({"X": "categorical", "Y": "continuous"}, [("X", "Y")])

@@ -134,6 +134,36 @@ def test_bad_values_raise():
         CausalSequenceTokenizer.from_data(pd.DataFrame({"A": [0, 1, 1], "Y": [1j, 2.0, 3.0]}), g)
 
 
+def test_a_continuous_variable_needs_two_bins():
+    """One bin holds every value: the model could only answer the variable's mean, every effect on it 0."""
+    g = CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")])
+    df = pd.DataFrame({"A": [0, 1, 0, 1], "Y": [0.0, 1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="variable 'Y': n_bins must be >= 2, got 1: .* every effect on it would be 0"):
+        CausalSequenceTokenizer.from_data(df, g, n_bins=1)
+    own = CausalGraph({"A": "binary", "Y": {"type": "continuous", "n_bins": 1}}, [("A", "Y")])
+    with pytest.raises(ValueError, match="variable 'Y': n_bins must be >= 2"):
+        CausalSequenceTokenizer.from_data(df, own)
+    with pytest.raises(TypeError, match="variable 'Y': n_bins must be an integer >= 2, got 2.5"):
+        CausalSequenceTokenizer.from_data(df, g, n_bins=2.5)
+    assert CausalSequenceTokenizer.from_data(df, g, n_bins=1, continuous_codec="digits")  # bins are not used
+
+
+def test_values_whose_variance_overflows_float64_are_refused():
+    """Bin means, effects and their intervals of such values come out inf or NaN: name the variable and the row."""
+    g = CausalGraph({"A": "binary", "Y": "continuous"}, [("A", "Y")])
+    y = np.random.default_rng(0).normal(size=20)
+    df = pd.DataFrame({"A": np.arange(20) % 2, "Y": y})
+    big = int(np.abs(y).argmax())
+    with pytest.raises(ValueError, match=rf"continuous variable 'Y': values up to .*e\+300 \(row {big}\) are too "
+                                         r"large to compute with in float64 \(their variance overflows\); rescale"):
+        CausalSequenceTokenizer.from_data(df.assign(Y=y * 1e300), g)
+    with pytest.raises(ValueError, match=r"values up to 1e\+308 \(row 5\)"):
+        CausalSequenceTokenizer.from_data(df.assign(Y=np.where(np.arange(20) == 5, 1e308, y)), g)
+    with pytest.raises(ValueError, match="variance overflows"):
+        CausalSequenceTokenizer.from_data(df.assign(Y=y * 1e300), g, continuous_codec="digits")
+    assert CausalSequenceTokenizer.from_data(df.assign(Y=y * 1e150), g)  # large, but its variance is finite
+
+
 def test_save_and_reload_with_auto_tokenizer(tmp_path):
     TOK.save_pretrained(tmp_path)
     for loaded in (CausalSequenceTokenizer.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):

@@ -58,3 +58,27 @@ def test_default_steps_and_learning_rates():
     assert EngineTrainingArguments(backbone="smollm2").resolved_learning_rate() == 1e-4
     assert EngineTrainingArguments(backbone="smollm2", lora=True).resolved_learning_rate() == 1e-3
     assert "context_variables" in EngineTrainingArguments.field_names()
+
+
+def test_settings_that_would_give_silent_wrong_numbers_are_refused():
+    with pytest.raises(ValueError, match="n_bins must be >= 2, got 1: .* every effect on it would be 0"):
+        EngineTrainingArguments(n_bins=1)
+    with pytest.raises(TypeError, match="n_bins must be an integer >= 2, got '8'"):
+        EngineTrainingArguments(n_bins="8")
+    with pytest.raises(TypeError, match="seed must be a non-negative integer, got 'a'"):
+        EngineTrainingArguments(seed="a")
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        EngineTrainingArguments(seed=-1)
+    kw = {"backbone": TINY, "max_steps": 1, "progress": False, "num_threads": 1}
+    with pytest.raises(ValueError, match="n_bins must be >= 2"):
+        CausalEngine.train(frame(), GRAPH, n_bins=1, **kw)
+    data = frame()
+    with pytest.raises(ValueError, match=r"continuous variable 'Y': values up to .* \(row \d+\) are too large to "
+                                         r"compute with in float64 \(their variance overflows\)"):
+        CausalEngine.train(data.assign(Y=data.Y * 1e307), GRAPH, **kw)
+
+
+def test_an_unknown_backbone_is_named_with_the_aliases():
+    with pytest.raises(ValueError, match=r"backbone 'nosuchbackbone' cannot be loaded: it is not an alias "
+                                         r"\['all-MiniLM-L6-v2', .*'smollm2'\], a local model folder, nor a Hub id"):
+        CausalEngine.train(frame(), GRAPH, backbone="nosuchbackbone", max_steps=1, progress=False)
