@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,7 @@ import torch
 from .attribution import ATTRIBUTION_METHODS, lagged_attributions
 from .configuration_forecaster import ForecasterConfig
 from .modeling_forecaster import CausalForecasterModel
-from .thresholding import normalise_per_target, threshold_scores
+from .thresholding import check_top_k, normalise_per_target, threshold_scores
 from .training import SeriesLike, default_max_steps, make_windows, prepare_series, train_forecaster
 
 
@@ -85,7 +88,14 @@ class LaggedCausalGraph:
 
         panels = [("recovered", self.adjacency, self.scores)]
         if truth is not None:
-            panels.append(("truth", np.asarray(truth, dtype=bool), None))
+            truth = np.asarray(truth, dtype=bool)
+            if truth.shape != self.adjacency.shape:  # each lag's panel indexes [source, target] of this graph
+                raise ValueError(f"truth must have the graph's shape (n_vars, n_vars, max_lag) = "
+                                 f"{self.adjacency.shape}, got {truth.shape}")
+            panels.append(("truth", truth, None))
+        if path is not None and not Path(path).parent.is_dir():  # before drawing, not from deep in the PNG writer
+            raise ValueError(f"cannot save the plot to {str(path)!r}: the folder {str(Path(path).parent)!r} "
+                             "does not exist")
         return plot_lagged_graph(panels, self.var_names, path=path)
 
     def rethreshold(self, rule: str | float = "gap", k: int | None = None) -> LaggedCausalGraph:
@@ -172,8 +182,18 @@ def discover_lagged_graph(
     """
     if attribution not in ATTRIBUTION_METHODS:
         raise ValueError(f"attribution must be one of {ATTRIBUTION_METHODS}, got {attribution!r}")
-    if threshold == "topk" and (top_k is None or top_k < 1):
+    if threshold == "topk" and top_k is None:
         raise ValueError("threshold='topk' needs top_k >= 1")
+    if top_k is not None:
+        check_top_k(top_k)
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):  # NaN would reach torch's optimiser unnamed
+        raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if not 0.0 <= val_fraction < 0.5:
         raise ValueError(f"val_fraction must be in [0, 0.5), got {val_fraction}")
     for name, value in (("batch_size", batch_size), ("n_attribution_windows", n_attribution_windows)):
@@ -230,6 +250,12 @@ def discover_lagged_graph(
     if len(inputs) > n_attribution_windows:
         inputs = inputs[rng.choice(len(inputs), n_attribution_windows, replace=False)]
     raw = lagged_attributions(model, inputs, max_lag, method=attribution)  # [target, source, lag]
+    if not np.all(np.isfinite(result.train_losses)) or not np.all(np.isfinite(raw)):
+        # a diverged forecaster's attributions are NaN: name the cause rather than let the thresholding blame the
+        # scores
+        what = "loss" if not np.all(np.isfinite(result.train_losses)) else "attribution scores"
+        raise ValueError(f"training the forecaster diverged (non-finite {what} with learning_rate={learning_rate:g}); "
+                         "try a smaller learning_rate")
     adj = threshold_scores(raw, threshold, k=top_k)
     norm = normalise_per_target(raw)
     return LaggedCausalGraph(

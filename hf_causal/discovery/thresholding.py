@@ -13,9 +13,18 @@ scores by their maximum (forecast sensitivities differ in scale between targets)
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 THRESHOLD_RULES = ("otsu", "gap", "topk")
+
+
+def check_top_k(k: object, name: str = "top_k") -> int:
+    """``k`` (parents per target for ``"topk"``) as an int ``>= 1``; a fraction such as 2.5 would be cut to 2."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    return int(k)
 
 
 def normalise_per_target(scores: np.ndarray) -> np.ndarray:
@@ -76,9 +85,9 @@ def threshold_scores(
         cut = otsu_threshold(np.log(positive))
         return (norm > 0) & (np.log(np.where(norm > 0, norm, 1.0)) > cut)
     if rule == "topk":
-        if k is None or int(k) < 1:
+        if k is None:
             raise ValueError("rule 'topk' needs k >= 1")
-        k = min(int(k), flat.shape[1])
+        k = min(check_top_k(k, "k"), flat.shape[1])
         out = np.zeros_like(flat, dtype=bool)
         order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
         np.put_along_axis(out, order, True, axis=1)

@@ -48,8 +48,9 @@ def prepare_series(
 
     Raises:
         TypeError: ``max_lag`` is not an integer, or a series is not numeric / not array-like.
-        ValueError: ``max_lag < 1``, wrong number of dimensions, NaN/inf, constant variables,
-            mismatched variables across series or too few time steps.
+        ValueError: ``max_lag < 1``, wrong number of dimensions, NaN/inf, constant variables (or ones whose
+            variation is lost against their level in float64), mismatched variables across series or too few
+            time steps.
     """
     if isinstance(max_lag, bool) or not isinstance(max_lag, int | np.integer):
         raise TypeError(f"max_lag must be an int, got {type(max_lag).__name__}")
@@ -114,10 +115,21 @@ def prepare_series(
         scaled = arr / scale
         centre, spread = scaled.mean(axis=0), scaled.std(axis=0)
         mean, std = centre * scale, spread * scale
-        constant = spread < 1e-12
-        if np.any(constant):
-            raise ValueError(f"{label} has constant variables (columns "
-                             f"{_named(np.nonzero(constant)[0].tolist(), names, var_names)})")
+        flat = spread < 1e-12
+        if np.any(flat):
+            constant = flat & (arr == arr[0]).all(axis=0)
+            if np.any(constant):
+                raise ValueError(f"{label} has constant variables (columns "
+                                 f"{_named(np.nonzero(constant)[0].tolist(), names, var_names)})")
+            # not constant, but varying by a few units in the last places of a large level (values near 1e15 that
+            # differ by 1 hold only a handful of distinct float64 values): standardising would amplify rounding
+            worst = int(np.argmin(np.where(flat, spread, np.inf)))
+            raise ValueError(
+                f"{label} has variables whose variation is too small relative to their level to compute with in "
+                f"float64 (columns {_named(np.nonzero(flat)[0].tolist(), names, var_names)}: e.g. a spread of "
+                f"{std[worst]:.3g} around {mean[worst]:.3g}); subtract a baseline (e.g. each column's first value) "
+                "before the values become floats, or drop those columns"
+            )
         arrays.append(((scaled - centre) / spread).astype(np.float32))
         means.append(mean)
         stds.append(std)

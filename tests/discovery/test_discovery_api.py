@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +150,48 @@ def test_package_root_export_and_plot(tmp_path):
     graph = discover_lagged_graph(sim.data, max_lag=2, max_steps=20, n_attribution_windows=50)
     fig = graph.plot(path=str(tmp_path / "found.png"), truth=sim.adjacency)
     assert len(fig.axes) == 4 and (tmp_path / "found.png").stat().st_size > 1000  # recovered and truth, 2 lags
+    with pytest.raises(ValueError, match=r"truth must have the graph's shape .* = \(3, 3, 2\), got \(2, 2, 2\)"):
+        graph.plot(truth=np.zeros((2, 2, 2)))
+    missing = tmp_path / "no_such_folder" / "g.png"
+    with pytest.raises(ValueError, match=re.escape(f"the folder '{tmp_path / 'no_such_folder'}' does not exist")):
+        graph.plot(path=str(missing))
+    with pytest.raises(ValueError, match="k must be a positive integer, got 2.5"):
+        graph.rethreshold("topk", k=2.5)
+
+
+def test_options_are_checked_before_training():
+    good = np.random.default_rng(0).standard_normal((300, 3))
+    for k in (2.5, 0, True):
+        with pytest.raises(ValueError, match=f"top_k must be a positive integer, got {k!r}"):
+            discover_lagged_graph(good, max_lag=2, threshold="topk", top_k=k)
+    for rate in (float("nan"), float("inf"), 0.0, -1.0):
+        with pytest.raises(ValueError, match=f"learning_rate must be a finite positive number, got {rate!r}"):
+            discover_lagged_graph(good, max_lag=2, learning_rate=rate)
+    with pytest.raises(TypeError, match="learning_rate must be a finite positive number, got '0.1'"):
+        discover_lagged_graph(good, max_lag=2, learning_rate="0.1")
+    with pytest.raises(TypeError, match="seed must be a non-negative integer, got 'a'"):
+        discover_lagged_graph(good, max_lag=2, seed="a")
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        discover_lagged_graph(good, max_lag=2, seed=-1)
+
+
+def test_a_diverged_training_is_reported_as_such():
+    good = np.random.default_rng(0).standard_normal((300, 3))
+    with pytest.raises(ValueError, match=r"training the forecaster diverged \(non-finite .* learning_rate=1e\+06\); "
+                                         "try a smaller learning_rate"):
+        discover_lagged_graph(good, max_lag=2, learning_rate=1e6, max_steps=20, n_attribution_windows=50, cpu=True)
+
+
+def test_variation_lost_against_the_level_is_not_called_constant():
+    """At 1e15 float64 resolves steps of 0.125: a unit-scale signal keeps a handful of distinct values, which
+    standardising would blow up into a series of rounding steps."""
+    from hf_causal.discovery.training import prepare_series
+
+    frame = pd.DataFrame(np.random.default_rng(0).standard_normal((300, 3)), columns=["a", "b", "c"])
+    assert all(2 < (frame + 1e15)[c].nunique() < 50 for c in frame)  # not constant
+    with pytest.raises(ValueError, match=r"variation is too small relative to their level to compute with in "
+                                         r"float64 \(columns \['a', 'b', 'c'\]: e.g. a spread of .* around 1e\+15\); "
+                                         "subtract a baseline"):
+        prepare_series(frame + 1e15, 2)
+    with pytest.raises(ValueError, match=r"constant variables \(columns \['d'\]\)"):
+        prepare_series(frame.assign(d=1e15), 2)
