@@ -41,6 +41,10 @@ def normal_quantile(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
+#: How a summary names each ``outcome_model``.
+OUTCOME_MODEL_NAMES = {"pretrained": "the in-context outcome network", "kernel": "the kernel ridge T-learner",
+                       "none": "none (the weights alone)"}
+
 #: The normal quantile of a two-sided 95% interval.
 Z_95 = normal_quantile(0.95)
 
@@ -228,7 +232,9 @@ class EffectEstimate:
         """A short human-readable report: the value and interval, then sizes and diagnostics."""
         pct = round(100 * self.confidence)
         head = f"{self.estimand.upper()} ({self.method}): {self.value:.4g}"
-        if self.has_interval:
+        if self.has_interval and self.std_error == 0 and self.ci_low == self.ci_high:
+            head += "  (exact: no sampling error)"  # a zero-width "95% interval" would read as certainty
+        elif self.has_interval:
             head += f"  {pct}% {self.interval_label} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
         lines = [head]
         if self.supported is False:
@@ -252,11 +258,13 @@ class EffectEstimate:
                 f"{len(e)} per-unit effects: quartiles {e['cate'].quantile(0.25):.4g}, {e['cate'].median():.4g}, "
                 f"{e['cate'].quantile(0.75):.4g}; median {pct}% interval width {(e['ci_high'] - e['ci_low']).median():.4g}"
             )
-        if self.outcome_network == "outcome_network_wide":
-            lines.append("outcome model: the wide-prior network (the effect is larger than the first network's "
-                         "training prior covers)")
         if self.outcome_withheld:
             lines.append(f"outcome model: the kernel model, the network withheld ({self.outcome_withheld})")
+        elif self.outcome_network == "outcome_network_wide":
+            lines.append("outcome model: the wide-prior network (the effect is larger than the first network's "
+                         "training prior covers)")
+        elif self.outcome_model in OUTCOME_MODEL_NAMES:  # said always: a streamed estimate uses another than in memory
+            lines.append(f"outcome model: {OUTCOME_MODEL_NAMES[self.outcome_model]}")
         if self.interval:
             lines.append(f"the interval covers {self.interval}")
         return "\n".join(lines)

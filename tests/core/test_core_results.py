@@ -75,7 +75,8 @@ def test_weighting_estimates_report_their_diagnostics():
     assert est.summary() == (
         f"ATT (cina-zs): 1.25  95% CI [{lo:.4g}, {hi:.4g}]\n"
         "n=5 (treated 2), ESS treated 2.0, control 2.6\n"
-        "max |SMD| before 0.800 -> after 0.050; 0.25s"
+        "max |SMD| before 0.800 -> after 0.050; 0.25s\n"
+        "outcome model: the kernel ridge T-learner"  # always said: a streamed estimate may use another
     )
 
 
@@ -91,6 +92,9 @@ def test_simulation_estimates_say_what_their_interval_covers():
     d = est.to_dict()
     assert d["query"] == est.query and d["interval"] == "Monte-Carlo error only" and d["n"] == 10
     assert "supported" not in d  # the engine does not assess overlap
+    # an enumerated answer has no sampling error: no zero-width "95% interval" that reads as certainty
+    exact = EffectEstimate(1.95, 1.95, 1.95, 0.0, estimand="ate", method="engine", n=3, interval="exact given the model")
+    assert exact.summary().splitlines()[0] == "ATE (engine): 1.95  (exact: no sampling error)"
 
 
 def test_an_unsupported_estimate_says_so_in_its_summary_and_its_json():
