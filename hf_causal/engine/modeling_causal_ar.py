@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.utils import logging as hf_logging
 
 from .configuration_causal_ar import CausalARConfig, load_backbone_config, resolve_backbone_name
 
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; annotations are never evaluated here (3.10 is supported)
 
 IGNORE_INDEX = -100
+#: Parameter names of a backbone's LM head (BERT's ``cls.predictions``, a decoder's ``lm_head``): an encoder checkpoint
+#: lacks them, and they are expected to start new.
+LM_HEAD_PREFIXES = ("cls.", "lm_head.")
 #: Backbone classes whose logits are ``lm_head(last hidden state)`` (see :meth:`CausalARModel.has_linear_head`).
 LINEAR_HEAD_BACKBONES = frozenset({"GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 #: The output field holding the KV cache: ``cache`` in recent transformers, ``past_key_values`` before.
@@ -123,6 +128,10 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
         extra: dict[str, Any] = {}
         if getattr(load_backbone_config(config.backbone_name_or_path), "is_decoder", None) is False:
             extra["is_decoder"] = True  # encoder-only architectures (BERT...) run as causal decoders
+        # transformers reports an encoder's absent LM head as a "corrupted checkpoint" load report; that head is
+        # expected to be new here (it is trained, and kept in backbone_missing_keys), so only the rest is reported
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
         try:
             backbone, info = AutoModelForCausalLM.from_pretrained(  # safetensors only: never unpickle weights
                 path, dtype=torch.float32, output_loading_info=True, use_safetensors=True, **extra
@@ -132,6 +141,13 @@ class CausalARModel(PreTrainedModel, GenerationMixin):
                 f"backbone {config.backbone_name_or_path!r} has no causal-LM head class in transformers "
                 f"(AutoModelForCausalLM): {err}"
             ) from err
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        unexpected = [k for k in info.get("missing_keys", []) if not k.startswith(LM_HEAD_PREFIXES)]
+        if unexpected:
+            warnings.warn(f"backbone {config.backbone_name_or_path!r}: {len(unexpected)} weights missing from the "
+                          f"checkpoint beyond its LM head were newly initialised: {unexpected[:5]}", UserWarning,
+                          stacklevel=2)
         old_size = backbone.get_input_embeddings().weight.shape[0]
         backbone.resize_token_embeddings(config.vocab_size, mean_resizing=False)  # new rows are redrawn below
         _spread_new_rows(backbone, old_size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -226,6 +227,30 @@ def test_modules_to_save_are_the_newly_initialised_ones(backbones):
     model, info = AutoModelForCausalLM.from_pretrained(backbones["bert"], is_decoder=True, output_loading_info=True)
     assert modules_to_save_for(model, info["missing_keys"]) == ["cls.predictions.transform"]
     assert modules_to_save_for(model, []) == []
+
+
+def test_an_encoders_new_lm_head_is_not_reported_as_a_broken_checkpoint(backbones, tmp_path, capfd):
+    import warnings
+
+    from safetensors.torch import load_file, save_file
+
+    from hf_causal.engine.configuration_causal_ar import CausalARConfig
+    from hf_causal.engine.modeling_causal_ar import CausalARModel
+
+    config = CausalARConfig(backbone_name_or_path=backbones["bert"], vocab_size=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing beyond the LM head is missing: no warning either
+        model = CausalARModel.from_backbone(config)
+    assert model.backbone_missing_keys and all(k.startswith("cls.") for k in model.backbone_missing_keys)
+    assert "LOAD REPORT" not in capfd.readouterr().err  # transformers' report of the expected new head is silenced
+    # a checkpoint that lacks a body weight is still reported, by name
+    broken = tmp_path / "broken"
+    shutil.copytree(backbones["bert"], broken)
+    weights = load_file(broken / "model.safetensors")
+    dropped = next(k for k in weights if "attention.self.query.weight" in k)
+    save_file({k: v for k, v in weights.items() if k != dropped}, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.warns(UserWarning, match="1 weights missing from the checkpoint beyond its LM head"):
+        CausalARModel.from_backbone(CausalARConfig(backbone_name_or_path=str(broken), vocab_size=400))
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
