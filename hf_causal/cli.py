@@ -124,7 +124,9 @@ def _streamable(args: argparse.Namespace) -> bool:
     if not (is_parquet_spec(source) and args.estimand not in PER_UNIT_ESTIMANDS and args.method == "cina-zs"
             and (args.outcome_model != "pretrained" or args.estimand == "overlap")):
         return False
-    if args.outcome_model != "auto" or args.weights_out or args.dask_scheduler or len(args.data) > 1:
+    # --weights-out is output only: it does not send a table the in-memory estimate reads to the stream (whose
+    # "auto" outcome model is the kernel model), which would change the number it reports
+    if args.outcome_model != "auto" or args.dask_scheduler or len(args.data) > 1:
         return True
     path = Path(str(source))
     if not path.is_file():  # a folder or a glob: a table read in parts
@@ -176,11 +178,16 @@ def _estimate(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} is for per-unit effects: use it with --estimand {PER_UNIT_ESTIMANDS[0]}")
     if _streamable(args):
         return _estimate_stream(args)
-    if args.weights_out or args.dask_scheduler:
-        raise ValueError("--weights-out and --dask-scheduler need parquet data and --method cina-zs with an average "
-                         "effect (the streamed estimate)")
-    from .data.sources import is_parquet_spec
+    from .data.sources import is_parquet_spec, prepare_weights_folder, write_weights
 
+    if args.dask_scheduler:
+        raise ValueError("--dask-scheduler needs parquet data and --method cina-zs with an average effect (the "
+                         "streamed estimate)")
+    if args.weights_out and args.estimand in PER_UNIT_ESTIMANDS:
+        raise ValueError("--weights-out writes the balancing weights of an average effect (ate, att, atc, overlap); "
+                         "per-unit effects go to --output")
+    if args.weights_out:
+        prepare_weights_folder(args.weights_out)  # before any work: a folder holding weights is refused
     source = args.data if len(args.data) > 1 else args.data[0]
     if is_parquet_spec(source) and (len(args.data) > 1 or not Path(str(source)).is_file()):
         # several parquet files (a folder, a glob) with an option the streamed estimate does not have (per-unit
@@ -222,6 +229,8 @@ def _estimate(args: argparse.Namespace) -> int:
                                     **text)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    if args.weights_out:
+        print(f"wrote each row's weight to {write_weights(args.weights_out, t, result.weights)}", file=sys.stderr)
     if result.effects is not None:
         return _report_effects(args, frame, result)
     return _report(args, result, meta)
@@ -323,10 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --estimand cate: draw the effects and their intervals against COVARIATE (a column "
                           "of the data) into FILE (.png, .pdf or .svg)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
+    est.add_argument("--weights-out", metavar="DIR", help="average effects: write each row's balancing weight to DIR "
+                     "(parquet: row, treatment, weight; read in memory or streamed, the estimate is the same as without "
+                     "it)")
     stream = est.add_argument_group("parquet data read in chunks (average effects, --method cina-zs)")
     stream.add_argument("--chunk-rows", type=_positive_int, default=65_536, help="rows per chunk: memory grows with it, not N")
-    stream.add_argument("--weights-out", metavar="DIR", help="write each row's weight to DIR (parquet: row, treatment, "
-                        "weight)")
     stream.add_argument("--dask-scheduler", metavar="ADDRESS", help="run the passes on a Dask cluster "
                         "(pip install hf-causal[dask]), e.g. tcp://10.0.0.1:8786")
     stream.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

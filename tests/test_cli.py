@@ -472,6 +472,23 @@ def test_auto_outcome_model_reads_one_small_parquet_file_in_memory(data_files, t
                  str(path), "--json"]) == 0  # the default is auto: the network where the checkpoint has one
     default = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert default["outcome_model"] == "pretrained" and default["estimate"] == payloads["csv"]["estimate"]
+    # --weights-out only adds output: the small file is still read in memory, with the network, and the weights
+    # written are the estimate's (each arm's sum to one)
+    for name, source in (("csv", data_files / "d.csv"), ("parquet", data_files / "d.parquet")):
+        out = tmp_path / f"weights_{name}"
+        assert main(["estimate", str(source), "--treatment", "treated", "--outcome", "y", "--model", str(path),
+                     "--json", "--weights-out", str(out)]) == 0
+        with_weights = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert with_weights["estimate"] == payloads["csv"]["estimate"] and with_weights["outcome_model"] == "pretrained"
+        written = pd.read_parquet(out)
+        assert list(written.columns) == ["row", "treatment", "weight"] and len(written) == 300
+        assert written.groupby("treatment")["weight"].sum().to_numpy() == pytest.approx([1.0, 1.0])
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--model",
+                 str(path), "--weights-out", str(tmp_path / "weights_csv")]) == 1
+    assert "already holds weights" in _one_line_error(capsys)
+    assert main(["estimate", str(data_files / "d.csv"), "--treatment", "treated", "--outcome", "y", "--model",
+                 str(path), "--estimand", "cate", "--weights-out", str(tmp_path / "w_cate")]) == 1
+    assert "per-unit effects go to --output" in _one_line_error(capsys)
 
 
 def test_a_parquet_folder_is_read_into_memory_for_options_the_stream_lacks(checkpoint, data_files, tmp_path, capsys):

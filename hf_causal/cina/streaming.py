@@ -29,7 +29,13 @@ import pandas as pd
 from ..core.options import DEFAULT_ESTIMAND, DEFAULT_MOMENTS, DEFAULT_OUTCOME_MODEL, check_estimator_options
 from ..core.results import EffectEstimate
 from ..data.inputs import MIN_UNITS_PER_ARM, check_arm_ranges
-from ..data.sources import DEFAULT_CHUNK_ROWS, ArrayPartition, TableSource, as_table_source
+from ..data.sources import (
+    DEFAULT_CHUNK_ROWS,
+    ArrayPartition,
+    TableSource,
+    as_table_source,
+    prepare_weights_folder,
+)
 from ..data.stream_checks import StreamSchema
 from .calibration import (
     OverlapWarning,
@@ -396,7 +402,7 @@ def estimate_stream(
                 raise ValueError(NO_ROWS)
             schema.set_levels(levels["levels"].found)
         if weights_path is not None:
-            _prepare_sink(weights_path)
+            prepare_weights_folder(weights_path)
         return run_estimate(model, runner, schema.names, schema.sources, estimand, method, moments, outcome_model,
                             start, warn_ess_fraction, weights_path=str(weights_path) if weights_path else None,
                             cross_moments=cross_moments)
@@ -404,15 +410,6 @@ def estimate_stream(
         if runner is not None:
             runner.cleanup()
         table.cleanup()
-
-
-def _prepare_sink(path: Any) -> None:
-    from pathlib import Path
-
-    folder = Path(path)
-    if folder.exists() and any(folder.glob("part-*.parquet")):
-        raise FileExistsError(f"{folder} already holds weights (part-*.parquet): remove them or choose another folder")
-    folder.mkdir(parents=True, exist_ok=True)
 
 
 __all__ = ["estimate_arrays", "estimate_stream", "landmark_ranks", "run_estimate"]

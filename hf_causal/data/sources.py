@@ -312,6 +312,27 @@ def check_same_columns(partitions: Sequence[ParquetPartition]) -> None:
                              "files of one table must share their columns (is another table's file among them?)")
 
 
+def prepare_weights_folder(path: str | os.PathLike) -> Path:
+    """Create the folder each row's weight is written to (parquet ``part-*.parquet``: ``row``, ``treatment``,
+    ``weight``), refusing one that already holds weights: a second run's parts would mix with the first's."""
+    folder = Path(path)
+    if folder.exists() and any(folder.glob("part-*.parquet")):
+        raise FileExistsError(f"{folder} already holds weights (part-*.parquet): remove them or choose another folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_weights(path: str | os.PathLike, treatment: Any, weights: Any) -> Path:
+    """Write an in-memory estimate's weights in the streamed estimate's format (one part, rows numbered from 0)."""
+    pa = _pyarrow()
+    t = np.asarray(treatment)
+    table = pa.table({"row": np.arange(len(t), dtype=np.int64), "treatment": t.astype(np.int8),
+                      "weight": np.asarray(weights, dtype=np.float64)})
+    out = Path(path) / "part-00000.parquet"
+    pa.parquet.write_table(table, out)
+    return out
+
+
 def is_parquet_spec(spec: Any) -> bool:
     """Whether ``spec`` names parquet data (a .parquet path, a folder, a glob or a list of them)."""
     if isinstance(spec, (list, tuple)):
