@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
 
+    from harness.paths import QUICK_DIR
     from harness.peers import default_estimators, load_cina_model
     from harness.report import plot_summary, write_markdown
     from harness.runner import run_suite, warm_up
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(plan) - set(SUITES)
     if unknown:
         raise SystemExit(f"unknown suites {sorted(unknown)}; choose from {sorted(SUITES)}")
-    out_dir = args.out_dir or (Path("/tmp/hf_causal_bench") if args.quick else RESULTS)
+    out_dir = args.out_dir or (QUICK_DIR if args.quick else RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     model, model_doc = load_cina_model(args.model)

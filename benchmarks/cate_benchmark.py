@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from harness.paths import QUICK_DIR
     from harness.peers import load_cina_model
     from harness.suites import load_suite, parse_suite_plan
 
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.suites:
         plan = {name: DEFAULT_PLAN.get(name, 10) if size is None else size
                 for name, size in parse_suite_plan(args.suites).items()}
-    out_dir = args.out_dir or (Path("/tmp/hf_causal_bench") if args.quick else RESULTS)
+    out_dir = args.out_dir or (QUICK_DIR if args.quick else RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, model_doc = load_cina_model(args.model)
     started = time.time()

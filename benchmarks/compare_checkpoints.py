@@ -1,4 +1,4 @@
-"""Two checkpoints on the same benchmark datasets: paired differences of their rows, per suite and pooled.
+r"""Two checkpoints on the same benchmark datasets: paired differences of their rows, per suite and pooled.
 
 The ATE and CATE benchmarks (``ate_benchmark.py``, ``cate_benchmark.py``) save one JSON line per (method,
 dataset) with ``--records``. Run a benchmark's model rows once per checkpoint (``--model``, ``--methods``), then::
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)
     return 0
 

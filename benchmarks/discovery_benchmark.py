@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from harness.paths import report_path
 
 from hf_causal.discovery import (
     GENERATORS,
@@ -197,9 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
     parser.add_argument("--n-vars", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--out", type=Path, default=RESULTS / "discovery.md")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="report path (default: benchmarks/results/discovery.md; --quick: a temporary folder)")
     parser.add_argument("--plot", action="store_true", help="also write a PNG of F1 vs size")
     args = parser.parse_args(argv)
+    args.out = report_path("discovery.md", args.quick, args.out)
     sizes = args.sizes or ([1000] if args.quick else [500, 2000, 5000])
     n_seeds = args.seeds or (1 if args.quick else 2)
     torch.set_num_threads(args.threads)

@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from engine_report import write_report  # noqa: E402
 from engine_scms import LARGE_SCMS, MEDIATOR_QUERY, SCM, SCMS, wide_truth  # noqa: E402
+from harness.paths import report_path  # noqa: E402
 
 from hf_causal import CausalEngine  # noqa: E402
 from hf_causal.engine.configuration_causal_ar import table_backbone  # noqa: E402
@@ -191,11 +192,13 @@ def main() -> None:
     parser.add_argument("--no-dowhy", action="store_true")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--large-batch", type=int, default=65_536, help="on a GPU, rows per forward for speed")
-    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--out", default=None,
+                        help="report path (default: benchmarks/results/engine.md; --quick: a temporary folder)")
     parser.add_argument("--records", default=None,
                         help="jsonl of finished runs: appended as each seed finishes, and runs already in it are "
                              "skipped, so a stopped benchmark resumes where it stopped")
     args = parser.parse_args()
+    args.out = str(report_path("engine.md", args.quick, args.out))
     if args.quick:
         args.n_train, args.mc, args.seeds, args.speed_rows = 2000, 5000, args.seeds[:1], 20_000
         args.scms = [s for s in args.scms if s in SCMS]

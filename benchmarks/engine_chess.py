@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pandas as pd
 from engine_common import engine_training_config
+from harness.paths import report_path
 
 from hf_causal import CausalEngine, CausalGraph
 from hf_causal.data.chess_endgame import GRAPH, KQKEndgame, build_frames
@@ -89,8 +90,10 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "engine_chess.md"))
+    parser.add_argument("--out", default=None,
+                        help="report path (default: benchmarks/results/engine_chess.md; --quick: a temporary folder)")
     args = parser.parse_args()
+    args.out = str(report_path("engine_chess.md", args.quick, args.out))
     if args.quick:
         args.n_train, args.n_test, args.mc, args.max_steps = 3000, 20, 500, args.max_steps or 300
     config = engine_training_config(args.config, args.max_steps, args.threads)

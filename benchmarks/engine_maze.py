@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 from engine_common import engine_training_config
+from harness.paths import report_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "dataset_scripts"))
@@ -61,8 +62,10 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "engine_maze.md"))
+    parser.add_argument("--out", default=None,
+                        help="report path (default: benchmarks/results/engine_maze.md; --quick: a temporary folder)")
     args = parser.parse_args()
+    args.out = str(report_path("engine_maze.md", args.quick, args.out))
     if args.quick:
         args.n_train, args.n_test, args.mc, args.max_steps = 3000, 30, 1000, args.max_steps or 400
     config = engine_training_config(args.config, args.max_steps, args.threads)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # engine_scms / engine_benchmark beside this script
+#: The repository root: default paths do not depend on the working directory.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def block_flops_per_position(width: int, layers: int, inner: int) -> int:
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--dowhy-rows-per-s", type=float, default=None,
                    help="DoWhy gcm's do() rows/s on wide20 (engine.md), to state the gap an ideal sampler leaves")
-    p.add_argument("--output", default="benchmarks/results/engine_sampler_efficiency.md")
+    p.add_argument("--output", default=str(ROOT / "benchmarks/results/engine_sampler_efficiency.md"))
     args = p.parse_args(argv)
     command = "python benchmarks/engine_sampler_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(measure(args), command.strip(), args.dowhy_rows_per_s)

@@ -1,4 +1,4 @@
-"""Choose how the ATE's augmentation blends the kernel outcome model with the in-context network.
+r"""Choose how the ATE's augmentation blends the kernel outcome model with the in-context network.
 
 Model selection, on the validation family ``outcome_validation`` or on fresh draws of other families (``--seed``
 other than the benchmark suites' 0): for each dataset the zero-shot CInA weights are computed once, and the

@@ -1,4 +1,4 @@
-"""Whether the outcome network should read the outcomes with the kernel model's plug-in effect taken out (selection).
+r"""Whether the outcome network should read the outcomes with the kernel model's plug-in effect taken out (selection).
 
 The first outcome network was pretrained on average effects within ±1 SD of the control surface, and it shrinks
 larger ones: on IHDP-A (a constant effect of 4) its correction moves the estimate towards zero on 89% of the

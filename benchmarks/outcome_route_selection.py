@@ -1,4 +1,4 @@
-"""Choose which datasets the default estimator sends to the wide-prior outcome network (model selection).
+r"""Choose which datasets the default estimator sends to the wide-prior outcome network (model selection).
 
 A checkpoint with two outcome networks routes a dataset to ``outcome_network_wide`` when the kernel model's plug-in
 effect exceeds ``config.outcome_wide_effect_threshold`` outcome SDs (docs/design.md §4.8). For every dataset this

@@ -1,4 +1,4 @@
-"""Whether the outcome network's correction should be withheld from units far out in the outcome's tail (selection).
+r"""Whether the outcome network's correction should be withheld from units far out in the outcome's tail (selection).
 
 On IHDP-B the network carries a control unit's extreme outcome over to its treated surface: for a control unit
 whose outcome lies 4–10 SDs above the mean it predicts a treated outcome about one SD above the kernel model's,

@@ -1,4 +1,4 @@
-"""Whether the first outcome network should be withheld from datasets whose arms' surfaces differ in spread
+r"""Whether the first outcome network should be withheld from datasets whose arms' surfaces differ in spread
 beyond its training prior (selection).
 
 The first network was trained on `outcome_train`, whose two potential-outcome surfaces share one shape (the

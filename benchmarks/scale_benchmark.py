@@ -3,7 +3,7 @@
 Each (method, N) runs in a fresh subprocess so peak memory is clean: CPU peak RSS from ``getrusage``
 (minus the same process's RSS before the data existed) and, on GPU, ``torch.cuda.max_memory_allocated``.
 The peer is the same computation with dense eager attention (the N x N score matrix in memory), run
-while it fits. Writes ``benchmarks/results/scale_cina.md``.
+while it fits. Writes ``benchmarks/results/scale_cina_<device>.md`` (e.g. ``scale_cina_cpu.md``).
 
     python benchmarks/scale_benchmark.py                    # CPU, N = 1e3 .. 2e5
     python benchmarks/scale_benchmark.py --device cuda --ns 1000 10000 100000 1000000

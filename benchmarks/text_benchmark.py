@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness, when run from the repository root
+#: The repository root: default paths do not depend on the working directory.
+ROOT = Path(__file__).resolve().parent.parent
 
 from harness.text_engine import ENGINE_VARIANTS, EngineRecipe, engine_xfit_att, oracle_engine_att  # noqa: E402
 from harness.text_methods import (  # noqa: E402
@@ -261,11 +263,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--engine-batch-size", type=int, default=32)
     p.add_argument("--engine-bins", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (1 is fastest on a shared machine)")
-    p.add_argument("--cache-dir", default="outputs/text_benchmark")
+    p.add_argument("--cache-dir", default=str(ROOT / "outputs/text_benchmark"))
     p.add_argument("--records", default=None, help="CSV this run appends to (default: <cache-dir>/records/<confounder>.csv)")
     p.add_argument("--records-dir", default=None, help="--report: read every CSV here (default: <cache-dir>/records)")
     p.add_argument("--report", action="store_true", help="run nothing; write the report from the records")
-    p.add_argument("--output", default="benchmarks/results/text_identifiable.md")
+    p.add_argument("--output", default=str(ROOT / "benchmarks/results/text_identifiable.md"))
     p.add_argument("--json", default=None, help="--report: also write the JSON summary of --confounder here; a path "
                    "with {rule} in it gets one file per confounder rule in the records")
     args = p.parse_args(argv)

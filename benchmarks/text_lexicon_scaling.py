@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness, when run from the repository root
+#: The repository root: default paths do not depend on the working directory.
+ROOT = Path(__file__).resolve().parent.parent
 
 from harness.text_methods import (  # noqa: E402
     att_aipw,
@@ -159,8 +161,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta1", type=float, default=25.0)
     p.add_argument("--min-texts", type=int, default=5, help="frequent_words_ceiling's document-frequency floor")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--records", default="outputs/text_benchmark/lexicon_scaling.csv")
-    p.add_argument("--output", default="benchmarks/results/text_lexicon_scaling.md")
+    p.add_argument("--records", default=str(ROOT / "outputs/text_benchmark/lexicon_scaling.csv"))
+    p.add_argument("--output", default=str(ROOT / "benchmarks/results/text_lexicon_scaling.md"))
     p.add_argument("--from-records", nargs="+", default=None, metavar="CSV",
                    help="run nothing; write the report from these records (a later file's row replaces an earlier "
                         "file's row of the same corpus, size, seed and method)")

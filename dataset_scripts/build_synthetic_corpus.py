@@ -1,4 +1,4 @@
-"""Build the CInA pretraining / evaluation corpus: many synthetic SCM datasets, one row per dataset.
+r"""Build the CInA pretraining / evaluation corpus: many synthetic SCM datasets, one row per dataset.
 
 Splits are the named families of hf_causal.data.families (train, validation, test and the ood_* test families),
 written as parquet shards that stream (see hf_causal.data.corpus for the layout and columns).

@@ -8,6 +8,7 @@ Runs in well under a minute on a laptop CPU::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
@@ -24,6 +25,7 @@ def main() -> None:
     parser.add_argument("--out", default="lagged_graph.png", help="where to save the PNG")
     parser.add_argument("--save-model", default=None, help="optional folder for save_pretrained")
     args = parser.parse_args()
+    Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)  # before the training, not after it
     torch.set_num_threads(1)  # a model this small only loses time to thread synchronisation
 
     sim = nonlinear_var(n_vars=args.n_vars, n_steps=args.n_steps, max_lag=args.max_lag, seed=args.seed)

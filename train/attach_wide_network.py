@@ -1,4 +1,4 @@
-"""Attach a fine-tuned outcome network to a checkpoint as its second, wide-prior network (docs/design.md §4.8).
+r"""Attach a fine-tuned outcome network to a checkpoint as its second, wide-prior network (docs/design.md §4.8).
 
 ``train/pretrain_outcome.py --config train/configs/cina_outcome_wide.yaml`` fine-tunes the bundled outcome network
 on a prior with larger effects. That network loses where effects are small and wins where they are larger than

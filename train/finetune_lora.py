@@ -37,6 +37,9 @@ import yaml
 from hf_causal.core.aipw import att_estimates
 from hf_causal.data.text_benchmark import load_text_corpus, simulate_text_confounding
 
+#: The repository root: default paths do not depend on the working directory.
+ROOT = Path(__file__).resolve().parent.parent
+
 TEXT_GRAPH = {
     "variables": {"text": "text", "treatment": "binary", "outcome": "continuous"},
     "edges": [("text", "treatment"), ("text", "outcome"), ("treatment", "outcome")],
@@ -166,8 +169,8 @@ def check_config(cfg: Any, task: str) -> None:
 def main(argv: list[str] | None = None) -> dict:
     """Run one fine-tuning job from a YAML config; return the report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="train/configs/lora_minilm.yaml")
-    parser.add_argument("--output-dir", default="outputs/lora-minilm")
+    parser.add_argument("--config", default=str(ROOT / "train/configs/lora_minilm.yaml"))
+    parser.add_argument("--output-dir", default=str(ROOT / "outputs/lora-minilm"))
     parser.add_argument("--backbone", default=None, help="override the config's backbone (task: engine)")
     args = parser.parse_args(argv)
     cfg = yaml.safe_load(Path(args.config).read_text())

@@ -1,4 +1,4 @@
-"""Train the autoregressive causal engine on a table and a DAG.
+r"""Train the autoregressive causal engine on a table and a DAG.
 
     python train/train_engine.py --data rows.parquet --graph graph.json \
         --config train/configs/engine_tabular.yaml --output-dir outputs/engine

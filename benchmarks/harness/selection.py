@@ -28,6 +28,8 @@ def run_selection(draws: Iterable[Draw], total: int, candidates: Callable[[np.nd
     appended to ``records`` (JSON lines) as soon as it exists, so a stopped run keeps what it measured."""
     from tqdm import tqdm
 
+    if records:
+        records.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for family, x, t, y, truth in tqdm(draws, total=total, desc="datasets"):
         with warnings.catch_warnings():
@@ -48,6 +50,8 @@ def run_model_records(model: Any, draws: Iterable[tuple[str, int, np.ndarray, np
     as soon as it exists."""
     from tqdm import tqdm
 
+    if records:
+        records.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for family, index, x, t, y, ate in tqdm(draws, total=total, desc="datasets"):
         with warnings.catch_warnings():

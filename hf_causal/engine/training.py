@@ -248,6 +248,7 @@ def train_causal_model(
             else "training",
             output_dir=None if args.output_dir is None else str(args.output_dir),
             save_every=args.save_steps,
+            save_last=True,  # so that --resume after a finished run finds its last step, not an earlier one
             progress=args.progress,
         ),
     )

@@ -34,6 +34,8 @@ def test_train_script_end_to_end(tmp_path):
     script = _load_script()
     engine = script.main(argv)
     assert (out / "checkpoint-3" / "model.safetensors").exists()
+    # the last step is a checkpoint too, so that --resume after a finished run has nothing left to train
+    assert (out / "checkpoint-6" / "model.safetensors").exists()
     loaded = CausalEngine.from_pretrained(out)
     assert loaded.tokenizer.codecs["S"].max_length == 2
     assert all(set(s) <= {"x"} for s in loaded.sample(20, seed=0).S)
