@@ -89,14 +89,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _read_json(path: str) -> Any:
-    """A JSON file's content; a malformed file is a ``ValueError`` that names it."""
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err})") from None
-
-
 def _load_model(name: str) -> Any:
     """The CInA checkpoint ``name``, with the model stack imported only now (bad input has failed before it)."""
     from transformers.utils import logging as hf_logging
@@ -183,10 +175,10 @@ def _estimate(args: argparse.Namespace) -> int:
     if args.dask_scheduler:
         raise ValueError("--dask-scheduler needs parquet data and --method cina-zs with an average effect (the "
                          "streamed estimate)")
-    if args.weights_out and args.estimand in PER_UNIT_ESTIMANDS:
-        raise ValueError("--weights-out writes the balancing weights of an average effect (ate, att, atc, overlap); "
-                         "per-unit effects go to --output")
     if args.weights_out:
+        if args.estimand in PER_UNIT_ESTIMANDS:
+            raise ValueError("--weights-out writes the balancing weights of an average effect (ate, att, atc, "
+                             "overlap); per-unit effects go to --output")
         prepare_weights_folder(args.weights_out)  # before any work: a folder holding weights is refused
     source = args.data if len(args.data) > 1 else args.data[0]
     if is_parquet_spec(source) and (len(args.data) > 1 or not Path(str(source)).is_file()):
@@ -405,7 +397,7 @@ def _push(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise FileNotFoundError(f"folder to push not found: {path}")
-    results = _read_json(args.results) if args.results else None
+    results = hub.read_json_file(args.results) if args.results else None
     try:
         if args.dataset:
             info = hub.push_dataset_folder(

@@ -14,7 +14,13 @@ Nothing here needs network access except ``push_*``, ``pull`` and the existence 
 :func:`resolve_checkpoint` (one request, skipped when ``HF_HUB_OFFLINE`` is set).
 """
 
-from .cards import build_model_card, eval_results_from_dict, results_from_benchmark_records, write_model_card
+from .cards import (
+    build_model_card,
+    eval_results_from_dict,
+    read_json_file,
+    results_from_benchmark_records,
+    write_model_card,
+)
 from .checkpoints import bundled_checkpoints, resolve_checkpoint
 from .registry import ModelEntry, model_entry, register_model, registered_models
 from .remote_code import RemoteCodeError, enable_remote_code, remote_code_files, remote_code_requirements
@@ -33,6 +39,7 @@ __all__ = [
     "push_dataset_folder",
     "push_folder",
     "push_to_hub",
+    "read_json_file",
     "register_model",
     "registered_models",
     "remote_code_files",

@@ -214,6 +214,14 @@ def results_from_benchmark_records(
     return out
 
 
+def read_json_file(path: str | os.PathLike) -> Any:
+    """A JSON file's content (a results file); a malformed one is a ``ValueError`` that names it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+
+
 def write_model_card(
     results_path: str | os.PathLike,
     output: str | os.PathLike,
@@ -229,10 +237,7 @@ def write_model_card(
     Returns:
         The path of the written card.
     """
-    try:
-        payload = json.loads(Path(results_path).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{results_path} is not valid JSON ({err})") from None
+    payload = read_json_file(results_path)
     if not isinstance(payload, Mapping):
         payload = {"results": payload}
     ckpt = checkpoint or payload.get("checkpoint")
