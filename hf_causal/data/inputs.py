@@ -144,6 +144,11 @@ def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
                 raise ValueError(f"its columns must be the context's: {'; '.join(parts)}")
             new = new[list(context.columns)]
             encode_covariates(new)  # its own checks (missing values, dtypes), named as X_new's below
+            numeric = [str(c) for c in context.columns if _is_number_column(context[c]) != _is_number_column(new[c])]
+            if numeric:  # e.g. numbers read as strings: one-hot beside the context's numbers, or the reverse
+                c = numeric[0]
+                raise ValueError(f"column {c!r} has dtype {new[c].dtype} where the context's has {context[c].dtype}: "
+                                 "convert it to the context's type")
             both, both_names = encode_covariates(pd.concat([context, new], ignore_index=True))
             if both_names != list(names):
                 unseen = [c for c in both_names if c not in names]
@@ -165,6 +170,11 @@ def encode_new_rows(new: Any, context: Any, names: Sequence[str]) -> np.ndarray:
     except (ValueError, TypeError) as err:
         message = str(err).replace("covariates ", "its values ", 1) if str(err).startswith("covariates ") else str(err)
         raise type(err)(f"X_new: {message}") from err
+
+
+def _is_number_column(series: pd.Series) -> bool:
+    """Whether :func:`encode_covariates` keeps the column as numbers (numeric or boolean) rather than one-hot."""
+    return bool(pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series))
 
 
 def _one_per_row(values: Any, name: str) -> np.ndarray:

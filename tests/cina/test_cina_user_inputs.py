@@ -285,3 +285,13 @@ def test_the_outcome_or_a_copy_of_the_treatment_among_the_covariates_is_refused(
         model.cate(frame.drop(columns=["t"]), frame.t, frame.y)
     with pytest.raises(ValueError, match="covariate 'copy' .*determines the treatment"):
         model.estimate(frame[COVARIATES].assign(copy=frame.t), frame.t, frame.y)
+
+
+def test_new_rows_with_a_column_of_another_kind_are_named(model):
+    frame = confounded_frame()
+    x = frame[COVARIATES]
+    as_text = x.head(5).astype({"x1": str})  # numbers read as strings would be one-hot beside the context's numbers
+    with pytest.raises(ValueError, match="X_new: column 'x1' has dtype object where the context's has float64"):
+        model.cate(x, frame.t, frame.y, X_new=as_text, outcome_model="kernel", calibrate=False)
+    narrower = x.head(5).astype({"x1": "float32"})  # another numeric dtype is the same kind: accepted
+    assert len(model.cate(x, frame.t, frame.y, X_new=narrower, outcome_model="kernel", calibrate=False).effects) == 5
