@@ -1,10 +1,14 @@
-"""Estimator options shared by the CLI, the ``treatment-effect`` pipeline and CInA's estimator.
+"""Estimator options shared by the CLI, the ``treatment-effect`` pipeline and CInA's estimator, and the seed check
+every wing shares.
 
 Kept free of heavy imports (no torch, no pandas) so that the command line can validate its arguments
 before it loads the model stack. What each option means: docs/design.md §4.
 """
 
 from __future__ import annotations
+
+import numbers
+from typing import Any
 
 #: Estimands of a weighting estimate: the population ATE, the effect on the treated / the controls, and the
 #: raw balancing-SVM target (an overlap-weighted effect).
@@ -52,3 +56,16 @@ def check_estimator_options(**options: object) -> None:
         raise ValueError(f"estimand='overlap' (the raw balancing-SVM target) is never augmented, so "
                          f"outcome_model={options['outcome_model']!r} does not apply: leave it 'auto' or 'none', or "
                          "use estimand='ate' / 'att' / 'atc' for an augmented estimate")
+
+
+def check_seed(seed: Any, optional: bool = True) -> int | None:
+    """``seed`` as an int (``None`` passed through when ``optional``); a ``TypeError`` for a non-integer and a
+    ``ValueError`` for a negative one, which numpy's and torch's generators refuse with less clear words."""
+    if seed is None and optional:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        expected = "a non-negative integer or None" if optional else "a non-negative integer"
+        raise TypeError(f"seed must be {expected}, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return int(seed)

@@ -71,7 +71,7 @@ def encode_covariates(covariates: Any) -> tuple[np.ndarray, list[str]]:
             if pd.api.types.is_complex_dtype(series):  # float64 would silently drop the imaginary part
                 raise TypeError(f"covariate column {col!r} is complex (dtype {series.dtype}); pass its real and "
                                 "imaginary parts as two columns")
-            if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            if _is_number_column(series):
                 parts.append(series.astype("float64").to_frame(str(col)))
             elif isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
                 if series.isna().any():

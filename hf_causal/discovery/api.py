@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.options import check_seed
 from .attribution import ATTRIBUTION_METHODS, lagged_attributions
 from .configuration_forecaster import ForecasterConfig
 from .modeling_forecaster import CausalForecasterModel
@@ -190,10 +191,7 @@ def discover_lagged_graph(
         raise TypeError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
     if not (math.isfinite(learning_rate) and learning_rate > 0):  # NaN would reach torch's optimiser unnamed
         raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    check_seed(seed, optional=False)
     if not 0.0 <= val_fraction < 0.5:
         raise ValueError(f"val_fraction must be in [0, 0.5), got {val_fraction}")
     for name, value in (("batch_size", batch_size), ("n_attribution_windows", n_attribution_windows)):

@@ -22,6 +22,7 @@ docs/design.md §6.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,22 @@ import pandas as pd
 def _scalar(value: Any) -> Any:
     """A JSON-friendly Python scalar (numpy scalars unwrapped)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+#: Fewest quantile bins of a continuous variable: one bin holds every value, so the model could only ever answer
+#: its mean, and every effect on it would be exactly 0.
+MIN_BINS = 2
+
+
+def check_bins(n_bins: Any, name: str | None = None) -> int:
+    """``n_bins`` as an int of at least :data:`MIN_BINS`, or an error naming the variable (when ``name`` is given)."""
+    owner = "n_bins" if name is None else f"variable {name!r}: n_bins"
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
+        raise TypeError(f"{owner} must be an integer >= {MIN_BINS}, got {n_bins!r}")
+    if n_bins < MIN_BINS:
+        raise ValueError(f"{owner} must be >= {MIN_BINS}, got {n_bins}: a continuous variable in one bin takes a "
+                         "single value in the model, so every effect on it would be 0")
+    return int(n_bins)
 
 
 def _is_nan(value: Any) -> bool:

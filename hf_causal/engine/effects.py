@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.options import check_seed
 from ..core.results import EffectEstimate, normal_quantile
 from .exact import enumeration_support, exact_mean
 from .interventional import EXACT_INTERVAL, MONTE_CARLO_INTERVAL
 from .planning import Query, describe_value
 from .sampling import decode_samples, join_rows, torch_threads
-from .training_args import check_seed
 
 
 def _rows_equal(ids: np.ndarray | Sequence[Sequence[int]], target: np.ndarray) -> np.ndarray:

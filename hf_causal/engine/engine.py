@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.options import check_seed
 from .adapters import is_peft_model, merged_backbone
 from .effects import EffectQueries, check_n
 from .exact import (
@@ -51,7 +52,7 @@ from .training import (
     check_prefix_order,
     train_causal_model,
 )
-from .training_args import EngineTrainingArguments, check_seed
+from .training_args import EngineTrainingArguments
 
 
 class CausalEngine(EffectQueries):

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.options import check_seed
 from ..core.results import EffectEstimate, normal_quantile
 from .engine import CausalEngine
 from .graph import CausalGraph
-from .training_args import EngineTrainingArguments, check_seed
+from .training_args import EngineTrainingArguments
 
 #: What an ensemble's interval accounts for (``{k}``: the number of engines).
 BOOTSTRAP_INTERVAL = (

@@ -30,9 +30,9 @@ from .codecs import (
     ValueCodec,
     _is_nan,
     _scalar,
+    check_bins,
 )
 from .graph import CausalGraph
-from .training_args import check_bins
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 IGNORE_INDEX = -100

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
+
+from ..core.options import check_seed
+from .codecs import check_bins
 
 #: What ``vocabulary=`` accepts (see :class:`EngineTrainingArguments`).
 VOCABULARIES = ("auto", "backbone", "causal")
@@ -16,35 +18,6 @@ VOCABULARIES = ("auto", "backbone", "causal")
 MAX_EVAL_INTERVAL = 40
 #: What ``continuous_codec=`` accepts (see :mod:`hf_causal.engine.codecs`).
 CONTINUOUS_CODECS = ("quantile", "digits")
-#: Fewest quantile bins of a continuous variable: one bin holds every value, so the model could only ever answer
-#: its mean, and every effect on it would be exactly 0.
-MIN_BINS = 2
-
-
-def check_seed(seed: Any, optional: bool = True) -> int | None:
-    """``seed`` as an int (``None`` passed through when ``optional``); a ``TypeError`` for a non-integer and a
-    ``ValueError`` for a negative one, which numpy's and torch's generators refuse with less clear words."""
-    if seed is None and optional:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        expected = "a non-negative integer or None" if optional else "a non-negative integer"
-        raise TypeError(f"seed must be {expected}, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    return int(seed)
-
-
-def check_bins(n_bins: Any, name: str | None = None) -> int:
-    """``n_bins`` as an int of at least :data:`MIN_BINS`, or an error naming the variable (when ``name`` is given)."""
-    owner = "n_bins" if name is None else f"variable {name!r}: n_bins"
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
-        raise TypeError(f"{owner} must be an integer >= {MIN_BINS}, got {n_bins!r}")
-    if n_bins < MIN_BINS:
-        raise ValueError(f"{owner} must be >= {MIN_BINS}, got {n_bins}: a continuous variable in one bin takes a "
-                         "single value in the model, so every effect on it would be 0")
-    return int(n_bins)
-
-
 @dataclass
 class EngineTrainingArguments:
     """Settings of :meth:`CausalEngine.train` (defaults fit ~10k rows of a small table in seconds on a CPU).
