@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from .inputs import (
     validate_treatment,
 )
 from .potential_outcomes import has_outcome_network, predict_potential_outcomes
+from .tree_proxy import TreeProxy, fit_tree_proxy, gated_slopes
 
 #: Folds of the cross-fitted predictions the calibration compares with.
 CALIBRATION_FOLDS = 2
@@ -79,13 +81,15 @@ def cross_fitted_surfaces(
     use_network: bool = True,
     folds: int = CALIBRATION_FOLDS,
     seed: int = 0,
+    fold: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(mu0, mu1)`` of every unit predicted from a context without its own fold, or ``None`` when a fold's
-    context has fewer than :data:`CALIBRATION_MIN_ARM` units of an arm."""
+    context has fewer than :data:`CALIBRATION_MIN_ARM` units of an arm. ``fold``: each unit's fold (default:
+    :func:`arm_stratified_folds` with ``folds`` and ``seed``)."""
     t = np.asarray(treatment).astype(np.int64)
-    fold = arm_stratified_folds(t, folds, seed)
+    fold = arm_stratified_folds(t, folds, seed) if fold is None else fold
     mu0, mu1 = np.empty(len(t)), np.empty(len(t))
-    for k in range(folds):
+    for k in np.unique(fold):
         held, context = fold == k, fold != k
         if min(int((t[context] == 1).sum()), int((t[context] == 0).sum())) < CALIBRATION_MIN_ARM:
             return None
@@ -117,6 +121,20 @@ def dr_pseudo_outcomes(treatment: np.ndarray, outcome: np.ndarray, mu0: np.ndarr
     return mu1 - mu0 + (2.0 * t - 1.0) * inverse_propensity * (outcome - np.where(t == 1, mu1, mu0))
 
 
+@dataclass
+class Calibration:
+    """The calibration of the module docstring: the slopes kept (clipped to ``[0, 1]``) and their standard
+    errors (at most 1), the fitted slope of the outcome model's proxy before clipping, and the boosted-tree proxy
+    when its slope was kept (:mod:`hf_causal.cina.tree_proxy`; ``tree_slope`` is 0 otherwise)."""
+
+    slope: float
+    slope_se: float
+    fitted: float
+    tree_slope: float = 0.0
+    tree_se: float = 0.0
+    trees: TreeProxy | None = None
+
+
 def calibration_slope(
     model: Any,
     x: np.ndarray,
@@ -125,20 +143,31 @@ def calibration_slope(
     weights: np.ndarray,
     use_network: bool,
     seed: int = 0,
-) -> tuple[float, float] | None:
-    """The slope ``b`` of the module docstring, unclipped, with its standard error; ``None`` when the folds
-    cannot be formed. ``weights`` are the ATE's (summing to one within each arm)."""
+    tree_proxy: bool = True,
+) -> Calibration | None:
+    """The slopes of the module docstring with their standard errors; ``None`` when the folds cannot be formed.
+    ``weights`` are the ATE's (summing to one within each arm); ``tree_proxy``: also try the boosted-tree proxy
+    as a second regressor, kept only past its gate."""
     n = len(treatment)
     t = np.asarray(treatment).astype(np.int64)
     scale = n * np.asarray(weights, dtype=np.float64)  # each arm's weights sum to 1: N w_i ~ 1 / P(arm | x_i)
     if n > CALIBRATION_MAX_UNITS:
         keep = np.sort(np.random.default_rng(seed).choice(n, size=CALIBRATION_MAX_UNITS, replace=False))
         x, t, outcome, scale = x[keep], t[keep], outcome[keep], scale[keep]
-    surfaces = cross_fitted_surfaces(model, x, t, outcome, use_network=use_network, seed=seed)
+    fold = arm_stratified_folds(t, CALIBRATION_FOLDS, seed)
+    surfaces = cross_fitted_surfaces(model, x, t, outcome, use_network=use_network, fold=fold)
     if surfaces is None:
         return None
     mu0, mu1 = surfaces
-    return heterogeneity_slope(dr_pseudo_outcomes(t, outcome, mu0, mu1, scale), mu1 - mu0)
+    pseudo = dr_pseudo_outcomes(t, outcome, mu0, mu1, scale)
+    slope, slope_se = heterogeneity_slope(pseudo, mu1 - mu0)
+    calibration = Calibration(float(np.clip(slope, 0.0, 1.0)), min(slope_se, 1.0), float(slope))
+    trees = fit_tree_proxy(x, t, outcome, fold) if tree_proxy else None
+    kept = None if trees is None else gated_slopes(pseudo, mu1 - mu0, trees.cross_fitted)
+    if kept is not None:
+        (calibration.slope, calibration.tree_slope), (calibration.slope_se, calibration.tree_se) = kept
+        calibration.trees = trees
+    return calibration
 
 
 def estimate_cate(
@@ -150,13 +179,15 @@ def estimate_cate(
     confidence: float = 0.95,
     outcome_model: str = "pretrained",
     calibrate: bool = True,
+    tree_proxy: bool = True,
 ) -> EffectEstimate:
     """Per-unit conditional effects with intervals; see :meth:`CInAModel.cate` and the module docstring."""
     start = time.perf_counter()
     if outcome_model not in ("pretrained", "kernel"):
         raise ValueError(f"outcome_model must be 'pretrained' or 'kernel' for effects per unit, got {outcome_model!r}")
-    if not isinstance(calibrate, bool):
-        raise TypeError(f"calibrate must be True or False, got {calibrate!r}")
+    for option, given in (("calibrate", calibrate), ("tree_proxy", tree_proxy)):
+        if not isinstance(given, bool):
+            raise TypeError(f"{option} must be True or False, got {given!r}")
     z = normal_quantile(confidence)
     if isinstance(treatment, str) or isinstance(outcome, str):
         if not (isinstance(treatment, str) and isinstance(outcome, str) and isinstance(covariates, pd.DataFrame)):
@@ -191,18 +222,26 @@ def estimate_cate(
         ate = estimate_effect(model, covariates, treatment, outcome, estimand="ate",
                               outcome_model="pretrained" if use_network else "kernel",
                               potential_outcomes=context if use_network else None)
-        fit = calibration_slope(model, x, t, y, ate.weights, use_network)
+        fit = calibration_slope(model, x, t, y, ate.weights, use_network, tree_proxy=tree_proxy)
     if fit is not None:
-        slope, slope_se = fit
-        b = float(np.clip(slope, 0.0, 1.0))
+        b = fit.slope
         deviation = proxy - float(np.mean(context.mu1 - context.mu0))
         effect = ate.value + b * deviation
         # the level's error (the ATE's interval), the proxy's own error at the kept slope, and the slope's
         # sampling error times how far the row is from the average
-        sd = np.sqrt(ate.std_error**2 + (b * proxy_sd) ** 2 + (deviation * min(slope_se, 1.0)) ** 2)
+        variance = ate.std_error**2 + (b * proxy_sd) ** 2 + (deviation * fit.slope_se) ** 2
         interval = ("the ATE's interval, the outcome model's predicted spread of the kept deviation, and the "
                     "calibration slope's sampling error")
-        query += f"; the outcome model's deviations from the ATE kept at slope {b:.2f} (fitted {slope:.2f} ± {slope_se:.2f})"
+        query += f"; the outcome model's deviations from the ATE kept at slope {b:.2f} (one-proxy fit {fit.fitted:.2f})"
+        if fit.trees is not None:
+            tree_effect, tree_spread = fit.trees.predict(x if x_new is None else x_new)
+            tree_deviation = tree_effect - (float(np.mean(fit.trees.predict(x)[0])) if x_new is not None
+                                            else float(np.mean(tree_effect)))
+            effect = effect + fit.tree_slope * tree_deviation
+            variance = variance + (fit.tree_slope * tree_spread) ** 2 + (tree_deviation * fit.tree_se) ** 2
+            interval += "; the same for the boosted trees' deviation (their spread: the two folds' disagreement)"
+            query += f", boosted trees' deviations at slope {fit.tree_slope:.2f} ± {fit.tree_se:.2f}"
+        sd = np.sqrt(variance)
     else:
         effect, sd = proxy, proxy_sd
         interval = "the outcome model's predicted spread of each row's effect (model error, not sampling noise)"
@@ -214,6 +253,7 @@ def estimate_cate(
         index=index,
     )
     effects.attrs["heterogeneity_slope"] = None if fit is None else b
+    effects.attrs["tree_slope"] = None if fit is None else fit.tree_slope
     fields: dict[str, Any] = dict(
         confidence=confidence, estimand="cate", method="cina-zs", n=len(effect), query=query, interval=interval,
         outcome_model=po.source, outcome_network=po.network, outcome_withheld=po.withheld, effects=effects,

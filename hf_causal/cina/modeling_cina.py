@@ -418,6 +418,7 @@ class CInAModel(CInAPreTrainedModel):
         confidence: float = 0.95,
         outcome_model: str = "pretrained",
         calibrate: bool = True,
+        tree_proxy: bool = True,
     ) -> EffectEstimate:  # noqa: F821 - hf_causal.core.results; not imported: this file also runs as Hub remote code
         """Conditional effects ``E[Y(1) - Y(0) | X = x]`` per unit, with intervals (docs/design.md §4.8).
 
@@ -437,19 +438,25 @@ class CInAModel(CInAPreTrainedModel):
                 scaled by the slope of doubly robust pseudo-outcomes on cross-fitted predictions, clipped to
                 ``[0, 1]`` (:mod:`hf_causal.cina.cate`): heterogeneity the data cannot confirm is shrunk away.
                 ``False``: the outcome model's ``mu1 - mu0`` as it comes.
+            tree_proxy: with ``calibrate``, also regress the pseudo-outcomes on a second proxy, the effects of
+                shallow boosted trees per arm fitted on the same folds, and add their deviations at their slope
+                when it is positive beyond 3 robust standard errors (:mod:`hf_causal.cina.tree_proxy`): steps and
+                interactions in a few of many covariates, which the smooth outcome models miss. ``False``: the
+                outcome model's proxy alone.
 
         Returns:
             :class:`hf_causal.core.results.EffectEstimate` with ``estimand="cate"``, ``value`` the mean effect
             (calibrated, on the dataset's own rows: the doubly robust ATE with its interval) and ``effects`` a
             DataFrame (``cate``, ``std_error``, ``ci_low``, ``ci_high``, and the outcome model's uncalibrated
-            ``mu0``, ``mu1``) per row, whose ``attrs["heterogeneity_slope"]`` is the slope kept (``None``
-            uncalibrated); ``plot_effects(X["age"])`` draws them against a covariate.
+            ``mu0``, ``mu1``) per row, whose ``attrs["heterogeneity_slope"]`` is the outcome model's slope kept
+            and ``attrs["tree_slope"]`` the trees' (0 when not kept; both ``None`` uncalibrated); ``plot_effects(X["age"])`` draws them against a covariate.
         """
         try:  # library code, as for estimate()
             from hf_causal.cina.cate import estimate_cate
         except ImportError as err:
             raise ImportError("CInAModel.cate needs hf-causal installed (pip install hf-causal)") from err
-        return estimate_cate(self, covariates, treatment, outcome, X_new, confidence, outcome_model, calibrate)
+        return estimate_cate(self, covariates, treatment, outcome, X_new, confidence, outcome_model, calibrate,
+                             tree_proxy)
 
 
 # ``save_pretrained``/``push_to_hub`` copy this file and its relative imports next to the weights and write

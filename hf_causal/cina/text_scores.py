@@ -102,15 +102,6 @@ class TextScores:
         return pd.DataFrame({f"{prefix}_{name}": getattr(self, name) for name in TEXT_SCORE_NAMES})
 
 
-def _require_sklearn() -> None:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as err:  # pragma: no cover - scikit-learn is in the dev and text extras
-        raise ImportError(
-            "text scores need scikit-learn: pip install 'scikit-learn>=1.4' (also in hf-causal[text])"
-        ) from err
-
-
 @contextmanager
 def _quiet_nuisance_fits() -> Iterator[None]:
     """Silence scikit-learn's deprecation notices about its defaults and the lasso path's convergence notices at
@@ -326,12 +317,11 @@ def text_scores(
             ``MIN_ARM_TEXTS_PER_FOLD * n_folds`` texts, or no word in ``min_df`` texts.
         TypeError: a text that is not a string (naming the row), or a non-numeric outcome.
     """
+    from sklearn.linear_model import LogisticRegressionCV
+
     from ..backbones.text_encoder import validate_texts
     from ..core.folds import arm_stratified_folds
     from ..data.inputs import validate_outcome, validate_treatment
-
-    _require_sklearn()
-    from sklearn.linear_model import LogisticRegressionCV
 
     if outcome_learner not in OUTCOME_LEARNERS:
         raise ValueError(f"outcome_learner must be one of {OUTCOME_LEARNERS}, got {outcome_learner!r}")
