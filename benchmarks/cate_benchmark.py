@@ -39,13 +39,14 @@ RESULTS = HERE / "results"
 DEFAULT_PLAN = {"ihdp_a": 100, "acic2016": 10, "ood_mechanism": 20, "ood_dense_graph": 20,
                 "ood_strong_confounding": 20, "ood_weak_overlap": 20, "ood_large_n": 20}
 QUICK_PLAN = {"ihdp_a": 3, "ood_mechanism": 2}
-METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_one_network", "cina_zs_no_row_limit", "cina_zs_no_spread_limit",
-           "kernel_calibrated", "kernel_t_learner", "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
+METHODS = ("cina_zs", "cina_zs_uncalibrated", "cina_zs_no_tree_proxy", "cina_zs_one_network", "cina_zs_no_row_limit",
+           "cina_zs_no_spread_limit", "kernel_calibrated", "kernel_t_learner", "gb_t_learner", "causal_forest_dml", "oracle_calibrated", "oracle_constant")
 #: Rows that read the truth (``fit(X, T, Y, truth)``): bounds, never ranked among the peers.
 ORACLES = {"oracle_calibrated": "the default's calibration with the true surfaces as its outcome model",
            "oracle_constant": "the true ATE for every unit (sqrt(PEHE) = the effect's own SD)"}
 #: Our own variants that isolate one part of the default (not peers): ``{name: what it removes}``.
 ABLATIONS = {"kernel_calibrated": "the network", "cina_zs_uncalibrated": "the calibration",
+             "cina_zs_no_tree_proxy": "the boosted-tree proxy of the calibration",
              "cina_zs_one_network": "the wide-prior network (every dataset to the first one)",
              "cina_zs_no_row_limit": "the row limit (the network's correction for every row, tail rows included)",
              "cina_zs_no_spread_limit": "the spread limit (the first network for every dataset routed to it)"}
@@ -122,14 +123,16 @@ def oracle_constant(X: np.ndarray, T: np.ndarray, Y: np.ndarray, truth: dict[str
 oracle_constant.uses_truth = True  # type: ignore[attr-defined]
 
 
-def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, ablation: Any = None):
+def cina_learner(model: Any, outcome_model: str, calibrate: bool = True, ablation: Any = None,
+                 tree_proxy: bool = True):
     """``model.cate`` as a learner; ``ablation``: a context manager from ``harness.peers`` that turns one part of
     the model off for the fit (``first_outcome_network_only``, ``without_row_limit``)."""
     from contextlib import nullcontext
 
     def fit(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with ablation(model) if ablation is not None else nullcontext(model):
-            effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate).effects
+            effects = model.cate(X, T, Y, outcome_model=outcome_model, calibrate=calibrate,
+                                 tree_proxy=tree_proxy).effects
         return effects["cate"].to_numpy(), effects[["ci_low", "ci_high"]].to_numpy()
 
     return fit
@@ -141,6 +144,8 @@ def learners(model: Any, include: list[str] | None) -> dict[str, Any]:
     table = {
         "cina_zs": cina_learner(model, "pretrained"),
         "cina_zs_uncalibrated": cina_learner(model, "pretrained", calibrate=False),
+        # the default's calibration with the outcome model's proxy alone
+        "cina_zs_no_tree_proxy": cina_learner(model, "pretrained", tree_proxy=False),
         # the default with every dataset sent to the first outcome network (what the wide-prior one adds)
         "cina_zs_one_network": cina_learner(model, "pretrained", ablation=first_outcome_network_only),
         # the default with the network's correction given to every row, tail rows included
@@ -298,7 +303,8 @@ def write_report(records: list[CateRecord], path: Path, command: str, notes: lis
         "",
         "Ablations (same run, same data): `kernel_calibrated` is the default without the network (the kernel "
         "T-learner's effects, calibrated the same way); `cina_zs_uncalibrated` is the default without the "
-        "calibration (the network's mu1 - mu0 as it comes); `cina_zs_one_network` (checkpoints with a wide-prior "
+        "calibration (the network's mu1 - mu0 as it comes); `cina_zs_no_tree_proxy` calibrates with the outcome "
+        "model's proxy alone (no boosted-tree proxy); `cina_zs_one_network` (checkpoints with a wide-prior "
         "network) sends every dataset to the first network; `cina_zs_no_row_limit` (checkpoints with "
         "`outcome_row_limit`) gives the network's correction to every row; `cina_zs_no_spread_limit` (checkpoints with "
         "`outcome_spread_limit`) uses the first network on every dataset routed to it. Negative Δ: cina_zs is "
