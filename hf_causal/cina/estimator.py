@@ -73,6 +73,7 @@ from .inputs import covariate_sources, split_frame, validate_inputs
 from .outcome import augmented_effect, kernel_outcome_predictions
 from .per_dataset import fit_per_dataset
 from .potential_outcomes import PotentialOutcomes, has_outcome_network, predict_potential_outcomes
+from .residual_trees import residual_corrections
 from .streaming import estimate_arrays, streams_forward
 
 __all__ = ["OverlapWarning", "effect_from_weights", "estimate_effect", "residual_std_error", "standardize_columns"]
@@ -195,6 +196,7 @@ def estimate_effect(
     potential_outcomes: PotentialOutcomes | None = None,
     cross_moments: bool = False,
     confidence: float = 0.95,
+    residual_trees: bool = True,
     **fit_kwargs: Any,
 ) -> EffectEstimate:
     """Estimate an effect with CInA weights; see :meth:`CInAModel.estimate` for the arguments.
@@ -216,6 +218,8 @@ def estimate_effect(
     normal_quantile(confidence)  # a bad level fails before any work
     if not isinstance(cross_moments, bool | np.bool_):  # "no" is truthy: a string must not switch it on
         raise TypeError(f"cross_moments must be True or False, got {cross_moments!r}")
+    if not isinstance(residual_trees, bool | np.bool_):
+        raise TypeError(f"residual_trees must be True or False, got {residual_trees!r}")
     if cross_moments and moments == 1:  # products are second moments: with means alone they would be ignored
         raise ValueError("cross_moments=True balances pairwise products beside the squares: it needs moments=2")
     if isinstance(treatment, str) != isinstance(outcome, str):
@@ -268,6 +272,11 @@ def estimate_effect(
         elif len(potential.mu0) != len(t) or (potential.source != "pretrained" and not potential.withheld):
             raise ValueError(f"potential_outcomes must be the network's predictions for the dataset's {len(t)} rows")
         mu1, mu0 = augmentation_surfaces(potential)
+        # where the network's residuals keep structure that boosted trees predict on held-out units, the surfaces
+        # get the trees' cross-fitted correction (residual_trees.py); elsewhere they stay exactly as they are
+        correction = residual_corrections(x, t, y, mu1, mu0) if residual_trees else None
+        if correction is not None and correction.kept:
+            mu1, mu0 = mu1 + correction.mu1, mu0 + correction.mu0
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
         # unit's own outcome, so its residuals would understate the noise
         extras.update(mu1=mu1, mu0=mu0, residual=potential.kernel_residuals)
@@ -283,6 +292,8 @@ def estimate_effect(
             result.outcome_model, result.outcome_withheld = "kernel", potential.withheld
         else:
             widen_by_model_disagreement(result, t, potential)
+        if correction is not None and correction.kept:
+            widen_by_gap(result, t, correction.mu1, correction.mu0, "the change the boosted trees' residual correction makes")
         result.outcome_network = potential.network
     return result.set_confidence(confidence)
 
@@ -295,13 +306,19 @@ def widen_by_model_disagreement(result: EffectEstimate, treatment: np.ndarray, p
     how wrong either may be. ``Var = sum_i w_i^2 r_i^2 + gap^2`` brought the validation family's 95% coverage
     from 92% to 96% (``benchmarks/results/outcome_blend.md``; docs/design.md §4.8).
     """
+    widen_by_gap(result, treatment, potential.mu1 - potential.kernel_mu1, potential.mu0 - potential.kernel_mu0,
+                 "the kernel and network outcome models' disagreement")
+
+
+def widen_by_gap(result: EffectEstimate, treatment: np.ndarray, delta1: np.ndarray, delta0: np.ndarray,
+                 note: str) -> None:
+    """Add to the interval's variance, in place, the squared change of the estimate when its surfaces move by
+    ``(delta1, delta0)`` (same weights), and say so with ``note``; nothing without weights or an interval."""
     if result.weights is None or result.std_error is None:
         return
-    # the augmented estimate is linear in the surfaces: the gap is the estimator applied to the correction alone
-    gap = augmented_effect(result.weights, treatment, np.zeros(len(treatment)), potential.mu1 - potential.kernel_mu1,
-                           potential.mu0 - potential.kernel_mu0, result.estimand)
+    # the augmented estimate is linear in the surfaces: the gap is the estimator applied to the change alone
+    gap = augmented_effect(result.weights, treatment, np.zeros(len(treatment)), delta1, delta0, result.estimand)
     widened = EffectEstimate.from_standard_error(result.value, float(np.hypot(result.std_error, gap)),
                                                  confidence=result.confidence)
     result.std_error, result.ci_low, result.ci_high = widened.std_error, widened.ci_low, widened.ci_high
-    note = "the kernel and network outcome models' disagreement"
     result.interval = f"{result.interval}, plus {note}" if result.interval else f"sampling noise plus {note}"

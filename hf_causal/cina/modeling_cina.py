@@ -382,6 +382,11 @@ class CInAModel(CInAPreTrainedModel):
             cross_moments: keyword-only; with ``moments=2``, also balance the pairwise products of covariates whose
                 arm covariances differ most (two per covariate, at most 200). Default ``False``: it helps where
                 treatment is assigned through interactions of covariates and costs elsewhere (docs/design.md §4.3).
+            residual_trees: keyword-only; with the outcome network, fit shallow boosted trees per arm to its
+                residuals on one fold and predict the other, and add an arm's correction to its surface when it
+                lowers the held-out squared residuals by more than 3 standard errors (the interval then also gets
+                the change it makes; :mod:`hf_causal.cina.residual_trees`). Default ``True``; ``False`` gives the
+                network's surfaces alone. The kernel model never gets them.
             text_encoder: keyword-only; a :class:`hf_causal.backbones.TextEncoder`. Text columns of a DataFrame
                 ``covariates`` (``text_columns``, default every string column), or ``covariates`` given as a
                 sequence of texts, are embedded and reduced to ``text_components`` (default 16) principal
@@ -391,7 +396,7 @@ class CInAModel(CInAPreTrainedModel):
             text_features: keyword-only; how text columns become covariates. ``"embedding"`` (the default when
                 ``text_encoder`` is given): its principal components, as above. ``"scores"`` (no encoder): each
                 text column becomes three cross-fitted scores of its words, the treatment's log-odds and the outcome
-                in each arm (:mod:`hf_causal.cina.text_scores`, docs/design.md §4.10; needs scikit-learn). Scores
+                in each arm (:mod:`hf_causal.cina.text_scores`, docs/design.md §4.10). Scores
                 keep what confounds (a topic, a count of rare words) where leading components lose it.
 
         Returns:

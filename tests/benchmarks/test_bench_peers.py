@@ -106,12 +106,15 @@ def test_suites_registry_and_quick_synthetic_suite() -> None:
     assert all(np.isfinite(d.truth) for d in data)
 
 
-def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correction() -> None:
+def test_blended_outcome_row_is_the_kernel_model_plus_its_share_of_the_correction(monkeypatch) -> None:
     """The augmented estimate is linear in the surfaces: the share-1 row is the whole network correction, a share-0.5
-    row sits halfway from the kernel model's estimate to it, and the default share is restored after each call."""
+    row sits halfway from the kernel model's estimate to it, and the default share is restored after each call
+    (the residual trees, whose gate is shut here, would add a correction of their own to each)."""
     import torch
 
-    from hf_causal.cina import estimator
+    from hf_causal.cina import estimator, residual_trees
+
+    monkeypatch.setattr(residual_trees, "RESIDUAL_TREES_GATE", np.inf)
 
     rng = np.random.default_rng(4)
     X = rng.normal(size=(300, 3))

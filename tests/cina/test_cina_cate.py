@@ -92,7 +92,8 @@ def test_cli_writes_per_unit_effects(tmp_path, capsys):
 
 def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatch):
     """The augmented estimate is linear in the outcome surfaces, so with OUTCOME_NETWORK_SHARE = s it sits at s of
-    the way from the kernel model's estimate to the whole correction's (docs/design.md §4.8)."""
+    the way from the kernel model's estimate to the whole correction's (docs/design.md §4.8). The residual trees
+    (tested on their own) are off: where their gate opens they add a correction of their own."""
     import torch
 
     from hf_causal.cina import estimator
@@ -105,11 +106,11 @@ def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatc
         # constant shift of an arm's surface cancels against the calibrated weights' residual correction)
         model.outcome_network.head.weight[:2] += torch.randn_like(model.outcome_network.head.weight[:2])
     share = estimator.OUTCOME_NETWORK_SHARE
-    default = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
+    default = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained", residual_trees=False).value
     values = {}
     for s in (0.0, 0.5, 1.0):
         monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", s)
-        values[s] = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
+        values[s] = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained", residual_trees=False).value
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel").value
     assert values[0.0] == pytest.approx(kernel, rel=1e-9)
     assert abs(values[1.0] - kernel) > 1e-3
@@ -119,7 +120,8 @@ def test_the_ate_uses_its_documented_share_of_the_networks_correction(monkeypatc
 
 def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatch):
     """SE^2 = (residual SE)^2 + gap^2, with gap = (estimate with the whole network correction) - (estimate with
-    the kernel model), both measured through the public estimate (the surfaces enter linearly)."""
+    the kernel model), both measured through the public estimate (the surfaces enter linearly); the residual trees,
+    tested on their own, off."""
     import torch
 
     from hf_causal.cina import estimator
@@ -134,10 +136,10 @@ def test_the_pretrained_interval_adds_the_outcome_models_disagreement(monkeypatc
 
     monkeypatch.setattr(streaming, "INTERVAL_BALANCE_CHECK", False)  # the residual SE alone (each check is tested
     monkeypatch.setattr(streaming, "INTERVAL_WEIGHTS_CHECK", False)  # on its own)
-    est = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained")
+    est = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained", residual_trees=False)
     kernel = model.estimate(x, frame.treat, frame.y, outcome_model="kernel")
     monkeypatch.setattr(estimator, "OUTCOME_NETWORK_SHARE", 1.0)
-    whole = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained").value
+    whole = model.estimate(x, frame.treat, frame.y, outcome_model="pretrained", residual_trees=False).value
     gap = whole - kernel.value
     assert abs(gap) > 1e-3
     assert est.std_error == pytest.approx(np.hypot(kernel.std_error, gap), rel=1e-9)

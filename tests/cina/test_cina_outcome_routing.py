@@ -183,17 +183,18 @@ def test_rows_beyond_the_limit_keep_the_kernel_models_predictions():
 
 def test_the_limit_comes_from_the_config_and_reaches_the_estimate():
     """``config.outcome_row_limit`` is the default limit, and the default estimate is the augmented estimate on the
-    limited surfaces (the kernel model's weights, 0.75 of the correction)."""
+    limited surfaces (the kernel model's weights, 0.75 of the correction; the residual trees, tested on their own,
+    off)."""
     from hf_causal.cina.estimator import augmentation_surfaces
     from hf_causal.cina.outcome import augmented_effect
 
     model = two_network_model()
     x, t, y = tail_data()
-    no_limit = model.estimate(x, t, y, estimand="ate").value
+    no_limit = model.estimate(x, t, y, estimand="ate", residual_trees=False).value
     model.config.outcome_row_limit = 3.0
     po = predict_potential_outcomes(model, x, t, y)
     np.testing.assert_array_equal(po.mu1, predict_potential_outcomes(model, x, t, y, row_limit=3.0).mu1)
-    limited = model.estimate(x, t, y, estimand="ate")
+    limited = model.estimate(x, t, y, estimand="ate", residual_trees=False)
     weights = model.estimate(x, t, y, estimand="ate", outcome_model="kernel").weights
     m1, m0 = augmentation_surfaces(po)
     assert limited.value == pytest.approx(augmented_effect(weights, t, y, m1, m0, "ate"), rel=1e-9)
