@@ -530,7 +530,10 @@ def default_estimators(model: Any | None = None, include: list[str] | None = Non
             CInAEstimator(UniformBaseWeights(model), "cina-zs", name="cina_zs_uniform", outcome_model="kernel"),
         ]
         if getattr(model, "outcome_network", None) is not None:
-            estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained"))
+            # the network alone, without the boosted trees on its residuals: against cina_zs_kernel (neither has
+            # them) what the network adds; against cina_zs what the trees add
+            estimators.append(CInAEstimator(model, "cina-zs", name="cina_zs_pretrained", outcome_model="pretrained",
+                                            residual_trees=False))
             # the network's whole correction (no kernel part in the surfaces) against the default's blend
             estimators.append(BlendedOutcomeEstimator(model, 1.0, name="cina_zs_whole"))
         if getattr(model, "outcome_network_wide", None) is not None:

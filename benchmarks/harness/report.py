@@ -184,7 +184,10 @@ def paired_difference(records: Sequence[Record], suite: str, method: str, peer: 
 
 #: The ablations of the zero-shot estimator: (variant, baseline, what the comparison isolates).
 ABLATIONS = (
-    ("cina_zs_pretrained", "cina_zs_kernel", "pretrained outcome network vs kernel ridge (same balancing weights)"),
+    ("cina_zs_pretrained", "cina_zs_kernel", "pretrained outcome network vs kernel ridge (same balancing weights; "
+     "neither with the residual trees)"),
+    ("cina_zs", "cina_zs_pretrained", "boosted trees on the network's residuals, kept past 3 SE, vs none (same "
+     "weights; not learned; docs/design.md §4.8)"),
     ("cina_zs_kernel", "cina_zs_uniform", "balancing network vs uniform base weights (same kernel-augmented estimator)"),
     ("cina_zs", "cina_zs_one_network", "both outcome networks, large effects routed to the wide-prior one, vs the "
      "first network alone (same weights; docs/design.md §4.8)"),
