@@ -24,8 +24,7 @@ differences to ``kernel`` and ``shipped``), and how often each gate kept an arm'
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +33,18 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.selection import module_constant  # noqa: E402
 from outcome_centering_selection import group_lines, parse_args, run_variants  # noqa: E402
 
 GATES = (0.0, 2.0, 3.0)
 VARIANTS = ("kernel", "shipped", *(f"gate_{gate:g}" for gate in GATES))
 
 
-@contextmanager
-def residual_gate(gate: float) -> Iterator[None]:
+def residual_gate(gate: float) -> AbstractContextManager[None]:
     """``hf_causal.cina.residual_trees.RESIDUAL_TREES_GATE`` set to ``gate`` for the block."""
     from hf_causal.cina import residual_trees
 
-    shipped = residual_trees.RESIDUAL_TREES_GATE
-    residual_trees.RESIDUAL_TREES_GATE = gate
-    try:
-        yield
-    finally:
-        residual_trees.RESIDUAL_TREES_GATE = shipped
+    return module_constant(residual_trees, "RESIDUAL_TREES_GATE", gate)
 
 
 def dataset_record(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, ate: float) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +37,18 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.report import write_selection_report  # noqa: E402  (the harness sits beside this script)
+from harness.selection import module_constant  # noqa: E402
 from outcome_blend_validation import benchmark_spec  # noqa: E402
 
 GATES = (0.0, 2.0, 3.0)
 VARIANTS = ("none", *(f"gate_{gate:g}" for gate in GATES))
 
 
-@contextmanager
-def tree_gate(gate: float) -> Iterator[None]:
+def tree_gate(gate: float) -> AbstractContextManager[None]:
     """``hf_causal.cina.tree_proxy.TREE_PROXY_GATE`` set to ``gate`` for the block."""
     from hf_causal.cina import tree_proxy
 
-    shipped = tree_proxy.TREE_PROXY_GATE
-    tree_proxy.TREE_PROXY_GATE = gate
-    try:
-        yield
-    finally:
-        tree_proxy.TREE_PROXY_GATE = shipped
+    return module_constant(tree_proxy, "TREE_PROXY_GATE", gate)
 
 
 def dataset_record(model: Any, x: np.ndarray, t: np.ndarray, y: np.ndarray, tau: np.ndarray) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 * ``bpe_tokenizer(corpus, vocab_size, special)``: a byte-level BPE trained offline (tiny decoder backbones);
 * ``tiny_bert(vocab_size)``: an untrained tiny BERT encoder;
 * ``load_script(path)``: a script of ``train/``, ``benchmarks/`` or ``dataset_scripts/`` as a module;
+* ``validation_draws(count)``: the validation draws a selection script's test run reads, as arrays;
 * ``random_engine(df, graph, n_bins, sharpen)``: an untrained engine whose conditionals differ by prefix.
 """
 
@@ -66,6 +67,17 @@ def run_selection_script(script: ModuleType, model, tmp_path: Path, family: str 
     assert script.main(["--family", family, "--seed", "0", "--records", str(records), "--model",
                         str(tmp_path / "model"), "--output", str(report)]) == 0
     return [json.loads(line) for line in records.read_text().splitlines()], report.read_text()
+
+
+def validation_draws(count: int = 2):
+    """``(dataset, X, T, Y)`` of the first ``count`` draws of ``outcome_validation`` at stream seed 0 (what
+    :func:`run_selection_script` runs), as float / int64 / float arrays."""
+    import numpy as np
+
+    from hf_causal.data.families import sample_family
+
+    for ds in sample_family("outcome_validation", count, seed=0):
+        yield ds, np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
 
 
 def word_tokenizer(words, specials=BERT_SPECIALS):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ import numpy as np
 
 #: ``(group, X, T, Y, true ATE)``: one selection dataset
 Draw = tuple[str, np.ndarray, np.ndarray, np.ndarray, float]
+
+
+@contextmanager
+def module_constant(module: Any, name: str, value: Any) -> Iterator[None]:
+    """``module.name`` set to ``value`` for the block, restored after it (a selection script's variant of a
+    constant the library reads at call time, e.g. a gate)."""
+    shipped = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, shipped)
 
 
 def family_plan(specs: Iterable[str], default_size: int) -> list[tuple[str, int]]:

@@ -17,6 +17,10 @@ with ``w`` the CInA weights of the ATE (each arm's sum to one, so ``N w_i`` play
 ``~`` the predictions of the fold-out model: each of two arm-stratified folds is predicted from a context of the
 other, so no unit's own outcome enters the prediction it is compared with. ``b = 0`` means "no heterogeneity the
 data can confirm": every unit gets the ATE; ``b = 1`` keeps the model's heterogeneity.
+
+With ``tree_proxy`` (the default) the pseudo-outcomes are also regressed on a second proxy, shallow boosted trees
+per arm fitted on the same folds (:mod:`hf_causal.cina.tree_proxy`); when its coefficient passes its gate both
+slopes come from that joint regression and ``cate(x)`` adds ``b_trees * (tau_trees(x) - mean tau_trees)``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from support import load_script, run_selection_script, tiny_outcome_model
+from support import load_script, run_selection_script, tiny_outcome_model, validation_draws
 
 residual = load_script("benchmarks/residual_trees_selection.py", "residual_trees_selection_script")
 proxy = load_script("benchmarks/tree_proxy_selection.py", "tree_proxy_selection_script")
@@ -16,12 +16,10 @@ proxy = load_script("benchmarks/tree_proxy_selection.py", "tree_proxy_selection_
 
 def test_residual_trees_records_are_the_public_estimates_at_each_gate(tmp_path, single_thread):
     from hf_causal.cina import residual_trees
-    from hf_causal.data.families import sample_family
 
     model = tiny_outcome_model()
     rows, text = run_selection_script(residual, model, tmp_path)
-    for row, ds in zip(rows, sample_family("outcome_validation", 2, seed=0), strict=True):
-        x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
+    for row, (ds, x, t, y) in zip(rows, validation_draws(2), strict=True):
         assert row["kernel"] == pytest.approx(model.estimate(x, t, y, outcome_model="kernel").value - ds.ate, rel=1e-9)
         assert row["shipped"] == pytest.approx(model.estimate(x, t, y, residual_trees=False).value - ds.ate, rel=1e-9)
         assert row["gate_3"] == pytest.approx(model.estimate(x, t, y).value - ds.ate, rel=1e-9)
@@ -34,7 +32,6 @@ def test_residual_trees_records_are_the_public_estimates_at_each_gate(tmp_path, 
 
 def test_tree_proxy_records_are_the_public_effects_at_each_gate(tmp_path, single_thread):
     from hf_causal.cina import tree_proxy
-    from hf_causal.data.families import sample_family
 
     model = tiny_outcome_model()
     model.save_pretrained(tmp_path / "model")
@@ -42,8 +39,7 @@ def test_tree_proxy_records_are_the_public_effects_at_each_gate(tmp_path, single
     assert proxy.main(["--family", "outcome_validation=2", "--records", str(records), "--model",
                        str(tmp_path / "model"), "--output", str(tmp_path / "report.md")]) == 0
     rows = [json.loads(line) for line in records.read_text().splitlines()]
-    for row, ds in zip(rows, sample_family("outcome_validation", 2, seed=0), strict=True):
-        x, t, y = np.asarray(ds.X, float), np.asarray(ds.T, np.int64), np.asarray(ds.Y, float)
+    for row, (ds, x, t, y) in zip(rows, validation_draws(2), strict=True):
         tau = ds.mu1 - ds.mu0
 
         def pehe(effects, tau=tau):
