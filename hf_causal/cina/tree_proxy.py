@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 #: The trees' coefficient must exceed this many robust standard errors to be kept (docs/design.md §4.8: chosen
-#: by ``benchmarks/tree_proxy_selection.py`` among none / 2 / 3 on the validation families).
+#: by ``benchmarks/tree_proxy_selection.py`` among no trees and 0 / 2 / 3, on the validation families and fresh
+#: draws).
 TREE_PROXY_GATE = 3.0
 #: ``HistGradientBoostingRegressor`` settings: shallow and few, so four fits cost about 0.15 s at N = 5,000,
 #: d = 20 on one thread (the ``cate`` speed target of ``benchmarks/results/cate.md``); no early stopping, whose
