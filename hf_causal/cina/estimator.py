@@ -275,7 +275,8 @@ def estimate_effect(
         # where the network's residuals keep structure that boosted trees predict on held-out units, the surfaces
         # get the trees' cross-fitted correction (residual_trees.py); elsewhere they stay exactly as they are
         correction = residual_corrections(x, t, y, mu1, mu0) if residual_trees else None
-        if correction is not None and correction.kept:
+        correction = correction if correction is not None and correction.kept else None
+        if correction is not None:
             mu1, mu0 = mu1 + correction.mu1, mu0 + correction.mu0
         # the kernel model's leave-one-out residuals stay the noise estimate of the interval: the network saw each
         # unit's own outcome, so its residuals would understate the noise
@@ -292,7 +293,7 @@ def estimate_effect(
             result.outcome_model, result.outcome_withheld = "kernel", potential.withheld
         else:
             widen_by_model_disagreement(result, t, potential)
-        if correction is not None and correction.kept:
+        if correction is not None:
             widen_by_gap(result, t, correction.mu1, correction.mu0, "the change the boosted trees' residual correction makes")
         result.outcome_network = potential.network
     return result.set_confidence(confidence)

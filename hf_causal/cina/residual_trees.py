@@ -3,7 +3,7 @@
 The in-context network and the kernel model it corrects are smooth in every covariate they read; a surface with
 steps or interactions in a few of many covariates (ACIC 2016: 79 encoded columns) leaves structure in their
 residuals that the CInA weights, which balance means and second moments, do not remove. Per arm, shallow boosted
-trees (the settings of :data:`hf_causal.cina.tree_proxy.TREE_SETTINGS`) are fitted to the residuals
+trees (the CATE proxy's, :func:`hf_causal.cina.tree_proxy.cross_fitted_arm_trees`) are fitted to the residuals
 ``Y - m_a(x)`` on one of two arm-stratified folds and predict the other. An arm's correction is kept only when the
 held-out predictions reduce the squared residuals by more than :data:`RESIDUAL_TREES_GATE` standard errors of
 that reduction; then the arm's surface gets the cross-fitted correction for every unit. Otherwise the surfaces
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.folds import arm_stratified_folds
-from .tree_proxy import TREE_MIN_ARM, TREE_SETTINGS
+from .tree_proxy import cross_fitted_arm_trees, folds_hold_arms, outcome_scale
 
 #: An arm's correction is kept when its held-out reduction of the squared residuals exceeds this many standard
 #: errors (docs/design.md §4.8; chosen by ``benchmarks/residual_trees_selection.py`` among none / 0 / 2 / 3).
@@ -50,24 +50,16 @@ def residual_corrections(x: np.ndarray, treatment: np.ndarray, outcome: np.ndarr
     """The corrections of the module docstring; ``None`` when a fold's context has fewer than
     :data:`~hf_causal.cina.tree_proxy.TREE_MIN_ARM` units of an arm. ``gate``: default
     :data:`RESIDUAL_TREES_GATE`, read at call time (the selection script varies it)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     gate = RESIDUAL_TREES_GATE if gate is None else gate
     t = np.asarray(treatment).astype(np.int64)
     fold = arm_stratified_folds(t, RESIDUAL_TREES_FOLDS, seed)
-    for k in range(RESIDUAL_TREES_FOLDS):
-        if min(int(((fold != k) & (t == a)).sum()) for a in (0, 1)) < TREE_MIN_ARM:
-            return None
-    scale = float(np.std(outcome))
-    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    if not folds_hold_arms(t, fold):
+        return None
+    scale = outcome_scale(outcome)
     corrections, z = {}, {}
     for arm, surface in ((0, mu0), (1, mu1)):
         residual = (np.asarray(outcome, dtype=np.float64) - surface) / scale
-        correction = np.empty(len(t))
-        for k in range(RESIDUAL_TREES_FOLDS):
-            context = (fold != k) & (t == arm)
-            trees = HistGradientBoostingRegressor(**TREE_SETTINGS).fit(x[context], residual[context])
-            correction[fold == k] = trees.predict(x[fold == k])
+        correction, _ = cross_fitted_arm_trees(x, residual, t, fold, arm)
         own = t == arm
         gain = residual[own] ** 2 - (residual[own] - correction[own]) ** 2
         spread = float(np.std(gain, ddof=1)) / np.sqrt(len(gain))

@@ -41,12 +41,11 @@ class TreeProxy:
     Attributes:
         cross_fitted: ``(N,)`` each calibration unit's proxy from the pair fitted without its fold.
         pairs: per fold, the ``(control, treated)`` regressors fitted on the other folds' units.
-        location, scale: the outcome's standardisation (the trees fit ``(Y - location) / scale``).
+        scale: the outcome's SD (the trees fit the standardised outcome; their effects are scaled back).
     """
 
     cross_fitted: np.ndarray
     pairs: list[tuple[Any, Any]]
-    location: float
     scale: float
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,26 +55,43 @@ class TreeProxy:
         return effects.mean(axis=0), 0.5 * (effects.max(axis=0) - effects.min(axis=0))
 
 
+def outcome_scale(outcome: np.ndarray) -> float:
+    """The outcome's SD, the unit the trees fit in (1 where it is zero or not finite)."""
+    scale = float(np.std(outcome))
+    return scale if np.isfinite(scale) and scale > 0 else 1.0
+
+
+def folds_hold_arms(treatment: np.ndarray, fold: np.ndarray) -> bool:
+    """Whether every fold's context (the other folds) has :data:`TREE_MIN_ARM` units of each arm."""
+    return all(min(int(((fold != k) & (treatment == a)).sum()) for a in (0, 1)) >= TREE_MIN_ARM
+               for k in np.unique(fold))
+
+
+def cross_fitted_arm_trees(x: np.ndarray, target: np.ndarray, treatment: np.ndarray, fold: np.ndarray,
+                           arm: int) -> tuple[np.ndarray, list[Any]]:
+    """Per fold, boosted trees (:data:`TREE_SETTINGS`) fitted to ``target`` on the other folds' units of ``arm``;
+    returns every unit's prediction by the trees fitted without its fold, and the trees of each fold."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    held_out, fitted = np.empty(len(target)), []
+    for k in np.unique(fold):
+        context = (fold != k) & (treatment == arm)
+        trees = HistGradientBoostingRegressor(**TREE_SETTINGS).fit(x[context], target[context])
+        held_out[fold == k] = trees.predict(x[fold == k])
+        fitted.append(trees)
+    return held_out, fitted
+
+
 def fit_tree_proxy(x: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, fold: np.ndarray) -> TreeProxy | None:
     """Per fold, one boosted regressor per arm on the other folds' units; ``None`` when a fold's context has fewer
     than :data:`TREE_MIN_ARM` units of an arm."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     t = np.asarray(treatment).astype(np.int64)
-    location, scale = float(np.mean(outcome)), float(np.std(outcome))
-    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
-    y = (np.asarray(outcome, dtype=np.float64) - location) / scale
-    cross_fitted = np.empty(len(t))
-    pairs = []
-    for k in np.unique(fold):
-        held, context = fold == k, fold != k
-        if min(int((t[context] == a).sum()) for a in (0, 1)) < TREE_MIN_ARM:
-            return None
-        pair = tuple(HistGradientBoostingRegressor(**TREE_SETTINGS).fit(x[context & (t == a)], y[context & (t == a)])
-                     for a in (0, 1))
-        cross_fitted[held] = (pair[1].predict(x[held]) - pair[0].predict(x[held])) * scale
-        pairs.append(pair)
-    return TreeProxy(cross_fitted, pairs, location, scale)
+    if not folds_hold_arms(t, fold):
+        return None
+    scale = outcome_scale(outcome)
+    y = (np.asarray(outcome, dtype=np.float64) - float(np.mean(outcome))) / scale
+    (held0, trees0), (held1, trees1) = (cross_fitted_arm_trees(x, y, t, fold, arm) for arm in (0, 1))
+    return TreeProxy((held1 - held0) * scale, list(zip(trees0, trees1, strict=True)), scale)
 
 
 def joint_slopes(pseudo_outcomes: np.ndarray, proxies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
